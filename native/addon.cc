@@ -1,0 +1,231 @@
+// The addon's JS surface. Thin on purpose: primitives in, primitives out.
+// Validation, error types and messages live in TypeScript (src/); these
+// functions only defend against misuse of the private binding by returning
+// neutral values, never by asserting.
+#include <napi.h>
+#include <node.h>
+#include <unistd.h>
+#include <v8.h>
+
+#include <cstring>
+
+#include "kill.h"
+#include "region.h"
+#include "registry.h"
+#include "thread.h"
+
+namespace tk {
+namespace {
+
+// napi_value and v8::Local<T> are both one pointer to a handle slot; Node's
+// own N-API implementation converts between them the same way
+// (v8impl::JsValueFromV8LocalValue). We need it for the few functions that
+// must be raw V8: the region hot path and SharedArrayBuffers over a shared
+// BackingStore, which Node-API cannot express.
+static_assert(sizeof(napi_value) == sizeof(v8::Local<v8::Value>),
+              "napi_value must be a V8 handle");
+napi_value ToNapi(v8::Local<v8::Value> local) {
+  napi_value out;
+  std::memcpy(&out, &local, sizeof(out));
+  return out;
+}
+v8::Local<v8::Value> ToV8(napi_value value) {
+  v8::Local<v8::Value> out;
+  std::memcpy(static_cast<void*>(&out), &value, sizeof(out));
+  return out;
+}
+
+int64_t IntArg(const Napi::CallbackInfo& info, size_t i, int64_t fallback = -1) {
+  if (info.Length() <= i || !info[i].IsNumber()) return fallback;
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  if (!(d >= -1 && d <= 9007199254740991.0)) return fallback;
+  return static_cast<int64_t>(d);
+}
+bool BoolArg(const Napi::CallbackInfo& info, size_t i) {
+  return info.Length() > i && info[i].IsBoolean() && info[i].As<Napi::Boolean>().Value();
+}
+int64_t CallerId() {
+  Entry* e = CurrentEntry();
+  return e == nullptr ? -1 : e->thread_id;
+}
+
+Napi::Value Register(const Napi::CallbackInfo& info) {
+  if (info.Length() < 4 || !info[3].IsFunction())
+    return Napi::Boolean::New(info.Env(), false);
+  std::string name = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  Entry* e = RegisterCurrentThread(isolate, IntArg(info, 0), BoolArg(info, 1),
+                                   name, ToV8(info[3]).As<v8::Function>());
+  return Napi::Boolean::New(info.Env(), e != nullptr);
+}
+
+Napi::Value Reserve(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), ReserveThread(IntArg(info, 0), CallerId()));
+}
+
+Napi::Value Release(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), ReleaseReservation(IntArg(info, 0)));
+}
+
+Napi::Value Stop(const Napi::CallbackInfo& info) {
+  StopOptions opts;
+  opts.watch = BoolArg(info, 1);
+  opts.capture_stack = BoolArg(info, 2);
+  uint32_t attempts = 0;
+  StopStatus s = StopThread(IntArg(info, 0), CallerId(), opts, &attempts);
+  Napi::Array out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, Napi::Number::New(info.Env(), static_cast<int32_t>(s)));
+  out.Set(1u, Napi::Number::New(info.Env(), attempts));
+  return out;
+}
+
+Napi::Value Watch(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), WatchThread(IntArg(info, 0), CallerId()));
+}
+
+Napi::Value Ping(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), PingThread(IntArg(info, 0)));
+}
+
+Napi::Value ReadBeat(const Napi::CallbackInfo& info) {
+  Heartbeat hb = ReadHeartbeat(IntArg(info, 0));
+  Napi::Array out = Napi::Array::New(info.Env(), 3);
+  out.Set(0u, Napi::Boolean::New(info.Env(), hb.live));
+  out.Set(1u, Napi::Number::New(info.Env(), static_cast<double>(hb.beats)));
+  out.Set(2u, Napi::Number::New(info.Env(), static_cast<double>(hb.beats_js)));
+  return out;
+}
+
+Napi::Value CapturedStack(const Napi::CallbackInfo& info) {
+  std::vector<Frame> frames;
+  if (!TakeCapturedStack(IntArg(info, 0), &frames)) return info.Env().Null();
+  return Napi::Value(info.Env(), ToNapi(FramesToArray(v8::Isolate::GetCurrent(), frames)));
+}
+
+Napi::Value Interrupt(const Napi::CallbackInfo& info) {
+  InterruptArgs args;
+  args.target = IntArg(info, 0);
+  int64_t seq = IntArg(info, 1, 0);
+  args.region_seq = seq > 0 ? static_cast<uint64_t>(seq) : 0;
+  if (info.Length() > 2 && info[2].IsTypedArray()) {
+    Napi::Uint8Array bytes = info[2].As<Napi::Uint8Array>();
+    args.reason.assign(reinterpret_cast<const char*>(bytes.Data()), bytes.ByteLength());
+  }
+  args.pending = BoolArg(info, 3);
+  args.by = CallerId();
+  args.notify = BoolArg(info, 4) ? args.by : -1;
+  uint64_t id = 0;
+  InterruptStatus s = RequestRegionInterrupt(args, &id);
+  Napi::Array out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, Napi::Number::New(info.Env(), static_cast<int32_t>(s)));
+  out.Set(1u, Napi::Number::New(info.Env(), static_cast<double>(id)));
+  return out;
+}
+
+Napi::Value Reissue(const Napi::CallbackInfo& info) {
+  int64_t id = IntArg(info, 1, 0);
+  return Napi::Boolean::New(
+      info.Env(), id > 0 && ReissueRegionInterrupt(IntArg(info, 0), static_cast<uint64_t>(id)));
+}
+
+Napi::Value Threads(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Registry& reg = Registry::Get();
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  Napi::Array out = Napi::Array::New(env, reg.live.size());
+  uint32_t i = 0;
+  for (auto& kv : reg.live) {
+    Entry* e = kv.second;
+    Napi::Array row = Napi::Array::New(env, 8);
+    row.Set(0u, Napi::Number::New(env, static_cast<double>(e->thread_id)));
+    row.Set(1u, Napi::Number::New(env, e->os_tid));
+    row.Set(2u, Napi::String::New(env, e->name));
+    row.Set(3u, Napi::Boolean::New(env, e->is_main));
+    row.Set(4u, Napi::Number::New(env, e->registered_at));
+    row.Set(5u, Napi::Number::New(env, e->state.load()));
+    row.Set(6u, Napi::Number::New(env, e->region_depth.load()));
+    row.Set(7u, Napi::Boolean::New(env, e->token_observed.load()));
+    out.Set(i++, row);
+  }
+  return out;
+}
+
+Napi::Value StopCell(const Napi::CallbackInfo& info) {
+  int64_t target = IntArg(info, 0);
+  bool observe = BoolArg(info, 1);
+  std::shared_ptr<v8::BackingStore> cell;
+  {
+    Registry& reg = Registry::Get();
+    std::lock_guard<std::mutex> lock(reg.mutex);
+    Entry* e = reg.FindLocked(target);
+    if (e == nullptr) return info.Env().Undefined();
+    if (observe) e->token_observed.store(true);
+    cell = e->stop_cell;
+  }
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  return Napi::Value(info.Env(), ToNapi(v8::SharedArrayBuffer::New(isolate, cell)));
+}
+
+Napi::Value MarkExiting(const Napi::CallbackInfo& info) {
+  if (BoolArg(info, 0)) g_process_exiting.store(true);
+  if (Entry* e = CurrentEntry()) {
+    // A thread whose 'exit' event ran is shutting down: its regions must no
+    // longer swallow a termination.
+    e->kill_requested.store(true);
+    e->state.store(static_cast<int32_t>(ThreadState::kExiting));
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value ExitNow(const Napi::CallbackInfo& info) {
+  // _exit: no atexit handlers, no joining of worker threads (which is what
+  // makes process.exit() hang on a worker stuck in native code).
+  _exit(static_cast<int>(IntArg(info, 0, 1)));
+}
+
+Napi::Value OsTid(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), CurrentOsTid());
+}
+
+void SetRaw(v8::Isolate* isolate, v8::Local<v8::Context> context,
+            v8::Local<v8::Object> target, const char* name,
+            v8::FunctionCallback fn) {
+  v8::Local<v8::Function> f = v8::Function::New(context, fn).ToLocalChecked();
+  v8::Local<v8::String> key = v8::String::NewFromUtf8(isolate, name).ToLocalChecked();
+  f->SetName(key);
+  target->Set(context, key, f).Check();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("register", Napi::Function::New(env, Register));
+  exports.Set("reserve", Napi::Function::New(env, Reserve));
+  exports.Set("release", Napi::Function::New(env, Release));
+  exports.Set("stop", Napi::Function::New(env, Stop));
+  exports.Set("watch", Napi::Function::New(env, Watch));
+  exports.Set("ping", Napi::Function::New(env, Ping));
+  exports.Set("heartbeat", Napi::Function::New(env, ReadBeat));
+  exports.Set("capturedStack", Napi::Function::New(env, CapturedStack));
+  exports.Set("interrupt", Napi::Function::New(env, Interrupt));
+  exports.Set("reissueInterrupt", Napi::Function::New(env, Reissue));
+  exports.Set("threads", Napi::Function::New(env, Threads));
+  exports.Set("stopCell", Napi::Function::New(env, StopCell));
+  exports.Set("markExiting", Napi::Function::New(env, MarkExiting));
+  exports.Set("exitNow", Napi::Function::New(env, ExitNow));
+  exports.Set("osTid", Napi::Function::New(env, OsTid));
+
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  v8::Local<v8::Object> raw = ToV8(exports).As<v8::Object>();
+  SetRaw(isolate, context, raw, "runRegion", RunRegion);
+  SetRaw(isolate, context, raw, "currentRegion", CurrentRegionSeq);
+  SetRaw(isolate, context, raw, "setInterruptFactory", SetInterruptFactory);
+  return exports;
+}
+
+}  // namespace
+}  // namespace tk
+
+static Napi::Object InitThreadKill(Napi::Env env, Napi::Object exports) {
+  return tk::Init(env, exports);
+}
+NODE_API_MODULE(thread_kill, InitThreadKill)

@@ -1,0 +1,118 @@
+#include "kill.h"
+
+#include <node.h>
+
+#include "stack.h"
+
+namespace tk {
+
+namespace {
+
+// Target thread, from an interrupt: take a picture of the JS stack, then stop
+// our own environment. The capture happens first because after Stop() the
+// termination unwinds every frame (isolated-vm does the same).
+void CaptureThenStop(void*) {
+  Entry* e = CurrentEntry();
+  if (e == nullptr) return;
+  std::vector<Frame> frames = CaptureStack(e->isolate, kMaxCapturedFrames);
+  std::lock_guard<std::mutex> lock(Registry::Get().mutex);
+  if (!e->has_last_stack) {
+    e->last_stack = std::move(frames);
+    e->has_last_stack = true;
+  }
+  node::Stop(e->env);
+}
+
+void Beat(void*) {
+  Entry* e = CurrentEntry();
+  if (e == nullptr) return;
+  e->heartbeat.fetch_add(1);
+  v8::HandleScope scope(e->isolate);
+  v8::Local<v8::StackTrace> trace =
+      v8::StackTrace::CurrentStackTrace(e->isolate, 1);
+  if (!trace.IsEmpty() && trace->GetFrameCount() > 0) e->heartbeat_js.fetch_add(1);
+}
+
+}  // namespace
+
+StopStatus StopThread(int64_t target, int64_t caller, const StopOptions& opts,
+                      uint32_t* attempts) {
+  Registry& reg = Registry::Get();
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  Entry* e = reg.FindLocked(target);
+  if (e == nullptr) {
+    const DeadRecord* d = reg.FindDeadLocked(target);
+    if (d != nullptr && d->cause == ExitCause::kKilled) return StopStatus::kDeadKilled;
+    if (d != nullptr || reg.EverSeenLocked(target)) return StopStatus::kDeadNatural;
+    return StopStatus::kUnknownThread;
+  }
+  if (opts.watch && caller >= 0 && caller != target) {
+    bool present = false;
+    for (int64_t w : e->watchers) present = present || w == caller;
+    if (!present) e->watchers.push_back(caller);
+  }
+  // Set before Stop so that a region on the target never mistakes this
+  // termination for one of its interrupts.
+  e->kill_requested.store(true);
+  int32_t running = static_cast<int32_t>(ThreadState::kRunning);
+  e->state.compare_exchange_strong(running,
+                                   static_cast<int32_t>(ThreadState::kStopping));
+  *attempts = ++e->attempts;
+  if (e->env == nullptr) return StopStatus::kReservedOnly;
+  if (opts.capture_stack && !e->has_last_stack) {
+    // Lands within microseconds if the thread runs JS or idles in its loop;
+    // a thread in native code is reached by the plain Stop() of the retries.
+    node::RequestInterrupt(e->env, CaptureThenStop, nullptr);
+  } else {
+    node::Stop(e->env);
+  }
+  return StopStatus::kIssued;
+}
+
+bool PingThread(int64_t target) {
+  Registry& reg = Registry::Get();
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  Entry* e = reg.FindLocked(target);
+  if (e == nullptr || e->env == nullptr) return false;
+  node::RequestInterrupt(e->env, Beat, nullptr);
+  return true;
+}
+
+Heartbeat ReadHeartbeat(int64_t target) {
+  Registry& reg = Registry::Get();
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  Heartbeat hb;
+  Entry* e = reg.FindLocked(target);
+  if (e == nullptr) return hb;
+  hb.live = true;
+  hb.beats = e->heartbeat.load();
+  hb.beats_js = e->heartbeat_js.load();
+  return hb;
+}
+
+bool TakeCapturedStack(int64_t target, std::vector<Frame>* out) {
+  Registry& reg = Registry::Get();
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  if (Entry* e = reg.FindLocked(target)) {
+    if (!e->has_last_stack) return false;
+    *out = e->last_stack;
+    return true;
+  }
+  const DeadRecord* d = reg.FindDeadLocked(target);
+  if (d == nullptr || !d->has_stack) return false;
+  *out = d->stack;
+  return true;
+}
+
+bool WatchThread(int64_t target, int64_t caller) {
+  Registry& reg = Registry::Get();
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  Entry* e = reg.FindLocked(target);
+  if (e == nullptr) return false;
+  for (int64_t w : e->watchers)
+    if (w == caller) return true;
+  e->watchers.push_back(caller);
+  return true;
+}
+
+}  // namespace tk

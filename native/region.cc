@@ -1,0 +1,298 @@
+#include "region.h"
+
+#include <node.h>
+
+#include <algorithm>
+
+#include "stack.h"
+
+namespace tk {
+
+namespace {
+
+struct ActiveRegion {
+  uint64_t seq;
+  int32_t flags;
+};
+
+// The owner thread's view of its regions. Only ever touched on that thread
+// (region entry/exit and the interrupt callback both run there), which is
+// what makes "is the addressed region still active?" race-free.
+struct RegionStack {
+  std::vector<ActiveRegion> active;
+  uint64_t next_seq = 0;
+  // The region our interrupt callback aimed a TerminateExecution at, and
+  // what to tell it. 0 = none.
+  uint64_t fired_seq = 0;
+  InterruptRequest fired;
+  std::vector<Frame> fired_stack;
+  uint32_t fired_boundary = 0;  // region frames above it, counted from the top
+  v8::Global<v8::Function> factory;
+};
+
+thread_local RegionStack* tl_regions = nullptr;
+
+RegionStack& Regions() {
+  if (tl_regions == nullptr) tl_regions = new RegionStack();
+  return *tl_regions;
+}
+
+std::atomic<uint64_t> g_next_request{0};
+
+void PostResult(const InterruptRequest& r, bool delivered) {
+  if (r.notify < 0) return;
+  Registry::Get().PostLocked(
+      r.notify, Event{EventType::kInterruptResult, static_cast<int64_t>(r.id),
+                      delivered ? 1 : 0});
+}
+
+int IndexOfSeq(const RegionStack& rs, uint64_t seq) {
+  for (size_t i = 0; i < rs.active.size(); i++)
+    if (rs.active[i].seq == seq) return static_cast<int>(i);
+  return -1;
+}
+
+// Runs on the target thread, either from V8's interrupt check while JS runs
+// or from the event loop. It never calls JS and never throws: it only decides
+// whether an addressed region is active right now and, if so, asks V8 to
+// terminate — on this very thread, so the region cannot exit in between.
+void OnInterrupt(void*) {
+  Entry* e = CurrentEntry();
+  if (e == nullptr || tl_regions == nullptr) return;
+  RegionStack& rs = *tl_regions;
+  std::vector<InterruptRequest> taken;
+  Registry& reg = Registry::Get();
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  auto keep = std::stable_partition(
+      e->requests.begin(), e->requests.end(),
+      [](const InterruptRequest& r) { return r.pending; });
+  for (auto it = keep; it != e->requests.end(); ++it) taken.push_back(std::move(*it));
+  e->requests.erase(keep, e->requests.end());
+  if (taken.empty()) return;
+
+  const bool shutting_down = e->kill_requested.load() || g_process_exiting.load();
+  int best = rs.fired_seq ? IndexOfSeq(rs, rs.fired_seq) : -1;
+  bool changed = false;
+  for (InterruptRequest& r : taken) {
+    int idx = shutting_down ? -1 : IndexOfSeq(rs, r.region_seq);
+    if (idx < 0) {
+      PostResult(r, false);  // region already finished: no effect at all
+      continue;
+    }
+    if (best < 0 || idx < best) {
+      if (changed) PostResult(rs.fired, false);  // superseded by an outer one
+      best = idx;
+      rs.fired = std::move(r);
+      changed = true;
+    } else {
+      PostResult(r, false);  // an outer region is already being interrupted
+    }
+  }
+  if (!changed) return;
+  rs.fired_seq = rs.active[best].seq;
+  rs.fired_boundary = static_cast<uint32_t>(rs.active.size() - best);
+  rs.fired_stack = CaptureStack(e->isolate, kMaxCapturedFrames);
+  e->isolate->TerminateExecution();
+}
+
+// Throws the InterruptedError for `r` through the JS factory. Runs after the
+// termination was cancelled, outside any TryCatch, so JS may run again.
+void ThrowInterrupted(v8::Isolate* isolate, RegionStack& rs,
+                      const InterruptRequest& r, std::vector<Frame> frames,
+                      uint32_t boundary, uint64_t seq, int32_t flags) {
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  v8::Local<v8::Value> reason = v8::Undefined(isolate);
+  if (!r.reason.empty()) {
+    std::shared_ptr<v8::BackingStore> store =
+        v8::ArrayBuffer::NewBackingStore(isolate, r.reason.size());
+    memcpy(store->Data(), r.reason.data(), r.reason.size());
+    v8::Local<v8::ArrayBuffer> ab = v8::ArrayBuffer::New(isolate, store);
+    reason = v8::Uint8Array::New(ab, 0, r.reason.size());
+  }
+  v8::Local<v8::Value> argv[] = {
+      reason,
+      v8::Number::New(isolate, static_cast<double>(r.by)),
+      FramesToArray(isolate, frames),
+      v8::Integer::NewFromUnsigned(isolate, boundary),
+      v8::Number::New(isolate, static_cast<double>(seq)),
+      v8::Integer::New(isolate, flags)};
+  if (rs.factory.IsEmpty()) {
+    isolate->ThrowException(v8::Exception::Error(
+        v8::String::NewFromUtf8Literal(isolate, "thread-kill: interrupted")));
+    return;
+  }
+  v8::Local<v8::Value> err;
+  if (rs.factory.Get(isolate)
+          ->Call(context, v8::Undefined(isolate), 6, argv)
+          .ToLocal(&err))
+    isolate->ThrowException(err);
+}
+
+// { pending: true } requests wait for the next outermost region entry.
+bool TakePendingRequest(Entry* e, InterruptRequest* out) {
+  Registry& reg = Registry::Get();
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  bool found = false;
+  for (auto it = e->requests.begin(); it != e->requests.end(); ++it) {
+    if (it->pending) {
+      *out = std::move(*it);
+      e->requests.erase(it);
+      found = true;
+      break;
+    }
+  }
+  bool more = std::any_of(e->requests.begin(), e->requests.end(),
+                          [](const InterruptRequest& r) { return r.pending; });
+  e->has_pending_interrupt.store(more, std::memory_order_relaxed);
+  if (found) PostResult(*out, true);
+  return found;
+}
+
+}  // namespace
+
+void ResetThreadRegions() {
+  if (tl_regions == nullptr) return;
+  tl_regions->factory.Reset();
+  delete tl_regions;
+  tl_regions = nullptr;
+}
+
+void SetInterruptFactory(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  if (info.Length() < 1 || !info[0]->IsFunction()) return;
+  Regions().factory.Reset(info.GetIsolate(), info[0].As<v8::Function>());
+}
+
+void CurrentRegionSeq(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  RegionStack& rs = Regions();
+  double seq = rs.active.empty() ? 0 : static_cast<double>(rs.active.back().seq);
+  info.GetReturnValue().Set(seq);
+}
+
+void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  v8::Isolate* isolate = info.GetIsolate();
+  Entry* e = CurrentEntry();
+  if (e == nullptr || info.Length() < 1 || !info[0]->IsFunction()) {
+    // The TS wrapper validates; this is only reachable by misuse of the
+    // private binding. Never assert on it.
+    isolate->ThrowException(v8::Exception::TypeError(v8::String::NewFromUtf8Literal(
+        isolate, "thread-kill: runRegion needs a function on a registered thread")));
+    return;
+  }
+  RegionStack& rs = Regions();
+  const int32_t flags = info.Length() > 1 && info[1]->IsInt32()
+                            ? info[1].As<v8::Int32>()->Value()
+                            : 0;
+  const uint32_t depth = static_cast<uint32_t>(rs.active.size());
+  const uint64_t seq = ++rs.next_seq;
+
+  if (depth == 0 && e->has_pending_interrupt.load(std::memory_order_relaxed)) {
+    InterruptRequest r;
+    if (TakePendingRequest(e, &r)) {
+      ThrowInterrupted(isolate, rs, r, CaptureStack(isolate, kMaxCapturedFrames),
+                       0, seq, flags);
+      return;
+    }
+  }
+
+  rs.active.push_back(ActiveRegion{seq, flags});
+  if (depth < kTrackedRegions)
+    e->region_seqs[depth].store(seq, std::memory_order_relaxed);
+  e->region_depth.store(depth + 1, std::memory_order_release);
+
+  v8::MaybeLocal<v8::Value> result;
+  bool terminated;
+  {
+    v8::TryCatch try_catch(isolate);
+    result = info[0].As<v8::Function>()->Call(isolate->GetCurrentContext(),
+                                              v8::Undefined(isolate), 0, nullptr);
+    terminated = try_catch.HasTerminated();
+    if (!terminated && try_catch.HasCaught()) try_catch.ReThrow();
+  }
+
+  rs.active.pop_back();
+  e->region_depth.store(depth, std::memory_order_release);
+
+  if (rs.fired_seq == seq) {
+    rs.fired_seq = 0;
+    InterruptRequest r = std::move(rs.fired);
+    std::vector<Frame> frames = std::move(rs.fired_stack);
+    // A real shutdown (kill(), process exit) that arrived meanwhile wins: the
+    // termination is left in place and the thread dies.
+    if (e->kill_requested.load() || g_process_exiting.load()) {
+      std::lock_guard<std::mutex> lock(Registry::Get().mutex);
+      PostResult(r, false);
+      return;
+    }
+    // Ours: cancel it (also when it had not landed yet, so it can never hit
+    // the code after the region) and throw an ordinary error instead. Must
+    // happen after the TryCatch scope closed, or the throw is swallowed.
+    isolate->CancelTerminateExecution();
+    {
+      std::lock_guard<std::mutex> lock(Registry::Get().mutex);
+      PostResult(r, true);
+    }
+    ThrowInterrupted(isolate, rs, r, std::move(frames), rs.fired_boundary, seq,
+                     flags);
+    return;
+  }
+  if (terminated) return;  // not ours (kill/terminate) or aimed further out
+  v8::Local<v8::Value> value;
+  if (result.ToLocal(&value)) info.GetReturnValue().Set(value);
+}
+
+InterruptStatus RequestRegionInterrupt(const InterruptArgs& args,
+                                       uint64_t* request_id) {
+  Registry& reg = Registry::Get();
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  Entry* e = reg.FindLocked(args.target);
+  if (e == nullptr)
+    return reg.EverSeenLocked(args.target) ? InterruptStatus::kThreadDead
+                                           : InterruptStatus::kUnknownThread;
+  InterruptRequest r;
+  r.id = ++g_next_request;
+  r.by = args.by;
+  r.notify = args.notify;
+  r.reason = args.reason;
+
+  const uint32_t depth =
+      e->env == nullptr ? 0 : e->region_depth.load(std::memory_order_acquire);
+  if (args.region_seq != 0) {
+    // A region handle: a cheap pre-check here; the interrupt callback on the
+    // target thread makes the final, race-free decision.
+    bool maybe_active = depth > kTrackedRegions;
+    for (uint32_t i = 0; i < std::min(depth, kTrackedRegions); i++)
+      if (e->region_seqs[i].load(std::memory_order_relaxed) == args.region_seq)
+        maybe_active = true;
+    if (!maybe_active) return InterruptStatus::kRegionInactive;
+    r.region_seq = args.region_seq;
+  } else if (depth == 0) {
+    if (!args.pending) return InterruptStatus::kNoRegion;
+    r.pending = true;
+    *request_id = r.id;
+    e->requests.push_back(std::move(r));
+    e->has_pending_interrupt.store(true, std::memory_order_relaxed);
+    return InterruptStatus::kQueuedPending;
+  } else {
+    r.region_seq = e->region_seqs[0].load(std::memory_order_relaxed);
+  }
+  *request_id = r.id;
+  e->requests.push_back(std::move(r));
+  node::RequestInterrupt(e->env, OnInterrupt, nullptr);
+  return InterruptStatus::kHit;
+}
+
+bool ReissueRegionInterrupt(int64_t target, uint64_t request_id) {
+  Registry& reg = Registry::Get();
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  Entry* e = reg.FindLocked(target);
+  if (e == nullptr || e->env == nullptr) return false;
+  for (const InterruptRequest& r : e->requests) {
+    if (r.id == request_id) {
+      if (!r.pending) node::RequestInterrupt(e->env, OnInterrupt, nullptr);
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace tk

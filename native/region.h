@@ -1,0 +1,52 @@
+// Interruptible regions: a native frame around a JS call that turns a
+// termination *it asked for* into an ordinary, catchable InterruptedError.
+#pragma once
+
+#include <v8.h>
+
+#include <cstdint>
+#include <string>
+
+#include "registry.h"
+
+namespace tk {
+
+enum class InterruptStatus : int32_t {
+  kUnknownThread = 0,   // never registered
+  kHit = 1,             // an active region was addressed; request queued
+  kNoRegion = 2,        // nothing active; no effect at all
+  kQueuedPending = 3,   // { pending: true }: waits for the next region entry
+  kThreadDead = 4,      // the thread has exited
+  kRegionInactive = 5,  // the addressed region handle has finished
+};
+
+struct InterruptArgs {
+  int64_t target = -1;
+  uint64_t region_seq = 0;  // 0: the thread's outermost region
+  bool pending = false;
+  int64_t notify = -1;      // threadId to receive kInterruptResult
+  int64_t by = -1;
+  std::string reason;
+};
+
+// Any thread. `*request_id` is set when a request was queued.
+InterruptStatus RequestRegionInterrupt(const InterruptArgs& args,
+                                       uint64_t* request_id);
+
+// Any thread: re-arm the target's interrupt for a still-queued request.
+// False once the request was resolved (or the thread is gone).
+bool ReissueRegionInterrupt(int64_t target, uint64_t request_id);
+
+// The JS-facing region function (raw V8 for the hot path):
+//   runRegion(fn, flags) -> fn()
+void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info);
+// currentRegion() -> seq of the innermost active region, or 0.
+void CurrentRegionSeq(const v8::FunctionCallbackInfo<v8::Value>& info);
+// setInterruptFactory(fn): fn(reason, by, frames, boundary, seq, flags)
+// returns the error object a region throws.
+void SetInterruptFactory(const v8::FunctionCallbackInfo<v8::Value>& info);
+
+// Owner thread, from the environment cleanup hook.
+void ResetThreadRegions();
+
+}  // namespace tk

@@ -1,0 +1,94 @@
+#include "registry.h"
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <chrono>
+
+namespace tk {
+
+std::atomic<bool> g_process_exiting{false};
+
+namespace {
+thread_local Entry* tl_entry = nullptr;
+// Dead records kept for late kill() calls; ever_seen remembers every id.
+constexpr size_t kMaxDeadRecords = 4096;
+}  // namespace
+
+Entry* CurrentEntry() { return tl_entry; }
+void SetCurrentEntry(Entry* e) { tl_entry = e; }
+
+double NowMs() {
+  using namespace std::chrono;
+  return duration<double, std::milli>(system_clock::now().time_since_epoch())
+      .count();
+}
+
+int32_t CurrentOsTid() { return static_cast<int32_t>(syscall(SYS_gettid)); }
+
+Registry& Registry::Get() {
+  // Deliberately leaked: worker threads may still be tearing down while the
+  // process runs static destructors, and they take this mutex.
+  static Registry* instance = new Registry();
+  return *instance;
+}
+
+Entry* Registry::FindLocked(int64_t thread_id) {
+  auto it = live.find(thread_id);
+  return it == live.end() ? nullptr : it->second;
+}
+
+void Registry::MarkSeenLocked(int64_t thread_id) {
+  if (thread_id < 0) return;
+  size_t i = static_cast<size_t>(thread_id);
+  if (ever_seen.size() <= i) ever_seen.resize(i + 1024, false);
+  ever_seen[i] = true;
+}
+
+bool Registry::EverSeenLocked(int64_t thread_id) const {
+  return thread_id >= 0 && static_cast<size_t>(thread_id) < ever_seen.size() &&
+         ever_seen[static_cast<size_t>(thread_id)];
+}
+
+const DeadRecord* Registry::FindDeadLocked(int64_t thread_id) const {
+  auto it = dead.find(thread_id);
+  return it == dead.end() ? nullptr : &it->second;
+}
+
+void Registry::PostLocked(int64_t thread_id, Event ev) {
+  Entry* w = FindLocked(thread_id);
+  if (w == nullptr || w->inbox_async == nullptr) return;
+  w->inbox.push_back(ev);
+  // uv_async_send is thread-safe; the handle is closed only by the owner's
+  // cleanup hook, after it removed the entry under this same mutex.
+  uv_async_send(w->inbox_async);
+}
+
+void Registry::RetireLocked(Entry* e) {
+  live.erase(e->thread_id);
+  DeadRecord rec;
+  rec.cause = e->kill_requested.load() ? ExitCause::kKilled
+                                       : ExitCause::kNatural;
+  rec.has_stack = e->has_last_stack;
+  rec.stack = std::move(e->last_stack);
+  dead[e->thread_id] = std::move(rec);
+  dead_order.push_back(e->thread_id);
+  if (dead_order.size() > kMaxDeadRecords) {
+    dead.erase(dead_order.front());
+    dead_order.erase(dead_order.begin());
+  }
+  for (int64_t watcher : e->watchers) {
+    PostLocked(watcher, Event{EventType::kThreadDead, e->thread_id,
+                              static_cast<int64_t>(dead[e->thread_id].cause)});
+  }
+  e->watchers.clear();
+  // Outstanding untilDelivered interrupts can no longer be delivered.
+  for (const InterruptRequest& r : e->requests) {
+    if (r.notify >= 0)
+      PostLocked(r.notify, Event{EventType::kInterruptResult,
+                                 static_cast<int64_t>(r.id), 0});
+  }
+  e->requests.clear();
+}
+
+}  // namespace tk

@@ -1,0 +1,160 @@
+// The process-wide thread registry.
+//
+// One Entry per thread (main or worker) that loaded thread-kill, plus
+// "reservations" for KillableWorker threads that have been created but have
+// not registered yet. Lifetime and locking rules are in docs/DESIGN.md; the
+// short version:
+//   * Registry::mutex guards the map and every non-atomic field of every
+//     Entry that another thread may read or write.
+//   * An Entry is removed from the map and deleted only by its own thread's
+//     environment cleanup hook (or, for a reservation that never started,
+//     by Unreserve), always under the mutex. So a pointer found in the map
+//     stays valid for as long as the finder holds the mutex.
+//   * Cross-thread calls into V8/Node (node::Stop, node::RequestInterrupt)
+//     are made only while holding the mutex, on an Entry found in the map.
+//     Both are safe on an environment that is tearing down, until it is
+//     freed, which happens strictly after our cleanup hook ran.
+#pragma once
+
+#include <node.h>
+#include <uv.h>
+#include <v8.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "stack.h"
+
+namespace tk {
+
+enum class ThreadState : int32_t {
+  kStarting = 0,  // reserved by KillableWorker, not registered yet
+  kRunning = 1,
+  kStopping = 2,  // a kill was requested
+  kExiting = 3,   // the thread's 'exit' event ran or its cleanup started
+};
+
+// What a dead thread leaves behind, so late kill() calls can tell the truth.
+enum class ExitCause : int32_t { kUnknown = 0, kNatural = 1, kKilled = 2 };
+
+// Events delivered to a thread's JS through its uv_async_t inbox.
+enum class EventType : int32_t {
+  kThreadDead = 1,        // a = threadId, b = ExitCause
+  kInterruptResult = 2,   // a = request id, b = 1 delivered / 0 not
+};
+
+struct Event {
+  EventType type;
+  int64_t a;
+  int64_t b;
+};
+
+// An interrupt waiting to be resolved on its target thread.
+struct InterruptRequest {
+  uint64_t id = 0;
+  int64_t by = -1;          // the interrupting thread's threadId
+  int64_t notify = -1;      // threadId to tell the outcome (untilDelivered)
+  uint64_t region_seq = 0;  // addressed region; 0 = outermost at delivery
+  bool pending = false;     // { pending: true }: wait for the next entry
+  std::string reason;       // v8.serialize()d reason, may be empty
+};
+
+constexpr uint32_t kTrackedRegions = 32;
+constexpr size_t kStopCellBytes = 4096;
+
+struct Entry {
+  int64_t thread_id = -1;
+  int32_t os_tid = 0;
+  bool is_main = false;
+  std::string name;
+  double registered_at = 0;  // ms since the epoch
+  int64_t reserved_by = -1;  // threadId of the KillableWorker's creator
+
+  // Null while kStarting. Set once by the owner thread under the mutex.
+  v8::Isolate* isolate = nullptr;
+  node::Environment* env = nullptr;
+  uv_async_t* inbox_async = nullptr;
+
+  std::atomic<int32_t> state{static_cast<int32_t>(ThreadState::kStarting)};
+  // Set under the mutex before any node::Stop aimed at this thread; read by
+  // regions (without the lock) so an interrupt never swallows a kill.
+  std::atomic<bool> kill_requested{false};
+  std::atomic<bool> token_observed{false};
+  std::atomic<uint64_t> heartbeat{0};
+  std::atomic<uint64_t> heartbeat_js{0};
+
+  // Region bookkeeping published by the owner for other threads' fast
+  // pre-checks. The owner's thread-local RegionStack is the source of truth.
+  std::atomic<uint32_t> region_depth{0};
+  std::atomic<uint64_t> region_seqs[kTrackedRegions];
+  std::atomic<bool> has_pending_interrupt{false};
+
+  // Guarded by the mutex.
+  std::vector<InterruptRequest> requests;
+  std::vector<Event> inbox;
+  std::vector<int64_t> watchers;  // threadIds to tell when this one dies
+  std::vector<Frame> last_stack;  // captured just before a kill landed
+  bool has_last_stack = false;
+  uint32_t attempts = 0;
+
+  // The thread's own stop token storage, shareable with any isolate.
+  std::shared_ptr<v8::BackingStore> stop_cell;
+
+  // Owner-thread only.
+  v8::Global<v8::Context> context;
+  v8::Global<v8::Function> event_handler;
+
+  Entry() {
+    for (auto& s : region_seqs) s.store(0, std::memory_order_relaxed);
+  }
+};
+
+struct DeadRecord {
+  ExitCause cause = ExitCause::kUnknown;
+  bool has_stack = false;
+  std::vector<Frame> stack;
+};
+
+class Registry {
+ public:
+  static Registry& Get();
+
+  std::mutex mutex;
+  std::unordered_map<int64_t, Entry*> live;
+  // Recently dead threads (bounded) and every id ever seen (a bitset).
+  std::unordered_map<int64_t, DeadRecord> dead;
+  std::vector<int64_t> dead_order;
+  std::vector<bool> ever_seen;
+
+  // All of these require `mutex` to be held by the caller.
+  Entry* FindLocked(int64_t thread_id);
+  void MarkSeenLocked(int64_t thread_id);
+  bool EverSeenLocked(int64_t thread_id) const;
+  const DeadRecord* FindDeadLocked(int64_t thread_id) const;
+  // Removes `e` from the map, records it as dead and tells its watchers.
+  // Does not delete `e`.
+  void RetireLocked(Entry* e);
+  // Queues an event for `thread_id`'s JS and wakes its loop.
+  void PostLocked(int64_t thread_id, Event ev);
+
+ private:
+  Registry() = default;
+};
+
+// The entry of the calling thread, or null (not registered / torn down).
+Entry* CurrentEntry();
+void SetCurrentEntry(Entry* e);
+
+// Whether the main thread announced process exit (then no region may
+// swallow a termination: the process is shutting its workers down).
+extern std::atomic<bool> g_process_exiting;
+
+double NowMs();
+int32_t CurrentOsTid();
+
+}  // namespace tk

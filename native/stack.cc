@@ -1,0 +1,54 @@
+#include "stack.h"
+
+namespace tk {
+
+namespace {
+std::string ToUtf8(v8::Isolate* isolate, v8::Local<v8::String> s) {
+  if (s.IsEmpty()) return std::string();
+  v8::String::Utf8Value utf8(isolate, s);
+  return *utf8 ? std::string(*utf8, utf8.length()) : std::string();
+}
+
+v8::Local<v8::String> Str(v8::Isolate* isolate, const std::string& s) {
+  return v8::String::NewFromUtf8(isolate, s.data(), v8::NewStringType::kNormal,
+                                 static_cast<int>(s.size()))
+      .ToLocalChecked();
+}
+}  // namespace
+
+std::vector<Frame> CaptureStack(v8::Isolate* isolate, int limit) {
+  std::vector<Frame> out;
+  v8::HandleScope scope(isolate);
+  v8::Local<v8::StackTrace> trace = v8::StackTrace::CurrentStackTrace(
+      isolate, limit, v8::StackTrace::kDetailed);
+  if (trace.IsEmpty()) return out;
+  const int n = trace->GetFrameCount();
+  out.reserve(n);
+  for (int i = 0; i < n; i++) {
+    v8::Local<v8::StackFrame> f = trace->GetFrame(isolate, i);
+    Frame frame;
+    frame.function = ToUtf8(isolate, f->GetFunctionName());
+    frame.script = ToUtf8(isolate, f->GetScriptNameOrSourceURL());
+    frame.line = f->GetLineNumber();
+    frame.column = f->GetColumn();
+    out.push_back(std::move(frame));
+  }
+  return out;
+}
+
+v8::Local<v8::Array> FramesToArray(v8::Isolate* isolate,
+                                   const std::vector<Frame>& frames) {
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  v8::Local<v8::Array> arr = v8::Array::New(isolate, frames.size());
+  for (size_t i = 0; i < frames.size(); i++) {
+    const Frame& f = frames[i];
+    v8::Local<v8::Value> items[] = {
+        Str(isolate, f.function), Str(isolate, f.script),
+        v8::Integer::New(isolate, f.line), v8::Integer::New(isolate, f.column)};
+    arr->Set(context, static_cast<uint32_t>(i), v8::Array::New(isolate, items, 4))
+        .Check();
+  }
+  return arr;
+}
+
+}  // namespace tk

@@ -1,0 +1,29 @@
+// Capturing a thread's JS stack from inside an interrupt callback, where no
+// JS may run: only v8::StackTrace, which walks frames without calling JS.
+#pragma once
+
+#include <v8.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tk {
+
+struct Frame {
+  std::string function;
+  std::string script;
+  int32_t line = 0;
+  int32_t column = 0;
+};
+
+constexpr int kMaxCapturedFrames = 200;
+
+// Must run on the isolate's own thread. Never calls JS.
+std::vector<Frame> CaptureStack(v8::Isolate* isolate, int limit);
+
+// [[function, script, line, column], ...] for JS.
+v8::Local<v8::Array> FramesToArray(v8::Isolate* isolate,
+                                   const std::vector<Frame>& frames);
+
+}  // namespace tk

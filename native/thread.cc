@@ -1,0 +1,165 @@
+// Registering the calling thread, reservations for KillableWorker, the
+// environment cleanup hook that retires an entry, and the per-thread inbox
+// (a uv_async_t) that carries events from other threads into this thread's JS.
+#include "thread.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "region.h"
+
+namespace tk {
+
+namespace {
+
+std::shared_ptr<v8::BackingStore> NewStopCell() {
+  // Our own allocation and deleter: the cell may outlive the isolate that
+  // created it (it is shared by every isolate that looked at the token), so
+  // it must not be tied to any isolate's ArrayBuffer allocator.
+  void* data = std::calloc(1, kStopCellBytes);
+  return v8::SharedArrayBuffer::NewBackingStore(
+      data, kStopCellBytes,
+      [](void* d, size_t, void*) { std::free(d); }, nullptr);
+}
+
+void OnInbox(uv_async_t* handle) {
+  Entry* e = static_cast<Entry*>(handle->data);
+  std::vector<Event> events;
+  {
+    std::lock_guard<std::mutex> lock(Registry::Get().mutex);
+    events.swap(e->inbox);
+  }
+  if (events.empty() || e->event_handler.IsEmpty()) return;
+  v8::Isolate* isolate = e->isolate;
+  v8::HandleScope scope(isolate);
+  v8::Local<v8::Context> context = e->context.Get(isolate);
+  v8::Context::Scope context_scope(context);
+  v8::Local<v8::Array> flat = v8::Array::New(isolate, events.size() * 3);
+  for (size_t i = 0; i < events.size(); i++) {
+    const Event& ev = events[i];
+    flat->Set(context, i * 3, v8::Number::New(isolate, static_cast<double>(ev.type))).Check();
+    flat->Set(context, i * 3 + 1, v8::Number::New(isolate, static_cast<double>(ev.a))).Check();
+    flat->Set(context, i * 3 + 2, v8::Number::New(isolate, static_cast<double>(ev.b))).Check();
+  }
+  v8::Local<v8::Value> argv[] = {flat};
+  // MakeCallback runs microtasks and routes exceptions to 'uncaughtException'
+  // like any other event-loop callback. It returns empty when JS can no
+  // longer run (the thread is stopping), which is fine to ignore.
+  node::MakeCallback(isolate, context->Global(), e->event_handler.Get(isolate),
+                     1, argv, node::async_context{0, 0});
+}
+
+// Runs on the owning thread inside FreeEnvironment(), before the
+// Environment is deleted. After the entry leaves the map under the mutex, no
+// other thread can reach this environment through us.
+void OnEnvironmentCleanup(void* arg) {
+  Entry* e = static_cast<Entry*>(arg);
+  uv_async_t* inbox = nullptr;
+  Registry& reg = Registry::Get();
+  {
+    std::lock_guard<std::mutex> lock(reg.mutex);
+    e->state.store(static_cast<int32_t>(ThreadState::kExiting));
+    reg.RetireLocked(e);
+    // Reservations this thread made for children that never started die
+    // with it (the children are stopped by Node as part of this teardown).
+    std::vector<Entry*> orphans;
+    for (auto& kv : reg.live)
+      if (kv.second->env == nullptr && kv.second->reserved_by == e->thread_id)
+        orphans.push_back(kv.second);
+    for (Entry* o : orphans) {
+      reg.RetireLocked(o);
+      delete o;
+    }
+    inbox = e->inbox_async;
+    e->inbox_async = nullptr;
+  }
+  SetCurrentEntry(nullptr);
+  ResetThreadRegions();
+  e->event_handler.Reset();
+  e->context.Reset();
+  if (inbox != nullptr) {
+    uv_close(reinterpret_cast<uv_handle_t*>(inbox), [](uv_handle_t* h) {
+      delete reinterpret_cast<uv_async_t*>(h);
+    });
+  }
+  delete e;
+}
+
+}  // namespace
+
+Entry* RegisterCurrentThread(v8::Isolate* isolate, int64_t thread_id,
+                             bool is_main, const std::string& name,
+                             v8::Local<v8::Function> event_handler) {
+  if (Entry* existing = CurrentEntry()) return existing;  // loaded twice
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  node::Environment* env = node::GetCurrentEnvironment(context);
+  if (env == nullptr) return nullptr;
+
+  auto* inbox = new uv_async_t();
+  uv_async_init(node::GetCurrentEventLoop(isolate), inbox, OnInbox);
+  // The inbox must never keep a thread alive on its own.
+  uv_unref(reinterpret_cast<uv_handle_t*>(inbox));
+
+  Registry& reg = Registry::Get();
+  Entry* e = nullptr;
+  bool stop_now = false;
+  {
+    std::lock_guard<std::mutex> lock(reg.mutex);
+    e = reg.FindLocked(thread_id);
+    if (e == nullptr) {
+      e = new Entry();
+      e->thread_id = thread_id;
+      e->stop_cell = NewStopCell();
+      reg.live[thread_id] = e;
+      reg.MarkSeenLocked(thread_id);
+    }
+    e->os_tid = CurrentOsTid();
+    e->is_main = is_main;
+    e->name = name;
+    e->registered_at = NowMs();
+    e->isolate = isolate;
+    e->env = env;
+    e->inbox_async = inbox;
+    inbox->data = e;
+    e->context.Reset(isolate, context);
+    e->event_handler.Reset(isolate, event_handler);
+    stop_now = e->kill_requested.load();
+    e->state.store(static_cast<int32_t>(stop_now ? ThreadState::kStopping
+                                                 : ThreadState::kRunning));
+    SetCurrentEntry(e);
+    // A kill that arrived while this thread was only reserved lands now,
+    // before any user code of the thread runs.
+    if (stop_now) node::Stop(env);
+  }
+  // Registered after the inbox exists so that it runs first (cleanup hooks
+  // run last-in, first-out) and the entry is gone before anything it points
+  // at is torn down.
+  node::AddEnvironmentCleanupHook(isolate, OnEnvironmentCleanup, e);
+  return e;
+}
+
+bool ReserveThread(int64_t thread_id, int64_t reserved_by) {
+  Registry& reg = Registry::Get();
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  if (reg.EverSeenLocked(thread_id)) return false;  // registered or dead
+  Entry* e = new Entry();
+  e->thread_id = thread_id;
+  e->reserved_by = reserved_by;
+  e->registered_at = NowMs();
+  e->stop_cell = NewStopCell();
+  reg.live[thread_id] = e;
+  reg.MarkSeenLocked(thread_id);
+  return true;
+}
+
+bool ReleaseReservation(int64_t thread_id) {
+  Registry& reg = Registry::Get();
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  Entry* e = reg.FindLocked(thread_id);
+  if (e == nullptr || e->env != nullptr) return false;
+  reg.RetireLocked(e);
+  delete e;
+  return true;
+}
+
+}  // namespace tk
