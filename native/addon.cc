@@ -60,7 +60,10 @@ Napi::Value Register(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Reserve(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), ReserveThread(IntArg(info, 0), CallerId()));
+  std::string name = info.Length() > 1 && info[1].IsString()
+                         ? info[1].As<Napi::String>().Utf8Value()
+                         : "";
+  return Napi::Boolean::New(info.Env(), ReserveThread(IntArg(info, 0), CallerId(), name));
 }
 
 Napi::Value Release(const Napi::CallbackInfo& info) {
@@ -77,6 +80,10 @@ Napi::Value Stop(const Napi::CallbackInfo& info) {
   out.Set(0u, Napi::Number::New(info.Env(), static_cast<int32_t>(s)));
   out.Set(1u, Napi::Number::New(info.Env(), attempts));
   return out;
+}
+
+Napi::Value Lookup(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<int32_t>(LookupThread(IntArg(info, 0))));
 }
 
 Napi::Value Watch(const Napi::CallbackInfo& info) {
@@ -126,6 +133,12 @@ Napi::Value Reissue(const Napi::CallbackInfo& info) {
   int64_t id = IntArg(info, 1, 0);
   return Napi::Boolean::New(
       info.Env(), id > 0 && ReissueRegionInterrupt(IntArg(info, 0), static_cast<uint64_t>(id)));
+}
+
+Napi::Value CancelInterrupt(const Napi::CallbackInfo& info) {
+  int64_t id = IntArg(info, 1, 0);
+  return Napi::Boolean::New(
+      info.Env(), id > 0 && CancelRegionInterrupt(IntArg(info, 0), static_cast<uint64_t>(id)));
 }
 
 Napi::Value Threads(const Napi::CallbackInfo& info) {
@@ -201,12 +214,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("reserve", Napi::Function::New(env, Reserve));
   exports.Set("release", Napi::Function::New(env, Release));
   exports.Set("stop", Napi::Function::New(env, Stop));
+  exports.Set("lookup", Napi::Function::New(env, Lookup));
   exports.Set("watch", Napi::Function::New(env, Watch));
   exports.Set("ping", Napi::Function::New(env, Ping));
   exports.Set("heartbeat", Napi::Function::New(env, ReadBeat));
   exports.Set("capturedStack", Napi::Function::New(env, CapturedStack));
   exports.Set("interrupt", Napi::Function::New(env, Interrupt));
   exports.Set("reissueInterrupt", Napi::Function::New(env, Reissue));
+  exports.Set("cancelInterrupt", Napi::Function::New(env, CancelInterrupt));
   exports.Set("threads", Napi::Function::New(env, Threads));
   exports.Set("stopCell", Napi::Function::New(env, StopCell));
   exports.Set("markExiting", Napi::Function::New(env, MarkExiting));

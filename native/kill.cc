@@ -35,17 +35,29 @@ void Beat(void*) {
 
 }  // namespace
 
+namespace {
+StopStatus AbsentStatusLocked(const Registry& reg, int64_t target) {
+  const DeadRecord* d = reg.FindDeadLocked(target);
+  if (d != nullptr && d->cause == ExitCause::kKilled) return StopStatus::kDeadKilled;
+  if (d != nullptr || reg.EverSeenLocked(target)) return StopStatus::kDeadNatural;
+  return StopStatus::kUnknownThread;
+}
+}  // namespace
+
+StopStatus LookupThread(int64_t target) {
+  Registry& reg = Registry::Get();
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  Entry* e = reg.FindLocked(target);
+  if (e == nullptr) return AbsentStatusLocked(reg, target);
+  return e->env == nullptr ? StopStatus::kReservedOnly : StopStatus::kIssued;
+}
+
 StopStatus StopThread(int64_t target, int64_t caller, const StopOptions& opts,
                       uint32_t* attempts) {
   Registry& reg = Registry::Get();
   std::lock_guard<std::mutex> lock(reg.mutex);
   Entry* e = reg.FindLocked(target);
-  if (e == nullptr) {
-    const DeadRecord* d = reg.FindDeadLocked(target);
-    if (d != nullptr && d->cause == ExitCause::kKilled) return StopStatus::kDeadKilled;
-    if (d != nullptr || reg.EverSeenLocked(target)) return StopStatus::kDeadNatural;
-    return StopStatus::kUnknownThread;
-  }
+  if (e == nullptr) return AbsentStatusLocked(reg, target);
   if (opts.watch && caller >= 0 && caller != target) {
     bool present = false;
     for (int64_t w : e->watchers) present = present || w == caller;

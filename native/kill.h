@@ -26,6 +26,10 @@ struct StopOptions {
 StopStatus StopThread(int64_t target, int64_t caller, const StopOptions& opts,
                       uint32_t* attempts);
 
+// Any thread: what StopThread would find, without stopping anything
+// (kIssued = live and registered).
+StopStatus LookupThread(int64_t target);
+
 // Any thread: ask the target to bump its heartbeat at its next interrupt
 // check (JS) or loop turn (idle). False if the thread is not live.
 bool PingThread(int64_t target);

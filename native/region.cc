@@ -281,6 +281,24 @@ InterruptStatus RequestRegionInterrupt(const InterruptArgs& args,
   return InterruptStatus::kHit;
 }
 
+bool CancelRegionInterrupt(int64_t target, uint64_t request_id) {
+  Registry& reg = Registry::Get();
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  Entry* e = reg.FindLocked(target);
+  if (e == nullptr) return false;
+  for (auto it = e->requests.begin(); it != e->requests.end(); ++it) {
+    if (it->id == request_id) {
+      e->requests.erase(it);
+      e->has_pending_interrupt.store(
+          std::any_of(e->requests.begin(), e->requests.end(),
+                      [](const InterruptRequest& r) { return r.pending; }),
+          std::memory_order_relaxed);
+      return true;
+    }
+  }
+  return false;
+}
+
 bool ReissueRegionInterrupt(int64_t target, uint64_t request_id) {
   Registry& reg = Registry::Get();
   std::lock_guard<std::mutex> lock(reg.mutex);

@@ -37,6 +37,10 @@ InterruptStatus RequestRegionInterrupt(const InterruptArgs& args,
 // False once the request was resolved (or the thread is gone).
 bool ReissueRegionInterrupt(int64_t target, uint64_t request_id);
 
+// Any thread: drop a still-queued request (untilDelivered timed out). False
+// if it was already taken by the target (it may still be delivered).
+bool CancelRegionInterrupt(int64_t target, uint64_t request_id);
+
 // The JS-facing region function (raw V8 for the hot path):
 //   runRegion(fn, flags) -> fn()
 void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info);

@@ -115,7 +115,7 @@ Entry* RegisterCurrentThread(v8::Isolate* isolate, int64_t thread_id,
     }
     e->os_tid = CurrentOsTid();
     e->is_main = is_main;
-    e->name = name;
+    if (!name.empty() || e->name.empty()) e->name = name;
     e->registered_at = NowMs();
     e->isolate = isolate;
     e->env = env;
@@ -138,13 +138,15 @@ Entry* RegisterCurrentThread(v8::Isolate* isolate, int64_t thread_id,
   return e;
 }
 
-bool ReserveThread(int64_t thread_id, int64_t reserved_by) {
+bool ReserveThread(int64_t thread_id, int64_t reserved_by,
+                   const std::string& name) {
   Registry& reg = Registry::Get();
   std::lock_guard<std::mutex> lock(reg.mutex);
   if (reg.EverSeenLocked(thread_id)) return false;  // registered or dead
   Entry* e = new Entry();
   e->thread_id = thread_id;
   e->reserved_by = reserved_by;
+  e->name = name;
   e->registered_at = NowMs();
   e->stop_cell = NewStopCell();
   reg.live[thread_id] = e;

@@ -16,7 +16,7 @@ Entry* RegisterCurrentThread(v8::Isolate* isolate, int64_t thread_id,
 // KillableWorker: make `thread_id` known before its thread registers, so a
 // kill aimed at it is remembered and lands at registration. False if the id
 // is already known (registered, reserved or dead).
-bool ReserveThread(int64_t thread_id, int64_t reserved_by);
+bool ReserveThread(int64_t thread_id, int64_t reserved_by, const std::string& name);
 
 // The reserved thread exited without registering. False if not a reservation.
 bool ReleaseReservation(int64_t thread_id);

@@ -14,16 +14,18 @@ const root = path.resolve(__dirname, '..');
 const force = process.argv.includes('--force');
 
 function prebuiltLoads() {
-  try {
-    const load = require('node-gyp-build');
-    const found = load.resolve ? load.resolve(root) : null;
-    if (!found || !found.includes(`${path.sep}prebuilds${path.sep}`)) return false;
-    require(found);
-    console.log(`thread-kill: using prebuilt ${path.relative(root, found)}`);
-    return true;
-  } catch {
-    return false;
+  const prebuilt = require('./binary-candidates.js')(root)
+    .filter((p) => p.includes(`${path.sep}prebuilds${path.sep}`) && fs.existsSync(p));
+  for (const file of prebuilt) {
+    try {
+      require(file);
+      console.log(`thread-kill: using prebuilt ${path.relative(root, file)}`);
+      return true;
+    } catch {
+      // wrong ABI or libc: fall through to a source build
+    }
   }
+  return false;
 }
 
 function localHeaders() {

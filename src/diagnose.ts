@@ -1,0 +1,187 @@
+// "Why won't it die?" — what a thread is doing, from outside it:
+//   * an interrupt heartbeat: a thread that services interrupts is running JS
+//     (or idling in its event loop), so a termination will land;
+//   * on Linux, /proc/self/task/<tid>/{stat,syscall,wchan}: scheduler state,
+//     the syscall it is blocked in, the kernel wait channel and CPU time.
+import * as fs from 'fs';
+import { native } from './native';
+import { threadInfo } from './targets';
+import { formatFrames } from './frames';
+
+export type BlockedIn = 'js' | 'native-cpu' | 'syscall' | 'idle-loop' | 'unknown';
+
+export interface SyscallInfo {
+  number: number;
+  /** e.g. 'read', 'nanosleep', 'futex', 'epoll_wait'; 'syscall_<n>' when not in our table. */
+  name: string;
+  /** Raw argument registers as hex strings. */
+  args: string[];
+  /** For fd-taking syscalls: the fd and what it points at (`pipe:[123]`, a path...). */
+  fd?: number;
+  fdTarget?: string;
+}
+
+export interface Diagnosis {
+  threadId: number;
+  osTid: number;
+  blockedIn: BlockedIn;
+  /** One line for humans, e.g. "blocked in native code, in read() on fd 12 (pipe:[4242]), 0 ms CPU for 3.1 s". */
+  summary: string;
+  /** The thread ran our interrupt callback while we watched. */
+  servicingInterrupts: boolean;
+  /** Scheduler state letter from /proc (R running, S sleeping, D disk sleep, ...). */
+  state?: string;
+  syscall?: SyscallInfo;
+  /** Kernel wait channel (e.g. pipe_read, hrtimer_nanosleep, futex_wait_queue). */
+  wchan?: string;
+  /** CPU time the thread used while we watched. */
+  cpuMs?: number;
+  watchedMs: number;
+  /** JS stack captured when a termination last reached the thread, if it did. */
+  jsStack?: string;
+  /** What could not be determined on this platform, and why. */
+  unavailable: string[];
+}
+
+const SYSCALLS: Record<string, Record<number, string>> = {
+  x64: {
+    0: 'read', 1: 'write', 2: 'open', 3: 'close', 7: 'poll', 16: 'ioctl', 17: 'pread64', 18: 'pwrite64',
+    19: 'readv', 20: 'writev', 23: 'select', 24: 'sched_yield', 34: 'pause', 35: 'nanosleep', 42: 'connect',
+    43: 'accept', 44: 'sendto', 45: 'recvfrom', 46: 'sendmsg', 47: 'recvmsg', 61: 'wait4', 72: 'fcntl',
+    202: 'futex', 230: 'clock_nanosleep', 232: 'epoll_wait', 247: 'waitid', 257: 'openat', 270: 'pselect6',
+    271: 'ppoll', 281: 'epoll_pwait', 288: 'accept4', 426: 'io_uring_enter', 441: 'epoll_pwait2',
+  },
+  arm64: {
+    22: 'epoll_pwait', 29: 'ioctl', 56: 'openat', 57: 'close', 63: 'read', 64: 'write', 65: 'readv', 66: 'writev',
+    67: 'pread64', 72: 'pselect6', 73: 'ppoll', 95: 'waitid', 98: 'futex', 101: 'nanosleep', 115: 'clock_nanosleep',
+    124: 'sched_yield', 202: 'accept', 203: 'connect', 206: 'sendto', 207: 'recvfrom', 212: 'recvmsg',
+    242: 'accept4', 260: 'wait4', 426: 'io_uring_enter', 441: 'epoll_pwait2',
+  },
+};
+const FD_SYSCALLS = new Set(['read', 'write', 'pread64', 'pwrite64', 'readv', 'writev', 'recvfrom', 'recvmsg',
+  'sendto', 'sendmsg', 'accept', 'accept4', 'connect', 'ioctl', 'fcntl', 'close', 'epoll_wait', 'epoll_pwait',
+  'epoll_pwait2']);
+
+export interface ProcSample {
+  at: number;
+  state?: string;
+  cpuTicks?: number;
+  syscall?: SyscallInfo;
+  wchan?: string;
+  error?: string;
+}
+
+const TICKS_PER_SEC = 100; // USER_HZ on every Linux Node supports
+
+function readSmall(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** One look at /proc/self/task/<osTid>. */
+export function sampleProc(osTid: number): ProcSample {
+  const at = performance.now();
+  if (process.platform !== 'linux') return { at, error: `/proc is not available on ${process.platform}` };
+  if (!(osTid > 0)) return { at, error: 'the thread has not reported its OS thread id yet' };
+  const dir = `/proc/self/task/${osTid}`;
+  const stat = readSmall(`${dir}/stat`);
+  if (stat === undefined) return { at, error: `${dir} is gone (the thread has exited)` };
+  const sample: ProcSample = { at };
+  // "tid (comm) S ppid ..." — comm may contain spaces and parentheses.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  sample.state = fields[0];
+  sample.cpuTicks = Number(fields[11]) + Number(fields[12]); // utime + stime
+  const wchan = readSmall(`${dir}/wchan`);
+  if (wchan !== undefined && wchan !== '0' && wchan !== '') sample.wchan = wchan.trim();
+  const sc = readSmall(`${dir}/syscall`)?.trim();
+  if (sc !== undefined && sc !== 'running') {
+    const parts = sc.split(' ');
+    const nr = Number(parts[0]);
+    if (nr >= 0) {
+      const name = SYSCALLS[process.arch]?.[nr] ?? `syscall_${nr}`;
+      const info: SyscallInfo = { number: nr, name, args: parts.slice(1, 7) };
+      if (FD_SYSCALLS.has(name)) {
+        info.fd = Number.parseInt(parts[1], 16);
+        try {
+          info.fdTarget = fs.readlinkSync(`/proc/self/fd/${info.fd}`);
+        } catch {
+          // closed meanwhile
+        }
+      }
+      sample.syscall = info;
+    }
+  }
+  return sample;
+}
+
+function fmtSeconds(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`;
+}
+
+/**
+ * Combines a heartbeat observation and two /proc samples taken `watchedMs`
+ * apart into a diagnosis.
+ */
+export function buildDiagnosis(threadId: number, osTid: number, beats: { before: [boolean, number, number]; after: [boolean, number, number] },
+  first: ProcSample, last: ProcSample, jsStack: string | undefined): Diagnosis {
+  const watchedMs = Math.max(0, last.at - first.at);
+  const beatsJs = beats.after[2] - beats.before[2];
+  const beatsAll = beats.after[1] - beats.before[1];
+  const servicing = beatsAll > 0;
+  const unavailable: string[] = [];
+  const d: Diagnosis = { threadId, osTid, blockedIn: 'unknown', summary: '', servicingInterrupts: servicing, watchedMs, unavailable };
+  if (jsStack !== undefined) d.jsStack = jsStack;
+  if (last.error !== undefined) unavailable.push(last.error);
+  else {
+    d.state = last.state;
+    if (last.syscall) d.syscall = last.syscall;
+    if (last.wchan) d.wchan = last.wchan;
+    if (first.cpuTicks !== undefined && last.cpuTicks !== undefined) {
+      d.cpuMs = ((last.cpuTicks - first.cpuTicks) * 1000) / TICKS_PER_SEC;
+    }
+  }
+  const cpu = d.cpuMs !== undefined ? `${Math.round(d.cpuMs)} ms CPU for ${fmtSeconds(watchedMs)}` : `for ${fmtSeconds(watchedMs)}`;
+  if (servicing && beatsJs > 0) {
+    d.blockedIn = 'js';
+    d.summary = `running JavaScript and servicing interrupts (${cpu}); a termination should land at its next check`;
+  } else if (servicing) {
+    d.blockedIn = 'idle-loop';
+    d.summary = `idle in its event loop and servicing interrupts (${cpu})`;
+  } else if (last.error !== undefined) {
+    d.summary = `not servicing interrupts (in native code?) ${cpu}; ${last.error}`;
+  } else {
+    const spinning = last.state === 'R' || (d.cpuMs !== undefined && watchedMs > 0 && d.cpuMs >= watchedMs * 0.5);
+    if (spinning) {
+      d.blockedIn = 'native-cpu';
+      d.summary = `spinning in native code, ${cpu}`;
+    } else if (d.syscall) {
+      d.blockedIn = 'syscall';
+      const on = d.syscall.fd !== undefined ? ` on fd ${d.syscall.fd}${d.syscall.fdTarget ? ` (${d.syscall.fdTarget})` : ''}` : '';
+      d.summary = `blocked in native code, in ${d.syscall.name}()${on}, ${cpu}` + (d.wchan ? `, waiting in ${d.wchan}` : '');
+    } else {
+      d.blockedIn = 'unknown';
+      d.summary = `not servicing interrupts, state ${last.state ?? '?'}${d.wchan ? ` in ${d.wchan}` : ''}, ${cpu}`;
+    }
+  }
+  return d;
+}
+
+/**
+ * Watches a live thread for `sampleMs` and says what it is doing.
+ * Resolves undefined if the thread is not live.
+ */
+export async function diagnose(threadId: number, sampleMs: number): Promise<Diagnosis | undefined> {
+  const info = threadInfo(threadId);
+  if (info === undefined) return undefined;
+  const before = native.heartbeat(threadId);
+  const first = sampleProc(info.osTid);
+  native.ping(threadId);
+  await new Promise((r) => setTimeout(r, sampleMs));
+  const after = native.heartbeat(threadId);
+  const last = sampleProc(info.osTid);
+  const frames = native.capturedStack(threadId);
+  return buildDiagnosis(threadId, info.osTid, { before, after }, first, last, frames ? formatFrames(frames) : undefined);
+}

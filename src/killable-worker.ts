@@ -1,0 +1,82 @@
+// KillableWorker: a Worker whose thread is registered before any of its own
+// code runs (a --require preload), so it can be killed by threadId from any
+// thread even if it hangs on its first line or never imports thread-kill.
+import * as path from 'path';
+import { Worker, WorkerOptions } from 'worker_threads';
+import { InvalidArgTypeError } from './errors';
+import { kill, KillOptions, KillReport } from './kill';
+import { native } from './native';
+import { StopToken } from './stop-token';
+import { knownWorkerIds } from './targets';
+import { durationMs } from './validate';
+
+const BOOTSTRAP = path.join(__dirname, 'bootstrap.js');
+
+export class KillableWorker extends Worker {
+  /** The thread's id; unlike Worker#threadId it stays valid after exit. */
+  readonly originalThreadId: number;
+  private exited = false;
+  private readonly exitPromise: Promise<void>;
+
+  constructor(filename: string | URL, options: WorkerOptions = {}) {
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidArgTypeError(`options must be an object, got ${options === null ? 'null' : typeof options}`);
+    }
+    if (options.execArgv !== undefined && !Array.isArray(options.execArgv)) {
+      throw new InvalidArgTypeError('options.execArgv must be an array of strings');
+    }
+    const execArgv = [...(options.execArgv ?? process.execArgv), '--require', BOOTSTRAP];
+    super(filename, { ...options, execArgv });
+    const tid = this.threadId;
+    this.originalThreadId = tid;
+    knownWorkerIds.set(this, tid);
+    // The thread may already be running its bootstrap; reserve() is a no-op
+    // if it registered first.
+    const name = (options as { name?: unknown }).name;
+    native.reserve(tid, typeof name === 'string' ? name : '');
+    this.exitPromise = new Promise((resolve) => {
+      this.once('exit', () => {
+        this.exited = true;
+        // If it died before registering, nobody else will retire the reservation.
+        native.release(tid);
+        resolve();
+      });
+    });
+  }
+
+  /** Cooperative stop: stops the thread's own stop token (threadStopToken() in the worker). */
+  stop(reason?: unknown): boolean {
+    const cell = native.stopCell(this.originalThreadId, false);
+    if (cell === undefined) return false;
+    return new StopToken(cell).stop(reason);
+  }
+
+  /**
+   * Resolves true when the thread has exited (its 'exit' event), or false
+   * after `timeoutMs` (default: wait forever).
+   */
+  join(timeoutMs?: number): Promise<boolean> {
+    const ms = timeoutMs === undefined ? undefined : durationMs(timeoutMs, 'timeoutMs', 0);
+    if (this.exited) return Promise.resolve(true);
+    if (ms === undefined) return this.exitPromise.then(() => true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      void this.exitPromise.then(() => { clearTimeout(timer); resolve(true); });
+    });
+  }
+
+  /** kill() this worker (the whole ladder). */
+  kill(options?: KillOptions): Promise<KillReport> {
+    return kill(this, options);
+  }
+
+  /**
+   * Like Worker#terminate(), but first marks the thread as being killed so
+   * no interruptible() region on it mistakes the termination for an interrupt.
+   */
+  override terminate(): Promise<number> {
+    native.stop(this.originalThreadId, false, false);
+    return super.terminate();
+  }
+}
+

@@ -1,0 +1,84 @@
+// The one loader for the addon, and the exact shape of what it exports.
+// Every path tried is listed if none loads (node-pty style).
+import * as path from 'path';
+
+/** [function, script, line, column], innermost frame first. */
+export type RawFrame = [string, string, number, number];
+
+export const enum StopStatus {
+  UnknownThread = 0,
+  Issued = 1,
+  ReservedOnly = 2,
+  DeadKilled = 3,
+  DeadNatural = 4,
+}
+
+export const enum InterruptStatus {
+  UnknownThread = 0,
+  Hit = 1,
+  NoRegion = 2,
+  QueuedPending = 3,
+  ThreadDead = 4,
+  RegionInactive = 5,
+}
+
+export const enum EventType {
+  ThreadDead = 1,
+  InterruptResult = 2,
+}
+
+/** Row of threads(): see native/addon.cc Threads(). */
+export type RawThread = [
+  threadId: number, osTid: number, name: string, isMain: boolean,
+  registeredAt: number, state: number, regionDepth: number, tokenObserved: boolean,
+];
+
+export interface Native {
+  register(threadId: number, isMain: boolean, name: string, onEvents: (flat: number[]) => void): boolean;
+  reserve(threadId: number, name: string): boolean;
+  release(threadId: number): boolean;
+  stop(threadId: number, watch: boolean, captureStack: boolean): [StopStatus, number];
+  /** Like stop() without touching the thread: Issued means live, ReservedOnly reserved. */
+  lookup(threadId: number): StopStatus;
+  watch(threadId: number): boolean;
+  ping(threadId: number): boolean;
+  heartbeat(threadId: number): [live: boolean, beats: number, beatsInJs: number];
+  capturedStack(threadId: number): RawFrame[] | null;
+  interrupt(threadId: number, regionSeq: number, reason: Uint8Array | undefined,
+    pending: boolean, notify: boolean): [InterruptStatus, number];
+  reissueInterrupt(threadId: number, requestId: number): boolean;
+  cancelInterrupt(threadId: number, requestId: number): boolean;
+  threads(): RawThread[];
+  stopCell(threadId: number, observe: boolean): SharedArrayBuffer | undefined;
+  markExiting(isMainThread: boolean): void;
+  exitNow(code: number): never;
+  osTid(): number;
+  runRegion<T>(fn: () => T, flags: number): T;
+  currentRegion(): number;
+  setInterruptFactory(factory: (reason: Uint8Array | undefined, by: number, frames: RawFrame[],
+    boundary: number, seq: number, flags: number) => Error): void;
+}
+
+const root = path.resolve(__dirname, '..');
+
+function load(): Native {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const candidates: string[] = require(path.join(root, 'scripts', 'binary-candidates.js'))(root);
+  const tried: string[] = [];
+  for (const file of candidates) {
+    try {
+      return require(file) as Native;
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      tried.push(`  ${file}: ${e.code === 'MODULE_NOT_FOUND' ? 'not found' : e.message}`);
+    }
+  }
+  const err = new Error(
+    `thread-kill: could not load the native addon. Tried:\n${tried.join('\n')}\n` +
+    'Run `npm rebuild thread-kill` (needs a C++ toolchain and Node headers).',
+  ) as Error & { code: string };
+  err.code = 'ERR_THREAD_KILL_NO_BINARY';
+  throw err;
+}
+
+export const native: Native = load();

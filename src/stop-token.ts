@@ -1,0 +1,159 @@
+// StopToken: the cooperative stop flag ("stoppable thread"), shared between
+// threads through a SharedArrayBuffer.
+//
+// Layout (Int32 words, then bytes):
+//   [0] state   0 running, 1 stopped, 2 a stopper is writing the reason
+//   [1] reason  byte length of the v8.serialize()d reason, or -1 for none
+//   [2] flags   bit 0: stopped by kill() (the thread's onKill hooks run)
+//   [4..]       reason bytes
+// Native code can poll word [0] with an atomic load (README has a C example).
+import * as v8 from 'v8';
+import { InvalidArgTypeError, NotCloneableError, OutOfRangeError, StoppedError } from './errors';
+import { durationMs } from './validate';
+
+const STATE = 0;
+const REASON_LEN = 1;
+const FLAGS = 2;
+const HEADER_BYTES = 16;
+export const TOKEN_BYTES = 4096;
+export const FLAG_KILL = 1;
+
+const RUNNING = 0;
+const STOPPED = 1;
+const WRITING = 2;
+
+export function serializeReason(reason: unknown, name: string): Uint8Array | undefined {
+  if (reason === undefined) return undefined;
+  try {
+    return v8.serialize(reason);
+  } catch (err) {
+    throw new NotCloneableError(`${name} must be structured-cloneable: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+export class StopToken {
+  /** The shared memory of this token; send it (or the token) to other threads. */
+  readonly buffer: SharedArrayBuffer;
+  private readonly i32: Int32Array;
+  private controller: AbortController | undefined;
+
+  constructor(buffer?: SharedArrayBuffer) {
+    if (buffer === undefined) buffer = new SharedArrayBuffer(TOKEN_BYTES);
+    if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength < HEADER_BYTES) {
+      throw new InvalidArgTypeError(`buffer must be a SharedArrayBuffer of at least ${HEADER_BYTES} bytes from another StopToken`);
+    }
+    this.buffer = buffer;
+    this.i32 = new Int32Array(buffer, 0, HEADER_BYTES / 4);
+  }
+
+  /**
+   * The same token in this thread, from what another thread sent: a StopToken
+   * after structured cloning (a plain `{ buffer }`), or its SharedArrayBuffer.
+   */
+  static from(value: unknown): StopToken {
+    if (value instanceof StopToken) return value;
+    if (value instanceof SharedArrayBuffer) return new StopToken(value);
+    if (value !== null && typeof value === 'object' && (value as { buffer?: unknown }).buffer instanceof SharedArrayBuffer) {
+      return new StopToken((value as { buffer: SharedArrayBuffer }).buffer);
+    }
+    throw new InvalidArgTypeError('value must be a StopToken, a cloned StopToken or its SharedArrayBuffer');
+  }
+
+  get stopped(): boolean {
+    return Atomics.load(this.i32, STATE) !== RUNNING;
+  }
+
+  /** True if the token was stopped by kill() rather than stop(). */
+  get stoppedByKill(): boolean {
+    return this.stopped && (Atomics.load(this.i32, FLAGS) & FLAG_KILL) !== 0;
+  }
+
+  /** The value given to stop(), cloned into this thread (undefined if none or still running). */
+  get reason(): unknown {
+    let state = Atomics.load(this.i32, STATE);
+    while (state === WRITING) {
+      // A stopper is copying the reason right now (a few microseconds).
+      Atomics.wait(this.i32, STATE, WRITING, 1);
+      state = Atomics.load(this.i32, STATE);
+    }
+    if (state !== STOPPED) return undefined;
+    const len = Atomics.load(this.i32, REASON_LEN);
+    if (len <= 0) return undefined;
+    const bytes = new Uint8Array(len);
+    bytes.set(new Uint8Array(this.buffer, HEADER_BYTES, len));
+    return v8.deserialize(bytes);
+  }
+
+  /** Stops the token (first call wins); wakes every waiter in every thread. Returns false if it was already stopped. */
+  stop(reason?: unknown): boolean {
+    return this.stopWith(reason, 0);
+  }
+
+  /** @internal kill() uses FLAG_KILL so the thread's onKill hooks run. */
+  stopWith(reason: unknown, flags: number): boolean {
+    const bytes = serializeReason(reason, 'reason');
+    if (bytes !== undefined && bytes.byteLength > this.buffer.byteLength - HEADER_BYTES) {
+      throw new OutOfRangeError(`reason is too large to share (${bytes.byteLength} bytes serialized, at most ${this.buffer.byteLength - HEADER_BYTES})`);
+    }
+    if (Atomics.compareExchange(this.i32, STATE, RUNNING, WRITING) !== RUNNING) return false;
+    if (bytes !== undefined) new Uint8Array(this.buffer, HEADER_BYTES, bytes.byteLength).set(bytes);
+    Atomics.store(this.i32, REASON_LEN, bytes === undefined ? -1 : bytes.byteLength);
+    Atomics.store(this.i32, FLAGS, flags);
+    Atomics.store(this.i32, STATE, STOPPED);
+    Atomics.notify(this.i32, STATE);
+    return true;
+  }
+
+  throwIfStopped(): void {
+    if (this.stopped) throw new StoppedError(this.reason);
+  }
+
+  /**
+   * An AbortSignal of this thread, aborted when the token stops — also when
+   * another thread stops it (the wake-up arrives through Atomics.waitAsync,
+   * which does not keep the thread alive by itself).
+   */
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      const controller = (this.controller = new AbortController());
+      const abort = (): void => controller.abort(new StoppedError(this.reason));
+      if (this.stopped) {
+        abort();
+      } else {
+        const res = Atomics.waitAsync(this.i32, STATE, RUNNING);
+        if (res.async) void res.value.then(abort);
+        else abort();
+      }
+    }
+    return this.controller.signal;
+  }
+
+  /**
+   * Blocks this thread for up to `ms` (Atomics.wait) and returns early when
+   * the token stops. Returns true if the token is stopped.
+   */
+  wait(ms: number): boolean {
+    const timeout = durationMs(ms, 'ms', 0);
+    if (this.stopped) return true;
+    Atomics.wait(this.i32, STATE, RUNNING, timeout);
+    return this.stopped;
+  }
+
+  /** Like wait() without blocking the thread (Atomics.waitAsync). */
+  async sleep(ms: number): Promise<boolean> {
+    const timeout = durationMs(ms, 'ms', 0);
+    if (this.stopped) return true;
+    const res = Atomics.waitAsync(this.i32, STATE, RUNNING, timeout);
+    if (res.async) {
+      // waitAsync does not keep the event loop alive; a timer does, so the
+      // sleep behaves like setTimeout for the thread's lifetime.
+      const keepAlive = setTimeout(() => undefined, timeout);
+      try {
+        await res.value;
+      } finally {
+        clearTimeout(keepAlive);
+      }
+    }
+    return this.stopped;
+  }
+}
