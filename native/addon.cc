@@ -76,10 +76,9 @@ Napi::Value Stop(const Napi::CallbackInfo& info) {
   opts.capture_stack = BoolArg(info, 2);
   uint32_t attempts = 0;
   StopStatus s = StopThread(IntArg(info, 0), CallerId(), opts, &attempts);
-  Napi::Array out = Napi::Array::New(info.Env(), 2);
-  out.Set(0u, Napi::Number::New(info.Env(), static_cast<int32_t>(s)));
-  out.Set(1u, Napi::Number::New(info.Env(), attempts));
-  return out;
+  // A primitive only: after stopping our own thread, building objects would
+  // fail (the isolate is terminating).
+  return Napi::Number::New(info.Env(), static_cast<int32_t>(s));
 }
 
 Napi::Value Lookup(const Napi::CallbackInfo& info) {
@@ -149,7 +148,7 @@ Napi::Value Threads(const Napi::CallbackInfo& info) {
   uint32_t i = 0;
   for (auto& kv : reg.live) {
     Entry* e = kv.second;
-    Napi::Array row = Napi::Array::New(env, 8);
+    Napi::Array row = Napi::Array::New(env, 9);
     row.Set(0u, Napi::Number::New(env, static_cast<double>(e->thread_id)));
     row.Set(1u, Napi::Number::New(env, e->os_tid));
     row.Set(2u, Napi::String::New(env, e->name));
@@ -158,6 +157,7 @@ Napi::Value Threads(const Napi::CallbackInfo& info) {
     row.Set(5u, Napi::Number::New(env, e->state.load()));
     row.Set(6u, Napi::Number::New(env, e->region_depth.load()));
     row.Set(7u, Napi::Boolean::New(env, e->token_observed.load()));
+    row.Set(8u, Napi::Number::New(env, static_cast<double>(e->watchers.size())));
     out.Set(i++, row);
   }
   return out;

@@ -10,6 +10,7 @@ export { interruptible, interrupt, currentRegion } from './interrupt';
 export type { InterruptibleOptions, InterruptOptions, InterruptDelivery } from './interrupt';
 export { KillableWorker } from './killable-worker';
 export { StopToken } from './stop-token';
+export { stop } from './stop';
 export { onKill, threadStopToken } from './hooks';
 export { diagnose } from './diagnose';
 export type { Diagnosis, BlockedIn, SyscallInfo } from './diagnose';

@@ -224,7 +224,7 @@ class KillRun {
   }
 
   private stopOnce(capture: boolean): StopStatus {
-    const [status] = native.stop(this.tid, true, capture);
+    const status = native.stop(this.tid, true, capture);
     if (status === StopStatus.Issued || status === StopStatus.ReservedOnly) this.report.attempts++;
     return status;
   }
@@ -234,7 +234,7 @@ class KillRun {
     this.report.abandoned = true;
     this.worker?.unref();
     const retry = setInterval(() => {
-      const [s] = native.stop(this.tid, false, false);
+      const s = native.stop(this.tid, false, false);
       if (s !== StopStatus.Issued && s !== StopStatus.ReservedOnly) clearInterval(retry);
     }, Math.max(this.opts.retryIntervalMs, 50));
     retry.unref();

@@ -6,7 +6,7 @@ import { Worker, WorkerOptions } from 'worker_threads';
 import { InvalidArgTypeError } from './errors';
 import { kill, KillOptions, KillReport } from './kill';
 import { native } from './native';
-import { StopToken } from './stop-token';
+import { stop } from './stop';
 import { knownWorkerIds } from './targets';
 import { durationMs } from './validate';
 
@@ -46,9 +46,7 @@ export class KillableWorker extends Worker {
 
   /** Cooperative stop: stops the thread's own stop token (threadStopToken() in the worker). */
   stop(reason?: unknown): boolean {
-    const cell = native.stopCell(this.originalThreadId, false);
-    if (cell === undefined) return false;
-    return new StopToken(cell).stop(reason);
+    return stop(this.originalThreadId, reason);
   }
 
   /**

@@ -30,14 +30,14 @@ export const enum EventType {
 /** Row of threads(): see native/addon.cc Threads(). */
 export type RawThread = [
   threadId: number, osTid: number, name: string, isMain: boolean,
-  registeredAt: number, state: number, regionDepth: number, tokenObserved: boolean,
+  registeredAt: number, state: number, regionDepth: number, tokenObserved: boolean, watchers: number,
 ];
 
 export interface Native {
   register(threadId: number, isMain: boolean, name: string, onEvents: (flat: number[]) => void): boolean;
   reserve(threadId: number, name: string): boolean;
   release(threadId: number): boolean;
-  stop(threadId: number, watch: boolean, captureStack: boolean): [StopStatus, number];
+  stop(threadId: number, watch: boolean, captureStack: boolean): StopStatus;
   /** Like stop() without touching the thread: Issued means live, ReservedOnly reserved. */
   lookup(threadId: number): StopStatus;
   watch(threadId: number): boolean;

@@ -21,6 +21,8 @@ export interface ThreadInfo {
   readonly regionDepth: number;
   /** Whether it looked at its own stop token (so a cooperative stop may work). */
   readonly hasStopToken: boolean;
+  /** Threads waiting for this one to die (kill() calls in flight, join()s). */
+  readonly watchers: number;
 }
 
 /** Names one interruptible() region; from currentRegion(). Plain data. */
@@ -32,8 +34,8 @@ export interface RegionHandle {
 /** All live registered threads of the process, ordered by threadId. */
 export function threads(): ThreadInfo[] {
   return native.threads()
-    .map(([threadId, osTid, name, isMainThread, registeredAt, state, regionDepth, hasStopToken]) => Object.freeze({
-      threadId, osTid, name, isMainThread, registeredAt, state: STATES[state] ?? 'running', regionDepth, hasStopToken,
+    .map(([threadId, osTid, name, isMainThread, registeredAt, state, regionDepth, hasStopToken, watchers]) => Object.freeze({
+      threadId, osTid, name, isMainThread, registeredAt, state: STATES[state] ?? 'running', regionDepth, hasStopToken, watchers,
     }))
     .sort((a, b) => a.threadId - b.threadId);
 }

@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+'use strict';
+// npm test: compile the TypeScript tests, build the test-only fixture addon,
+// run mocha (never with --exit: a leaked worker must hang the run, visibly).
+// Extra arguments go to mocha (e.g. `npm test -- --grep interrupt`).
+const { spawnSync } = require('child_process');
+const path = require('path');
+const { runNodeGyp } = require('./node-gyp.js');
+
+const root = path.resolve(__dirname, '..');
+
+function run(cmd, args, env) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
+  if (r.status !== 0) process.exit(r.status || 1);
+}
+
+run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.test.json']);
+runNodeGyp(path.join(root, 'test', 'fixtures', 'addon'), ['rebuild', '--release', '--silent']);
+const mocha = require.resolve('mocha/bin/mocha.js');
+const r = spawnSync(process.execPath, [mocha, '--config', '.mocharc.json', ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
+process.exit(r.status === null ? 1 : r.status);

@@ -1,0 +1,181 @@
+// Built-in hang scenarios (shared/SCENARIOS.md rows that need no compiler at
+// run time). Each is a worker script body that calls `ready()` right before
+// it hangs; the harness waits on that flag with Atomics, never with sleeps.
+//
+// Every script runs after PRELUDE, which provides:
+//   tk        the thread-kill module
+//   ready()   marks "I am about to hang" (Atomics flag + notify)
+//   region(f) f() inside interruptible() in 'interrupt' mode, plain f() otherwise;
+//             reports an InterruptedError to the parent and stays healthy
+//   token     this thread's stop token ('stop' mode)
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+export type Op = 'kill' | 'interrupt' | 'stop';
+
+export interface Scenario {
+  name: string;
+  /** Row in shared/SCENARIOS.md. */
+  row: number;
+  description: string;
+  /** Operations this scenario supports. */
+  ops: readonly Op[];
+  /**
+   * What an interrupt does here: 'interrupted' (InterruptedError at the region
+   * boundary) or 'no-region' (nothing to interrupt: interrupt() returns false).
+   */
+  interrupt?: 'interrupted' | 'no-region';
+  /** Files the script needs, created on first use. */
+  files?: () => Record<string, string>;
+  /** The hang. Runs inside region() (interrupt mode) unless it handles modes itself. */
+  body: string;
+}
+
+/** Runs first in every scenario worker. */
+export const PRELUDE = `
+const { workerData, parentPort, Worker, threadId } = require('worker_threads');
+const tk = require(workerData.lib);
+const flag = new Int32Array(workerData.ready);
+function ready() { Atomics.store(flag, 0, 1); Atomics.notify(flag, 0); }
+const mode = workerData.mode;
+const token = mode === 'stop' ? tk.threadStopToken() : undefined;
+function report(msg) { if (parentPort) parentPort.postMessage(msg); }
+function region(f) {
+  if (mode !== 'interrupt') return f();
+  try {
+    return tk.interruptible(f);
+  } catch (e) {
+    report({ kind: 'interrupted', code: e.code, reason: e.reason, by: e.by, stack: e.interruptedStack });
+    // Stay healthy and prove it: answer pings until told to leave.
+    parentPort.on('message', (m) => { if (m === 'ping') report({ kind: 'pong' }); if (m === 'leave') parentPort.close(); });
+  }
+}
+if (workerData.childKiller) {
+  // Row "killed from a child": a child of this thread waits until we hang, then kills us.
+  const go = new Int32Array(workerData.go);
+  new Worker(\`
+    const { workerData } = require('worker_threads');
+    const tk = require(workerData.lib);
+    const go = new Int32Array(workerData.go);
+    Atomics.wait(go, 0, 0);
+    if (workerData.op === 'interrupt') tk.interrupt(workerData.target, 'from child', { untilDelivered: true, timeoutMs: 10000 });
+    else tk.kill(workerData.target);
+  \`, { eval: true, workerData: { lib: workerData.lib, go: workerData.go, target: threadId, op: workerData.childKiller } });
+  const realReady = ready;
+  ready = function () { realReady(); Atomics.store(go, 0, 1); Atomics.notify(go, 0); };
+}
+`;
+
+let fileDir: string | undefined;
+/** A private temp directory for scenario files (created once per process). */
+export function scenarioDir(): string {
+  if (fileDir === undefined) fileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'thread-kill-'));
+  return fileDir;
+}
+
+// (func (loop (br 0))) exported as "loop".
+const WASM_LOOP = [0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 7, 8, 1, 4, 108, 111, 111, 112, 0, 0,
+  10, 9, 1, 7, 0, 3, 64, 12, 0, 11, 11];
+
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'busy-loop', row: 1, description: 'for(;;){}', ops: ['kill', 'interrupt', 'stop'], interrupt: 'interrupted',
+    body: `
+      if (mode === 'stop') { ready(); while (!token.stopped) {} report({ kind: 'stopped', reason: token.reason }); }
+      else region(() => { ready(); for (;;) {} });`,
+  },
+  {
+    name: 'try-finally', row: 2, description: 'for(;;){} inside try/catch/finally', ops: ['kill', 'interrupt'], interrupt: 'interrupted',
+    body: `region(() => { try { ready(); for (;;) {} } catch (e) { report({ kind: 'inner-catch' }); } finally { report({ kind: 'inner-finally' }); } });`,
+  },
+  {
+    name: 'microtask-loop', row: 3, description: 'Promise.resolve().then(f) recursion', ops: ['kill'],
+    body: `function f() { Promise.resolve().then(f); } ready(); f();`,
+  },
+  {
+    name: 'atomics-wait', row: 4, description: 'Atomics.wait forever', ops: ['kill', 'interrupt', 'stop'], interrupt: 'interrupted',
+    body: `
+      if (mode === 'stop') { ready(); token.wait(2 ** 31 - 1); report({ kind: 'stopped', reason: token.reason }); }
+      else region(() => { const a = new Int32Array(new SharedArrayBuffer(4)); ready(); Atomics.wait(a, 0, 0); });`,
+  },
+  {
+    name: 'idle-loop', row: 5, description: 'setInterval with a long period', ops: ['kill', 'interrupt', 'stop'], interrupt: 'no-region',
+    body: `
+      const t = setInterval(() => {}, 2 ** 30);
+      if (mode === 'stop') token.signal.addEventListener('abort', () => { clearInterval(t); report({ kind: 'stopped', reason: token.reason }); });
+      if (mode === 'interrupt') parentPort.on('message', (m) => { if (m === 'ping') report({ kind: 'pong' }); if (m === 'leave') { clearInterval(t); parentPort.close(); } });
+      ready();`,
+  },
+  {
+    name: 'never-settles', row: 6, description: 'a promise that never settles, with a ref\'d timer', ops: ['kill'],
+    body: `setTimeout(() => {}, 2 ** 30); (async () => { ready(); await new Promise(() => {}); })();`,
+  },
+  {
+    name: 'regex', row: 7, description: 'catastrophic backtracking /^(a+)+$/', ops: ['kill', 'interrupt'], interrupt: 'interrupted',
+    body: `region(() => { const s = 'a'.repeat(40) + 'b'; ready(); /^(a+)+$/.test(s); });`,
+  },
+  {
+    name: 'wasm-loop', row: 8, description: 'a WebAssembly infinite loop', ops: ['kill', 'interrupt'], interrupt: 'interrupted',
+    body: `const m = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array(${JSON.stringify(WASM_LOOP)})));
+      region(() => { ready(); m.exports.loop(); });`,
+  },
+  {
+    name: 'recursion', row: 9, description: 'deep recursion that catches RangeError and recurses again', ops: ['kill', 'interrupt'], interrupt: 'interrupted',
+    body: `function r() { try { r(); } catch (e) { r(); } } region(() => { ready(); r(); });`,
+  },
+  {
+    name: 'require-hang', row: 10, description: 'require() of a module whose top level never ends', ops: ['kill', 'interrupt'], interrupt: 'interrupted',
+    files: () => ({ 'hang-top-level.js': 'globalThis.__tkReady(); for (;;) {}\n' }),
+    body: `globalThis.__tkReady = ready; region(() => { require(workerData.files['hang-top-level.js']); });
+      if (mode === 'interrupt') report({ kind: 'cache', cached: workerData.files['hang-top-level.js'] in require.cache });`,
+  },
+  {
+    name: 'import-hang', row: 11, description: 'dynamic import() of an ES module whose top level never ends', ops: ['kill'],
+    files: () => ({ 'hang-top-level.mjs': 'globalThis.__tkReady(); for (;;) {}\n' }),
+    body: `globalThis.__tkReady = ready; import(require('url').pathToFileURL(workerData.files['hang-top-level.mjs']).href);`,
+  },
+  {
+    name: 'nested-worker', row: 16, description: 'a worker that itself has a busy child worker', ops: ['kill'],
+    body: `
+      const childFlag = new Int32Array(new SharedArrayBuffer(4));
+      const child = new tk.KillableWorker('const f = new Int32Array(require("worker_threads").workerData); Atomics.store(f, 0, 1); Atomics.notify(f, 0); for (;;) {}',
+        { eval: true, workerData: childFlag.buffer });
+      report({ kind: 'child', threadId: child.threadId });
+      Atomics.wait(childFlag, 0, 0);
+      ready(); for (;;) {}`,
+  },
+];
+
+/** Scenarios that block in native code; used by tests and `--slow` stress runs. */
+export const NATIVE_SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'exec-sync', row: 12, description: "child_process.execSync('sleep 3')", ops: ['kill', 'interrupt'], interrupt: 'interrupted',
+    body: `region(() => { ready(); require('child_process').execSync('sleep ' + (workerData.sleepSeconds || 3)); });`,
+  },
+  {
+    name: 'fifo-read', row: 13, description: 'fs.readSync on a FIFO with no writer', ops: ['kill', 'interrupt'], interrupt: 'interrupted',
+    body: `const fs = require('fs'); const fd = fs.openSync(workerData.fifo, 'r+');
+      region(() => { ready(); fs.readSync(fd, Buffer.alloc(1)); });`,
+  },
+];
+
+export function scenarioByName(name: string): Scenario | undefined {
+  return [...SCENARIOS, ...NATIVE_SCENARIOS].find((s) => s.name === name);
+}
+
+/** Writes a scenario's files (once) and returns name -> absolute path. */
+export function scenarioFiles(s: Scenario): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!s.files) return out;
+  for (const [name, content] of Object.entries(s.files())) {
+    const file = path.join(scenarioDir(), name);
+    if (!fs.existsSync(file)) fs.writeFileSync(file, content);
+    out[name] = file;
+  }
+  return out;
+}
+
+export function scenarioSource(s: Scenario): string {
+  return `${PRELUDE}\n${s.body}\n`;
+}

@@ -1,0 +1,78 @@
+// Test helpers. Synchronisation is always through Atomics, messages or
+// events — never a fixed sleep.
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Worker } from 'worker_threads';
+import * as tk from 'thread-kill';
+import { HungThread, SiblingKiller, scenarioByName, startHung, StartOptions } from 'thread-kill/stress';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const LIB = require.resolve('thread-kill');
+export const STRESS_LIB = require.resolve('thread-kill/stress');
+export const FIXTURE_ADDON = path.join(ROOT, 'test', 'fixtures', 'addon', 'build', 'Release', 'hang_fixture.node');
+
+export function hang(name: string, opts: StartOptions): HungThread {
+  const s = scenarioByName(name);
+  if (!s) throw new Error(`no scenario ${name}`);
+  return startHung(s, opts);
+}
+
+/** Resolves on the next turn of the event loop (lets queued events run). */
+export function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Resolves when `predicate` holds, checking once per event-loop turn. The
+ * deadline is a safety net against hanging the suite, not a synchronisation.
+ */
+export async function until(predicate: () => boolean, what: string, deadlineMs = 30_000): Promise<void> {
+  const end = performance.now() + deadlineMs;
+  while (!predicate()) {
+    if (performance.now() > end) throw new Error(`gave up waiting for ${what}`);
+    await turn();
+  }
+}
+
+export function isLive(threadId: number): boolean {
+  return tk.threads().some((t) => t.threadId === threadId);
+}
+
+/** A worker that creates the hung thread itself and kills it: the "parent worker" killer. */
+export function killFromParentWorker(scenario: string, options: Record<string, unknown> = {}): Promise<{ report: tk.KillReport; targetId: number }> {
+  const w = new Worker(`
+    const { parentPort, workerData } = require('worker_threads');
+    const tk = require(workerData.lib);
+    const { startHung, scenarioByName } = require(workerData.stress);
+    (async () => {
+      const h = startHung(scenarioByName(workerData.scenario), { mode: 'kill' });
+      await h.ready;
+      const report = await tk.kill(h.worker, workerData.options);
+      await h.exited;
+      parentPort.postMessage({ report, targetId: h.threadId, live: tk.threads().some((t) => t.threadId === h.threadId) });
+    })();
+  `, { eval: true, workerData: { lib: LIB, stress: STRESS_LIB, scenario, options } });
+  return new Promise((resolve, reject) => {
+    w.once('message', (m) => (m.live ? reject(new Error('target still registered after kill')) : resolve(m)));
+    w.once('error', reject);
+  });
+}
+
+export { SiblingKiller };
+
+/** A fresh FIFO; `release()` opens its write end and writes one byte, so a blocked read() returns. */
+export function makeFifo(): { path: string; release: () => void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tk-fifo-'));
+  const file = path.join(dir, 'fifo');
+  execFileSync('mkfifo', [file]);
+  return {
+    path: file,
+    release() {
+      const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+      fs.writeSync(fd, 'x');
+      fs.closeSync(fd);
+    },
+  };
+}

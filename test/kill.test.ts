@@ -1,0 +1,176 @@
+import * as assert from 'assert';
+import { Worker } from 'worker_threads';
+import * as tk from 'thread-kill';
+import { inSyscall } from 'thread-kill/stress';
+import { SiblingKiller, hang, isLive, killFromParentWorker, makeFifo, until } from './helpers';
+
+const HANGS = ['busy-loop', 'idle-loop', 'atomics-wait', 'microtask-loop'];
+
+function assertKilled(report: tk.KillReport, threadId: number): void {
+  assert.strictEqual(report.threadId, threadId);
+  assert.strictEqual(report.outcome, 'killed', JSON.stringify(report));
+  assert.ok(report.attempts >= 1, 'at least one hard stop was issued');
+  assert.ok(report.elapsedMs >= 0 && Number.isFinite(report.elapsedMs));
+  assert.ok(!isLive(threadId), 'the thread left the registry');
+}
+
+describe('kill()', () => {
+  let sibling: SiblingKiller;
+  before(() => { sibling = new SiblingKiller(); });
+  after(() => sibling.close());
+
+  for (const name of HANGS) {
+    describe(`a worker hung in ${name}`, () => {
+      it('is killed from the main thread (its parent)', async () => {
+        const h = hang(name, { mode: 'kill' });
+        await h.ready;
+        const report = await tk.kill(h.worker);
+        assertKilled(report, h.threadId);
+        assert.deepStrictEqual(report.phases.map((p) => p.phase), ['cooperative', 'interrupt', 'terminate']);
+        assert.deepStrictEqual(report.phases.map((p) => p.result), ['skipped', 'skipped', 'killed']);
+        await h.exited;
+      });
+
+      it('is killed from its parent worker', async () => {
+        const { report, targetId } = await killFromParentWorker(name);
+        assertKilled(report, targetId);
+      });
+
+      it('is killed from a sibling worker, by threadId', async () => {
+        const h = hang(name, { mode: 'kill' });
+        await h.ready;
+        const report = await sibling.run<tk.KillReport>('kill', h.threadId);
+        await h.exited;
+        assertKilled(report, h.threadId);
+      });
+
+      it('is killed from its own child worker (the child dies with it)', async () => {
+        const h = hang(name, { mode: 'kill', childKiller: true });
+        await h.ready;
+        const code = await h.exited;
+        assert.strictEqual(code, 0); // Node reports 0 after node::Stop (docs/DESIGN.md)
+        await until(() => !isLive(h.threadId), 'the target to leave the registry');
+        assert.deepStrictEqual(tk.threads().map((t) => t.threadId), [0, sibling.threadId].filter((id) => isLive(id)));
+      });
+    });
+  }
+
+  it('captures the JS stack of a busy thread as the stop lands', async () => {
+    const h = hang('busy-loop', { mode: 'kill' });
+    await h.ready;
+    const report = await tk.kill(h.threadId);
+    assert.match(report.jsStack ?? '', /\[worker eval\]/);
+    await h.exited;
+  });
+
+  it('kills a KillableWorker hung on its first line (never imports thread-kill) from a sibling, before it registered', async () => {
+    const w = new tk.KillableWorker('for (;;) {}', { eval: true });
+    const exited = new Promise((resolve) => w.once('exit', resolve));
+    const report = await sibling.run<tk.KillReport>('kill', w.threadId);
+    assert.strictEqual(report.outcome, 'killed');
+    await exited;
+    assert.ok(!isLive(w.originalThreadId));
+  });
+
+  it('kills a KillableWorker hung on its first line from a sibling, after it registered', async () => {
+    const w = new tk.KillableWorker('for (;;) {}', { eval: true, name: 'first-line' } as never);
+    await until(() => tk.threads().some((t) => t.threadId === w.threadId && t.osTid > 0), 'registration');
+    const info = tk.threadInfo(w.threadId)!;
+    assert.strictEqual(info.name, 'first-line');
+    assert.strictEqual(info.state, 'running');
+    assert.strictEqual(info.isMainThread, false);
+    const exited = new Promise((resolve) => w.once('exit', resolve));
+    const report = await sibling.run<tk.KillReport>('kill', w.threadId);
+    assert.strictEqual(report.outcome, 'killed');
+    await exited;
+  });
+
+  it('kills a plain Worker that never loaded thread-kill through its own handle', async () => {
+    const w = new Worker('for (;;) {}', { eval: true });
+    await new Promise((resolve) => w.once('online', resolve));
+    const report = await tk.kill(w);
+    assert.strictEqual(report.outcome, 'killed');
+    assert.match(report.phases[0].note ?? '', /never loaded thread-kill/);
+  });
+
+  it('resolves already-exited after the thread exited, by threadId and by Worker', async () => {
+    const h = hang('busy-loop', { mode: 'kill' });
+    await h.ready;
+    await tk.kill(h.worker);
+    await h.exited;
+    assert.strictEqual((await tk.kill(h.threadId)).outcome, 'already-exited');
+    assert.strictEqual((await tk.kill(h.worker)).outcome, 'already-exited');
+    const plain = new Worker('0', { eval: true });
+    await new Promise((resolve) => plain.once('exit', resolve));
+    assert.deepStrictEqual(await tk.kill(plain).then((r) => [r.outcome, r.threadId]), ['already-exited', -1]);
+  });
+
+  it('refuses to kill the main thread', async () => {
+    await assert.rejects(tk.kill(0), { code: 'ERR_THREAD_KILL_MAIN_THREAD', name: 'MainThreadError' });
+    await assert.rejects(sibling.run('kill', 0), { code: 'ERR_THREAD_KILL_MAIN_THREAD' });
+  });
+
+  it('killing the current worker thread stops it at once and never settles', async () => {
+    const w = new Worker(`
+      const tk = require(${JSON.stringify(require.resolve('thread-kill'))});
+      const { parentPort, threadId } = require('worker_threads');
+      tk.kill(threadId).then(() => parentPort.postMessage('settled'));
+      for (;;) {}
+    `, { eval: true });
+    const messages: unknown[] = [];
+    w.on('message', (m) => messages.push(m));
+    await new Promise((resolve) => w.once('exit', resolve));
+    assert.deepStrictEqual(messages, []);
+  });
+
+  it('4 threads killing one target at once all report the same truth', async () => {
+    const others = [new SiblingKiller(), new SiblingKiller(), new SiblingKiller()];
+    const fifo = makeFifo();
+    try {
+      // The target is held in read() until all five kills are waiting on it,
+      // so they are truly concurrent; then the read returns and it dies.
+      await Promise.all(others.map((k) => k.run('threads', 0))); // all killers are up
+      const h = hang('fifo-read', { mode: 'kill', data: { fifo: fifo.path } });
+      await h.ready;
+      await inSyscall(h.threadId, ['read']);
+      const reports = Promise.all([
+        tk.kill(h.threadId),
+        ...[sibling, ...others].map((k) => k.run<tk.KillReport>('kill', h.threadId)),
+      ]);
+      await until(() => tk.threadInfo(h.threadId)?.watchers === 5, 'five waiting killers');
+      assert.strictEqual(tk.threadInfo(h.threadId)?.state, 'stopping');
+      fifo.release();
+      assert.deepStrictEqual((await reports).map((r) => r.outcome), ['killed', 'killed', 'killed', 'killed', 'killed']);
+      await h.exited;
+      assert.strictEqual((await tk.kill(h.threadId)).outcome, 'already-exited');
+    } finally {
+      await Promise.all(others.map((k) => k.close()));
+    }
+  });
+
+  it('1,000 rounds of kill() racing the natural exit: every promise settles, outcomes consistent', async function () {
+    this.timeout(240_000);
+    const outcomes = { killed: 0, 'already-exited': 0, unkillable: 0 };
+    const ROUNDS = 1000;
+    const CONCURRENCY = 4;
+    let next = 0;
+    async function lane(): Promise<void> {
+      while (next < ROUNDS) {
+        const i = next++;
+        const w = new tk.KillableWorker('0', { eval: true });
+        const exited = new Promise((resolve) => w.once('exit', resolve));
+        // Vary the moment of the kill relative to the exit.
+        for (let k = 0; k < i % 7; k++) await new Promise((r) => setImmediate(r));
+        const report = await (i % 2 === 0 ? tk.kill(w) : sibling.run<tk.KillReport>('kill', w.threadId));
+        outcomes[report.outcome]++;
+        await exited;
+        assert.notStrictEqual(report.outcome, 'unkillable');
+        assert.ok(!isLive(w.originalThreadId));
+        // A later kill always agrees that the thread is gone.
+        assert.strictEqual((await tk.kill(w.originalThreadId)).outcome, 'already-exited');
+      }
+    }
+    await Promise.all(Array.from({ length: CONCURRENCY }, lane));
+    assert.strictEqual(outcomes.killed + outcomes['already-exited'], ROUNDS);
+  });
+});
