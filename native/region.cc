@@ -68,6 +68,7 @@ void OnInterrupt(void*) {
       [](const InterruptRequest& r) { return r.pending; });
   for (auto it = keep; it != e->requests.end(); ++it) taken.push_back(std::move(*it));
   e->requests.erase(keep, e->requests.end());
+  e->queued_requests.fetch_sub(static_cast<uint32_t>(taken.size()));
   if (taken.empty()) return;
 
   const bool shutting_down = e->kill_requested.load() || g_process_exiting.load();
@@ -148,6 +149,21 @@ bool TakePendingRequest(Entry* e, InterruptRequest* out) {
   return found;
 }
 
+// A request aimed at region `seq` that is still queued (its interrupt
+// callback has not run: the region spent the time in native code).
+bool TakeQueuedRequestFor(Entry* e, uint64_t seq, InterruptRequest* out) {
+  std::lock_guard<std::mutex> lock(Registry::Get().mutex);
+  for (auto it = e->requests.begin(); it != e->requests.end(); ++it) {
+    if (!it->pending && it->region_seq == seq) {
+      *out = std::move(*it);
+      e->requests.erase(it);
+      e->queued_requests.fetch_sub(1);
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 void ResetThreadRegions() {
@@ -211,6 +227,25 @@ void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info) {
 
   rs.active.pop_back();
   e->region_depth.store(depth, std::memory_order_release);
+
+  // An interrupt that arrived while the region was inside a native call may
+  // not have found a JS interrupt check before the region returned: deliver
+  // it here, at the boundary. Never when terminating for another reason.
+  if (!terminated && rs.fired_seq != seq &&
+      e->queued_requests.load(std::memory_order_acquire) != 0) {
+    InterruptRequest queued;
+    if (TakeQueuedRequestFor(e, seq, &queued)) {
+      if (rs.fired_seq == 0) {
+        rs.fired_seq = seq;
+        rs.fired = std::move(queued);
+        rs.fired_stack = CaptureStack(isolate, kMaxCapturedFrames);
+        rs.fired_boundary = 0;
+      } else {
+        std::lock_guard<std::mutex> lock(Registry::Get().mutex);
+        PostResult(queued, false);  // an outer region is already interrupted
+      }
+    }
+  }
 
   if (rs.fired_seq == seq) {
     rs.fired_seq = 0;
@@ -277,6 +312,7 @@ InterruptStatus RequestRegionInterrupt(const InterruptArgs& args,
   }
   *request_id = r.id;
   e->requests.push_back(std::move(r));
+  e->queued_requests.fetch_add(1);
   node::RequestInterrupt(e->env, OnInterrupt, nullptr);
   return InterruptStatus::kHit;
 }
@@ -288,6 +324,7 @@ bool CancelRegionInterrupt(int64_t target, uint64_t request_id) {
   if (e == nullptr) return false;
   for (auto it = e->requests.begin(); it != e->requests.end(); ++it) {
     if (it->id == request_id) {
+      if (!it->pending) e->queued_requests.fetch_sub(1);
       e->requests.erase(it);
       e->has_pending_interrupt.store(
           std::any_of(e->requests.begin(), e->requests.end(),

@@ -93,6 +93,10 @@ struct Entry {
   std::atomic<uint32_t> region_depth{0};
   std::atomic<uint64_t> region_seqs[kTrackedRegions];
   std::atomic<bool> has_pending_interrupt{false};
+  // Non-pending requests queued and not yet taken by the target. A region
+  // checks it on exit so a request that arrived while it sat in native code
+  // is delivered at its boundary instead of being lost.
+  std::atomic<uint32_t> queued_requests{0};
 
   // Guarded by the mutex.
   std::vector<InterruptRequest> requests;

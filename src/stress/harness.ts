@@ -103,6 +103,11 @@ parentPort.on('message', async ({ id, op, target, options }) => {
     else if (op === 'interrupt') result = await tk.interrupt(target, options && options.reason, { untilDelivered: true, timeoutMs: (options && options.timeoutMs) || 10000 });
     else if (op === 'stop') result = tk.stop(target, options && options.reason);
     else if (op === 'threads') result = tk.threads();
+    else if (op === 'interrupt-storm') {
+      // Fire options.count interrupts as fast as possible; returns how many hit a region.
+      result = 0;
+      for (let i = 0; i < options.count; i++) if (tk.interrupt(target, i)) result++;
+    }
     parentPort.postMessage({ id, ok: true, result });
   } catch (e) {
     parentPort.postMessage({ id, ok: false, error: { name: e.name, code: e.code, message: e.message } });
@@ -131,7 +136,7 @@ export class SiblingKiller {
 
   get threadId(): number { return this.worker.threadId; }
 
-  run<T = unknown>(op: Op | 'threads', target: number, options?: Record<string, unknown>): Promise<T> {
+  run<T = unknown>(op: Op | 'threads' | 'interrupt-storm', target: number, options?: Record<string, unknown>): Promise<T> {
     const id = this.nextId++;
     this.worker.ref();
     return new Promise<T>((resolve, reject) => {

@@ -1,0 +1,336 @@
+import * as assert from 'assert';
+import { Worker, threadId as mainThreadId } from 'worker_threads';
+import * as tk from 'thread-kill';
+import { inSyscall, SCENARIOS, scenarioByName, scenarioFiles } from 'thread-kill/stress';
+import { LIB, SiblingKiller, hang, isLive, makeFifo } from './helpers';
+
+const INTERRUPTIBLE = SCENARIOS.filter((s) => s.interrupt === 'interrupted').map((s) => s.name);
+
+/** Runs `source` in a worker with `tk` in scope; resolves with its messages once it exits. */
+function inWorker(source: string, workerData: Record<string, unknown> = {}): Promise<{ messages: any[]; code: number }> {
+  const w = new Worker(`
+    const { parentPort, workerData, threadId } = require('worker_threads');
+    const tk = require(${JSON.stringify(LIB)});
+    const post = (m) => parentPort.postMessage(m);
+    ${source}
+  `, { eval: true, workerData });
+  const messages: any[] = [];
+  w.on('message', (m) => messages.push(m));
+  return new Promise((resolve, reject) => {
+    w.once('error', reject);
+    w.once('exit', (code) => resolve({ messages, code }));
+  });
+}
+
+async function assertHealthyAfterInterrupt(h: ReturnType<typeof hang>, by: number, reason: unknown): Promise<Record<string, unknown>> {
+  const m = await h.next('interrupted');
+  assert.strictEqual(m.code, 'ERR_THREAD_INTERRUPTED');
+  assert.deepStrictEqual(m.reason, reason);
+  assert.strictEqual(m.by, by);
+  // The thread goes on: it answers a ping after the interrupt.
+  h.worker.postMessage('ping');
+  await h.next('pong');
+  h.worker.postMessage('leave');
+  assert.strictEqual(await h.exited, 0);
+  return m;
+}
+
+describe('interrupt()', () => {
+  let sibling: SiblingKiller;
+  before(() => { sibling = new SiblingKiller(); });
+  after(() => sibling.close());
+
+  for (const name of INTERRUPTIBLE) {
+    describe(`a region hung in ${name}`, () => {
+      it('throws InterruptedError when interrupted from the main thread (its parent); the thread goes on', async () => {
+        const h = hang(name, { mode: 'interrupt' });
+        await h.ready;
+        const d = await tk.interrupt(h.threadId, { why: name }, { untilDelivered: true });
+        assert.strictEqual(d.delivered, true, JSON.stringify(d));
+        const m = await assertHealthyAfterInterrupt(h, mainThreadId, { why: name });
+        assert.match(String(m.stack), /^InterruptedError: interrupted here/);
+        if (name === 'try-finally') {
+          assert.deepStrictEqual(h.messages.filter((x) => String(x.kind).startsWith('inner')), [], 'code inside the region does not run its catch/finally');
+        }
+        if (name === 'require-hang') {
+          assert.deepStrictEqual(h.messages.find((x) => x.kind === 'cache'), { kind: 'cache', cached: false });
+        }
+      });
+
+      it('throws InterruptedError when interrupted from a sibling worker', async () => {
+        const h = hang(name, { mode: 'interrupt' });
+        await h.ready;
+        const d = await sibling.run<tk.InterruptDelivery>('interrupt', h.threadId, { reason: 'sib' });
+        assert.strictEqual(d.delivered, true);
+        await assertHealthyAfterInterrupt(h, sibling.threadId, 'sib');
+      });
+
+      it('throws InterruptedError when interrupted from its own child worker', async () => {
+        const h = hang(name, { mode: 'interrupt', childKiller: true });
+        await h.ready;
+        const m = await h.next('interrupted');
+        assert.strictEqual(m.reason, 'from child');
+        assert.notStrictEqual(m.by, h.threadId);
+        h.worker.postMessage('ping');
+        await h.next('pong');
+        h.worker.postMessage('leave');
+        await h.exited;
+      });
+    });
+  }
+
+  it('a thread idle in its event loop has nothing to interrupt: false, and no effect at all', async () => {
+    const h = hang('idle-loop', { mode: 'interrupt' });
+    await h.ready;
+    assert.strictEqual(tk.interrupt(h.threadId, 'x'), false);
+    const d = await tk.interrupt(h.threadId, 'x', { untilDelivered: true });
+    assert.deepStrictEqual([d.delivered, d.why], [false, 'no-region']);
+    h.worker.postMessage('ping');
+    await h.next('pong');
+    h.worker.postMessage('leave');
+    assert.strictEqual(await h.exited, 0);
+    assert.ok(!h.messages.some((m) => m.kind === 'interrupted'));
+  });
+
+  it('a region blocked in a syscall gets the interrupt when the call returns (untilDelivered re-arms it)', async () => {
+    const fifo = makeFifo();
+    const h = hang('fifo-read', { mode: 'interrupt', data: { fifo: fifo.path } });
+    await h.ready;
+    await inSyscall(h.threadId, ['read']);
+    const pending = tk.interrupt(h.threadId, 'after read', { untilDelivered: true, retryIntervalMs: 5 });
+    fifo.release();
+    const d = await pending;
+    assert.strictEqual(d.delivered, true);
+    await assertHealthyAfterInterrupt(h, mainThreadId, 'after read');
+  });
+
+  it('untilDelivered resolves { delivered: false, why: "timeout" } and withdraws the request', async () => {
+    const fifo = makeFifo();
+    const h = hang('fifo-read', { mode: 'interrupt', data: { fifo: fifo.path } });
+    await h.ready;
+    await inSyscall(h.threadId, ['read']);
+    const d = await tk.interrupt(h.threadId, 'late', { untilDelivered: true, timeoutMs: 50 });
+    assert.deepStrictEqual([d.delivered, d.why], [false, 'timeout']);
+    fifo.release();
+    // The read returns and the region completes normally: the withdrawn
+    // interrupt never lands.
+    assert.strictEqual(await h.exited, 0);
+    assert.ok(!h.messages.some((m) => m.kind === 'interrupted'));
+  });
+
+  it('addressed to a thread, interrupts the outermost region; inner regions let it pass', async () => {
+    const { messages } = await inWorker(`
+      try {
+        tk.interruptible(() => {
+          try {
+            // A region inside a callback inside a region.
+            [1].forEach(() => tk.interruptible(() => { tk.interrupt(threadId, 'task'); for (;;) {} }));
+          } catch (e) { post('inner caught'); }
+          post('after inner');
+        });
+      } catch (e) { post('outer caught ' + e.code); }
+    `);
+    assert.deepStrictEqual(messages, ['outer caught ERR_THREAD_INTERRUPTED']);
+  });
+
+  it('addressed to a region handle, interrupts exactly that region', async () => {
+    const { messages } = await inWorker(`
+      tk.interruptible(() => {
+        try {
+          tk.interruptible(() => {
+            const handle = tk.currentRegion();
+            post({ depth: tk.threads().find((t) => t.threadId === threadId).regionDepth, handle });
+            // Lands at the next interrupt check: maybe before interrupt() returns.
+            tk.interrupt(handle, 'inner only');
+            for (;;) {}
+          });
+        } catch (e) { post('inner caught ' + e.reason); }
+        post('outer continues');
+      });
+      post({ after: tk.currentRegion() });
+    `);
+    assert.strictEqual(messages[0].depth, 2);
+    assert.strictEqual(typeof messages[0].handle.regionSeq, 'number');
+    assert.deepStrictEqual(messages.slice(1), ['inner caught inner only', 'outer continues', { after: null }]);
+  });
+
+  it('a finished region handle is not interrupted (false, no effect)', async () => {
+    const { messages } = await inWorker(`
+      let handle;
+      tk.interruptible(() => { handle = tk.currentRegion(); });
+      post(tk.interrupt(handle, 'late'));
+      try { tk.interruptible(() => { let x = 0; for (let i = 0; i < 1e6; i++) x += i; }); post('second region ran'); }
+      catch (e) { post('wrongly interrupted'); }
+    `);
+    assert.deepStrictEqual(messages, [false, 'second region ran']);
+  });
+
+  it('interrupting your own thread inside a region throws at the next check; outside a region returns false', async () => {
+    assert.strictEqual(tk.interrupt(mainThreadId, 'self'), false);
+    let caught: tk.InterruptedError | undefined;
+    try {
+      tk.interruptible(() => {
+        // Thrown at the next interrupt check, which may come before
+        // interrupt() has even returned.
+        tk.interrupt(mainThreadId, 'self');
+        for (;;) { /* ... or here */ }
+      });
+    } catch (e) {
+      caught = e as tk.InterruptedError;
+    }
+    assert.ok(caught instanceof tk.InterruptedError);
+    assert.strictEqual(caught.reason, 'self');
+    assert.strictEqual(caught.by, mainThreadId);
+  });
+
+  it('a worker can interrupt a synchronous region on the main thread', async () => {
+    const flag = new Int32Array(new SharedArrayBuffer(4));
+    const w = new Worker(`
+      const { workerData } = require('worker_threads');
+      const tk = require(${JSON.stringify(LIB)});
+      const flag = new Int32Array(workerData);
+      Atomics.wait(flag, 0, 0);
+      tk.interrupt(0, 'ctrl-c', { untilDelivered: true });
+    `, { eval: true, workerData: flag.buffer });
+    let caught: tk.InterruptedError | undefined;
+    try {
+      tk.interruptible(() => {
+        Atomics.store(flag, 0, 1);
+        Atomics.notify(flag, 0);
+        for (;;) { /* spin until the worker interrupts us */ }
+      });
+    } catch (e) {
+      caught = e as tk.InterruptedError;
+    }
+    assert.strictEqual(caught?.reason, 'ctrl-c');
+    assert.strictEqual(caught?.by, w.threadId);
+    assert.match(caught!.interruptedStack, /interrupt\.test\.js/);
+    await new Promise((resolve) => w.once('exit', resolve));
+  });
+
+  it('{ pending: true } waits for the next region entry', async () => {
+    const { messages } = await inWorker(`
+      post(tk.interrupt(threadId, 'queued', { pending: true }));
+      try { tk.interruptible(() => post('body ran')); } catch (e) { post('thrown at entry: ' + e.reason); }
+      try { tk.interruptible(() => post('next region runs')); } catch (e) { post('wrong'); }
+    `);
+    assert.deepStrictEqual(messages, [false, 'thrown at entry: queued', 'next region runs']);
+  });
+
+  it('without pending, an interrupt with no active region has no effect on a later region', async () => {
+    const { messages } = await inWorker(`
+      post(tk.interrupt(threadId, 'nothing'));
+      try { tk.interruptible(() => post('body ran')); } catch (e) { post('wrong'); }
+    `);
+    assert.deepStrictEqual(messages, [false, 'body ran']);
+  });
+
+  it('a non-cloneable reason is a TypeError at the call site and nothing is sent', async () => {
+    const h = hang('busy-loop', { mode: 'interrupt' });
+    await h.ready;
+    assert.throws(() => tk.interrupt(h.threadId, () => 1), { name: 'NotCloneableError', code: 'ERR_THREAD_KILL_NOT_CLONEABLE' });
+    assert.throws(() => tk.interrupt(h.threadId, { s: Symbol('x') }), TypeError);
+    // The region is still running: the next (valid) interrupt is the one it sees.
+    await tk.interrupt(h.threadId, 'valid', { untilDelivered: true });
+    await assertHealthyAfterInterrupt(h, mainThreadId, 'valid');
+  });
+
+  it('unknown and exited threads', async () => {
+    assert.throws(() => tk.interrupt(987654, 'x'), { code: 'ERR_THREAD_KILL_UNKNOWN_THREAD' });
+    const h = hang('busy-loop', { mode: 'kill' });
+    await h.ready;
+    await tk.kill(h.worker);
+    assert.strictEqual(tk.interrupt(h.threadId, 'x'), false);
+    const d = await tk.interrupt(h.threadId, 'x', { untilDelivered: true });
+    assert.deepStrictEqual([d.delivered, d.why], [false, 'thread-exited']);
+  });
+
+  it('restoreModuleCache: false leaves the half-loaded module in require.cache', async () => {
+    const file = scenarioFiles(scenarioByName('require-hang')!)['hang-top-level.js'];
+    const { messages } = await inWorker(`
+      globalThis.__tkReady = () => tk.interrupt(threadId, 'self');
+      try { tk.interruptible(() => require(workerData.file)); } catch (e) { post(e.code); }
+      post(workerData.file in require.cache);
+      try { tk.interruptible(() => require(workerData.file), { restoreModuleCache: false }); } catch (e) { post(e.code); }
+      post(require.cache[workerData.file] !== undefined && require.cache[workerData.file].loaded === false);
+    `, { file });
+    assert.deepStrictEqual(messages, ['ERR_THREAD_INTERRUPTED', false, 'ERR_THREAD_INTERRUPTED', true]);
+  });
+
+  describe('safety', () => {
+    it('100,000 interrupts racing region entry/exit never terminate code outside a region', async function () {
+      this.timeout(300_000);
+      const TOTAL = 100_000;
+      const progress = new Int32Array(new SharedArrayBuffer(8));
+      const target = new Worker(`
+        const { parentPort, workerData } = require('worker_threads');
+        const tk = require(${JSON.stringify(LIB)});
+        const progress = new Int32Array(workerData);
+        let regions = 0, interrupted = 0, outside = 0;
+        function chunk() {
+          // Event-loop callbacks between chunks: a stray termination here
+          // would kill the thread (the canary).
+          for (let i = 0; i < 200; i++) {
+            try { tk.interruptible(() => { regions++; let x = 0; for (let j = 0; j < 50; j++) x += j; return x; }); }
+            catch (e) { if (e.code !== 'ERR_THREAD_INTERRUPTED') throw e; interrupted++; }
+            outside++; // code outside any region
+          }
+          if (Atomics.load(progress, 1) === 1) return parentPort.postMessage({ regions, interrupted, outside });
+          setImmediate(chunk);
+        }
+        Atomics.store(progress, 0, 1); Atomics.notify(progress, 0);
+        chunk();
+      `, { eval: true, workerData: progress.buffer });
+      const exited = new Promise<number>((resolve) => target.once('exit', resolve));
+      const result = new Promise<{ regions: number; interrupted: number; outside: number }>((resolve) => target.once('message', resolve));
+      const errors: Error[] = [];
+      target.on('error', (e) => errors.push(e));
+      await waitOn(progress);
+      const hits = await sibling.run<number>('interrupt-storm', target.threadId, { count: TOTAL });
+      Atomics.store(progress, 1, 1);
+      const r = await result;
+      assert.strictEqual(await exited, 0);
+      assert.deepStrictEqual(errors, []);
+      assert.ok(r.interrupted > 0, 'some interrupts landed');
+      assert.ok(r.interrupted <= hits, `${r.interrupted} InterruptedErrors for ${hits} hits`);
+      assert.ok(r.outside >= 200 && r.regions <= r.outside);
+    });
+
+    it('a region never swallows kill(): the thread dies', async () => {
+      const h = hang('busy-loop', { mode: 'interrupt' });
+      await h.ready;
+      const report = await tk.kill(h.threadId, { graceMs: 0 });
+      assert.strictEqual(report.outcome, 'killed');
+      await h.exited;
+      assert.ok(!h.messages.some((m) => m.kind === 'interrupted'));
+    });
+
+    it('a region never swallows worker.terminate(): the thread dies', async () => {
+      const h = hang('busy-loop', { mode: 'interrupt' });
+      await h.ready;
+      await h.worker.terminate();
+      assert.ok(!h.messages.some((m) => m.kind === 'interrupted'));
+      assert.ok(!isLive(h.threadId));
+    });
+
+    it('interrupt and kill arriving together on one region: the thread always dies (50 rounds)', async () => {
+      for (let i = 0; i < 50; i++) {
+        const h = hang('busy-loop', { mode: 'interrupt' });
+        await h.ready;
+        const killing = i % 2 === 0
+          ? (tk.interrupt(h.threadId, 'race'), tk.kill(h.threadId, { graceMs: 0 }))
+          : (() => { const k = tk.kill(h.threadId, { graceMs: 0 }); tk.interrupt(h.threadId, 'race'); return k; })();
+        const report = await killing;
+        assert.strictEqual(report.outcome, 'killed');
+        await h.exited;
+        assert.ok(!isLive(h.threadId));
+      }
+    });
+  });
+});
+
+function waitOn(flag: Int32Array): Promise<void> {
+  if (Atomics.load(flag, 0) !== 0) return Promise.resolve();
+  const r = Atomics.waitAsync(flag, 0, 0);
+  return r.async ? r.value.then(() => undefined) : Promise.resolve();
+}
