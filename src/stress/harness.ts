@@ -20,6 +20,8 @@ export interface HungThread {
   exited: Promise<number>;
   /** Messages the script reported, in order. */
   messages: Array<Record<string, unknown>>;
+  /** When the hung thread's child started its operation (epoch ms), or 0. */
+  childOpStartedAt(): number;
   /** Resolves with the next message of `kind`. */
   next(kind: string): Promise<Record<string, unknown>>;
 }
@@ -61,7 +63,7 @@ export async function inSyscall(threadId: number, syscalls: readonly string[], d
 
 export function startHung(scenario: Scenario | undefined, opts: StartOptions): HungThread {
   const flag = new Int32Array(new SharedArrayBuffer(8));
-  const go = new SharedArrayBuffer(8);
+  const go = new SharedArrayBuffer(16);
   const workerData = {
     lib: LIB, ready: flag.buffer, mode: opts.mode, go,
     childKiller: opts.childKiller ? opts.mode : undefined,
@@ -85,6 +87,7 @@ export function startHung(scenario: Scenario | undefined, opts: StartOptions): H
   const threadId = worker.threadId;
   return {
     worker, threadId, ready, exited, messages,
+    childOpStartedAt: () => new Float64Array(go, 8, 1)[0],
     next(kind) {
       const have = messages.find((m) => m.kind === kind);
       if (have) return Promise.resolve(have);
@@ -148,4 +151,18 @@ export class SiblingKiller {
   async close(): Promise<void> {
     await this.worker.terminate();
   }
+}
+
+/**
+ * For `thread-kill stress --script FILE`: call right before your script
+ * hangs, so the harness knows the hang has begun. A no-op elsewhere.
+ */
+export function signalReady(): void {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { workerData } = require('worker_threads') as { workerData: { ready?: unknown } | null };
+  const buf = workerData?.ready;
+  if (!(buf instanceof SharedArrayBuffer)) return;
+  const flag = new Int32Array(buf);
+  Atomics.store(flag, 0, 1);
+  Atomics.notify(flag, 0);
 }

@@ -1,5 +1,9 @@
 // thread-kill/stress: the stress harness as a library.
 export { SCENARIOS, NATIVE_SCENARIOS, scenarioByName, scenarioSource, scenarioFiles, PRELUDE } from './scenarios';
 export type { Scenario, Op } from './scenarios';
-export { startHung, SiblingKiller, waitFlag, inSyscall } from './harness';
+export { startHung, SiblingKiller, waitFlag, inSyscall, signalReady } from './harness';
 export type { HungThread, StartOptions, Killer } from './harness';
+export { stress, ALL_OPS, ALL_KILLERS } from './run';
+export type { StressOptions, StressReport, StressRow, StressProgress } from './run';
+export { runRoundHere, ParentKiller } from './round';
+export type { RoundSpec, RoundResult, KillerKind } from './round';

@@ -59,7 +59,10 @@ if (workerData.childKiller) {
     const tk = require(workerData.lib);
     const go = new Int32Array(workerData.go);
     Atomics.wait(go, 0, 0);
+    // When the operation started, for the harness's latency figure.
+    new Float64Array(workerData.go, 8, 1)[0] = performance.timeOrigin + performance.now();
     if (workerData.op === 'interrupt') tk.interrupt(workerData.target, 'from child', { untilDelivered: true, timeoutMs: 10000 });
+    else if (workerData.op === 'stop') tk.stop(workerData.target, 'from child');
     else tk.kill(workerData.target);
   \`, { eval: true, workerData: { lib: workerData.lib, go: workerData.go, target: threadId, op: workerData.childKiller } });
   const realReady = ready;

@@ -1,0 +1,185 @@
+// One stress round: start a hung thread, wait until it is really in its
+// hang, perform one operation on it from one killer position, and verify the
+// outcome. Runs in the main thread or, for the 'parent' killer, inside a
+// worker that is the hung thread's parent.
+import { Worker } from 'worker_threads';
+import { kill, KillReport } from '../kill';
+import { interrupt, InterruptDelivery } from '../interrupt';
+import { stop } from '../stop';
+import { threads } from '../targets';
+import { HungThread, SiblingKiller, startHung } from './harness';
+import { Op, Scenario, scenarioByName } from './scenarios';
+
+export type KillerKind = 'main' | 'parent' | 'sibling' | 'child';
+
+export interface RoundSpec {
+  scenario: string;
+  op: Op;
+  killer: KillerKind;
+  /** A user worker script instead of a built-in scenario. */
+  script?: string;
+  seed: number;
+  timeoutMs: number;
+}
+
+export interface RoundResult {
+  spec: RoundSpec;
+  ok: boolean;
+  /** Why it failed. */
+  failure?: string;
+  /** ms from the operation to its verified effect. */
+  latencyMs: number;
+  outcome: string;
+  cleanupRan?: boolean;
+  unkillable?: boolean;
+  diagnosis?: string;
+}
+
+type Performer = (h: HungThread, spec: RoundSpec, cleanup: () => void) => Promise<unknown>;
+
+function performer(killer: KillerKind, sibling: SiblingKiller | undefined): Performer {
+  return async (h, spec, cleanup) => {
+    const options = { timeoutMs: spec.timeoutMs };
+    if (killer === 'sibling') {
+      if (!sibling) throw new Error('no sibling killer');
+      if (spec.op === 'kill') {
+        const r = await sibling.run<KillReport>('kill', h.threadId, options);
+        cleanup(); // the cleanup callback cannot cross threads; run it on the report's arrival
+        return r;
+      }
+      if (spec.op === 'interrupt') return sibling.run<InterruptDelivery>('interrupt', h.threadId, { reason: spec.seed, timeoutMs: spec.timeoutMs });
+      return sibling.run<boolean>('stop', h.threadId, { reason: spec.seed });
+    }
+    if (spec.op === 'kill') return kill(h.worker, { ...options, cleanup });
+    if (spec.op === 'interrupt') return interrupt(h.threadId, spec.seed, { untilDelivered: true, timeoutMs: spec.timeoutMs });
+    return stop(h.threadId, spec.seed);
+  };
+}
+
+const epochNow = (): number => performance.timeOrigin + performance.now();
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms); }),
+  ]);
+}
+
+/** Runs one round in this thread (killer 'main', 'sibling' or 'child'). */
+export async function runRoundHere(spec: RoundSpec, sibling?: SiblingKiller): Promise<RoundResult> {
+  const scenario: Scenario | undefined = spec.script ? undefined : scenarioByName(spec.scenario);
+  if (!spec.script && !scenario) return { spec, ok: false, failure: `unknown scenario ${spec.scenario}`, latencyMs: 0, outcome: 'error' };
+  const h = startHung(scenario, { mode: spec.op, childKiller: spec.killer === 'child', script: spec.script, data: { seed: spec.seed } });
+  const result: RoundResult = { spec, ok: false, latencyMs: 0, outcome: 'pending' };
+  const fail = (why: string): RoundResult => { result.ok = false; result.failure = why; return result; };
+  try {
+    if (spec.script) await Promise.race([h.ready, new Promise((r) => h.worker.once('online', r))]);
+    else await withTimeout(h.ready, spec.timeoutMs, 'the thread to reach its hang');
+    const t0 = performance.now();
+    let cleanups = 0;
+    if (spec.killer === 'child') {
+      // The hung thread's own child performs the op as soon as it hangs.
+      if (spec.op === 'kill') {
+        await withTimeout(h.exited, spec.timeoutMs, 'the thread to die');
+        result.latencyMs = epochNow() - h.childOpStartedAt();
+        result.outcome = 'killed';
+        return check(result, h, true);
+      }
+    } else {
+      const r = await withTimeout(performer(spec.killer, sibling)(h, spec, () => { cleanups++; }), spec.timeoutMs * 2, `${spec.op} to settle`);
+      if (spec.op === 'kill') {
+        const report = r as KillReport;
+        result.latencyMs = report.elapsedMs;
+        result.outcome = report.outcome;
+        result.cleanupRan = cleanups === 1;
+        if (report.outcome === 'unkillable') {
+          result.unkillable = true;
+          result.diagnosis = report.diagnosis?.summary;
+          return fail(`unkillable: ${report.diagnosis?.summary}`);
+        }
+        if (report.outcome !== 'killed') return fail(`outcome ${report.outcome}`);
+        if (cleanups !== 1) return fail(`cleanup ran ${cleanups} times`);
+        await withTimeout(h.exited, spec.timeoutMs, 'the exit event');
+        return check(result, h, true);
+      }
+      if (spec.op === 'stop' && r !== true) return fail(`stop() returned ${String(r)}`);
+    }
+    // interrupt / stop: the thread reports, then proves it is healthy (interrupt) or exits (stop).
+    const expectInterrupt = scenario?.interrupt ?? 'interrupted';
+    if (spec.op === 'interrupt' && expectInterrupt === 'no-region') {
+      result.latencyMs = performance.now() - t0;
+      result.outcome = 'no-region';
+    } else {
+      const kind = spec.op === 'interrupt' ? 'interrupted' : 'stopped';
+      const m = await withTimeout(h.next(kind), spec.timeoutMs, `the thread to report '${kind}'`);
+      result.latencyMs = spec.killer === 'child' ? epochNow() - h.childOpStartedAt() : performance.now() - t0;
+      result.outcome = kind;
+      if (spec.op === 'interrupt' && m.code !== 'ERR_THREAD_INTERRUPTED') return fail(`wrong error ${String(m.code)}`);
+      const expectedReason = spec.killer === 'child' ? 'from child' : spec.seed;
+      if (!spec.script && m.reason !== expectedReason) return fail(`reason ${String(m.reason)} !== ${String(expectedReason)}`);
+    }
+    if (spec.op === 'interrupt') {
+      h.worker.postMessage('ping');
+      await withTimeout(h.next('pong'), spec.timeoutMs, 'the thread to answer after the interrupt');
+      h.worker.postMessage('leave');
+    }
+    const code = await withTimeout(h.exited, spec.timeoutMs, 'the thread to exit');
+    if (code !== 0) return fail(`exit code ${code}`);
+    return check(result, h, false);
+  } catch (err) {
+    await h.worker.terminate();
+    return fail(String((err as Error).message ?? err));
+  }
+}
+
+function check(result: RoundResult, h: HungThread, killed: boolean): RoundResult {
+  if (threads().some((t) => t.threadId === h.threadId)) {
+    result.ok = false;
+    result.failure = 'the thread is still registered after it exited';
+    return result;
+  }
+  const inner = h.messages.filter((m) => m.kind === 'inner-catch' || m.kind === 'inner-finally' || m.kind === 'error');
+  if (killed && inner.length > 0) {
+    result.ok = false;
+    result.failure = `code inside the killed region ran: ${JSON.stringify(inner)}`;
+    return result;
+  }
+  const child = h.messages.find((m) => m.kind === 'child');
+  if (child && threads().some((t) => t.threadId === child.threadId)) {
+    result.ok = false;
+    result.failure = `its child thread ${String(child.threadId)} survived`;
+    return result;
+  }
+  result.ok = true;
+  return result;
+}
+
+const PARENT_SOURCE = `
+const { parentPort, workerData } = require('worker_threads');
+const { runRoundHere } = require(workerData.round);
+parentPort.on('message', async (spec) => {
+  const result = await runRoundHere({ ...spec, killer: 'main' });
+  result.spec = spec;
+  parentPort.postMessage(result);
+});
+`;
+
+/** A worker that runs rounds as the hung thread's parent (killer 'parent'). */
+export class ParentKiller {
+  readonly worker: Worker;
+  constructor() {
+    this.worker = new Worker(PARENT_SOURCE, { eval: true, workerData: { round: __filename } });
+    this.worker.unref();
+  }
+  run(spec: RoundSpec): Promise<RoundResult> {
+    this.worker.ref();
+    return new Promise((resolve) => this.worker.once('message', (r: RoundResult) => { this.worker.unref(); resolve(r); }));
+  }
+  send(spec: RoundSpec): Promise<RoundResult> {
+    const p = this.run(spec);
+    this.worker.postMessage(spec);
+    return p;
+  }
+  close(): Promise<number> { return this.worker.terminate(); }
+}
