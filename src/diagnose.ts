@@ -4,8 +4,10 @@
 //   * on Linux, /proc/self/task/<tid>/{stat,syscall,wchan}: scheduler state,
 //     the syscall it is blocked in, the kernel wait channel and CPU time.
 import * as fs from 'fs';
-import { native } from './native';
-import { threadInfo } from './targets';
+import { UnknownThreadError } from './errors';
+import { StopStatus, native } from './native';
+import { Target, resolveTarget, threadInfo } from './targets';
+import { durationMs, optionsBag } from './validate';
 import { formatFrames } from './frames';
 
 export type BlockedIn = 'js' | 'native-cpu' | 'syscall' | 'idle-loop' | 'unknown';
@@ -170,10 +172,13 @@ export function buildDiagnosis(threadId: number, osTid: number, beats: { before:
 }
 
 /**
- * Watches a live thread for `sampleMs` and says what it is doing.
- * Resolves undefined if the thread is not live.
+ * Watches a live thread for `sampleMs` (default 100) and says what it is
+ * doing. Resolves undefined if the thread has exited.
  */
-export async function diagnose(threadId: number, sampleMs: number): Promise<Diagnosis | undefined> {
+export async function diagnose(target: Target, options?: { sampleMs?: number }): Promise<Diagnosis | undefined> {
+  const { threadId } = resolveTarget(target, 'target');
+  const sampleMs = durationMs(optionsBag(options, 'options', ['sampleMs'] as const).sampleMs, 'options.sampleMs', 100);
+  if (threadId >= 0 && native.lookup(threadId) === StopStatus.UnknownThread) throw new UnknownThreadError(threadId, 'target');
   const info = threadInfo(threadId);
   if (info === undefined) return undefined;
   const before = native.heartbeat(threadId);

@@ -34,8 +34,9 @@ export function serializeReason(reason: unknown, name: string): Uint8Array | und
 export class StopToken {
   /** The shared memory of this token; send it (or the token) to other threads. */
   readonly buffer: SharedArrayBuffer;
-  private readonly i32: Int32Array;
-  private controller: AbortController | undefined;
+  // Private fields stay out of structured clones: a cloned token is just { buffer }.
+  readonly #i32: Int32Array;
+  #controller: AbortController | undefined;
 
   constructor(buffer?: SharedArrayBuffer) {
     if (buffer === undefined) buffer = new SharedArrayBuffer(TOKEN_BYTES);
@@ -43,7 +44,7 @@ export class StopToken {
       throw new InvalidArgTypeError(`buffer must be a SharedArrayBuffer of at least ${HEADER_BYTES} bytes from another StopToken`);
     }
     this.buffer = buffer;
-    this.i32 = new Int32Array(buffer, 0, HEADER_BYTES / 4);
+    this.#i32 = new Int32Array(buffer, 0, HEADER_BYTES / 4);
   }
 
   /**
@@ -60,24 +61,24 @@ export class StopToken {
   }
 
   get stopped(): boolean {
-    return Atomics.load(this.i32, STATE) !== RUNNING;
+    return Atomics.load(this.#i32, STATE) !== RUNNING;
   }
 
   /** True if the token was stopped by kill() rather than stop(). */
   get stoppedByKill(): boolean {
-    return this.stopped && (Atomics.load(this.i32, FLAGS) & FLAG_KILL) !== 0;
+    return this.stopped && (Atomics.load(this.#i32, FLAGS) & FLAG_KILL) !== 0;
   }
 
   /** The value given to stop(), cloned into this thread (undefined if none or still running). */
   get reason(): unknown {
-    let state = Atomics.load(this.i32, STATE);
+    let state = Atomics.load(this.#i32, STATE);
     while (state === WRITING) {
       // A stopper is copying the reason right now (a few microseconds).
-      Atomics.wait(this.i32, STATE, WRITING, 1);
-      state = Atomics.load(this.i32, STATE);
+      Atomics.wait(this.#i32, STATE, WRITING, 1);
+      state = Atomics.load(this.#i32, STATE);
     }
     if (state !== STOPPED) return undefined;
-    const len = Atomics.load(this.i32, REASON_LEN);
+    const len = Atomics.load(this.#i32, REASON_LEN);
     if (len <= 0) return undefined;
     const bytes = new Uint8Array(len);
     bytes.set(new Uint8Array(this.buffer, HEADER_BYTES, len));
@@ -95,12 +96,12 @@ export class StopToken {
     if (bytes !== undefined && bytes.byteLength > this.buffer.byteLength - HEADER_BYTES) {
       throw new OutOfRangeError(`reason is too large to share (${bytes.byteLength} bytes serialized, at most ${this.buffer.byteLength - HEADER_BYTES})`);
     }
-    if (Atomics.compareExchange(this.i32, STATE, RUNNING, WRITING) !== RUNNING) return false;
+    if (Atomics.compareExchange(this.#i32, STATE, RUNNING, WRITING) !== RUNNING) return false;
     if (bytes !== undefined) new Uint8Array(this.buffer, HEADER_BYTES, bytes.byteLength).set(bytes);
-    Atomics.store(this.i32, REASON_LEN, bytes === undefined ? -1 : bytes.byteLength);
-    Atomics.store(this.i32, FLAGS, flags);
-    Atomics.store(this.i32, STATE, STOPPED);
-    Atomics.notify(this.i32, STATE);
+    Atomics.store(this.#i32, REASON_LEN, bytes === undefined ? -1 : bytes.byteLength);
+    Atomics.store(this.#i32, FLAGS, flags);
+    Atomics.store(this.#i32, STATE, STOPPED);
+    Atomics.notify(this.#i32, STATE);
     return true;
   }
 
@@ -114,18 +115,18 @@ export class StopToken {
    * which does not keep the thread alive by itself).
    */
   get signal(): AbortSignal {
-    if (this.controller === undefined) {
-      const controller = (this.controller = new AbortController());
+    if (this.#controller === undefined) {
+      const controller = (this.#controller = new AbortController());
       const abort = (): void => controller.abort(new StoppedError(this.reason));
       if (this.stopped) {
         abort();
       } else {
-        const res = Atomics.waitAsync(this.i32, STATE, RUNNING);
+        const res = Atomics.waitAsync(this.#i32, STATE, RUNNING);
         if (res.async) void res.value.then(abort);
         else abort();
       }
     }
-    return this.controller.signal;
+    return this.#controller.signal;
   }
 
   /**
@@ -135,7 +136,7 @@ export class StopToken {
   wait(ms: number): boolean {
     const timeout = durationMs(ms, 'ms', 0);
     if (this.stopped) return true;
-    Atomics.wait(this.i32, STATE, RUNNING, timeout);
+    Atomics.wait(this.#i32, STATE, RUNNING, timeout);
     return this.stopped;
   }
 
@@ -143,7 +144,7 @@ export class StopToken {
   async sleep(ms: number): Promise<boolean> {
     const timeout = durationMs(ms, 'ms', 0);
     if (this.stopped) return true;
-    const res = Atomics.waitAsync(this.i32, STATE, RUNNING, timeout);
+    const res = Atomics.waitAsync(this.#i32, STATE, RUNNING, timeout);
     if (res.async) {
       // waitAsync does not keep the event loop alive; a timer does, so the
       // sleep behaves like setTimeout for the thread's lifetime.
