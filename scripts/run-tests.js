@@ -14,7 +14,11 @@ function run(cmd, args, env) {
   if (r.status !== 0) process.exit(r.status || 1);
 }
 
-run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.test.json']);
+const tsc = require.resolve('typescript/bin/tsc');
+// Keep lib/ in step with src/ so the tests never run stale output.
+run(process.execPath, [tsc, '-p', 'tsconfig.json']);
+run(process.execPath, [path.join(__dirname, 'write-esm-entry.js')]);
+run(process.execPath, [tsc, '-p', 'tsconfig.test.json']);
 runNodeGyp(path.join(root, 'test', 'fixtures', 'addon'), ['rebuild', '--release', '--silent']);
 const mocha = require.resolve('mocha/bin/mocha.js');
 const r = spawnSync(process.execPath, [mocha, '--config', '.mocharc.json', ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });

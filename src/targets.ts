@@ -32,7 +32,8 @@ export interface RegionHandle {
 }
 
 /** All live registered threads of the process, ordered by threadId. */
-export function threads(): ThreadInfo[] {
+export function threads(...args: never[]): ThreadInfo[] {
+  if (args.length > 0) throw new InvalidArgTypeError('threads() takes no arguments');
   return native.threads()
     .map(([threadId, osTid, name, isMainThread, registeredAt, state, regionDepth, hasStopToken, watchers]) => Object.freeze({
       threadId, osTid, name, isMainThread, registeredAt, state: STATES[state] ?? 'running', regionDepth, hasStopToken, watchers,
