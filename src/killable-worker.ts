@@ -18,7 +18,7 @@ export class KillableWorker extends Worker {
   private exited = false;
   private readonly exitPromise: Promise<void>;
 
-  constructor(filename: string | URL, options: WorkerOptions = {}) {
+  constructor(filename: string | URL, options: WorkerOptions & { /** Shown in threads(). */ name?: string } = {}) {
     if (options === null || typeof options !== 'object') {
       throw new InvalidArgTypeError(`options must be an object, got ${options === null ? 'null' : typeof options}`);
     }
@@ -32,8 +32,7 @@ export class KillableWorker extends Worker {
     knownWorkerIds.set(this, tid);
     // The thread may already be running its bootstrap; reserve() is a no-op
     // if it registered first.
-    const name = (options as { name?: unknown }).name;
-    native.reserve(tid, typeof name === 'string' ? name : '');
+    native.reserve(tid, typeof options.name === 'string' ? options.name : '');
     this.exitPromise = new Promise((resolve) => {
       this.once('exit', () => {
         this.exited = true;
