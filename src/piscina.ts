@@ -1,0 +1,112 @@
+// thread-kill/piscina: cancel a running piscina task in place. piscina (like
+// tinypool and workerpool) cancels by terminating the worker and spawning a
+// new one (~20 ms and a cold worker). Here the task runs in an interruptible()
+// region; cancelling interrupts exactly that region, the task's promise
+// rejects with InterruptedError, and the worker stays in the pool.
+//
+//   // worker.js
+//   module.exports = interruptibleTask((task) => heavySyncWork(task));
+//   // main
+//   await runInterruptible(pool, task, { signal });
+//
+// Works with any pool whose run(task, options) ships the task to a worker
+// with postMessage (SharedArrayBuffers are shared, not copied).
+import { threadId } from 'worker_threads';
+import { InterruptedError, InvalidArgTypeError } from './errors';
+import { interrupt, interruptible, currentRegion } from './interrupt';
+import { func, optionsBag } from './validate';
+
+const MARK = '__threadKillTask';
+
+// Control block shared with the worker, Int32 words:
+//   [0] state: 0 queued, 1 running, 2 cancel requested, 3 done
+//   [1] threadId running it   [2..3] region seq (float64 at byte 16)
+const QUEUED = 0;
+const RUNNING = 1;
+const CANCELLED = 2;
+const DONE = 3;
+
+interface Envelope<T> { [MARK]: SharedArrayBuffer; task: T }
+
+function isEnvelope(v: unknown): v is Envelope<unknown> {
+  return v !== null && typeof v === 'object' && (v as Record<string, unknown>)[MARK] instanceof SharedArrayBuffer;
+}
+
+/**
+ * Worker side: wraps a synchronous task handler so that runInterruptible()
+ * can interrupt it. Tasks that did not come through runInterruptible() run
+ * unchanged (still inside a region, so interrupt(threadId) also works).
+ */
+export function interruptibleTask<T, R>(handler: (task: T) => R): (envelope: Envelope<T> | T) => R {
+  func(handler, 'handler');
+  return (envelope) => {
+    if (!isEnvelope(envelope)) return interruptible(() => handler(envelope as T));
+    const ctl = new Int32Array(envelope[MARK], 0, 2);
+    const seq = new Float64Array(envelope[MARK], 16, 1);
+    return interruptible(() => {
+      seq[0] = currentRegion()!.regionSeq;
+      Atomics.store(ctl, 1, threadId);
+      // Cancelled while queued: do not start.
+      if (Atomics.compareExchange(ctl, 0, QUEUED, RUNNING) !== QUEUED) {
+        throw new InterruptedError(undefined, -1, 'InterruptedError: cancelled before it started');
+      }
+      try {
+        return handler(envelope.task as T);
+      } finally {
+        Atomics.store(ctl, 0, DONE);
+      }
+    });
+  };
+}
+
+export interface RunInterruptibleOptions {
+  signal?: AbortSignal;
+  /** Passed to pool.run() as its `name` (the exported function to call). */
+  name?: string;
+}
+
+interface PoolLike {
+  run(task: unknown, options?: { name?: string }): Promise<unknown>;
+}
+
+/**
+ * Main side: runs `task` on `pool` and, when `signal` aborts, interrupts
+ * the task's region in its worker instead of terminating the worker. Rejects
+ * with InterruptedError (reason: the signal's reason).
+ */
+export async function runInterruptible<R = unknown>(pool: PoolLike, task: unknown, options?: RunInterruptibleOptions): Promise<R> {
+  if (pool === null || typeof pool !== 'object' || typeof (pool as PoolLike).run !== 'function') {
+    throw new InvalidArgTypeError('pool must have a run(task, options) method (a Piscina instance)');
+  }
+  const o = optionsBag(options, 'options', ['signal', 'name'] as const);
+  const signal = o.signal as AbortSignal | undefined;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgTypeError('options.signal must be an AbortSignal');
+  if (o.name !== undefined && typeof o.name !== 'string') throw new InvalidArgTypeError('options.name must be a string');
+  const block = new SharedArrayBuffer(24);
+  const ctl = new Int32Array(block, 0, 2);
+  const seq = new Float64Array(block, 16, 1);
+  let reason: unknown;
+  let cancelled = false;
+  const cancel = (): void => {
+    cancelled = true;
+    reason = signal!.reason;
+    const before = Atomics.compareExchange(ctl, 0, QUEUED, CANCELLED);
+    if (before === RUNNING) {
+      let r = reason;
+      try { structuredClone(r); } catch { r = String(r); }
+      interrupt({ threadId: Atomics.load(ctl, 1), regionSeq: seq[0] }, r);
+    }
+  };
+  if (signal?.aborted) throw new InterruptedError(signal.reason, threadId, 'InterruptedError: aborted before it was queued');
+  signal?.addEventListener('abort', cancel, { once: true });
+  try {
+    const envelope: Envelope<unknown> = { [MARK]: block, task };
+    return (await pool.run(envelope, o.name === undefined ? undefined : { name: o.name })) as R;
+  } catch (err) {
+    // Errors cross postMessage as plain Errors; give the caller the real type.
+    if (cancelled) throw new InterruptedError(reason, threadId, (err as Error)?.stack ?? '');
+    throw err;
+  } finally {
+    signal?.removeEventListener('abort', cancel);
+  }
+}
