@@ -4,10 +4,12 @@
 // neutral values, never by asserting.
 #include <napi.h>
 #include <node.h>
+#include <dlfcn.h>
 #include <unistd.h>
 #include <v8.h>
 
 #include <cstring>
+#include <mutex>
 
 #include "kill.h"
 #include "region.h"
@@ -209,7 +211,22 @@ void SetRaw(v8::Isolate* isolate, v8::Local<v8::Context> context,
   target->Set(context, key, f).Check();
 }
 
+// The registry is process-wide state living in this shared object, and our
+// cleanup hooks and uv close callbacks run during worker teardown. Node
+// dlclose()s addons loaded by a worker when that worker's environment is
+// freed; if no other thread had us loaded, the code and the registry would
+// vanish under the callbacks (a segfault, and a reset registry). Pin it.
+void PinSharedObject() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    Dl_info info;
+    if (dladdr(reinterpret_cast<void*>(&PinSharedObject), &info) != 0 && info.dli_fname != nullptr)
+      dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
+  });
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  PinSharedObject();
   exports.Set("register", Napi::Function::New(env, Register));
   exports.Set("reserve", Napi::Function::New(env, Reserve));
   exports.Set("release", Napi::Function::New(env, Release));

@@ -1,7 +1,7 @@
 // Process teardown with a stuck worker, in child processes, asserting exact
 // output and exit codes.
 import * as assert from 'assert';
-import { ChildProcess, spawn } from 'child_process';
+import { ChildProcess, execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import { FIXTURE_ADDON, LIB, makeFifo, until } from './helpers';
 
@@ -60,6 +60,27 @@ function mainThreadSyscall(pid: number): string {
     return 'gone';
   }
 }
+
+describe('addon lifetime', () => {
+  it('workers load and unload the addon while the main thread never loads it (no crash)', () => {
+    // Node dlclose()s addons a worker loaded when it exits; the addon pins
+    // itself because the registry and teardown callbacks live in it.
+    const out = execFileSync(process.execPath, ['-e', `
+      const { Worker } = require('worker_threads');
+      const boot = ${JSON.stringify(require.resolve('thread-kill').replace(/index\.js$/, 'bootstrap.js'))};
+      (async () => {
+        for (let i = 0; i < 30; i++) {
+          const w = new Worker("require('worker_threads').parentPort.postMessage(1)", { eval: true, execArgv: ['--require', boot] });
+          const exited = new Promise((r) => w.once('exit', r));
+          await new Promise((r) => w.once('message', r));
+          await exited;
+        }
+        console.log('ok');
+      })();
+    `], { encoding: 'utf8' });
+    assert.strictEqual(out, 'ok\n');
+  });
+});
 
 describe('teardown with a worker stuck in native code', () => {
   it('plain process.exit() hangs joining the stuck worker (until its read returns)', async () => {
