@@ -1,3 +1,23 @@
 // Preloaded into every KillableWorker with --require, before the worker's own
 // code: registers the thread so it is killable from its first line.
-import './thread';
+//
+// Kept to the bare minimum because it runs on every KillableWorker start:
+// it loads only the addon file the parent uses (passed as environment data)
+// and registers; the library's JS is loaded lazily, the first time an event
+// or an interrupt needs it, or when the worker imports thread-kill itself.
+import { getEnvironmentData, isMainThread, threadId } from 'worker_threads';
+import type { Native } from './native';
+
+const binary = getEnvironmentData('thread-kill:binary');
+if (typeof binary === 'string') {
+  // process.dlopen, not require(): no path resolution or realpath on the
+  // hot path of every worker start. The file is already loaded in-process.
+  const mod = { exports: {} as Native };
+  process.dlopen(mod, binary);
+  const native = mod.exports;
+  native.register(threadId, isMainThread, '', (flat) => (require('./thread') as typeof import('./thread')).onEvents(flat));
+  native.setInterruptFactory((...args) => (require('./interrupted') as typeof import('./interrupted')).makeInterruptedError(...args));
+  process.on('exit', () => native.markExiting(isMainThread));
+} else {
+  require('./thread');
+}

@@ -2,10 +2,10 @@
 // code runs (a --require preload), so it can be killed by threadId from any
 // thread even if it hangs on its first line or never imports thread-kill.
 import * as path from 'path';
-import { Worker, WorkerOptions } from 'worker_threads';
+import { Worker, WorkerOptions, setEnvironmentData } from 'worker_threads';
 import { InvalidArgTypeError } from './errors';
 import { kill, KillOptions, KillReport } from './kill';
-import { native } from './native';
+import { BINARY_KEY, binaryPath, native } from './native';
 import { stop } from './stop';
 import { knownWorkerIds } from './targets';
 import { durationMs } from './validate';
@@ -26,6 +26,9 @@ export class KillableWorker extends Worker {
       throw new InvalidArgTypeError('options.execArgv must be an array of strings');
     }
     const execArgv = [...(options.execArgv ?? process.execArgv), '--require', BOOTSTRAP];
+    // Tell the bootstrap which addon file this process uses (inherited by
+    // the new thread), so it can register without loading the library.
+    setEnvironmentData(BINARY_KEY, binaryPath);
     super(filename, { ...options, execArgv });
     const tid = this.threadId;
     this.originalThreadId = tid;

@@ -1,6 +1,8 @@
 // The one loader for the addon, and the exact shape of what it exports.
 // Every path tried is listed if none loads (node-pty style).
+import * as fs from 'fs';
 import * as path from 'path';
+import { getEnvironmentData } from 'worker_threads';
 
 /** [function, script, line, column], innermost frame first. */
 export type RawFrame = [string, string, number, number];
@@ -61,16 +63,31 @@ export interface Native {
 
 const root = path.resolve(__dirname, '..');
 
+/**
+ * The environment-data key under which a thread publishes the addon file it
+ * loaded. Workers it creates inherit it and load that same file: one shared
+ * object, hence one registry, per process.
+ */
+export const BINARY_KEY = 'thread-kill:binary';
+
 function load(): Native {
+  const inherited = getEnvironmentData(BINARY_KEY);
   // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const candidates: string[] = require(path.join(root, 'scripts', 'binary-candidates.js'))(root);
+  const candidates: string[] = typeof inherited === 'string'
+    ? [inherited]
+    : require(path.join(root, 'scripts', 'binary-candidates.js'))(root);
   const tried: string[] = [];
   for (const file of candidates) {
+    if (!fs.existsSync(file)) {
+      tried.push(`  ${file}: not found`);
+      continue;
+    }
     try {
-      return require(file) as Native;
+      const binding = require(file) as Native;
+      loadedFrom = file;
+      return binding;
     } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      tried.push(`  ${file}: ${e.code === 'MODULE_NOT_FOUND' ? 'not found' : e.message}`);
+      tried.push(`  ${file}: ${(err as Error).message}`);
     }
   }
   const err = new Error(
@@ -81,4 +98,7 @@ function load(): Native {
   throw err;
 }
 
+let loadedFrom = '';
 export const native: Native = load();
+/** The addon file this process uses. */
+export const binaryPath: string = loadedFrom;

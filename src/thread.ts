@@ -11,7 +11,8 @@ type DeliveryListener = (delivered: boolean) => void;
 const deathListeners = new Map<number, Set<DeathListener>>();
 const deliveryListeners = new Map<number, DeliveryListener>();
 
-function onEvents(flat: number[]): void {
+/** Receives the events other threads posted to this one (exported for the bootstrap's lazy handler). */
+export function onEvents(flat: number[]): void {
   for (let i = 0; i < flat.length; i += 3) {
     const type = flat[i];
     const a = flat[i + 1];
