@@ -12,10 +12,28 @@ import { durationMs } from './validate';
 
 const BOOTSTRAP = path.join(__dirname, 'bootstrap.js');
 
+// Process-wide flags (--expose-gc, V8 flags...) that Node refuses in a
+// worker's execArgv, learned from the first refusal. A plain Worker inherits
+// its parent's options without listing them; we must list them to add our
+// --require, so we leave these out (V8 flags are process-wide anyway).
+const refusedFlags = new Set<string>();
+
+function inheritedExecArgv(): string[] {
+  return process.execArgv.filter((flag) => !refusedFlags.has(flag));
+}
+
+function learnRefusedFlags(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  if (e?.code !== 'ERR_WORKER_INVALID_EXEC_ARGV' || typeof e.message !== 'string') return false;
+  const listed = e.message.slice(e.message.indexOf(':') + 1).split(',').map((f) => f.trim()).filter(Boolean);
+  for (const flag of listed) refusedFlags.add(flag);
+  return listed.length > 0;
+}
+
 export class KillableWorker extends Worker {
   /** The thread's id; unlike Worker#threadId it stays valid after exit. */
   readonly originalThreadId: number;
-  private exited = false;
+  private exited: boolean;
   private readonly exitPromise: Promise<void>;
 
   constructor(filename: string | URL, options: WorkerOptions & { /** Shown in threads(). */ name?: string } = {}) {
@@ -25,11 +43,18 @@ export class KillableWorker extends Worker {
     if (options.execArgv !== undefined && !Array.isArray(options.execArgv)) {
       throw new InvalidArgTypeError('options.execArgv must be an array of strings');
     }
-    const execArgv = [...(options.execArgv ?? process.execArgv), '--require', BOOTSTRAP];
     // Tell the bootstrap which addon file this process uses (inherited by
     // the new thread), so it can register without loading the library.
     setEnvironmentData(BINARY_KEY, binaryPath);
-    super(filename, { ...options, execArgv });
+    const withBootstrap = (argv: readonly string[]): WorkerOptions => ({ ...options, execArgv: [...argv, '--require', BOOTSTRAP] });
+    try {
+      super(filename, withBootstrap(options.execArgv ?? inheritedExecArgv()));
+    } catch (err) {
+      // Only our own inherited list is retried; the caller's list is theirs to fix.
+      if (options.execArgv !== undefined || !learnRefusedFlags(err)) throw err;
+      super(filename, withBootstrap(inheritedExecArgv()));
+    }
+    this.exited = false;
     const tid = this.threadId;
     this.originalThreadId = tid;
     knownWorkerIds.set(this, tid);

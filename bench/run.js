@@ -1,0 +1,382 @@
+#!/usr/bin/env node
+'use strict';
+// npm run bench: every figure in BENCHMARKS.md, measured side by side in one
+// run (alternating the two sides round by round, so machine noise hits both).
+// Writes BENCHMARKS.md. `--quick` runs fewer rounds (for a smoke check).
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { Worker } = require('worker_threads');
+const tk = require('..');
+const { runInterruptible } = require('../lib/piscina');
+
+const QUICK = process.argv.includes('--quick');
+const LIB = require.resolve('..');
+const ROOT = path.resolve(__dirname, '..');
+const n = (full, quick) => (QUICK ? quick : full);
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor((s.length - 1) / 2)]; };
+const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]; };
+const once = (emitter, event) => new Promise((resolve) => emitter.once(event, resolve));
+const waitFlag = async (i32, index, value) => { while (Atomics.load(i32, index) === value) { const r = Atomics.waitAsync(i32, index, value); if (r.async) await r.value; } };
+const mb = (bytes) => bytes / 2 ** 20;
+const gc = () => { if (global.gc) { global.gc(); global.gc(); } };
+
+const HANG = {
+  busy: 'for (;;) {}',
+  idle: 'setInterval(() => {}, 1e9);',
+  'atomics-wait': 'Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);',
+};
+
+/** A worker that loaded thread-kill, and is in its hang once `ready` resolves. */
+function hungWorker(kind, Ctor = Worker) {
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  const w = new Ctor(`
+    const { workerData } = require('worker_threads');
+    require(${JSON.stringify(LIB)});
+    const f = new Int32Array(workerData);
+    Atomics.store(f, 0, 1); Atomics.notify(f, 0);
+    ${HANG[kind]}
+  `, { eval: true, workerData: flag.buffer });
+  const exited = once(w, 'exit');
+  return { w, exited, ready: waitFlag(flag, 0, 0) };
+}
+
+async function killVsTerminate() {
+  const rows = [];
+  for (const kind of Object.keys(HANG)) {
+    const ours = [];
+    const theirs = [];
+    for (let i = 0; i < n(60, 8); i++) {
+      for (const side of i % 2 ? ['kill', 'terminate'] : ['terminate', 'kill']) {
+        const h = hungWorker(kind);
+        await h.ready;
+        const t = performance.now();
+        if (side === 'kill') await tk.kill(h.w); else await h.w.terminate();
+        (side === 'kill' ? ours : theirs).push(performance.now() - t);
+        await h.exited;
+      }
+    }
+    rows.push({ kind, kill: median(ours), terminate: median(theirs), ratio: median(ours) / median(theirs) });
+  }
+  return rows;
+}
+
+async function killFromSibling() {
+  const killer = new Worker(`
+    const { parentPort } = require('worker_threads');
+    const tk = require(${JSON.stringify(LIB)});
+    parentPort.on('message', async (id) => {
+      const t = performance.now();
+      const r = await tk.kill(id);
+      parentPort.postMessage({ ms: performance.now() - t, outcome: r.outcome });
+    });
+  `, { eval: true });
+  const out = {};
+  for (const kind of Object.keys(HANG)) {
+    const ms = [];
+    for (let i = 0; i < n(40, 6); i++) {
+      const h = hungWorker(kind);
+      await h.ready;
+      killer.postMessage(h.w.threadId);
+      const r = await once(killer, 'message');
+      if (r.outcome !== 'killed') throw new Error(`sibling kill: ${r.outcome}`);
+      ms.push(r.ms);
+      await h.exited;
+    }
+    out[kind] = median(ms);
+  }
+  await killer.terminate();
+  return out;
+}
+
+function regionOverhead() {
+  const { runInterruptible: interruptorRun } = require('interruptor');
+  const fn = () => 1;
+  const CALLS = n(2_000_000, 200_000);
+  const sides = {
+    'plain call': () => { let s = 0; for (let i = 0; i < CALLS; i++) s += fn(); return s; },
+    'thread-kill interruptible(() => 1)': () => { let s = 0; for (let i = 0; i < CALLS; i++) s += tk.interruptible(fn); return s; },
+    'interruptor runInterruptible(() => 1)': () => { let s = 0; for (let i = 0; i < CALLS; i++) s += interruptorRun(fn); return s; },
+  };
+  const samples = Object.fromEntries(Object.keys(sides).map((k) => [k, []]));
+  for (let batch = 0; batch < n(9, 3); batch++) {
+    for (const [name, run] of Object.entries(sides)) {
+      const t = process.hrtime.bigint();
+      run();
+      samples[name].push(Number(process.hrtime.bigint() - t) / CALLS);
+    }
+  }
+  return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
+}
+
+async function interruptLatency() {
+  const ROUNDS = n(10_000, 1000);
+  const shared = new SharedArrayBuffer(16 + ROUNDS * 8);
+  const target = new Worker(`
+    const { workerData: { shared, rounds } } = require('worker_threads');
+    const tk = require(${JSON.stringify(LIB)});
+    const flag = new Int32Array(shared, 0, 1);
+    const t0 = new BigInt64Array(shared, 8, 1);
+    const lat = new Float64Array(shared, 16, rounds);
+    // flag = round number while in that round's region (1-based), -round after catching it.
+    for (let i = 1; i <= rounds; i++) {
+      try {
+        tk.interruptible(() => { Atomics.store(flag, 0, i); Atomics.notify(flag, 0); for (;;) {} });
+      } catch (e) {
+        lat[i - 1] = Number(process.hrtime.bigint() - t0[0]) / 1000; // the catch runs: µs since interrupt()
+      }
+      Atomics.store(flag, 0, -i); Atomics.notify(flag, 0);
+    }
+  `, { eval: true, workerData: { shared, rounds: ROUNDS } });
+  const interrupter = new Worker(`
+    const { workerData: { shared, rounds, target } } = require('worker_threads');
+    const tk = require(${JSON.stringify(LIB)});
+    const flag = new Int32Array(shared, 0, 1);
+    const t0 = new BigInt64Array(shared, 8, 1);
+    for (let i = 1; i <= rounds; i++) {
+      // The target is in region i (it cannot move past it until interrupted).
+      for (let v; (v = Atomics.load(flag, 0)) !== i;) Atomics.wait(flag, 0, v);
+      t0[0] = process.hrtime.bigint();
+      tk.interrupt(target);
+      // It caught the interrupt and left region i (it may already be in i + 1).
+      Atomics.wait(flag, 0, i);
+    }
+  `, { eval: true, workerData: { shared, rounds: ROUNDS, target: target.threadId } });
+  await Promise.all([once(target, 'exit'), once(interrupter, 'exit')]);
+  const lat = Array.from(new Float64Array(shared, 16, ROUNDS));
+  return { rounds: ROUNDS, p50: pct(lat, 50), p99: pct(lat, 99), max: Math.max(...lat) };
+}
+
+const POOL_WORKER = `
+  const { parentPort } = require('worker_threads');
+  const tk = require(${JSON.stringify(LIB)});
+  const started = new Int32Array(require('worker_threads').workerData);
+  parentPort.on('message', () => {
+    try { tk.interruptible(() => { Atomics.store(started, 0, 1); Atomics.notify(started, 0); for (;;) {} }); }
+    catch (e) { Atomics.store(started, 0, 0); parentPort.postMessage('ready'); }
+  });
+  parentPort.postMessage('ready');
+`;
+
+async function cancelAndReuse() {
+  const reuse = [];
+  const respawn = [];
+  const started = new Int32Array(new SharedArrayBuffer(4));
+  let w = new Worker(POOL_WORKER, { eval: true, workerData: started.buffer });
+  await once(w, 'message');
+  for (let i = 0; i < n(30, 5); i++) {
+    // In place: interrupt the runaway task; the same worker is ready again.
+    for (let k = 0; k < 5; k++) {
+      w.postMessage('task');
+      await waitFlag(started, 0, 0);
+      const t = performance.now();
+      tk.interrupt(w.threadId, 'cancel');
+      await once(w, 'message');
+      reuse.push(performance.now() - t);
+    }
+    // The pool way: terminate the worker, spawn a new one, wait until ready.
+    w.postMessage('task');
+    await waitFlag(started, 0, 0);
+    const t = performance.now();
+    await w.terminate();
+    Atomics.store(started, 0, 0);
+    w = new Worker(POOL_WORKER, { eval: true, workerData: started.buffer });
+    await once(w, 'message');
+    respawn.push(performance.now() - t);
+  }
+  await w.terminate();
+  return { reuse: median(reuse), respawn: median(respawn), ratio: median(respawn) / median(reuse) };
+}
+
+async function startupCost() {
+  const src = "require('worker_threads').parentPort.postMessage(1)";
+  const plain = [];
+  const killable = [];
+  for (let i = 0; i < n(300, 20); i++) {
+    for (const Ctor of i % 2 ? [Worker, tk.KillableWorker] : [tk.KillableWorker, Worker]) {
+      const t = performance.now();
+      const w = new Ctor(src, { eval: true });
+      const exited = once(w, 'exit');
+      await once(w, 'message');
+      (Ctor === Worker ? plain : killable).push(performance.now() - t);
+      await exited;
+    }
+  }
+  return { plain: median(plain), killable: median(killable), added: median(killable) - median(plain) };
+}
+
+async function killRespawnMemory() {
+  const CYCLES = n(10_000, 300);
+  gc();
+  const before = process.memoryUsage().rss;
+  let next = 0;
+  async function lane() {
+    while (next < CYCLES) {
+      next++;
+      const w = new tk.KillableWorker('for (;;) {}', { eval: true });
+      const r = await tk.kill(w);
+      if (r.outcome !== 'killed') throw new Error(`kill/respawn: ${r.outcome}`);
+      await w.join();
+    }
+  }
+  const t = performance.now();
+  await Promise.all([lane(), lane(), lane(), lane()]);
+  gc();
+  return { cycles: CYCLES, growthMb: mb(process.memoryUsage().rss - before), seconds: (performance.now() - t) / 1000 };
+}
+
+async function interruptMemory() {
+  const TOTAL = n(1_000_000, 50_000);
+  const stopFlag = new Int32Array(new SharedArrayBuffer(4));
+  const target = new Worker(`
+    const { workerData } = require('worker_threads');
+    const tk = require(${JSON.stringify(LIB)});
+    const stop = new Int32Array(workerData);
+    let caught = 0;
+    function chunk() {
+      for (let i = 0; i < 1000; i++) {
+        try { tk.interruptible(() => { let x = 0; for (let j = 0; j < 20; j++) x += j; return x; }); } catch (e) { caught++; }
+      }
+      if (Atomics.load(stop, 0) === 0) setImmediate(chunk); else require('worker_threads').parentPort.postMessage(caught);
+    }
+    chunk();
+  `, { eval: true, workerData: stopFlag.buffer });
+  await once(target, 'online');
+  gc();
+  const before = process.memoryUsage().rss;
+  let hits = 0;
+  for (let i = 0; i < TOTAL; i++) if (tk.interrupt(target.threadId, i)) hits++;
+  Atomics.store(stopFlag, 0, 1);
+  const caught = await once(target, 'message');
+  gc();
+  const growth = mb(process.memoryUsage().rss - before);
+  await once(target, 'exit');
+  return { interrupts: TOTAL, hits, caught, growthMb: growth };
+}
+
+async function piscinaCancel() {
+  const { Piscina } = require('piscina');
+  const filename = path.join(ROOT, 'test', 'fixtures', 'piscina-worker.js');
+  const inPlace = [];
+  const theirs = [];
+  const ours = new Piscina({ filename, minThreads: 1, maxThreads: 1 });
+  const native = new Piscina({ filename, minThreads: 1, maxThreads: 1 });
+  await ours.run({ value: 1 });
+  await native.run({ value: 1 });
+  for (let i = 0; i < n(40, 5); i++) {
+    for (const side of i % 2 ? ['ours', 'piscina'] : ['piscina', 'ours']) {
+      const started = new Int32Array(new SharedArrayBuffer(4));
+      const ac = new AbortController();
+      const task = { runaway: true, started: started.buffer };
+      const running = side === 'ours'
+        ? runInterruptible(ours, task, { signal: ac.signal })
+        : native.run(task, { signal: ac.signal });
+      running.catch(() => {});
+      await waitFlag(started, 0, 0);
+      const t = performance.now();
+      ac.abort('cancel');
+      await running.catch(() => {});
+      await (side === 'ours' ? ours : native).run({ value: 2 }); // the next task has run
+      (side === 'ours' ? inPlace : theirs).push(performance.now() - t);
+    }
+  }
+  await ours.destroy();
+  await native.destroy();
+  return { inPlace: median(inPlace), piscina: median(theirs), ratio: median(theirs) / median(inPlace) };
+}
+
+const f = (x, d = 2) => x.toFixed(d);
+
+async function main() {
+  const started = new Date();
+  const log = (s) => process.stderr.write(`${s}\n`);
+  log('kill vs worker.terminate() ...');
+  const kvt = await killVsTerminate();
+  log('kill from a sibling ...');
+  const sib = await killFromSibling();
+  log('region overhead ...');
+  const region = regionOverhead();
+  log('interrupt latency ...');
+  const lat = await interruptLatency();
+  log('cancel-and-reuse ...');
+  const reuse = await cancelAndReuse();
+  log('startup ...');
+  const start = await startupCost();
+  log('piscina ...');
+  const pis = await piscinaCancel();
+  log('memory: kill/respawn ...');
+  const memKill = await killRespawnMemory();
+  log('memory: interrupts ...');
+  const memInt = await interruptMemory();
+
+  const ours = region['thread-kill interruptible(() => 1)'];
+  const theirs = region['interruptor runInterruptible(() => 1)'];
+  const cpu = os.cpus();
+  const md = `# Benchmarks
+
+Produced by \`npm run bench\` (\`node --expose-gc bench/run.js${QUICK ? ' --quick' : ''}\`) on ${started.toISOString().slice(0, 10)}.
+Machine: ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}.
+The machine is shared and noisy: every comparison alternates its two sides round by round in the
+same process, and the figures are medians unless marked. Re-run to see the spread.
+
+## Hard kill vs \`worker.terminate()\` (parent, same workers, alternating)
+
+| worker is in | kill() median ms | terminate() median ms | ratio (target ≤ 1.1×) |
+|---|---|---|---|
+${kvt.map((r) => `| ${r.kind} | ${f(r.kill)} | ${f(r.terminate)} | ${f(r.ratio)}× |`).join('\n')}
+
+Both are measured from the call until its promise resolves (kill: the environment was torn down;
+terminate: the 'exit' event).
+
+## Kill from a sibling thread (terminate() cannot do this at all)
+
+| worker is in | kill() from a sibling, median ms |
+|---|---|
+${Object.entries(sib).map(([k, v]) => `| ${k} | ${f(v)} |`).join('\n')}
+
+## Interrupts
+
+| measure | result | target |
+|---|---|---|
+| region overhead: \`interruptible(() => 1)\` | ${f(ours, 1)} ns/call | ≤ 0.6 × interruptor |
+| region overhead: interruptor \`runInterruptible(() => 1)\` | ${f(theirs, 1)} ns/call | |
+| plain JS call \`(() => 1)()\` | ${f(region['plain call'], 1)} ns/call | |
+| ratio ours / interruptor | ${f(ours / theirs)}× | ≤ 0.6× |
+| interrupt() → catch in the target, p50 (${lat.rounds} rounds, hrtime through a SharedArrayBuffer) | ${f(lat.p50, 1)} µs | ≤ 10 µs |
+| same, p99 | ${f(lat.p99, 1)} µs | ≤ 100 µs |
+| same, max | ${f(lat.max, 1)} µs | |
+| cancel a runaway task, same thread ready again (interrupt) | ${f(reuse.reuse, 3)} ms | |
+| cancel by terminate + respawn + ready (the pool way) | ${f(reuse.respawn)} ms | |
+| ratio | ${f(reuse.ratio, 0)}× faster | ≥ 200× |
+
+## piscina: cancel a task in place vs piscina's own abort
+
+Time from \`abort()\` until the pool has run the next task (pool of one thread).
+
+| | median ms |
+|---|---|
+| thread-kill/piscina \`runInterruptible\` (worker kept) | ${f(pis.inPlace, 3)} |
+| piscina \`run(task, { signal })\` (worker terminated, respawned) | ${f(pis.piscina)} |
+| ratio | ${f(pis.ratio, 0)}× faster |
+
+## Startup
+
+| | median ms to first message |
+|---|---|
+| \`new Worker\` | ${f(start.plain)} |
+| \`new KillableWorker\` | ${f(start.killable)} |
+| added by KillableWorker (target ≤ 0.5 ms) | ${f(start.added)} |
+
+## Memory
+
+| | RSS growth | target |
+|---|---|---|
+| ${memKill.cycles} KillableWorker kill/respawn cycles (4 at a time, ${f(memKill.seconds, 0)} s) | ${f(memKill.growthMb, 1)} MB | < 10 MB |
+| ${memInt.interrupts} interrupt() calls at a thread entering/leaving regions (${memInt.hits} hit a region, ${memInt.caught} caught) | ${f(memInt.growthMb, 1)} MB | < 2 MB |
+`;
+  fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), md);
+  process.stdout.write(md);
+}
+
+main().catch((err) => { console.error(err); process.exitCode = 1; });

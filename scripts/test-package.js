@@ -1,0 +1,332 @@
+#!/usr/bin/env node
+'use strict';
+// npm run test:package: the "real install" check. The unit tests run against
+// the repo's own lib/ and build/, so they cannot notice a packaging mistake (a
+// file left out of "files", a wrong exports/types path, an install script that
+// only works inside the repo). Here we do what a user does: pack the repo,
+// install the tarball into a fresh project outside the repo, then load it from
+// CommonJS and ESM, type-check against it, and kill a hung worker with it.
+//
+// Prints "ok <name>" or "FAILED <name>: <why>" per check, then
+// "N passed, M failed". With THREAD_KILL_RESULTS set, also writes
+// {"passed":N,"failed":M} there (.ci/run sums those files).
+// Temp dirs are removed on success and kept (path printed) on failure.
+const { spawnSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const repo = path.resolve(__dirname, '..');
+
+// Registry versions the consumer project gets, matching the repo's own
+// devDependencies so a type error here is the package's fault, not a skew.
+const TYPESCRIPT = 'typescript@~5.9.3';
+const TYPES_NODE = '@types/node@^20.19.0';
+
+let passed = 0;
+let failed = 0;
+function pass(name) {
+  passed++;
+  console.log(`ok ${name}`);
+}
+function fail(name, why) {
+  failed++;
+  console.log(`FAILED ${name}: ${String(why).trim().replace(/\n/g, '\n    ')}`);
+}
+/** Runs fn; a throw is that check's failure. Returns whether it passed. */
+function check(name, fn) {
+  try {
+    const note = fn();
+    pass(note ? `${name} (${note})` : name);
+    return true;
+  } catch (err) {
+    fail(name, err && err.message ? err.message : err);
+    return false;
+  }
+}
+
+/**
+ * The environment for everything run in the consumer project. Under
+ * `npm run`, npm exports the repo as the local prefix (npm_config_local_prefix,
+ * INIT_CWD, npm_package_*) and puts the repo's node_modules/.bin first on PATH;
+ * a nested npm or a bare `tsc` could then quietly use the repo. Drop all of
+ * that so the installed package has to stand on its own; keep the user's other
+ * npm settings (registry, cache, nodedir) since a real user has them too.
+ */
+function consumerEnv() {
+  const env = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (/^npm_(package|lifecycle)_/i.test(key)) continue;
+    if (/^(INIT_CWD|NODE_PATH|npm_config_local_prefix|npm_package_json|npm_command)$/i.test(key)) continue;
+    if (key !== 'PATH' && value.includes(repo)) continue;
+    env[key] = value;
+  }
+  env.PATH = (process.env.PATH || '')
+    .split(path.delimiter)
+    .filter((dir) => dir && !path.resolve(dir).startsWith(repo + path.sep) && path.resolve(dir) !== repo)
+    .join(path.delimiter);
+  return env;
+}
+
+/** spawnSync that throws a readable error (command, exit status, output tail). */
+function run(cmd, args, { cwd, env, timeoutMs = 120_000 }) {
+  const r = spawnSync(cmd, args, { cwd, env, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 });
+  const output = `${r.stdout || ''}${r.stderr || ''}`;
+  if (r.error || r.status !== 0) {
+    const how = r.error ? r.error.message : r.signal ? `killed by ${r.signal}` : `exit code ${r.status}`;
+    const tail = output.trim().split('\n').slice(-25).join('\n');
+    throw new Error(`\`${[cmd, ...args].join(' ')}\` failed (${how})${tail ? `:\n${tail}` : ''}`);
+  }
+  return r.stdout || '';
+}
+
+/** Every file path the packed package.json points at (main, types, bin, exports). */
+function entryPoints(pkg) {
+  const paths = new Set();
+  const add = (value) => {
+    if (typeof value === 'string') paths.add(path.posix.normalize(value));
+    else if (value && typeof value === 'object') Object.values(value).forEach(add);
+  };
+  add(pkg.main);
+  add(pkg.types);
+  add(pkg.typings);
+  add(pkg.bin);
+  add(pkg.exports);
+  return [...paths];
+}
+
+/** Files under dir (recursively) whose bytes mention needle. */
+function filesMentioning(dir, needle) {
+  const hits = [];
+  const walk = (d) => {
+    for (const entry of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, entry.name);
+      if (entry.isDirectory()) walk(p);
+      else if (entry.isFile() && fs.readFileSync(p).includes(needle)) hits.push(path.relative(dir, p));
+    }
+  };
+  walk(dir);
+  return hits;
+}
+
+// ---------------------------------------------------------------------------
+// Consumer-side sources, written into the temp project.
+
+// CommonJS: loads, and the addon it loaded is the one built in place inside
+// node_modules/thread-kill (not a repo build/, not a prebuild from elsewhere),
+// and no loaded module lives outside the project.
+const CJS_CHECK = `
+const assert = require('assert');
+const path = require('path');
+const tk = require('thread-kill');
+for (const name of ['kill', 'threads', 'KillableWorker', 'interruptible', 'StopToken', 'InterruptedError']) {
+  assert.strictEqual(typeof tk[name], 'function', name + ' is not exported');
+}
+const loaded = Object.keys(require.cache);
+const addons = loaded.filter((f) => f.endsWith('.node'));
+const expected = path.join(process.cwd(), 'node_modules', 'thread-kill', 'build', 'Release', 'thread_kill.node');
+assert.deepStrictEqual(addons, [expected], 'loaded addon(s): ' + addons.join(', '));
+const outside = loaded.filter((f) => !f.startsWith(process.cwd() + path.sep));
+assert.deepStrictEqual(outside, [], 'modules loaded from outside the project');
+console.log(path.relative(process.cwd(), expected));
+`;
+
+// ESM: named imports work, and import and require() share one instance (the
+// .mjs entry re-exports the CommonJS build; two copies would register the
+// thread twice).
+const ESM_CHECK = `
+import assert from 'node:assert';
+import { createRequire } from 'node:module';
+import { kill, threads } from 'thread-kill';
+import * as ns from 'thread-kill';
+assert.strictEqual(typeof kill, 'function');
+assert.strictEqual(typeof threads, 'function');
+assert.strictEqual(kill, createRequire(import.meta.url)('thread-kill').kill, 'import and require() load different copies');
+const main = threads().filter((t) => t.isMainThread);
+assert.strictEqual(main.length, 1, 'main thread registered ' + main.length + ' times');
+console.log(Object.keys(ns).length + ' exports');
+`;
+
+// Type usage. The @ts-expect-error lines fail the compile if the types
+// silently resolve to \`any\` (which would also "compile with zero errors").
+const TYPES_CHECK = `
+import {
+  kill, KillReport, KillableWorker, interruptible, InterruptedError, StopToken, threads,
+  type KillOptions, type ThreadInfo,
+} from 'thread-kill';
+import type { stress, StressReport } from 'thread-kill/stress';
+
+export async function usage(): Promise<KillReport> {
+  const worker = new KillableWorker('for (;;) {}', { eval: true, name: 'hung' });
+  const found: ThreadInfo | undefined = threads().find((t) => t.threadId === worker.threadId);
+  const token = new StopToken();
+  token.stop('bye');
+  const stopped: boolean = token.stopped;
+  const signal: AbortSignal = token.signal;
+  void stopped; void signal; void found;
+
+  const n: number = interruptible(() => 42);
+  try {
+    interruptible(() => { for (;;) {} });
+  } catch (e) {
+    if (e instanceof InterruptedError) {
+      const code: 'ERR_THREAD_INTERRUPTED' = e.code;
+      void code; void e.reason;
+    }
+  }
+  void n;
+
+  const options: KillOptions = { graceMs: 50, timeoutMs: 1000, cleanup: (r: KillReport) => r.outcome };
+  const report = await kill(worker, options);
+  const outcome: 'killed' | 'already-exited' | 'unkillable' = report.outcome;
+  void outcome;
+  // @ts-expect-error outcome is a union of literals, not any/string
+  const bogus: KillReport['outcome'] = 'nope';
+  void bogus;
+  // @ts-expect-error kill() needs a target
+  void kill();
+  return worker.kill();
+}
+
+export type Stress = typeof stress;
+export async function runStress(run: Stress): Promise<boolean> {
+  const report: StressReport = await run({ rounds: 1, scenarios: ['busy-loop'] });
+  // @ts-expect-error rounds is a number
+  void run({ rounds: 'many' });
+  return report.ok;
+}
+`;
+
+/** A tsconfig for the consumer project; strict, and the package's .d.ts files are checked too. */
+function tsconfig(module, moduleResolution, files) {
+  return JSON.stringify({
+    compilerOptions: {
+      target: 'ES2022', module, moduleResolution, strict: true, noEmit: true,
+      skipLibCheck: false, types: ['node'],
+    },
+    files,
+  }, null, 2);
+}
+
+// Kill a worker stuck in a busy loop. Registration is polled on setImmediate
+// turns (no fixed sleep to be too short on a slow machine or waste time on a
+// fast one); the deadline only turns a never-registering worker into a clear
+// failure instead of a hang.
+const KILL_CHECK = `
+import assert from 'node:assert';
+import { kill, threads, KillableWorker } from 'thread-kill';
+const worker = new KillableWorker('for (;;) {}', { eval: true, name: 'hung' });
+const id = worker.threadId;
+const deadline = Date.now() + 30_000;
+while (!threads().some((t) => t.threadId === id && t.state === 'running')) {
+  assert(Date.now() < deadline, 'worker ' + id + ' never showed up in threads()');
+  await new Promise((resolve) => setImmediate(resolve));
+}
+const report = await kill(worker);
+assert.strictEqual(report.outcome, 'killed', JSON.stringify(report));
+assert.strictEqual(await worker.join(10_000), true, 'no exit event after kill');
+console.log('killed thread ' + id + ' in ' + report.elapsedMs.toFixed(1) + ' ms');
+`;
+
+// ---------------------------------------------------------------------------
+
+function main() {
+  const tmp = fs.mkdtempSync(path.join(fs.realpathSync(os.tmpdir()), 'thread-kill-package-'));
+  const packDir = path.join(tmp, 'pack');
+  const project = path.join(tmp, 'project');
+  fs.mkdirSync(packDir);
+  fs.mkdirSync(project);
+  const env = consumerEnv();
+  const node = process.execPath;
+  let tarball = null;
+  let installed = false;
+
+  // npm pack runs the "prepare" script (tsc + write-esm-entry.js), so lib/ is
+  // rebuilt from src/ right before packing; the tarball check below confirms
+  // the built files made it in.
+  check('npm pack', () => {
+    run('npm', ['pack', '--pack-destination', packDir], { cwd: repo, env: process.env, timeoutMs: 300_000 });
+    const tgz = fs.readdirSync(packDir).filter((f) => f.endsWith('.tgz'));
+    if (tgz.length !== 1) throw new Error(`expected one tarball in ${packDir}, found: ${tgz.join(', ') || 'none'}`);
+    tarball = path.join(packDir, tgz[0]);
+    return tgz[0];
+  });
+
+  const name = 'tarball has every entry point';
+  if (!tarball) fail(name, 'not run (no tarball)');
+  else check(name, () => {
+    const listing = run('tar', ['-tzf', tarball], { cwd: packDir }).split('\n').filter(Boolean);
+    const files = new Set(listing.map((f) => f.replace(/^package\//, '')));
+    const pkg = JSON.parse(run('tar', ['-xOzf', tarball, 'package/package.json'], { cwd: packDir }));
+    const missing = entryPoints(pkg).filter((p) => !files.has(p));
+    if (missing.length) throw new Error(`package.json points at files not in the tarball: ${missing.join(', ')}`);
+    // A packed build/ would let a stale repo binary stand in for the install-time build.
+    const built = [...files].filter((f) => f.startsWith('build/'));
+    if (built.length) throw new Error(`tarball contains build output: ${built.slice(0, 5).join(', ')}`);
+    return `${files.size} files`;
+  });
+
+  if (!tarball) fail('npm install', 'not run (no tarball)');
+  else installed = check('npm install', () => {
+    run('npm', ['init', '-y'], { cwd: project, env });
+    // The tarball path is the only thing from outside the project passed in.
+    run('npm', ['install', '--no-audit', '--no-fund', tarball, TYPESCRIPT, TYPES_NODE],
+      { cwd: project, env, timeoutMs: 600_000 });
+    const addon = path.join(project, 'node_modules', 'thread-kill', 'build', 'Release', 'thread_kill.node');
+    if (!fs.existsSync(addon)) throw new Error(`install script did not build ${path.relative(project, addon)}`);
+    return 'addon built in node_modules/thread-kill/build';
+  });
+
+  // Everything below runs inside the installed project.
+  const inProject = (checkName, fn) => (installed ? check(checkName, fn) : fail(checkName, 'not run (install failed)'));
+  const write = (file, text) => fs.writeFileSync(path.join(project, file), text);
+
+  inProject('installed package does not refer to the repo', () => {
+    const hits = filesMentioning(path.join(project, 'node_modules', 'thread-kill'), repo);
+    if (hits.length) throw new Error(`mention ${repo}: ${hits.join(', ')}`);
+  });
+
+  inProject('require', () => {
+    write('check-cjs.js', CJS_CHECK);
+    return run(node, ['check-cjs.js'], { cwd: project, env }).trim();
+  });
+
+  inProject('import', () => {
+    write('check-esm.mjs', ESM_CHECK);
+    return run(node, ['check-esm.mjs'], { cwd: project, env }).trim();
+  });
+
+  // node16 type-checks a CommonJS-mode .ts (the "require" view: the project is
+  // "type": "commonjs") and an ESM-mode .mts (the "import" view) of the same
+  // code; bundler is what Vite/esbuild/webpack users compile with.
+  const tsc = path.join(project, 'node_modules', 'typescript', 'bin', 'tsc');
+  const typeConfigs = [
+    ['node16', 'node16', ['usage.ts', 'usage.mts']],
+    ['esnext', 'bundler', ['usage.ts']],
+  ];
+  for (const [module, resolution, files] of typeConfigs) {
+    inProject(`types (module ${module}, moduleResolution ${resolution})`, () => {
+      write('usage.ts', TYPES_CHECK);
+      write('usage.mts', TYPES_CHECK);
+      const config = `tsconfig.${resolution}.json`;
+      write(config, tsconfig(module, resolution, files));
+      run(node, [tsc, '-p', config], { cwd: project, env });
+    });
+  }
+
+  inProject('kill a hung KillableWorker', () => {
+    write('check-kill.mjs', KILL_CHECK);
+    // The timeout also catches a process that does not exit after the kill.
+    return run(node, ['check-kill.mjs'], { cwd: project, env, timeoutMs: 60_000 }).trim();
+  });
+
+  if (process.env.THREAD_KILL_RESULTS) {
+    fs.writeFileSync(process.env.THREAD_KILL_RESULTS, JSON.stringify({ passed, failed }));
+  }
+  if (failed === 0) fs.rmSync(tmp, { recursive: true, force: true });
+  else console.log(`temp files kept for inspection: ${tmp}`);
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exitCode = failed === 0 ? 0 : 1;
+}
+
+main();
