@@ -204,8 +204,11 @@ Napi::Value OsTid(const Napi::CallbackInfo& info) {
 
 void SetRaw(v8::Isolate* isolate, v8::Local<v8::Context> context,
             v8::Local<v8::Object> target, const char* name,
-            v8::FunctionCallback fn) {
-  v8::Local<v8::Function> f = v8::Function::New(context, fn).ToLocalChecked();
+            v8::FunctionCallback fn, void* data = nullptr) {
+  v8::Local<v8::Value> bound = data == nullptr
+                                   ? v8::Local<v8::Value>()
+                                   : v8::External::New(isolate, data).As<v8::Value>();
+  v8::Local<v8::Function> f = v8::Function::New(context, fn, bound).ToLocalChecked();
   v8::Local<v8::String> key = v8::String::NewFromUtf8(isolate, name).ToLocalChecked();
   f->SetName(key);
   target->Set(context, key, f).Check();
@@ -248,7 +251,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   v8::Isolate* isolate = v8::Isolate::GetCurrent();
   v8::Local<v8::Context> context = isolate->GetCurrentContext();
   v8::Local<v8::Object> raw = ToV8(exports).As<v8::Object>();
-  SetRaw(isolate, context, raw, "runRegion", RunRegion);
+  SetRaw(isolate, context, raw, "runRegion", RunRegion, ThreadRegionsData());
   SetRaw(isolate, context, raw, "currentRegion", CurrentRegionSeq);
   SetRaw(isolate, context, raw, "setInterruptFactory", SetInterruptFactory);
   return exports;

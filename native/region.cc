@@ -28,6 +28,10 @@ struct RegionStack {
   std::vector<Frame> fired_stack;
   uint32_t fired_boundary = 0;  // region frames above it, counted from the top
   v8::Global<v8::Function> factory;
+  // This thread's registry entry, once registered. Cached here so the hot
+  // path reaches everything through the function's data pointer, without a
+  // thread_local lookup (which costs a __tls_get_addr call in a shared object).
+  Entry* entry = nullptr;
 };
 
 thread_local RegionStack* tl_regions = nullptr;
@@ -166,6 +170,10 @@ bool TakeQueuedRequestFor(Entry* e, uint64_t seq, InterruptRequest* out) {
 
 }  // namespace
 
+void* ThreadRegionsData() { return &Regions(); }
+
+void BindThreadRegions(Entry* e) { Regions().entry = e; }
+
 void ResetThreadRegions() {
   if (tl_regions == nullptr) return;
   tl_regions->factory.Reset();
@@ -186,7 +194,10 @@ void CurrentRegionSeq(const v8::FunctionCallbackInfo<v8::Value>& info) {
 
 void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info) {
   v8::Isolate* isolate = info.GetIsolate();
-  Entry* e = CurrentEntry();
+  // The thread's RegionStack, bound as this function's data when the addon
+  // was initialised on this thread (see ThreadRegionsData()).
+  RegionStack& rs = *static_cast<RegionStack*>(info.Data().As<v8::External>()->Value());
+  Entry* e = rs.entry;
   if (e == nullptr || info.Length() < 1 || !info[0]->IsFunction()) {
     // The TS wrapper validates; this is only reachable by misuse of the
     // private binding. Never assert on it.
@@ -194,7 +205,6 @@ void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info) {
         isolate, "thread-kill: runRegion needs a function on a registered thread")));
     return;
   }
-  RegionStack& rs = Regions();
   const int32_t flags = info.Length() > 1 && info[1]->IsInt32()
                             ? info[1].As<v8::Int32>()->Value()
                             : 0;

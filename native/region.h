@@ -50,6 +50,10 @@ void CurrentRegionSeq(const v8::FunctionCallbackInfo<v8::Value>& info);
 // returns the error object a region throws.
 void SetInterruptFactory(const v8::FunctionCallbackInfo<v8::Value>& info);
 
+// The calling thread's region state, to bind as RunRegion's function data.
+void* ThreadRegionsData();
+// Owner thread, at registration: lets RunRegion reach the entry directly.
+void BindThreadRegions(Entry* e);
 // Owner thread, from the environment cleanup hook.
 void ResetThreadRegions();
 

@@ -127,6 +127,7 @@ Entry* RegisterCurrentThread(v8::Isolate* isolate, int64_t thread_id,
     e->state.store(static_cast<int32_t>(stop_now ? ThreadState::kStopping
                                                  : ThreadState::kRunning));
     SetCurrentEntry(e);
+    BindThreadRegions(e);
     // A kill that arrived while this thread was only reserved lands now,
     // before any user code of the thread runs.
     if (stop_now) node::Stop(env);
