@@ -17,7 +17,7 @@ struct Frame {
   int32_t column = 0;
 };
 
-constexpr int kMaxCapturedFrames = 200;
+constexpr int kMaxCapturedFrames = 64;
 
 // Must run on the isolate's own thread. Never calls JS.
 std::vector<Frame> CaptureStack(v8::Isolate* isolate, int limit);
