@@ -76,3 +76,30 @@ export function makeFifo(): { path: string; release: () => void } {
     },
   };
 }
+
+export interface ScriptWorker<W extends Worker> {
+  w: W;
+  /** Messages not yet taken by next(). */
+  messages: any[];
+  /** The next message the script posted, in order. */
+  next: () => Promise<any>;
+  exited: Promise<number>;
+}
+
+/** A worker running `source` with `tk`, `post`, `workerData` and `threadId` in scope. */
+export function scriptWorker<W extends Worker = Worker>(source: string, workerData?: unknown, Ctor: new (code: string, options: object) => W = Worker as never): ScriptWorker<W> {
+  const w = new Ctor(`
+    const { parentPort, workerData, threadId } = require('worker_threads');
+    const tk = require(${JSON.stringify(LIB)});
+    const post = (m) => parentPort.postMessage(m);
+    ${source}
+  `, { eval: true, workerData });
+  const messages: any[] = [];
+  const queue: Array<(m: any) => void> = [];
+  w.on('message', (m) => { const q = queue.shift(); if (q) q(m); else messages.push(m); });
+  const exited = new Promise<number>((resolve) => w.once('exit', resolve));
+  return {
+    w, messages, exited,
+    next: () => (messages.length ? Promise.resolve(messages.shift()) : new Promise((resolve) => queue.push(resolve))),
+  };
+}

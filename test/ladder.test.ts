@@ -4,24 +4,10 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tk from 'thread-kill';
 import { inSyscall } from 'thread-kill/stress';
-import { FIXTURE_ADDON, LIB, hang, isLive, makeFifo } from './helpers';
+import { FIXTURE_ADDON, hang, isLive, makeFifo, scriptWorker } from './helpers';
 
 /** A KillableWorker running `source` with tk/post in scope. */
-function start(source: string, workerData?: unknown): { w: tk.KillableWorker; next: () => Promise<any>; messages: any[]; exited: Promise<number> } {
-  const w = new tk.KillableWorker(`
-    const { parentPort, workerData, threadId } = require('worker_threads');
-    const tk = require(${JSON.stringify(LIB)});
-    const post = (m) => parentPort.postMessage(m);
-    ${source}
-  `, { eval: true, workerData });
-  const messages: any[] = [];
-  const queue: Array<(m: any) => void> = [];
-  w.on('message', (m) => { const q = queue.shift(); if (q) q(m); else messages.push(m); });
-  return {
-    w, messages, exited: new Promise((resolve) => w.once('exit', resolve)),
-    next: () => (messages.length ? Promise.resolve(messages.shift()) : new Promise((resolve) => queue.push(resolve))),
-  };
-}
+const start = (source: string, workerData?: unknown) => scriptWorker(source, workerData, tk.KillableWorker);
 
 const results = (r: tk.KillReport): string[] => r.phases.map((p) => `${p.phase}:${p.result}`);
 

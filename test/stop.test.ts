@@ -1,24 +1,8 @@
 import * as assert from 'assert';
-import { Worker } from 'worker_threads';
 import * as tk from 'thread-kill';
-import { FIXTURE_ADDON, LIB, SiblingKiller, hang } from './helpers';
+import { FIXTURE_ADDON, LIB, SiblingKiller, hang, scriptWorker } from './helpers';
 
-function worker(source: string, workerData: unknown = undefined, Ctor: typeof Worker = Worker): { w: Worker; messages: any[]; next: () => Promise<any>; exited: Promise<number> } {
-  const w = new Ctor(`
-    const { parentPort, workerData, threadId } = require('worker_threads');
-    const tk = require(${JSON.stringify(LIB)});
-    const post = (m) => parentPort.postMessage(m);
-    ${source}
-  `, { eval: true, workerData });
-  const messages: any[] = [];
-  const queue: Array<(m: any) => void> = [];
-  w.on('message', (m) => { const q = queue.shift(); if (q) q(m); else messages.push(m); });
-  const exited = new Promise<number>((resolve) => w.once('exit', resolve));
-  return {
-    w, messages, exited,
-    next: () => (messages.length ? Promise.resolve(messages.shift()) : new Promise((resolve) => queue.push(resolve))),
-  };
-}
+const worker = (source: string, workerData?: unknown) => scriptWorker(source, workerData);
 
 describe('StopToken', () => {
   it('stops once, keeps the first reason, and throws a typed StoppedError', () => {
