@@ -13,6 +13,7 @@ namespace {
 thread_local Entry* tl_entry = nullptr;
 // Dead records kept for late kill() calls; ever_seen remembers every id.
 constexpr size_t kMaxDeadRecords = 4096;
+constexpr size_t kDeadStacksKept = 64;
 }  // namespace
 
 Entry* CurrentEntry() { return tl_entry; }
@@ -76,6 +77,16 @@ void Registry::RetireLocked(Entry* e) {
   if (dead_order.size() > kMaxDeadRecords) {
     dead.erase(dead_order.front());
     dead_order.erase(dead_order.begin());
+  }
+  // Captured stacks are only read by the kills that were waiting for this
+  // death (right away); keep them for the most recent deaths only, so the
+  // dead records stay a few bytes each.
+  if (dead_order.size() > kDeadStacksKept) {
+    auto old = dead.find(dead_order[dead_order.size() - kDeadStacksKept - 1]);
+    if (old != dead.end() && old->second.has_stack) {
+      old->second.has_stack = false;
+      std::vector<Frame>().swap(old->second.stack);
+    }
   }
   for (int64_t watcher : e->watchers) {
     PostLocked(watcher, Event{EventType::kThreadDead, e->thread_id,
