@@ -60,8 +60,9 @@ describe('inside a worker', () => {
         parentPort.postMessage(out);
       })();
     `, { eval: true });
+    const exited = new Promise((resolve) => w.once('exit', resolve)); // before it can happen
     const out = await new Promise((resolve) => w.once('message', resolve));
     assert.deepStrictEqual(out, { kill: 'killed', interrupt: 'self', token: [true, 'x'], threads: true, main: 'ERR_THREAD_KILL_MAIN_THREAD' });
-    await new Promise((resolve) => w.once('exit', resolve));
+    await exited;
   });
 });

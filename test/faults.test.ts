@@ -56,11 +56,12 @@ describe('fault injection', () => {
         });
       } catch (e) { parentPort.postMessage(e.code); }
     `, { eval: true });
+    const exited = new Promise((resolve) => w.once('exit', resolve)); // before it can happen
     assert.strictEqual(await new Promise((resolve) => w.once('message', resolve)), 'in');
     const got = new Promise((resolve) => w.once('message', resolve));
     assert.strictEqual((await tk.interrupt(w.threadId, 'gc', { untilDelivered: true })).delivered, true);
     assert.strictEqual(await got, 'ERR_THREAD_INTERRUPTED');
-    assert.strictEqual(await new Promise((resolve) => w.once('exit', resolve)), 0);
+    assert.strictEqual(await exited, 0);
   });
 
   it('kill the killer: a thread in the middle of kill() and interrupt() is itself killed', async () => {
