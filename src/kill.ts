@@ -82,7 +82,8 @@ interface ParsedKillOptions {
   cleanup?: (report: KillReport) => unknown;
   onUnkillable: OnUnkillable;
   exitCode: number;
-  reason?: Uint8Array;
+  /** Phase 2's interrupt payload, serialized once (this also validates options.reason). */
+  interruptReason: Uint8Array | undefined;
   reasonValue: unknown;
   captureStack: boolean;
 }
@@ -100,7 +101,7 @@ function parseKillOptions(options: unknown): ParsedKillOptions {
     cleanup: o.cleanup === undefined ? undefined : func<(report: KillReport) => unknown>(o.cleanup, 'options.cleanup'),
     onUnkillable: oneOf(o.onUnkillable, 'options.onUnkillable', ['report', 'abandon', 'exit'] as const, 'report'),
     exitCode,
-    reason: serializeReason(o.reason, 'options.reason'),
+    interruptReason: serializeReason({ ...KILL_INTERRUPT_REASON, reason: o.reason }, 'options.reason'),
     reasonValue: o.reason,
     captureStack: boolean(o.captureStack, 'options.captureStack', true),
   };
@@ -181,7 +182,7 @@ class KillRun {
     start = this.now();
     const depth = threadInfo(tid)?.regionDepth ?? 0;
     if (depth > 0 && opts.graceMs > 0) {
-      const [status] = native.interrupt(tid, 0, serializeReason({ ...KILL_INTERRUPT_REASON, reason: opts.reasonValue }, 'options.reason'), false, false);
+      const [status] = native.interrupt(tid, 0, opts.interruptReason, false, false);
       if (status === InterruptStatus.Hit) {
         if (await this.waitDeath(opts.graceMs)) { this.phase('interrupt', start, 'exited'); return this.finish('killed'); }
         this.phase('interrupt', start, 'grace-expired');

@@ -172,14 +172,12 @@ export class ParentKiller {
     this.worker = new Worker(PARENT_SOURCE, { eval: true, workerData: { round: __filename } });
     this.worker.unref();
   }
-  run(spec: RoundSpec): Promise<RoundResult> {
-    this.worker.ref();
-    return new Promise((resolve) => this.worker.once('message', (r: RoundResult) => { this.worker.unref(); resolve(r); }));
-  }
+  /** Runs one round in the parent worker (one at a time per ParentKiller). */
   send(spec: RoundSpec): Promise<RoundResult> {
-    const p = this.run(spec);
+    this.worker.ref();
+    const result = new Promise<RoundResult>((resolve) => this.worker.once('message', (r: RoundResult) => { this.worker.unref(); resolve(r); }));
     this.worker.postMessage(spec);
-    return p;
+    return result;
   }
   close(): Promise<number> { return this.worker.terminate(); }
 }
