@@ -3,6 +3,7 @@
 #include <node.h>
 
 #include <algorithm>
+#include <unordered_set>
 
 #include "stack.h"
 
@@ -15,6 +16,19 @@ struct ActiveRegion {
   int32_t flags;
 };
 
+struct RegionStack;
+
+// A captured stack handed to JS as an opaque v8::External (kept by the
+// InterruptedError), so its frames are only turned into strings if someone
+// reads the error's `stack`. Owned by the RegionStack, which frees what is
+// left at thread teardown; freed earlier by a weak callback once JS drops
+// the handle.
+struct CapturedTrace {
+  RegionStack* owner;
+  v8::Global<v8::StackTrace> trace;
+  v8::Global<v8::External> handle;  // weak
+};
+
 // The owner thread's view of its regions. Only ever touched on that thread
 // (region entry/exit and the interrupt callback both run there), which is
 // what makes "is the addressed region still active?" race-free.
@@ -25,9 +39,19 @@ struct RegionStack {
   // what to tell it. 0 = none.
   uint64_t fired_seq = 0;
   InterruptRequest fired;
-  std::vector<Frame> fired_stack;
-  uint32_t fired_boundary = 0;  // region frames above it, counted from the top
+  v8::Global<v8::StackTrace> fired_trace;
+  // How many frames at the top of fired_trace belong to the interrupted region.
+  int fired_cut = 0;
   v8::Global<v8::Function> factory;
+  // How a region's own frame looks in a captured stack: the script id of
+  // the JS function that calls runRegion (interruptible(), learned from the
+  // first region entry) and its name. Finding the addressed region's frame
+  // this way needs no string conversion of the frames below it.
+  bool region_frame_learned = false;
+  int region_script_id = -1;
+  v8::Global<v8::String> region_function_name;
+  // Captured stacks JS still holds (see CapturedTrace).
+  std::unordered_set<CapturedTrace*> traces;
   // This thread's registry entry, once registered. Cached here so the hot
   // path reaches everything through the function's data pointer, without a
   // thread_local lookup (which costs a __tls_get_addr call in a shared object).
@@ -50,10 +74,96 @@ void PostResult(const InterruptRequest& r, bool delivered) {
                       delivered ? 1 : 0});
 }
 
+// Most interrupters do not ask to be told (only untilDelivered does): skip
+// the registry lock for them.
+void PostResultLocking(const InterruptRequest& r, bool delivered) {
+  if (r.notify < 0) return;
+  std::lock_guard<std::mutex> lock(Registry::Get().mutex);
+  PostResult(r, delivered);
+}
+
 int IndexOfSeq(const RegionStack& rs, uint64_t seq) {
   for (size_t i = 0; i < rs.active.size(); i++)
     if (rs.active[i].seq == seq) return static_cast<int>(i);
   return -1;
+}
+
+// Frames captured below the interrupted region (V8's default for errors).
+constexpr int kShortTrace = 10;
+
+v8::Local<v8::StackTrace> CurrentTrace(v8::Isolate* isolate, int limit) {
+  return v8::StackTrace::CurrentStackTrace(isolate, limit, v8::StackTrace::kDetailed);
+}
+
+void FreeTrace(CapturedTrace* ct) {
+  ct->handle.Reset();
+  ct->trace.Reset();
+  ct->owner->traces.erase(ct);
+  delete ct;
+}
+
+// An opaque JS handle for `trace`, resolved later by TraceFrames().
+v8::Local<v8::External> TraceHandle(v8::Isolate* isolate, RegionStack& rs,
+                                    v8::Local<v8::StackTrace> trace) {
+  auto* ct = new CapturedTrace{&rs, {}, {}};
+  v8::Local<v8::External> handle = v8::External::New(isolate, ct);
+  ct->trace.Reset(isolate, trace);
+  ct->handle.Reset(isolate, handle);
+  ct->handle.SetWeak(
+      ct, [](const v8::WeakCallbackInfo<CapturedTrace>& data) { FreeTrace(data.GetParameter()); },
+      v8::WeakCallbackType::kParameter);
+  rs.traces.insert(ct);
+  return handle;
+}
+
+// Index of the frame of the region `boundary` levels up from the top of
+// `trace` (its interruptible() call), or the frame count if it lies deeper
+// than was captured. Frames above it are the interrupted region's own.
+int RegionFrameIndex(v8::Isolate* isolate, RegionStack& rs,
+                     v8::Local<v8::StackTrace> trace, uint32_t boundary) {
+  const int n = trace->GetFrameCount();
+  if (boundary == 0) return 0;
+  if (rs.region_script_id < 0 || rs.region_function_name.IsEmpty()) return n;
+  v8::Local<v8::String> name = rs.region_function_name.Get(isolate);
+  uint32_t seen = 0;
+  for (int i = 0; i < n; i++) {
+    v8::Local<v8::StackFrame> f = trace->GetFrame(isolate, i);
+    if (f->GetScriptId() != rs.region_script_id) continue;
+    v8::Local<v8::String> fn = f->GetFunctionName();
+    if (!fn.IsEmpty() && fn->StrictEquals(name) && ++seen == boundary) return i;
+  }
+  return n;
+}
+
+// The stack at the moment of stopping a region `boundary` region frames down
+// from the top: every frame of that region (up to kMaxCapturedFrames) and
+// about kShortTrace below. Frame walking costs per frame, and this runs on
+// every interrupt: try a short capture first. `*cut` is set to the number of
+// frames that belong to the region.
+v8::Local<v8::StackTrace> CaptureForRegion(v8::Isolate* isolate, RegionStack& rs,
+                                           uint32_t boundary, int* cut) {
+  v8::Local<v8::StackTrace> trace = CurrentTrace(isolate, kShortTrace);
+  *cut = RegionFrameIndex(isolate, rs, trace, boundary);
+  if (*cut >= trace->GetFrameCount() && trace->GetFrameCount() == kShortTrace) {
+    trace = CurrentTrace(isolate, kMaxCapturedFrames);
+    *cut = RegionFrameIndex(isolate, rs, trace, boundary);
+  }
+  return trace;
+}
+
+// First region entry on a thread: the caller of runRegion is the region
+// function itself; remember how its frame looks (see RegionStack).
+void LearnRegionFrame(v8::Isolate* isolate, RegionStack& rs) {
+  v8::HandleScope scope(isolate);
+  v8::Local<v8::StackTrace> top =
+      v8::StackTrace::CurrentStackTrace(isolate, 1, v8::StackTrace::kDetailed);
+  rs.region_frame_learned = true;  // even if there is nothing to learn
+  if (top.IsEmpty() || top->GetFrameCount() < 1) return;
+  v8::Local<v8::StackFrame> f = top->GetFrame(isolate, 0);
+  v8::Local<v8::String> fn = f->GetFunctionName();
+  if (fn.IsEmpty()) return;
+  rs.region_script_id = f->GetScriptId();
+  rs.region_function_name.Reset(isolate, fn);
 }
 
 // Runs on the target thread, either from V8's interrupt check while JS runs
@@ -104,8 +214,12 @@ void OnInterrupt(void*) {
   }
   if (!changed) return;
   rs.fired_seq = rs.active[best].seq;
-  rs.fired_boundary = static_cast<uint32_t>(rs.active.size() - best);
-  rs.fired_stack = CaptureStack(e->isolate, kMaxCapturedFrames);
+  const uint32_t boundary = static_cast<uint32_t>(rs.active.size() - best);
+  // The stack at the moment of stopping, before the termination unwinds it.
+  // Only V8's frame records: turning them into strings waits until after
+  // the region has thrown, and most of it until someone reads err.stack.
+  v8::HandleScope scope(e->isolate);
+  rs.fired_trace.Reset(e->isolate, CaptureForRegion(e->isolate, rs, boundary, &rs.fired_cut));
   e->isolate->TerminateExecution();
 }
 
@@ -119,9 +233,11 @@ void ArmInterrupt(Entry* e) {
 
 // Throws the InterruptedError for `r` through the JS factory. Runs after the
 // termination was cancelled, outside any TryCatch, so JS may run again.
+// `trace` is the stack at the moment of stopping; its top `cut` frames are
+// the interrupted region's own (0 for pending and boundary deliveries).
 void ThrowInterrupted(v8::Isolate* isolate, RegionStack& rs,
-                      const InterruptRequest& r, std::vector<Frame> frames,
-                      uint32_t boundary, uint64_t seq, int32_t flags) {
+                      const InterruptRequest& r, v8::Local<v8::StackTrace> trace,
+                      int cut, uint64_t seq, int32_t flags) {
   v8::Local<v8::Context> context = isolate->GetCurrentContext();
   v8::Local<v8::Value> reason = v8::Undefined(isolate);
   if (!r.reason.empty()) {
@@ -131,11 +247,17 @@ void ThrowInterrupted(v8::Isolate* isolate, RegionStack& rs,
     v8::Local<v8::ArrayBuffer> ab = v8::ArrayBuffer::New(isolate, store);
     reason = v8::Uint8Array::New(ab, 0, r.reason.size());
   }
+  v8::Local<v8::Value> in_region = v8::Array::New(isolate, 0);
+  v8::Local<v8::Value> handle = v8::Undefined(isolate);
+  if (!trace.IsEmpty()) {
+    in_region = TraceToArray(isolate, trace, 0, cut);
+    handle = TraceHandle(isolate, rs, trace);
+  }
   v8::Local<v8::Value> argv[] = {
       reason,
       v8::Number::New(isolate, static_cast<double>(r.by)),
-      FramesToArray(isolate, frames),
-      v8::Integer::NewFromUnsigned(isolate, boundary),
+      in_region,
+      handle,
       v8::Number::New(isolate, static_cast<double>(seq)),
       v8::Integer::New(isolate, flags)};
   if (rs.factory.IsEmpty()) {
@@ -148,6 +270,7 @@ void ThrowInterrupted(v8::Isolate* isolate, RegionStack& rs,
           ->Call(context, v8::Undefined(isolate), 6, argv)
           .ToLocal(&err))
     isolate->ThrowException(err);
+  // else the factory threw (it should not): that exception propagates.
 }
 
 // { pending: true } requests wait for the next outermost region entry.
@@ -193,6 +316,10 @@ void BindThreadRegions(Entry* e) { Regions().entry = e; }
 
 void ResetThreadRegions() {
   if (tl_regions == nullptr) return;
+  while (!tl_regions->traces.empty()) FreeTrace(*tl_regions->traces.begin());
+  tl_regions->fired_trace.Reset();
+  tl_regions->region_function_name.Reset();
+
   tl_regions->factory.Reset();
   delete tl_regions;
   tl_regions = nullptr;
@@ -201,6 +328,16 @@ void ResetThreadRegions() {
 void SetInterruptFactory(const v8::FunctionCallbackInfo<v8::Value>& info) {
   if (info.Length() < 1 || !info[0]->IsFunction()) return;
   Regions().factory.Reset(info.GetIsolate(), info[0].As<v8::Function>());
+}
+
+void TraceFrames(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  if (tl_regions == nullptr || info.Length() < 1 || !info[0]->IsExternal()) return;
+  // Only handles this thread made and still owns are dereferenced.
+  auto* ct = static_cast<CapturedTrace*>(info[0].As<v8::External>()->Value());
+  if (tl_regions->traces.count(ct) == 0) return;
+  v8::Isolate* isolate = info.GetIsolate();
+  v8::Local<v8::StackTrace> trace = ct->trace.Get(isolate);
+  info.GetReturnValue().Set(TraceToArray(isolate, trace, 0, trace->GetFrameCount()));
 }
 
 void CurrentRegionSeq(const v8::FunctionCallbackInfo<v8::Value>& info) {
@@ -227,12 +364,12 @@ void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info) {
                             : 0;
   const uint32_t depth = static_cast<uint32_t>(rs.active.size());
   const uint64_t seq = ++rs.next_seq;
+  if (!rs.region_frame_learned) LearnRegionFrame(isolate, rs);
 
   if (depth == 0 && e->has_pending_interrupt.load(std::memory_order_relaxed)) {
     InterruptRequest r;
     if (TakePendingRequest(e, &r)) {
-      ThrowInterrupted(isolate, rs, r, CaptureStack(isolate, kMaxCapturedFrames),
-                       0, seq, flags);
+      ThrowInterrupted(isolate, rs, r, CurrentTrace(isolate, kShortTrace), 0, seq, flags);
       return;
     }
   }
@@ -265,11 +402,10 @@ void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info) {
       if (rs.fired_seq == 0) {
         rs.fired_seq = seq;
         rs.fired = std::move(queued);
-        rs.fired_stack = CaptureStack(isolate, kMaxCapturedFrames);
-        rs.fired_boundary = 0;
+        rs.fired_trace.Reset(isolate, CurrentTrace(isolate, kShortTrace));
+        rs.fired_cut = 0;
       } else {
-        std::lock_guard<std::mutex> lock(Registry::Get().mutex);
-        PostResult(queued, false);  // an outer region is already interrupted
+        PostResultLocking(queued, false);  // an outer region is already interrupted
       }
     }
   }
@@ -277,24 +413,21 @@ void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info) {
   if (rs.fired_seq == seq) {
     rs.fired_seq = 0;
     InterruptRequest r = std::move(rs.fired);
-    std::vector<Frame> frames = std::move(rs.fired_stack);
+    v8::Local<v8::StackTrace> trace;
+    if (!rs.fired_trace.IsEmpty()) trace = rs.fired_trace.Get(isolate);
+    rs.fired_trace.Reset();
     // A real shutdown (kill(), process exit) that arrived meanwhile wins: the
     // termination is left in place and the thread dies.
     if (e->kill_requested.load() || g_process_exiting.load()) {
-      std::lock_guard<std::mutex> lock(Registry::Get().mutex);
-      PostResult(r, false);
+      PostResultLocking(r, false);
       return;
     }
     // Ours: cancel it (also when it had not landed yet, so it can never hit
     // the code after the region) and throw an ordinary error instead. Must
     // happen after the TryCatch scope closed, or the throw is swallowed.
     isolate->CancelTerminateExecution();
-    {
-      std::lock_guard<std::mutex> lock(Registry::Get().mutex);
-      PostResult(r, true);
-    }
-    ThrowInterrupted(isolate, rs, r, std::move(frames), rs.fired_boundary, seq,
-                     flags);
+    PostResultLocking(r, true);
+    ThrowInterrupted(isolate, rs, r, trace, rs.fired_cut, seq, flags);
     return;
   }
   if (terminated) return;  // not ours (kill/terminate) or aimed further out

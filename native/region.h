@@ -46,9 +46,13 @@ bool CancelRegionInterrupt(int64_t target, uint64_t request_id);
 void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info);
 // currentRegion() -> seq of the innermost active region, or 0.
 void CurrentRegionSeq(const v8::FunctionCallbackInfo<v8::Value>& info);
-// setInterruptFactory(fn): fn(reason, by, frames, boundary, seq, flags)
-// returns the error object a region throws.
+// setInterruptFactory(fn): fn(reason, by, inRegionFrames, trace, seq, flags)
+// returns the error object a region throws. `trace` is an opaque handle of
+// the whole captured stack, for traceFrames().
 void SetInterruptFactory(const v8::FunctionCallbackInfo<v8::Value>& info);
+// traceFrames(trace) -> every frame of a stack a region captured, as
+// [[function, script, line, column], ...]; undefined for anything else.
+void TraceFrames(const v8::FunctionCallbackInfo<v8::Value>& info);
 
 // The calling thread's region state, to bind as RunRegion's function data.
 void* ThreadRegionsData();

@@ -1,5 +1,7 @@
 #include "stack.h"
 
+#include <algorithm>
+
 namespace tk {
 
 namespace {
@@ -46,7 +48,28 @@ v8::Local<v8::Array> FramesToArray(v8::Isolate* isolate,
         Str(isolate, f.function), Str(isolate, f.script),
         v8::Integer::New(isolate, f.line), v8::Integer::New(isolate, f.column)};
     arr->Set(context, static_cast<uint32_t>(i), v8::Array::New(isolate, items, 4))
-        .Check();
+        .FromMaybe(false);  // cannot fail on a fresh array; never abort on it
+  }
+  return arr;
+}
+
+v8::Local<v8::Array> TraceToArray(v8::Isolate* isolate,
+                                  v8::Local<v8::StackTrace> trace, int from,
+                                  int to) {
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  to = std::min(to, trace->GetFrameCount());
+  v8::Local<v8::Array> arr = v8::Array::New(isolate, std::max(0, to - from));
+  v8::Local<v8::String> empty = v8::String::Empty(isolate);
+  for (int i = from; i < to; i++) {
+    v8::Local<v8::StackFrame> f = trace->GetFrame(isolate, i);
+    v8::Local<v8::String> fn = f->GetFunctionName();
+    v8::Local<v8::String> script = f->GetScriptNameOrSourceURL();
+    v8::Local<v8::Value> items[] = {
+        fn.IsEmpty() ? empty : fn, script.IsEmpty() ? empty : script,
+        v8::Integer::New(isolate, f->GetLineNumber()),
+        v8::Integer::New(isolate, f->GetColumn())};
+    arr->Set(context, static_cast<uint32_t>(i - from), v8::Array::New(isolate, items, 4))
+        .FromMaybe(false);  // cannot fail on a fresh array; never abort on it
   }
   return arr;
 }

@@ -26,4 +26,10 @@ std::vector<Frame> CaptureStack(v8::Isolate* isolate, int limit);
 v8::Local<v8::Array> FramesToArray(v8::Isolate* isolate,
                                    const std::vector<Frame>& frames);
 
+// The same for frames [from, to) of a trace captured on this thread, taken
+// straight from V8's strings (no UTF-8 round trip).
+v8::Local<v8::Array> TraceToArray(v8::Isolate* isolate,
+                                  v8::Local<v8::StackTrace> trace, int from,
+                                  int to);
+
 }  // namespace tk

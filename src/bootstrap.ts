@@ -16,7 +16,9 @@ if (typeof binary === 'string') {
   process.dlopen(mod, binary);
   const native = mod.exports;
   native.register(threadId, isMainThread, '', (flat) => (require('./thread') as typeof import('./thread')).onEvents(flat));
-  native.setInterruptFactory((...args) => (require('./interrupted') as typeof import('./interrupted')).makeInterruptedError(...args));
+  let factory: import('./interrupted').InterruptFactory | undefined;
+  native.setInterruptFactory((...args) =>
+    (factory ??= (require('./interrupted') as typeof import('./interrupted')).interruptFactory(native.traceFrames))(...args));
   process.on('exit', () => native.markExiting(isMainThread));
 } else {
   require('./thread');

@@ -1,5 +1,7 @@
 // Every error the library throws, with a stable `code`. Messages name the
 // offending argument.
+import { formatFrame } from './frames';
+import type { RawFrame } from './native';
 
 export class InvalidArgTypeError extends TypeError {
   readonly code = 'ERR_THREAD_KILL_INVALID_ARG_TYPE';
@@ -41,6 +43,13 @@ export class MainThreadError extends Error {
   }
 }
 
+/** The whole stack a region captured, from its native handle (see interruptFactory). */
+export type TraceResolver = (trace: object) => RawFrame[] | undefined;
+
+// Set by InterruptedError's static block (it needs the private fields).
+let fromCapture: (reason: unknown, by: number, inRegion: RawFrame[], trace: object | undefined,
+  resolve: TraceResolver) => InterruptedError;
+
 /** A thread's interruptible() region was interrupted by interrupt(). */
 export class InterruptedError extends Error {
   readonly code = 'ERR_THREAD_INTERRUPTED';
@@ -48,15 +57,83 @@ export class InterruptedError extends Error {
   readonly reason: unknown;
   /** threadId of the thread that called interrupt(). */
   readonly by: number;
-  /** JS stack of the interrupted code at the moment it was stopped. */
-  readonly interruptedStack: string;
+  // A string, or (built by a region) the interrupted frames, formatted on
+  // first read: most interrupted tasks are retried, never inspected.
+  #interruptedStack: string | RawFrame[];
+  // Built by a region: the native handle of everything it captured, for
+  // `stack` (see the static block).
+  #trace: object | undefined;
+  #resolve: TraceResolver | undefined;
+
   constructor(reason: unknown, by: number, interruptedStack: string) {
     super(`interrupted by thread ${by}${reason === undefined ? '' : `: ${describe(reason)}`}`);
     this.name = 'InterruptedError';
     this.reason = reason;
     this.by = by;
-    this.interruptedStack = interruptedStack;
+    this.#interruptedStack = interruptedStack;
   }
+
+  /** JS stack of the interrupted code at the moment it was stopped. */
+  get interruptedStack(): string {
+    const s = this.#interruptedStack;
+    if (typeof s === 'string') return s;
+    return (this.#interruptedStack = ['InterruptedError: interrupted here', ...s.map(formatFrame)].join('\n'));
+  }
+
+  static {
+    // A region's error has no own `stack` until it is read: this getter then
+    // formats the region's capture (the frames where it was stopped, its
+    // interruptible() call, the callers) and stores it as an ordinary own
+    // property. V8's capture, and even redefining the own property as an
+    // accessor, would cost microseconds on every interrupt.
+    const own = (err: object, value: unknown): void => {
+      Object.defineProperty(err, 'stack', { value, writable: true, configurable: true, enumerable: false });
+    };
+    Object.defineProperty(InterruptedError.prototype, 'stack', {
+      get(this: InterruptedError): string | undefined {
+        if (!(#trace in this)) return undefined; // the prototype itself, or another object
+        const frames = (this.#trace !== undefined ? this.#resolve!(this.#trace) : undefined)
+          ?? (typeof this.#interruptedStack === 'string' ? [] : this.#interruptedStack);
+        const stack = [`${this.name}: ${this.message}`, ...frames.map(formatFrame)].join('\n');
+        this.#trace = undefined; // let the native capture go
+        try {
+          own(this, stack);
+        } catch {
+          // frozen: compute again on the next read
+        }
+        return stack;
+      },
+      set(this: object, value: unknown) { own(this, value); },
+      configurable: true,
+      enumerable: false,
+    });
+
+    fromCapture = (reason, by, inRegion, trace, resolve) => {
+      const limit = Error.stackTraceLimit;
+      Error.stackTraceLimit = 0; // skip V8's capture: the region has one
+      let err: InterruptedError;
+      try {
+        err = new InterruptedError(reason, by, '');
+      } finally {
+        Error.stackTraceLimit = limit;
+      }
+      delete (err as { stack?: string }).stack; // now served by the getter above
+      err.#interruptedStack = inRegion;
+      err.#trace = trace;
+      err.#resolve = resolve;
+      return err;
+    };
+  }
+}
+
+/**
+ * The InterruptedError of a region, from the stack it captured natively:
+ * `inRegion` are the interrupted frames (top first); `trace` is the native
+ * handle of the whole capture, resolved by `resolve` if `stack` is read.
+ */
+export function interruptedErrorFromCapture(reason: unknown, by: number, inRegion: RawFrame[],
+  trace: object | undefined, resolve: TraceResolver): InterruptedError {
+  return fromCapture(reason, by, inRegion, trace, resolve);
 }
 
 /** StopToken.throwIfStopped() after the token was stopped. */

@@ -71,21 +71,29 @@ export function interrupt(target: Target | RegionHandle, reason?: unknown, optio
 export function interrupt(target: Target | RegionHandle, reason: unknown, options: InterruptOptions & { untilDelivered: true }): Promise<InterruptDelivery>;
 export function interrupt(target: Target | RegionHandle, reason?: unknown, options?: InterruptOptions): boolean | Promise<InterruptDelivery> {
   const resolved = resolveTarget(target, 'target', true);
-  const o = optionsBag(options, 'options', INTERRUPT_OPTION_KEYS);
-  const pending = boolean(o.pending, 'options.pending', false);
-  const untilDelivered = boolean(o.untilDelivered, 'options.untilDelivered', false);
-  const timeoutMs = durationMs(o.timeoutMs, 'options.timeoutMs', 10_000);
-  const retryIntervalMs = durationMs(o.retryIntervalMs, 'options.retryIntervalMs', 10, 1);
+  let pending = false;
+  let untilDelivered = false;
+  let timeoutMs = 10_000;
+  let retryIntervalMs = 10;
+  if (options !== undefined) { // (the common call has none: it is on the latency path)
+    const o = optionsBag(options, 'options', INTERRUPT_OPTION_KEYS);
+    pending = boolean(o.pending, 'options.pending', false);
+    untilDelivered = boolean(o.untilDelivered, 'options.untilDelivered', false);
+    timeoutMs = durationMs(o.timeoutMs, 'options.timeoutMs', timeoutMs);
+    retryIntervalMs = durationMs(o.retryIntervalMs, 'options.retryIntervalMs', retryIntervalMs, 1);
+  }
   const bytes = serializeReason(reason, 'reason'); // throws before anything is sent
   const tid = resolved.threadId;
-  const t0 = performance.now();
 
   if (tid < 0) {
     return untilDelivered ? Promise.resolve({ threadId: tid, delivered: false, why: 'thread-exited', attempts: 0, elapsedMs: 0 }) : false;
   }
-  const [status, requestId] = native.interrupt(tid, resolved.region ?? 0, bytes, pending, untilDelivered);
+  const t0 = untilDelivered ? performance.now() : 0;
+  const sent = native.interrupt(tid, resolved.region ?? 0, bytes, pending, untilDelivered);
+  const status: InterruptStatus = sent % 8;
   if (status === InterruptStatus.UnknownThread) throw new UnknownThreadError(tid, 'target');
   if (!untilDelivered) return status === InterruptStatus.Hit;
+  const requestId = (sent - status) / 8;
 
   const miss = (why: InterruptDelivery['why']): Promise<InterruptDelivery> =>
     Promise.resolve({ threadId: tid, delivered: false, why, attempts: 0, elapsedMs: performance.now() - t0 });

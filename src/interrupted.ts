@@ -2,27 +2,12 @@
 // the native region, after it cancelled the termination). Also restores
 // require.cache for modules whose loading the interrupt cut short.
 import * as v8 from 'v8';
-import { InterruptedError } from './errors';
+import { TraceResolver, interruptedErrorFromCapture } from './errors';
 import type { RawFrame } from './native';
-import { formatFrame } from './frames';
 import { isKillReason, runHooksThenStop } from './hooks';
 
 /** runRegion flag: do not touch require.cache. */
 export const FLAG_KEEP_MODULE_CACHE = 1;
-
-const REGION_FUNCTION = 'interruptible';
-const REGION_SCRIPT = require.resolve('./interrupt');
-
-/** The frames of the interrupted region: above its `interruptible` frame. */
-function regionFrames(frames: RawFrame[], boundary: number): RawFrame[] {
-  let seen = 0;
-  for (let i = 0; i < frames.length; i++) {
-    if (frames[i][0] === REGION_FUNCTION && frames[i][1] === REGION_SCRIPT && ++seen === boundary) {
-      return frames.slice(0, i);
-    }
-  }
-  return frames; // the region boundary is deeper than we captured
-}
 
 /**
  * Modules whose top-level code was on the interrupted part of the stack and
@@ -33,8 +18,8 @@ function regionFrames(frames: RawFrame[], boundary: number): RawFrame[] {
  */
 function restoreModuleCache(frames: RawFrame[]): void {
   const cache = require.cache;
-  const scripts = new Set(frames.map((f) => f[1]));
-  for (const file of scripts) {
+  for (const frame of frames) {
+    const file = frame[1];
     const mod = cache[file];
     if (mod === undefined || mod.loaded) continue;
     delete cache[file];
@@ -46,21 +31,30 @@ function restoreModuleCache(frames: RawFrame[]): void {
   }
 }
 
-export function makeInterruptedError(reasonBytes: Uint8Array | undefined, by: number, frames: RawFrame[],
-  boundary: number, _seq: number, flags: number): Error {
-  let reason: unknown;
-  if (reasonBytes !== undefined) {
-    try {
-      reason = v8.deserialize(reasonBytes);
-    } catch (err) {
-      reason = err; // cannot happen for what interrupt() accepted; never hide the interrupt
+/** What the native region calls to build its error (see setInterruptFactory). */
+export type InterruptFactory = (reasonBytes: Uint8Array | undefined, by: number, inRegion: RawFrame[],
+  trace: object | undefined, seq: number, flags: number) => Error;
+
+/**
+ * The factory the native region calls, once per interrupt, after it
+ * cancelled the termination. `inRegion` are the interrupted region's frames
+ * (top first); `trace` is the native handle of the whole captured stack,
+ * resolved by `traceFrames` only if someone reads the error's `stack`.
+ */
+export function interruptFactory(traceFrames: TraceResolver): InterruptFactory {
+  return (reasonBytes, by, inRegion, trace, _seq, flags) => {
+    let reason: unknown;
+    if (reasonBytes !== undefined) {
+      try {
+        reason = v8.deserialize(reasonBytes);
+      } catch (err) {
+        reason = err; // cannot happen for what interrupt() accepted; never hide the interrupt
+      }
     }
-  }
-  const inRegion = boundary > 0 ? regionFrames(frames, boundary) : [];
-  if ((flags & FLAG_KEEP_MODULE_CACHE) === 0 && inRegion.length > 0) restoreModuleCache(inRegion);
-  const stack = ['InterruptedError: interrupted here', ...inRegion.map(formatFrame)].join('\n');
-  // kill() interrupted us (phase 2): let the catch/finally blocks that are
-  // about to run finish, then run the onKill hooks and stop.
-  if (isKillReason(reason)) setImmediate(() => void runHooksThenStop(reason));
-  return new InterruptedError(reason, by, stack);
+    if ((flags & FLAG_KEEP_MODULE_CACHE) === 0 && inRegion.length > 0) restoreModuleCache(inRegion);
+    // kill() interrupted us (phase 2): let the catch/finally blocks that are
+    // about to run finish, then run the onKill hooks and stop.
+    if (isKillReason(reason)) setImmediate(() => void runHooksThenStop(reason));
+    return interruptedErrorFromCapture(reason, by, inRegion, trace, traceFrames);
+  };
 }

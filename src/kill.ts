@@ -182,7 +182,7 @@ class KillRun {
     start = this.now();
     const depth = threadInfo(tid)?.regionDepth ?? 0;
     if (depth > 0 && opts.graceMs > 0) {
-      const [status] = native.interrupt(tid, 0, opts.interruptReason, false, false);
+      const status: InterruptStatus = native.interrupt(tid, 0, opts.interruptReason, false, false) % 8;
       if (status === InterruptStatus.Hit) {
         if (await this.waitDeath(opts.graceMs)) { this.phase('interrupt', start, 'exited'); return this.finish('killed'); }
         this.phase('interrupt', start, 'grace-expired');

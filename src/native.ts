@@ -46,8 +46,9 @@ export interface Native {
   ping(threadId: number): boolean;
   heartbeat(threadId: number): [live: boolean, beats: number, beatsInJs: number];
   capturedStack(threadId: number): RawFrame[] | null;
+  /** status + 8 * requestId (one number: the interrupt latency path). */
   interrupt(threadId: number, regionSeq: number, reason: Uint8Array | undefined,
-    pending: boolean, notify: boolean): [InterruptStatus, number];
+    pending: boolean, notify: boolean): number;
   reissueInterrupt(threadId: number, requestId: number): boolean;
   cancelInterrupt(threadId: number, requestId: number): boolean;
   threads(): RawThread[];
@@ -57,8 +58,11 @@ export interface Native {
   osTid(): number;
   runRegion<T>(fn: () => T, flags: number): T;
   currentRegion(): number;
-  setInterruptFactory(factory: (reason: Uint8Array | undefined, by: number, frames: RawFrame[],
-    boundary: number, seq: number, flags: number) => Error): void;
+  /** The factory gets the interrupted region's frames and an opaque handle of the whole stack. */
+  setInterruptFactory(factory: (reason: Uint8Array | undefined, by: number, inRegion: RawFrame[],
+    trace: object | undefined, seq: number, flags: number) => Error): void;
+  /** Every frame of a stack a region captured (its factory's `trace`); undefined for anything else. */
+  traceFrames(trace: object): RawFrame[] | undefined;
 }
 
 const root = path.resolve(__dirname, '..');

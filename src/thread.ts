@@ -3,7 +3,7 @@
 // to this one (a watched thread died, an interrupt was delivered).
 import { isMainThread, threadId } from 'worker_threads';
 import { EventType, native } from './native';
-import { makeInterruptedError } from './interrupted';
+import { interruptFactory } from './interrupted';
 
 type DeathListener = (killed: boolean) => void;
 type DeliveryListener = (delivered: boolean) => void;
@@ -50,7 +50,7 @@ export function addDeliveryListener(requestId: number, fn: DeliveryListener): ()
 if (!native.register(threadId, isMainThread, '', onEvents)) {
   throw new Error('thread-kill: this context has no Node.js environment to register');
 }
-native.setInterruptFactory(makeInterruptedError);
+native.setInterruptFactory(interruptFactory(native.traceFrames));
 // Once the thread is exiting, no region may turn a termination into an
 // InterruptedError: the termination is Node shutting the thread (or, on the
 // main thread, every worker) down.

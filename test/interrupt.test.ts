@@ -183,6 +183,46 @@ describe('interrupt()', () => {
     assert.strictEqual(caught.by, mainThreadId);
   });
 
+
+  it('the error: `stack` is where the region stopped, then the interruptible() call and its callers; `interruptedStack` is the region part', () => {
+    // Deeper than the short first capture, so the full capture is exercised.
+    function recurse(n: number): number {
+      if (n === 0) {
+        tk.interrupt(mainThreadId, 'deep');
+        for (;;) { /* the interrupt lands here */ }
+      }
+      return recurse(n - 1) + 1;
+    }
+    function callsRegion(): number {
+      return tk.interruptible(() => recurse(20));
+    }
+    let caught: tk.InterruptedError | undefined;
+    try {
+      callsRegion();
+    } catch (e) {
+      caught = e as tk.InterruptedError;
+    }
+    assert.ok(caught instanceof tk.InterruptedError);
+    const clone = structuredClone(caught); // before anything read `stack`: the getter serves it
+    const inRegion = caught.interruptedStack.split('\n');
+    assert.strictEqual(inRegion[0], 'InterruptedError: interrupted here');
+    assert.strictEqual(inRegion.length, 1 + 21 + 1, caught.interruptedStack); // recurse(20..0), the arrow
+    assert.ok(inRegion.slice(1, 22).every((l) => /^ {4}at recurse \(.*interrupt\.test\.js:\d+:\d+\)$/.test(l)), caught.interruptedStack);
+    const stack = caught.stack!.split('\n');
+    assert.strictEqual(stack[0], `InterruptedError: ${caught.message}`);
+    assert.deepStrictEqual(stack.slice(1, 23), inRegion.slice(1));
+    assert.match(stack[23], /^ {4}at interruptible \(.*[/\\]lib[/\\]interrupt\.js:\d+:\d+\)$/);
+    assert.match(stack[24], /^ {4}at callsRegion \(.*interrupt\.test\.js/);
+    assert.strictEqual(clone.stack, caught.stack);
+    assert.strictEqual(clone.message, caught.message);
+    // Once read it is an ordinary own property, writable like any error's.
+    assert.strictEqual(Object.getOwnPropertyDescriptor(caught, 'stack')?.value, caught.stack);
+    caught.stack = 'replaced';
+    assert.strictEqual(caught.stack, 'replaced');
+    const fresh = new tk.InterruptedError('r', 1, 'here');
+    assert.match(fresh.stack!, /^InterruptedError: interrupted by thread 1: r\n {4}at /);
+    assert.strictEqual(fresh.interruptedStack, 'here');
+  });
   it('a worker can interrupt a synchronous region on the main thread', async () => {
     const flag = new Int32Array(new SharedArrayBuffer(4));
     const w = new Worker(`
