@@ -11,10 +11,11 @@ namespace tk {
 
 namespace {
 
-struct ActiveRegion {
-  uint64_t seq;
-  int32_t flags;
-};
+// runRegion's flags, read only when a region throws: nothing on the hot path
+// needs them.
+int32_t RegionFlags(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  return info.Length() > 1 && info[1]->IsInt32() ? info[1].As<v8::Int32>()->Value() : 0;
+}
 
 struct RegionStack;
 
@@ -33,7 +34,11 @@ struct CapturedTrace {
 // (region entry/exit and the interrupt callback both run there), which is
 // what makes "is the addressed region still active?" race-free.
 struct RegionStack {
-  std::vector<ActiveRegion> active;
+  // Active regions, outermost first: their sequence numbers live in the
+  // entry's region_seqs (which interrupters read as a pre-check) and, past
+  // kTrackedRegions levels, in `deep`. Nothing to allocate on the hot path.
+  uint32_t depth = 0;
+  std::vector<uint64_t> deep;
   uint64_t next_seq = 0;
   // The region our interrupt callback aimed a TerminateExecution at, and
   // what to tell it. 0 = none.
@@ -82,9 +87,15 @@ void PostResultLocking(const InterruptRequest& r, bool delivered) {
   PostResult(r, delivered);
 }
 
+// The sequence number of active region `i` (0 = outermost); owner thread.
+uint64_t SeqAt(const RegionStack& rs, uint32_t i) {
+  return i < kTrackedRegions ? rs.entry->region_seqs[i].load(std::memory_order_relaxed)
+                             : rs.deep[i - kTrackedRegions];
+}
+
 int IndexOfSeq(const RegionStack& rs, uint64_t seq) {
-  for (size_t i = 0; i < rs.active.size(); i++)
-    if (rs.active[i].seq == seq) return static_cast<int>(i);
+  for (uint32_t i = 0; i < rs.depth; i++)
+    if (SeqAt(rs, i) == seq) return static_cast<int>(i);
   return -1;
 }
 
@@ -213,8 +224,8 @@ void OnInterrupt(void*) {
     }
   }
   if (!changed) return;
-  rs.fired_seq = rs.active[best].seq;
-  const uint32_t boundary = static_cast<uint32_t>(rs.active.size() - best);
+  rs.fired_seq = SeqAt(rs, static_cast<uint32_t>(best));
+  const uint32_t boundary = rs.depth - static_cast<uint32_t>(best);
   // The stack at the moment of stopping, before the termination unwinds it.
   // Only V8's frame records: turning them into strings waits until after
   // the region has thrown, and most of it until someone reads err.stack.
@@ -342,7 +353,7 @@ void TraceFrames(const v8::FunctionCallbackInfo<v8::Value>& info) {
 
 void CurrentRegionSeq(const v8::FunctionCallbackInfo<v8::Value>& info) {
   RegionStack& rs = Regions();
-  double seq = rs.active.empty() ? 0 : static_cast<double>(rs.active.back().seq);
+  double seq = rs.depth == 0 ? 0 : static_cast<double>(SeqAt(rs, rs.depth - 1));
   info.GetReturnValue().Set(seq);
 }
 
@@ -359,37 +370,42 @@ void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info) {
         isolate, "thread-kill: runRegion needs a function on a registered thread")));
     return;
   }
-  const int32_t flags = info.Length() > 1 && info[1]->IsInt32()
-                            ? info[1].As<v8::Int32>()->Value()
-                            : 0;
-  const uint32_t depth = static_cast<uint32_t>(rs.active.size());
+  const uint32_t depth = rs.depth;
   const uint64_t seq = ++rs.next_seq;
   if (!rs.region_frame_learned) LearnRegionFrame(isolate, rs);
 
   if (depth == 0 && e->has_pending_interrupt.load(std::memory_order_relaxed)) {
     InterruptRequest r;
     if (TakePendingRequest(e, &r)) {
-      ThrowInterrupted(isolate, rs, r, CurrentTrace(isolate, kShortTrace), 0, seq, flags);
+      ThrowInterrupted(isolate, rs, r, CurrentTrace(isolate, kShortTrace), 0, seq,
+                       RegionFlags(info));
       return;
     }
   }
 
-  rs.active.push_back(ActiveRegion{seq, flags});
   if (depth < kTrackedRegions)
     e->region_seqs[depth].store(seq, std::memory_order_relaxed);
+  else
+    rs.deep.push_back(seq);
+  rs.depth = depth + 1;
   e->region_depth.store(depth + 1, std::memory_order_release);
 
-  v8::MaybeLocal<v8::Value> result;
-  bool terminated;
+  v8::Local<v8::Value> value;
+  bool terminated = false;
   {
     v8::TryCatch try_catch(isolate);
-    result = info[0].As<v8::Function>()->Call(isolate->GetCurrentContext(),
-                                              v8::Undefined(isolate), 0, nullptr);
-    terminated = try_catch.HasTerminated();
-    if (!terminated && try_catch.HasCaught()) try_catch.ReThrow();
+    // A call that returned a value threw nothing: only ask the TryCatch
+    // (two calls into V8) when it did not.
+    if (!info[0].As<v8::Function>()
+             ->Call(isolate->GetCurrentContext(), v8::Undefined(isolate), 0, nullptr)
+             .ToLocal(&value)) {
+      terminated = try_catch.HasTerminated();
+      if (!terminated && try_catch.HasCaught()) try_catch.ReThrow();
+    }
   }
 
-  rs.active.pop_back();
+  if (depth >= kTrackedRegions) rs.deep.pop_back();
+  rs.depth = depth;
   e->region_depth.store(depth, std::memory_order_release);
 
   // An interrupt that arrived while the region was inside a native call may
@@ -427,12 +443,11 @@ void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info) {
     // happen after the TryCatch scope closed, or the throw is swallowed.
     isolate->CancelTerminateExecution();
     PostResultLocking(r, true);
-    ThrowInterrupted(isolate, rs, r, trace, rs.fired_cut, seq, flags);
+    ThrowInterrupted(isolate, rs, r, trace, rs.fired_cut, seq, RegionFlags(info));
     return;
   }
   if (terminated) return;  // not ours (kill/terminate) or aimed further out
-  v8::Local<v8::Value> value;
-  if (result.ToLocal(&value)) info.GetReturnValue().Set(value);
+  if (!value.IsEmpty()) info.GetReturnValue().Set(value);
 }
 
 InterruptStatus RequestRegionInterrupt(const InterruptArgs& args,

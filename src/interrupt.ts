@@ -27,7 +27,7 @@ const runRegion = native.runRegion;
  */
 export function interruptible<T>(fn: () => T, options?: InterruptibleOptions): T {
   if (typeof fn !== 'function') func(fn, 'fn');
-  if (options === undefined) return runRegion(fn, 0);
+  if (options === undefined) return runRegion(fn);
   const o = optionsBag(options, 'options', ['restoreModuleCache'] as const);
   return runRegion(fn, boolean(o.restoreModuleCache, 'options.restoreModuleCache', true) ? 0 : FLAG_KEEP_MODULE_CACHE);
 }

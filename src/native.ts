@@ -56,7 +56,7 @@ export interface Native {
   markExiting(isMainThread: boolean): void;
   exitNow(code: number): never;
   osTid(): number;
-  runRegion<T>(fn: () => T, flags: number): T;
+  runRegion<T>(fn: () => T, flags?: number): T;
   currentRegion(): number;
   /** The factory gets the interrupted region's frames and an opaque handle of the whole stack. */
   setInterruptFactory(factory: (reason: Uint8Array | undefined, by: number, inRegion: RawFrame[],
