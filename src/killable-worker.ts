@@ -10,7 +10,8 @@ import { stop } from './stop';
 import { knownWorkerIds } from './targets';
 import { durationMs } from './validate';
 
-const BOOTSTRAP = path.join(__dirname, 'bootstrap.js');
+// .cjs: Node loads it without looking up the package.json "type" first.
+const BOOTSTRAP = path.join(__dirname, 'bootstrap.cjs');
 
 // Process-wide flags (--expose-gc, V8 flags...) that Node refuses in a
 // worker's execArgv, learned from the first refusal. A plain Worker inherits

@@ -67,7 +67,7 @@ describe('addon lifetime', () => {
     // itself because the registry and teardown callbacks live in it.
     const out = execFileSync(process.execPath, ['-e', `
       const { Worker } = require('worker_threads');
-      const boot = ${JSON.stringify(require.resolve('thread-kill').replace(/index\.js$/, 'bootstrap.js'))};
+      const boot = ${JSON.stringify(require.resolve('thread-kill').replace(/index\.js$/, 'bootstrap.cjs'))};
       (async () => {
         for (let i = 0; i < 30; i++) {
           const w = new Worker("require('worker_threads').parentPort.postMessage(1)", { eval: true, execArgv: ['--require', boot] });
