@@ -217,33 +217,70 @@ async function startupCost() {
   return { plain: median(plain), killable: median(killable), added: median(killable) - median(plain) };
 }
 
-async function killRespawnMemory() {
+/** V8's young generation (new space) in MB, as reported by v8.getHeapSpaceStatistics(). */
+function newSpaceMb() {
+  const space = require('v8').getHeapSpaceStatistics().find((sp) => sp.space_name === 'new_space');
+  return space ? mb(space.space_size) : 0;
+}
+
+/**
+ * Kill/respawn cycles in a fresh process (one per kind, so neither inherits
+ * the other's heap). kind 'killable': KillableWorker + kill(); 'plain': Worker
+ * + terminate(), the baseline. Each cycle waits until the worker is online.
+ *
+ * Warm-up: V8 grows the main thread's young generation in steps while
+ * objects keep surviving scavenges (any busy process gets there; it is sized
+ * once, up to --max-semi-space-size, never a leak), and glibc grows per-thread
+ * arenas. We warm up until the young generation is at its maximum (at most
+ * WARMUP_MAX cycles), then measure growth over CYCLES more.
+ */
+async function respawnMemory(kind) {
   const CYCLES = n(10_000, 300);
-  const WARMUP = n(500, 50);
+  const WARMUP_MIN = n(500, 50);
+  const WARMUP_MAX = n(10_000, 100);
+  // Two semi-spaces of at most 16 MB each: V8's default on 64-bit (V8 11).
+  const maxSemiSpace = Number(/--max-semi-space-size[= ](\d+)/.exec(process.execArgv.join(' '))?.[1] ?? 16);
+  const maxNewSpace = 2 * maxSemiSpace;
   let next = 0;
-  let limit = WARMUP;
+  let limit = 0;
   async function lane() {
     while (next < limit) {
       next++;
-      const w = new tk.KillableWorker('for (;;) {}', { eval: true });
-      const r = await tk.kill(w);
-      if (r.outcome !== 'killed') throw new Error(`kill/respawn: ${r.outcome}`);
-      await w.join();
+      if (kind === 'plain') {
+        const w = new Worker('for (;;) {}', { eval: true });
+        await once(w, 'online');
+        await w.terminate();
+      } else {
+        const w = new tk.KillableWorker('for (;;) {}', { eval: true });
+        await once(w, 'online');
+        const r = await tk.kill(w);
+        if (r.outcome !== 'killed') throw new Error(`kill/respawn: ${r.outcome}`);
+        await w.join();
+      }
     }
   }
-  // Warm-up: the first cycles grow the allocator's per-thread arenas and V8's
-  // heaps once; the target is about growth that keeps going (a leak).
+  const run = async (cycles) => { next = 0; limit = cycles; await Promise.all([lane(), lane(), lane(), lane()]); gc(); };
   const start = process.memoryUsage().rss;
-  await Promise.all([lane(), lane(), lane(), lane()]);
-  gc();
+  let warmup = 0;
+  for (const step = WARMUP_MIN; warmup < WARMUP_MAX && (warmup === 0 || newSpaceMb() < maxNewSpace);) {
+    await run(step);
+    warmup += step;
+  }
   const before = process.memoryUsage().rss;
-  next = 0;
-  limit = CYCLES;
+  const newBefore = newSpaceMb();
   const t = performance.now();
-  await Promise.all([lane(), lane(), lane(), lane()]);
-  gc();
+  await run(CYCLES);
   const after = process.memoryUsage().rss;
-  return { cycles: CYCLES, warmup: WARMUP, warmupMb: mb(before - start), growthMb: mb(after - before), seconds: (performance.now() - t) / 1000 };
+  return {
+    kind, cycles: CYCLES, warmup, warmupMb: mb(before - start), growthMb: mb(after - before),
+    newSpaceBefore: newBefore, newSpaceAfter: newSpaceMb(), seconds: (performance.now() - t) / 1000,
+  };
+}
+
+function respawnMemoryInChild(kind) {
+  const out = require('child_process').execFileSync(process.execPath,
+    ['--expose-gc', __filename, '--memory-child', kind, ...(QUICK ? ['--quick'] : [])], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  return JSON.parse(out);
 }
 
 async function interruptMemory() {
@@ -329,8 +366,10 @@ async function main() {
   const start = startupCostInChild();
   log('piscina ...');
   const pis = await piscinaCancel();
-  log('memory: kill/respawn ...');
-  const memKill = await killRespawnMemory();
+  log('memory: kill/respawn (KillableWorker + kill()) ...');
+  const memKill = respawnMemoryInChild('killable');
+  log('memory: spawn/terminate (plain Worker, the baseline) ...');
+  const memPlain = respawnMemoryInChild('plain');
   log('memory: interrupts ...');
   const memInt = await interruptMemory();
 
@@ -396,11 +435,21 @@ Time from \`abort()\` until the pool has run the next task (pool of one thread).
 
 | | RSS growth | target |
 |---|---|---|
-| ${memKill.cycles} KillableWorker kill/respawn cycles (4 at a time, ${f(memKill.seconds, 0)} s), after ${memKill.warmup} warm-up cycles (which grew RSS ${f(memKill.warmupMb, 1)} MB) | ${f(memKill.growthMb, 1)} MB | < 10 MB |
+| ${memKill.cycles} KillableWorker + kill() cycles (4 at a time, ${f(memKill.seconds, 0)} s) | ${f(memKill.growthMb, 1)} MB | < 10 MB |
+| baseline: ${memPlain.cycles} plain Worker + terminate() cycles (${f(memPlain.seconds, 0)} s) | ${f(memPlain.growthMb, 1)} MB | |
 | ${memInt.interrupts} interrupt() calls at a thread entering/leaving regions (${memInt.hits} hit a region, ${memInt.caught} caught), after a warm-up of ${memInt.interrupts / 10} | ${f(memInt.growthMb, 1)} MB | < 2 MB |
 
-RSS is measured after \`gc()\`. The warm-up absorbs one-time growth (glibc's per-thread malloc arenas,
-V8's heap sizing); the registry keeps a bounded record of the last 4,096 dead threads.
+Each respawn side runs in its own fresh process and waits for every worker to be online before
+stopping it. RSS is measured after \`gc()\`, after a warm-up that lasts until V8 has grown the main
+thread's young generation to its maximum (a one-time sizing any busy process reaches, bounded by
+\`--max-semi-space-size\`; plain Workers get there too, more slowly because each cycle allocates less):
+
+| | warm-up cycles | RSS growth in warm-up | young generation before → after the measured cycles |
+|---|---|---|---|
+| KillableWorker + kill() | ${memKill.warmup} | ${f(memKill.warmupMb, 1)} MB | ${f(memKill.newSpaceBefore, 0)} → ${f(memKill.newSpaceAfter, 0)} MB |
+| plain Worker + terminate() | ${memPlain.warmup} | ${f(memPlain.warmupMb, 1)} MB | ${f(memPlain.newSpaceBefore, 0)} → ${f(memPlain.newSpaceAfter, 0)} MB |
+
+The registry keeps a bounded record of the last 4,096 dead threads (stacks for the last 64).
 `;
   fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), md);
   process.stdout.write(md);
@@ -408,6 +457,8 @@ V8's heap sizing); the registry keeps a bounded record of the last 4,096 dead th
 
 if (process.argv.includes('--startup-child')) {
   startupCost().then((r) => process.stdout.write(JSON.stringify(r)));
+} else if (process.argv.includes('--memory-child')) {
+  respawnMemory(process.argv[process.argv.indexOf('--memory-child') + 1]).then((r) => process.stdout.write(JSON.stringify(r)));
 } else {
   main().catch((err) => { console.error(err); process.exitCode = 1; });
 }
