@@ -232,12 +232,15 @@ function newSpaceMb() {
  * objects keep surviving scavenges (any busy process gets there; it is sized
  * once, up to --max-semi-space-size, never a leak), and glibc grows per-thread
  * arenas. We warm up until the young generation is at its maximum (at most
- * WARMUP_MAX cycles), then measure growth over CYCLES more.
+ * WARMUP_MAX cycles) and then WARMUP_SETTLE cycles more (its new pages only
+ * become resident as allocation sweeps through them), then measure growth
+ * over CYCLES more.
  */
 async function respawnMemory(kind) {
   const CYCLES = n(10_000, 300);
   const WARMUP_MIN = n(500, 50);
   const WARMUP_MAX = n(10_000, 100);
+  const WARMUP_SETTLE = n(1_500, 50);
   // Two semi-spaces of at most 16 MB each: V8's default on 64-bit (V8 11).
   const maxSemiSpace = Number(/--max-semi-space-size[= ](\d+)/.exec(process.execArgv.join(' '))?.[1] ?? 16);
   const maxNewSpace = 2 * maxSemiSpace;
@@ -266,6 +269,10 @@ async function respawnMemory(kind) {
     await run(step);
     warmup += step;
   }
+  // A grown young generation is committed at once but becomes resident as
+  // allocation first sweeps through it: give it that sweep too.
+  await run(WARMUP_SETTLE);
+  warmup += WARMUP_SETTLE;
   const before = process.memoryUsage().rss;
   const newBefore = newSpaceMb();
   const t = performance.now();
@@ -442,7 +449,8 @@ Time from \`abort()\` until the pool has run the next task (pool of one thread).
 Each respawn side runs in its own fresh process and waits for every worker to be online before
 stopping it. RSS is measured after \`gc()\`, after a warm-up that lasts until V8 has grown the main
 thread's young generation to its maximum (a one-time sizing any busy process reaches, bounded by
-\`--max-semi-space-size\`; plain Workers get there too, more slowly because each cycle allocates less):
+\`--max-semi-space-size\`; plain Workers get there too, more slowly because each cycle allocates less)
+and then for 1,500 more cycles, in which those pages become resident:
 
 | | warm-up cycles | RSS growth in warm-up | young generation before → after the measured cycles |
 |---|---|---|---|

@@ -110,12 +110,18 @@ export class InterruptedError extends Error {
 
     fromCapture = (reason, by, inRegion, trace, resolve) => {
       const limit = Error.stackTraceLimit;
-      Error.stackTraceLimit = 0; // skip V8's capture: the region has one
+      let lowered = false;
+      try {
+        Error.stackTraceLimit = 0; // skip V8's capture: the region has one
+        lowered = true;
+      } catch {
+        // a frozen Error: V8 captures a stack we then replace; slower, still right
+      }
       let err: InterruptedError;
       try {
         err = new InterruptedError(reason, by, '');
       } finally {
-        Error.stackTraceLimit = limit;
+        if (lowered) Error.stackTraceLimit = limit;
       }
       delete (err as { stack?: string }).stack; // now served by the getter above
       err.#interruptedStack = inRegion;

@@ -248,6 +248,15 @@ describe('interrupt()', () => {
     await new Promise((resolve) => w.once('exit', resolve));
   });
 
+  it('a frozen Error constructor (no Error.stackTraceLimit writes) still gets an InterruptedError with its stack', async () => {
+    const { messages } = await inWorker(`
+      Object.freeze(Error);
+      try { tk.interruptible(() => { tk.interrupt(threadId, 'frozen'); for (;;) {} }); }
+      catch (e) { post([e instanceof tk.InterruptedError, e.reason, /\\n {4}at interruptible \\(/.test(e.stack)]); }
+    `);
+    assert.deepStrictEqual(messages, [[true, 'frozen', true]]);
+  });
+
   it('{ pending: true } waits for the next region entry', async () => {
     const { messages } = await inWorker(`
       post(tk.interrupt(threadId, 'queued', { pending: true }));
