@@ -227,8 +227,32 @@ void PinSharedObject() {
   });
 }
 
+// What the KillableWorker bootstrap needs (see src/bootstrap.cts), which
+// marks its exports object with `bootstrapOnly`: it runs before every
+// KillableWorker's own code, and each function created here costs
+// microseconds of worker startup. A later require() of the library in the
+// same thread initialises the full set.
+void InitBootstrap(Napi::Env env, Napi::Object exports) {
+  exports.Set("register", Napi::Function::New(env, Register));
+  exports.Set("markExiting", Napi::Function::New(env, MarkExiting));
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  v8::Local<v8::Object> raw = ToV8(exports).As<v8::Object>();
+  SetRaw(isolate, context, raw, "setInterruptFactory", SetInterruptFactory);
+  SetRaw(isolate, context, raw, "traceFrames", TraceFrames);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   PinSharedObject();
+  {
+    v8::Isolate* isolate = v8::Isolate::GetCurrent();
+    v8::Local<v8::Object> raw = ToV8(exports).As<v8::Object>();
+    v8::Local<v8::String> key = v8::String::NewFromUtf8Literal(isolate, "bootstrapOnly");
+    if (raw->HasOwnProperty(isolate->GetCurrentContext(), key).FromMaybe(false)) {
+      InitBootstrap(env, exports);
+      return exports;
+    }
+  }
   exports.Set("register", Napi::Function::New(env, Register));
   exports.Set("reserve", Napi::Function::New(env, Reserve));
   exports.Set("release", Napi::Function::New(env, Release));

@@ -12,7 +12,8 @@ const binary = getEnvironmentData('thread-kill:binary');
 if (typeof binary === 'string') {
   // process.dlopen, not require(): no path resolution or realpath on the
   // hot path of every worker start. The file is already loaded in-process.
-  const mod = { exports: {} as Native };
+  // bootstrapOnly: the addon sets up just what this file uses.
+  const mod = { exports: { bootstrapOnly: true } as unknown as Native };
   process.dlopen(mod, binary);
   const native = mod.exports;
   native.register(threadId, isMainThread, '', (flat) => (require('./thread') as typeof import('./thread')).onEvents(flat));

@@ -1,0 +1,2 @@
+// A worker's first line of its own code (bench/run.js, startup).
+require('worker_threads').parentPort.postMessage(process.hrtime.bigint());
