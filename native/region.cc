@@ -357,57 +357,33 @@ void CurrentRegionSeq(const v8::FunctionCallbackInfo<v8::Value>& info) {
   info.GetReturnValue().Set(seq);
 }
 
-void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info) {
-  v8::Isolate* isolate = info.GetIsolate();
-  // The thread's RegionStack, bound as this function's data when the addon
-  // was initialised on this thread (see ThreadRegionsData()).
-  RegionStack& rs = *static_cast<RegionStack*>(info.Data().As<v8::External>()->Value());
-  Entry* e = rs.entry;
-  if (e == nullptr || info.Length() < 1 || !info[0]->IsFunction()) {
-    // The TS wrapper validates; this is only reachable by misuse of the
-    // private binding. Never assert on it.
-    isolate->ThrowException(v8::Exception::TypeError(v8::String::NewFromUtf8Literal(
-        isolate, "thread-kill: runRegion needs a function on a registered thread")));
-    return;
-  }
-  const uint32_t depth = rs.depth;
-  const uint64_t seq = ++rs.next_seq;
-  if (!rs.region_frame_learned) LearnRegionFrame(isolate, rs);
+namespace {
 
+// Region entry, the rare cases: learning what the region frame looks like
+// (first region on the thread) and a { pending: true } interrupt waiting for
+// this outermost entry. True if it threw. Out of line: the hot path stays
+// small.
+[[gnu::noinline]] bool EnterSlow(const v8::FunctionCallbackInfo<v8::Value>& info,
+                                 RegionStack& rs, Entry* e, uint64_t seq, uint32_t depth) {
+  v8::Isolate* isolate = info.GetIsolate();
+  if (!rs.region_frame_learned) LearnRegionFrame(isolate, rs);
   if (depth == 0 && e->has_pending_interrupt.load(std::memory_order_relaxed)) {
     InterruptRequest r;
     if (TakePendingRequest(e, &r)) {
       ThrowInterrupted(isolate, rs, r, CurrentTrace(isolate, kShortTrace), 0, seq,
                        RegionFlags(info));
-      return;
+      return true;
     }
   }
+  return false;
+}
 
-  if (depth < kTrackedRegions)
-    e->region_seqs[depth].store(seq, std::memory_order_relaxed);
-  else
-    rs.deep.push_back(seq);
-  rs.depth = depth + 1;
-  e->region_depth.store(depth + 1, std::memory_order_release);
-
-  v8::Local<v8::Value> value;
-  bool terminated = false;
-  {
-    v8::TryCatch try_catch(isolate);
-    // A call that returned a value threw nothing: only ask the TryCatch
-    // (two calls into V8) when it did not.
-    if (!info[0].As<v8::Function>()
-             ->Call(isolate->GetCurrentContext(), v8::Undefined(isolate), 0, nullptr)
-             .ToLocal(&value)) {
-      terminated = try_catch.HasTerminated();
-      if (!terminated && try_catch.HasCaught()) try_catch.ReThrow();
-    }
-  }
-
-  if (depth >= kTrackedRegions) rs.deep.pop_back();
-  rs.depth = depth;
-  e->region_depth.store(depth, std::memory_order_release);
-
+// Region exit when the call was terminated, or an interrupt is in flight
+// for some region of this thread.
+[[gnu::noinline]] void ExitSlow(const v8::FunctionCallbackInfo<v8::Value>& info,
+                                RegionStack& rs, Entry* e, uint64_t seq, bool terminated,
+                                v8::Local<v8::Value> value) {
+  v8::Isolate* isolate = info.GetIsolate();
   // An interrupt that arrived while the region was inside a native call may
   // not have found a JS interrupt check before the region returned: deliver
   // it here, at the boundary. Never when terminating for another reason.
@@ -447,6 +423,63 @@ void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info) {
     return;
   }
   if (terminated) return;  // not ours (kill/terminate) or aimed further out
+  if (!value.IsEmpty()) info.GetReturnValue().Set(value);
+}
+
+}  // namespace
+
+void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  v8::Isolate* isolate = info.GetIsolate();
+  // The thread's RegionStack, bound as this function's data when the addon
+  // was initialised on this thread (see ThreadRegionsData()).
+  RegionStack& rs = *static_cast<RegionStack*>(info.Data().As<v8::External>()->Value());
+  Entry* e = rs.entry;
+  if (e == nullptr || info.Length() < 1 || !info[0]->IsFunction()) {
+    // The TS wrapper validates; this is only reachable by misuse of the
+    // private binding. Never assert on it.
+    isolate->ThrowException(v8::Exception::TypeError(v8::String::NewFromUtf8Literal(
+        isolate, "thread-kill: runRegion needs a function on a registered thread")));
+    return;
+  }
+  const uint32_t depth = rs.depth;
+  const uint64_t seq = ++rs.next_seq;
+  if (__builtin_expect(!rs.region_frame_learned ||
+                           (depth == 0 && e->has_pending_interrupt.load(std::memory_order_relaxed)),
+                       0)) {
+    if (EnterSlow(info, rs, e, seq, depth)) return;
+  }
+
+  if (__builtin_expect(depth < kTrackedRegions, 1))
+    e->region_seqs[depth].store(seq, std::memory_order_relaxed);
+  else
+    rs.deep.push_back(seq);
+  rs.depth = depth + 1;
+  e->region_depth.store(depth + 1, std::memory_order_release);
+
+  v8::Local<v8::Value> value;
+  bool terminated = false;
+  {
+    v8::TryCatch try_catch(isolate);
+    // A call that returned a value threw nothing: only ask the TryCatch
+    // (two calls into V8) when it did not.
+    if (!info[0].As<v8::Function>()
+             ->Call(isolate->GetCurrentContext(), v8::Undefined(isolate), 0, nullptr)
+             .ToLocal(&value)) {
+      terminated = try_catch.HasTerminated();
+      if (!terminated && try_catch.HasCaught()) try_catch.ReThrow();
+    }
+  }
+
+  if (__builtin_expect(depth >= kTrackedRegions, 0)) rs.deep.pop_back();
+  rs.depth = depth;
+  e->region_depth.store(depth, std::memory_order_release);
+
+  if (__builtin_expect(terminated || rs.fired_seq != 0 ||
+                           e->queued_requests.load(std::memory_order_acquire) != 0,
+                       0)) {
+    ExitSlow(info, rs, e, seq, terminated, value);
+    return;
+  }
   if (!value.IsEmpty()) info.GetReturnValue().Set(value);
 }
 
