@@ -301,37 +301,73 @@ function respawnMemoryInChild(kind) {
   return JSON.parse(out);
 }
 
+/**
+ * RSS over TOTAL interrupt() calls at a thread that enters and leaves regions
+ * in a loop (some interrupts hit a region and are caught). Run in rounds of
+ * TOTAL / 10; between rounds both threads gc() and the target reports its
+ * young generation. Warm-up as for respawn memory: until the target's young
+ * generation (it allocates every InterruptedError) is at its maximum (at
+ * most 40 rounds), ten rounds more to settle, then the measured TOTAL.
+ */
 async function interruptMemory() {
   const TOTAL = n(1_000_000, 50_000);
+  const ROUND = TOTAL / 10;
   const stopFlag = new Int32Array(new SharedArrayBuffer(4));
   const target = new Worker(`
     const { workerData, parentPort } = require('worker_threads');
     const tk = require(${JSON.stringify(LIB)});
-    parentPort.postMessage('registered');
+    const v8 = require('v8');
     const stop = new Int32Array(workerData);
     let caught = 0;
+    let report = false;
+    parentPort.on('message', () => { report = true; });
     function chunk() {
       for (let i = 0; i < 1000; i++) {
         try { tk.interruptible(() => { let x = 0; for (let j = 0; j < 20; j++) x += j; return x; }); } catch (e) { caught++; }
       }
-      if (Atomics.load(stop, 0) === 0) setImmediate(chunk); else require('worker_threads').parentPort.postMessage(caught);
+      if (report) {
+        report = false;
+        gc();
+        const young = v8.getHeapSpaceStatistics().find((sp) => sp.space_name === 'new_space').space_size;
+        parentPort.postMessage({ caught, young });
+      }
+      if (Atomics.load(stop, 0) === 0) setImmediate(chunk); else parentPort.close();
     }
+    parentPort.postMessage('registered');
     chunk();
   `, { eval: true, workerData: stopFlag.buffer });
+  const exited = once(target, 'exit');
   await once(target, 'message');
-  // Warm-up round (heap and allocator growth happen once), then the measured run.
-  for (let i = 0; i < TOTAL / 10; i++) tk.interrupt(target.threadId, i);
-  await new Promise((resolve) => setImmediate(resolve));
-  gc();
-  const before = process.memoryUsage().rss;
   let hits = 0;
-  for (let i = 0; i < TOTAL; i++) if (tk.interrupt(target.threadId, i)) hits++;
-  Atomics.store(stopFlag, 0, 1);
-  const caught = await once(target, 'message');
-  gc();
+  const round = async () => {
+    for (let i = 0; i < ROUND; i++) if (tk.interrupt(target.threadId, i)) hits++;
+    target.postMessage('report');
+    const r = await once(target, 'message');
+    gc();
+    return r;
+  };
+  const maxNewSpace = 32;
+  let rounds = 0;
+  let r;
+  do {
+    r = await round();
+    rounds++;
+  } while (rounds < 40 && mb(r.young) < maxNewSpace);
+  // Settle: the grown young generation's pages become resident over the
+  // next million or so calls (measured: RSS levels off after that).
+  for (let i = 0; i < 10; i++, rounds++) r = await round();
+  const before = process.memoryUsage().rss;
+  const youngBefore = [newSpaceMb(), mb(r.young)];
+  hits = 0;
+  const caughtBefore = r.caught;
+  for (let i = 0; i < 10; i++) r = await round();
   const growth = mb(process.memoryUsage().rss - before);
-  await once(target, 'exit');
-  return { interrupts: TOTAL, hits, caught, growthMb: growth };
+  Atomics.store(stopFlag, 0, 1);
+  await exited;
+  return {
+    interrupts: TOTAL, hits, caught: r.caught - caughtBefore, growthMb: growth, warmup: rounds * ROUND,
+    youngBefore, youngAfter: [newSpaceMb(), mb(r.young)],
+  };
 }
 
 async function piscinaCancel() {
@@ -457,7 +493,7 @@ alternating the two kinds; "added" is the median of the paired differences.
 |---|---|---|
 | ${memKill.cycles} KillableWorker + kill() cycles (4 at a time, ${f(memKill.seconds, 0)} s) | ${f(memKill.growthMb, 1)} MB | < 10 MB |
 | baseline: ${memPlain.cycles} plain Worker + terminate() cycles (${f(memPlain.seconds, 0)} s) | ${f(memPlain.growthMb, 1)} MB | |
-| ${memInt.interrupts} interrupt() calls at a thread entering/leaving regions (${memInt.hits} hit a region, ${memInt.caught} caught), after a warm-up of ${memInt.interrupts / 10} | ${f(memInt.growthMb, 1)} MB | < 2 MB |
+| ${memInt.interrupts} interrupt() calls at a thread entering/leaving regions (${memInt.hits} hit a region, ${memInt.caught} caught) | ${f(memInt.growthMb, 1)} MB | < 2 MB |
 
 Each respawn side runs in its own fresh process and waits for every worker to be online before
 stopping it. RSS is measured after \`gc()\`, after a warm-up that lasts until V8 has grown the main
@@ -470,6 +506,12 @@ and then for 1,500 more cycles, in which those pages become resident:
 | KillableWorker + kill() | ${memKill.warmup} | ${f(memKill.warmupMb, 1)} MB | ${f(memKill.newSpaceBefore, 0)} → ${f(memKill.newSpaceAfter, 0)} MB |
 | plain Worker + terminate() | ${memPlain.warmup} | ${f(memPlain.warmupMb, 1)} MB | ${f(memPlain.newSpaceBefore, 0)} → ${f(memPlain.newSpaceAfter, 0)} MB |
 
+The interrupt run warms up the same way (${memInt.warmup} interrupts: until the target's young
+generation, where every InterruptedError is allocated, was at its maximum, then as many again as
+are measured, while its pages become resident);
+young generations of the interrupting main thread / the target before → after the measured calls:
+${f(memInt.youngBefore[0], 0)}/${f(memInt.youngBefore[1], 0)} → ${f(memInt.youngAfter[0], 0)}/${f(memInt.youngAfter[1], 0)} MB. Both threads \`gc()\` before each reading.
+
 The registry keeps a bounded record of the last 4,096 dead threads (stacks for the last 64).
 `;
   fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), md);
@@ -478,6 +520,9 @@ The registry keeps a bounded record of the last 4,096 dead threads (stacks for t
 
 if (process.argv.includes('--startup-child')) {
   startupCost().then((r) => process.stdout.write(JSON.stringify(r)));
+} else if (process.argv.includes('--interrupt-memory')) {
+  // Just this figure (node --expose-gc bench/run.js --interrupt-memory).
+  interruptMemory().then((r) => process.stdout.write(`${JSON.stringify(r)}\n`));
 } else if (process.argv.includes('--memory-child')) {
   respawnMemory(process.argv[process.argv.indexOf('--memory-child') + 1]).then((r) => process.stdout.write(JSON.stringify(r)));
 } else {
