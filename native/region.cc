@@ -34,10 +34,10 @@ struct CapturedTrace {
 // (region entry/exit and the interrupt callback both run there), which is
 // what makes "is the addressed region still active?" race-free.
 struct RegionStack {
-  // Active regions, outermost first: their sequence numbers live in the
-  // entry's region_seqs (which interrupters read as a pre-check) and, past
-  // kTrackedRegions levels, in `deep`. Nothing to allocate on the hot path.
-  uint32_t depth = 0;
+  // Active regions, outermost first: how many is the entry's region_depth,
+  // their sequence numbers live in its region_seqs (both read by
+  // interrupters as a pre-check) and, past kTrackedRegions levels, in `deep`.
+  // Nothing to allocate on the hot path.
   std::vector<uint64_t> deep;
   uint64_t next_seq = 0;
   // The region our interrupt callback aimed a TerminateExecution at, and
@@ -87,6 +87,11 @@ void PostResultLocking(const InterruptRequest& r, bool delivered) {
   PostResult(r, delivered);
 }
 
+// How many regions are active; owner thread.
+uint32_t Depth(const RegionStack& rs) {
+  return rs.entry == nullptr ? 0 : rs.entry->region_depth.load(std::memory_order_relaxed);
+}
+
 // The sequence number of active region `i` (0 = outermost); owner thread.
 uint64_t SeqAt(const RegionStack& rs, uint32_t i) {
   return i < kTrackedRegions ? rs.entry->region_seqs[i].load(std::memory_order_relaxed)
@@ -94,7 +99,7 @@ uint64_t SeqAt(const RegionStack& rs, uint32_t i) {
 }
 
 int IndexOfSeq(const RegionStack& rs, uint64_t seq) {
-  for (uint32_t i = 0; i < rs.depth; i++)
+  for (uint32_t i = 0, depth = Depth(rs); i < depth; i++)
     if (SeqAt(rs, i) == seq) return static_cast<int>(i);
   return -1;
 }
@@ -166,8 +171,7 @@ v8::Local<v8::StackTrace> CaptureForRegion(v8::Isolate* isolate, RegionStack& rs
 // function itself; remember how its frame looks (see RegionStack).
 void LearnRegionFrame(v8::Isolate* isolate, RegionStack& rs) {
   v8::HandleScope scope(isolate);
-  v8::Local<v8::StackTrace> top =
-      v8::StackTrace::CurrentStackTrace(isolate, 1, v8::StackTrace::kDetailed);
+  v8::Local<v8::StackTrace> top = CurrentTrace(isolate, 1);
   rs.region_frame_learned = true;  // even if there is nothing to learn
   if (top.IsEmpty() || top->GetFrameCount() < 1) return;
   v8::Local<v8::StackFrame> f = top->GetFrame(isolate, 0);
@@ -225,7 +229,7 @@ void OnInterrupt(void*) {
   }
   if (!changed) return;
   rs.fired_seq = SeqAt(rs, static_cast<uint32_t>(best));
-  const uint32_t boundary = rs.depth - static_cast<uint32_t>(best);
+  const uint32_t boundary = Depth(rs) - static_cast<uint32_t>(best);
   // The stack at the moment of stopping, before the termination unwinds it.
   // Only V8's frame records: turning them into strings waits until after
   // the region has thrown, and most of it until someone reads err.stack.
@@ -353,7 +357,8 @@ void TraceFrames(const v8::FunctionCallbackInfo<v8::Value>& info) {
 
 void CurrentRegionSeq(const v8::FunctionCallbackInfo<v8::Value>& info) {
   RegionStack& rs = Regions();
-  double seq = rs.depth == 0 ? 0 : static_cast<double>(SeqAt(rs, rs.depth - 1));
+  const uint32_t depth = Depth(rs);
+  double seq = depth == 0 ? 0 : static_cast<double>(SeqAt(rs, depth - 1));
   info.GetReturnValue().Set(seq);
 }
 
@@ -441,7 +446,7 @@ void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info) {
         isolate, "thread-kill: runRegion needs a function on a registered thread")));
     return;
   }
-  const uint32_t depth = rs.depth;
+  const uint32_t depth = e->region_depth.load(std::memory_order_relaxed);
   const uint64_t seq = ++rs.next_seq;
   if (__builtin_expect(!rs.region_frame_learned ||
                            (depth == 0 && e->has_pending_interrupt.load(std::memory_order_relaxed)),
@@ -453,7 +458,6 @@ void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info) {
     e->region_seqs[depth].store(seq, std::memory_order_relaxed);
   else
     rs.deep.push_back(seq);
-  rs.depth = depth + 1;
   e->region_depth.store(depth + 1, std::memory_order_release);
 
   v8::Local<v8::Value> value;
@@ -471,7 +475,6 @@ void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info) {
   }
 
   if (__builtin_expect(depth >= kTrackedRegions, 0)) rs.deep.pop_back();
-  rs.depth = depth;
   e->region_depth.store(depth, std::memory_order_release);
 
   if (__builtin_expect(terminated || rs.fired_seq != 0 ||
