@@ -228,10 +228,10 @@ void PinSharedObject() {
 }
 
 // What the KillableWorker bootstrap needs (see src/bootstrap.cts), which
-// marks its exports object with `bootstrapOnly`: it runs before every
-// KillableWorker's own code, and each function created here costs
-// microseconds of worker startup. A later require() of the library in the
-// same thread initialises the full set.
+// marks its exports object with `bootstrapOnly` and then gets only these: it
+// runs before every KillableWorker's own code, and each function created
+// costs microseconds of worker startup. A later require() of the library in
+// the same thread initialises the full set (these and the rest).
 void InitBootstrap(Napi::Env env, Napi::Object exports) {
   exports.Set("register", Napi::Function::New(env, Register));
   exports.Set("markExiting", Napi::Function::New(env, MarkExiting));
@@ -244,16 +244,13 @@ void InitBootstrap(Napi::Env env, Napi::Object exports) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   PinSharedObject();
-  {
-    v8::Isolate* isolate = v8::Isolate::GetCurrent();
-    v8::Local<v8::Object> raw = ToV8(exports).As<v8::Object>();
-    v8::Local<v8::String> key = v8::String::NewFromUtf8Literal(isolate, "bootstrapOnly");
-    if (raw->HasOwnProperty(isolate->GetCurrentContext(), key).FromMaybe(false)) {
-      InitBootstrap(env, exports);
-      return exports;
-    }
-  }
-  exports.Set("register", Napi::Function::New(env, Register));
+  InitBootstrap(env, exports);
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  v8::Local<v8::Object> raw = ToV8(exports).As<v8::Object>();
+  v8::Local<v8::String> key = v8::String::NewFromUtf8Literal(isolate, "bootstrapOnly");
+  if (raw->HasOwnProperty(context, key).FromMaybe(false)) return exports;
+
   exports.Set("reserve", Napi::Function::New(env, Reserve));
   exports.Set("release", Napi::Function::New(env, Release));
   exports.Set("stop", Napi::Function::New(env, Stop));
@@ -267,17 +264,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cancelInterrupt", Napi::Function::New(env, CancelInterrupt));
   exports.Set("threads", Napi::Function::New(env, Threads));
   exports.Set("stopCell", Napi::Function::New(env, StopCell));
-  exports.Set("markExiting", Napi::Function::New(env, MarkExiting));
   exports.Set("exitNow", Napi::Function::New(env, ExitNow));
   exports.Set("osTid", Napi::Function::New(env, OsTid));
-
-  v8::Isolate* isolate = v8::Isolate::GetCurrent();
-  v8::Local<v8::Context> context = isolate->GetCurrentContext();
-  v8::Local<v8::Object> raw = ToV8(exports).As<v8::Object>();
   SetRaw(isolate, context, raw, "runRegion", RunRegion, ThreadRegionsData());
   SetRaw(isolate, context, raw, "currentRegion", CurrentRegionSeq);
-  SetRaw(isolate, context, raw, "setInterruptFactory", SetInterruptFactory);
-  SetRaw(isolate, context, raw, "traceFrames", TraceFrames);
   return exports;
 }
 
