@@ -95,11 +95,11 @@ export class InterruptedError extends Error {
         const frames = (this.#trace !== undefined ? this.#resolve!(this.#trace) : undefined)
           ?? (typeof this.#interruptedStack === 'string' ? [] : this.#interruptedStack);
         const stack = [`${this.name}: ${this.message}`, ...frames.map(formatFrame)].join('\n');
-        this.#trace = undefined; // let the native capture go
         try {
           own(this, stack);
+          this.#trace = undefined; // stored: let the native capture go
         } catch {
-          // frozen: compute again on the next read
+          // frozen: keep the capture and compute again on the next read
         }
         return stack;
       },
