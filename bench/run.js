@@ -235,6 +235,14 @@ function newSpaceMb() {
 }
 
 /**
+ * The most newSpaceMb() grows to: two semi-spaces of at most 16 MB each,
+ * V8's default on 64-bit (V8 11), unless --max-semi-space-size says otherwise.
+ */
+function maxNewSpaceMb() {
+  return 2 * Number(/--max-semi-space-size[= ](\d+)/.exec(process.execArgv.join(' '))?.[1] ?? 16);
+}
+
+/**
  * Kill/respawn cycles in a fresh process (one per kind, so neither inherits
  * the other's heap). kind 'killable': KillableWorker + kill(); 'plain': Worker
  * + terminate(), the baseline. Each cycle waits until the worker is online.
@@ -252,9 +260,7 @@ async function respawnMemory(kind) {
   const WARMUP_MIN = n(500, 50);
   const WARMUP_MAX = n(10_000, 100);
   const WARMUP_SETTLE = n(1_500, 50);
-  // Two semi-spaces of at most 16 MB each: V8's default on 64-bit (V8 11).
-  const maxSemiSpace = Number(/--max-semi-space-size[= ](\d+)/.exec(process.execArgv.join(' '))?.[1] ?? 16);
-  const maxNewSpace = 2 * maxSemiSpace;
+  const maxNewSpace = maxNewSpaceMb();
   let next = 0;
   let limit = 0;
   async function lane() {
@@ -346,7 +352,7 @@ async function interruptMemory() {
     gc();
     return r;
   };
-  const maxNewSpace = 32;
+  const maxNewSpace = maxNewSpaceMb();
   let rounds = 0;
   let r;
   do {
