@@ -8,7 +8,10 @@
 #include <unistd.h>
 #include <v8.h>
 
+#include <algorithm>
 #include <cstring>
+#include <string>
+#include <vector>
 #include <mutex>
 
 #include "kill.h"
@@ -52,12 +55,11 @@ int64_t CallerId() {
 }
 
 Napi::Value Register(const Napi::CallbackInfo& info) {
-  if (info.Length() < 4 || !info[3].IsFunction())
-    return Napi::Boolean::New(info.Env(), false);
-  std::string name = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
+  std::string name = info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
   v8::Isolate* isolate = v8::Isolate::GetCurrent();
-  Entry* e = RegisterCurrentThread(isolate, IntArg(info, 0), BoolArg(info, 1),
-                                   name, ToV8(info[3]).As<v8::Function>());
+  v8::Local<v8::Function> handler;
+  if (info.Length() > 3 && info[3].IsFunction()) handler = ToV8(info[3]).As<v8::Function>();
+  Entry* e = RegisterCurrentThread(isolate, IntArg(info, 0), BoolArg(info, 1), name, handler);
   return Napi::Boolean::New(info.Env(), e != nullptr);
 }
 
@@ -76,11 +78,60 @@ Napi::Value Stop(const Napi::CallbackInfo& info) {
   StopOptions opts;
   opts.watch = BoolArg(info, 1);
   opts.capture_stack = BoolArg(info, 2);
-  uint32_t attempts = 0;
-  StopStatus s = StopThread(IntArg(info, 0), CallerId(), opts, &attempts);
+  opts.mark_only = BoolArg(info, 3);
+  opts.exit_code = static_cast<int32_t>(std::clamp<int64_t>(IntArg(info, 4, 1), 0, 255));
+  StopStatus s = StopThread(IntArg(info, 0), CallerId(), opts);
   // A primitive only: after stopping our own thread, building objects would
   // fail (the isolate is terminating).
   return Napi::Number::New(info.Env(), static_cast<int32_t>(s));
+}
+
+std::string BytesArg(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || !info[i].IsTypedArray()) return std::string();
+  Napi::Uint8Array bytes = info[i].As<Napi::Uint8Array>();
+  return std::string(reinterpret_cast<const char*>(bytes.Data()), bytes.ByteLength());
+}
+
+Napi::Value Announce(const Napi::CallbackInfo& info) {
+  int32_t code = static_cast<int32_t>(std::clamp<int64_t>(IntArg(info, 2, 1), 0, 255));
+  return Napi::Boolean::New(info.Env(),
+                            AnnounceKill(IntArg(info, 0), BytesArg(info, 1), code, BoolArg(info, 3)));
+}
+
+Napi::Value KillReason(const Napi::CallbackInfo& info) {
+  std::string bytes;
+  if (!TakeKillReason(&bytes)) return info.Env().Null();
+  if (bytes.empty()) return info.Env().Undefined();
+  Napi::Uint8Array out = Napi::Uint8Array::New(info.Env(), bytes.size());
+  std::memcpy(out.Data(), bytes.data(), bytes.size());
+  return out;
+}
+
+Napi::Value KilledCode(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), KilledExitCode(IntArg(info, 0)));
+}
+
+Napi::Value AskCreator(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), AskCreatorToTerminate(IntArg(info, 0)));
+}
+
+Napi::Value MarkAbandonedFn(const Napi::CallbackInfo& info) {
+  MarkAbandoned(IntArg(info, 0));
+  return info.Env().Undefined();
+}
+
+Napi::Value AbandonedAlive(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(CountAbandonedAlive()));
+}
+
+Napi::Value Unwatch(const Napi::CallbackInfo& info) {
+  UnwatchThread(IntArg(info, 0), CallerId());
+  return info.Env().Undefined();
+}
+
+Napi::Value SetHasKillHooks(const Napi::CallbackInfo& info) {
+  if (Entry* e = CurrentEntry()) e->has_kill_hooks.store(BoolArg(info, 0));
+  return info.Env().Undefined();
 }
 
 Napi::Value Lookup(const Napi::CallbackInfo& info) {
@@ -122,6 +173,7 @@ Napi::Value Interrupt(const Napi::CallbackInfo& info) {
   args.pending = BoolArg(info, 3);
   args.by = CallerId();
   args.notify = BoolArg(info, 4) ? args.by : -1;
+  args.kill = BoolArg(info, 5);
   uint64_t id = 0;
   InterruptStatus s = RequestRegionInterrupt(args, &id);
   // One number, not an array: this is on the latency path of every
@@ -141,27 +193,71 @@ Napi::Value CancelInterrupt(const Napi::CallbackInfo& info) {
       info.Env(), id > 0 && CancelRegionInterrupt(IntArg(info, 0), static_cast<uint64_t>(id)));
 }
 
+// What threads()/threadInfo() report of one thread: a plain copy, taken
+// under the mutex. JS values are built only after it is released, and
+// without [[Set]] (which runs prototype setters, i.e. user JS): nothing a
+// thread does with the values can run while the mutex is held.
+struct ThreadRow {
+  int64_t thread_id;
+  int32_t os_tid;
+  std::string name;
+  bool is_main;
+  double registered_at;
+  int32_t state;
+  uint32_t region_depth;
+  bool token_observed;
+  size_t watchers;
+  bool has_kill_hooks;
+};
+
+ThreadRow RowLocked(const Entry* e) {
+  return ThreadRow{e->thread_id, e->os_tid, e->name, e->is_main, e->registered_at,
+                   e->state.load(), e->region_depth.load(), e->token_observed.load(),
+                   e->watchers.size(), e->has_kill_hooks.load()};
+}
+
+v8::Local<v8::Value> RowToJs(v8::Isolate* isolate, const ThreadRow& r) {
+  v8::Local<v8::Value> items[] = {
+      v8::Number::New(isolate, static_cast<double>(r.thread_id)),
+      v8::Integer::New(isolate, r.os_tid),
+      v8::String::NewFromUtf8(isolate, r.name.data(), v8::NewStringType::kNormal,
+                              static_cast<int>(r.name.size()))
+          .FromMaybe(v8::String::Empty(isolate)),
+      v8::Boolean::New(isolate, r.is_main),
+      v8::Number::New(isolate, r.registered_at),
+      v8::Integer::New(isolate, r.state),
+      v8::Integer::NewFromUnsigned(isolate, r.region_depth),
+      v8::Boolean::New(isolate, r.token_observed),
+      v8::Number::New(isolate, static_cast<double>(r.watchers)),
+      v8::Boolean::New(isolate, r.has_kill_hooks)};
+  return v8::Array::New(isolate, items, sizeof(items) / sizeof(items[0]));
+}
+
 Napi::Value Threads(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
-  Napi::Array out = Napi::Array::New(env, reg.live.size());
-  uint32_t i = 0;
-  for (auto& kv : reg.live) {
-    Entry* e = kv.second;
-    Napi::Array row = Napi::Array::New(env, 9);
-    row.Set(0u, Napi::Number::New(env, static_cast<double>(e->thread_id)));
-    row.Set(1u, Napi::Number::New(env, e->os_tid));
-    row.Set(2u, Napi::String::New(env, e->name));
-    row.Set(3u, Napi::Boolean::New(env, e->is_main));
-    row.Set(4u, Napi::Number::New(env, e->registered_at));
-    row.Set(5u, Napi::Number::New(env, e->state.load()));
-    row.Set(6u, Napi::Number::New(env, e->region_depth.load()));
-    row.Set(7u, Napi::Boolean::New(env, e->token_observed.load()));
-    row.Set(8u, Napi::Number::New(env, static_cast<double>(e->watchers.size())));
-    out.Set(i++, row);
+  std::vector<ThreadRow> rows;
+  {
+    Registry& reg = Registry::Get();
+    std::lock_guard<std::mutex> lock(reg.mutex);
+    rows.reserve(reg.live.size());
+    for (auto& kv : reg.live) rows.push_back(RowLocked(kv.second));
   }
-  return out;
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  std::vector<v8::Local<v8::Value>> out;
+  out.reserve(rows.size());
+  for (const ThreadRow& r : rows) out.push_back(RowToJs(isolate, r));
+  return Napi::Value(info.Env(), ToNapi(v8::Array::New(isolate, out.data(), out.size())));
+}
+
+Napi::Value ThreadInfoOf(const Napi::CallbackInfo& info) {
+  ThreadRow row;
+  {
+    Registry& reg = Registry::Get();
+    std::lock_guard<std::mutex> lock(reg.mutex);
+    Entry* e = reg.FindLocked(IntArg(info, 0));
+    if (e == nullptr) return info.Env().Undefined();
+    row = RowLocked(e);
+  }
+  return Napi::Value(info.Env(), ToNapi(RowToJs(v8::Isolate::GetCurrent(), row)));
 }
 
 Napi::Value StopCell(const Napi::CallbackInfo& info) {
@@ -210,7 +306,55 @@ void SetRaw(v8::Isolate* isolate, v8::Local<v8::Context> context,
   v8::Local<v8::Function> f = v8::Function::New(context, fn, bound).ToLocalChecked();
   v8::Local<v8::String> key = v8::String::NewFromUtf8(isolate, name).ToLocalChecked();
   f->SetName(key);
-  target->Set(context, key, f).Check();
+  target->CreateDataProperty(context, key, f).FromMaybe(false);
+}
+
+// The binding describes itself: every status, event and state code the TS
+// side decodes comes from here (as Node's own bindings export their
+// constants), so nothing is mirrored by hand.
+void SetConstants(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                  v8::Local<v8::Object> target) {
+  auto object = [&](std::initializer_list<std::pair<const char*, int32_t>> fields) {
+    v8::Local<v8::Object> o = v8::Object::New(isolate);
+    for (const auto& [name, value] : fields)
+      o->CreateDataProperty(context, v8::String::NewFromUtf8(isolate, name).ToLocalChecked(),
+                            v8::Integer::New(isolate, value))
+          .FromMaybe(false);
+    return o;
+  };
+  auto i = [](auto v) { return static_cast<int32_t>(v); };
+  v8::Local<v8::Object> constants = v8::Object::New(isolate);
+  auto set = [&](const char* name, v8::Local<v8::Value> v) {
+    constants->CreateDataProperty(context, v8::String::NewFromUtf8(isolate, name).ToLocalChecked(), v)
+        .FromMaybe(false);
+  };
+  set("stop", object({{"UnknownThread", i(StopStatus::kUnknownThread)},
+                      {"Issued", i(StopStatus::kIssued)},
+                      {"ReservedOnly", i(StopStatus::kReservedOnly)},
+                      {"DeadKilled", i(StopStatus::kDeadKilled)},
+                      {"DeadNatural", i(StopStatus::kDeadNatural)}}));
+  set("interrupt", object({{"UnknownThread", i(InterruptStatus::kUnknownThread)},
+                           {"Hit", i(InterruptStatus::kHit)},
+                           {"NoRegion", i(InterruptStatus::kNoRegion)},
+                           {"QueuedPending", i(InterruptStatus::kQueuedPending)},
+                           {"ThreadDead", i(InterruptStatus::kThreadDead)},
+                           {"RegionInactive", i(InterruptStatus::kRegionInactive)}}));
+  set("event", object({{"ThreadDead", i(EventType::kThreadDead)},
+                       {"InterruptResult", i(EventType::kInterruptResult)},
+                       {"KillReached", i(EventType::kKillReached)},
+                       {"TerminateWorker", i(EventType::kTerminateWorker)},
+                       {"Abandoned", i(EventType::kAbandoned)}}));
+  set("delivery", object({{"RegionFinished", i(DeliveryResult::kRegionFinished)},
+                          {"Delivered", i(DeliveryResult::kDelivered)},
+                          {"ThreadExited", i(DeliveryResult::kThreadExited)}}));
+  set("cause", object({{"Natural", i(ExitCause::kNatural)}, {"Killed", i(ExitCause::kKilled)}}));
+  set("state", object({{"starting", i(ThreadState::kStarting)},
+                       {"running", i(ThreadState::kRunning)},
+                       {"stopping", i(ThreadState::kStopping)},
+                       {"exiting", i(ThreadState::kExiting)}}));
+  set("stopCellBytes", v8::Integer::New(isolate, static_cast<int32_t>(kStopCellBytes)));
+  target->CreateDataProperty(context, v8::String::NewFromUtf8Literal(isolate, "constants"), constants)
+      .FromMaybe(false);
 }
 
 // The registry is process-wide state living in this shared object, and our
@@ -263,11 +407,22 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("reissueInterrupt", Napi::Function::New(env, Reissue));
   exports.Set("cancelInterrupt", Napi::Function::New(env, CancelInterrupt));
   exports.Set("threads", Napi::Function::New(env, Threads));
+  exports.Set("threadInfo", Napi::Function::New(env, ThreadInfoOf));
+  exports.Set("announceKill", Napi::Function::New(env, Announce));
+  exports.Set("killReason", Napi::Function::New(env, KillReason));
+  exports.Set("killedExitCode", Napi::Function::New(env, KilledCode));
+  exports.Set("askCreatorToTerminate", Napi::Function::New(env, AskCreator));
+  exports.Set("unwatch", Napi::Function::New(env, Unwatch));
+  exports.Set("markAbandoned", Napi::Function::New(env, MarkAbandonedFn));
+  exports.Set("abandonedAlive", Napi::Function::New(env, AbandonedAlive));
+  exports.Set("setHasKillHooks", Napi::Function::New(env, SetHasKillHooks));
   exports.Set("stopCell", Napi::Function::New(env, StopCell));
   exports.Set("exitNow", Napi::Function::New(env, ExitNow));
   exports.Set("osTid", Napi::Function::New(env, OsTid));
   SetRaw(isolate, context, raw, "runRegion", RunRegion, ThreadRegionsData());
   SetRaw(isolate, context, raw, "currentRegion", CurrentRegionSeq);
+  SetRaw(isolate, context, raw, "lastRegionSeq", LastRegionSeq);
+  SetConstants(isolate, context, raw);
   return exports;
 }
 

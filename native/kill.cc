@@ -2,6 +2,8 @@
 
 #include <node.h>
 
+#include <algorithm>
+
 #include "stack.h"
 
 namespace tk {
@@ -52,8 +54,7 @@ StopStatus LookupThread(int64_t target) {
   return e->env == nullptr ? StopStatus::kReservedOnly : StopStatus::kIssued;
 }
 
-StopStatus StopThread(int64_t target, int64_t caller, const StopOptions& opts,
-                      uint32_t* attempts) {
+StopStatus StopThread(int64_t target, int64_t caller, const StopOptions& opts) {
   Registry& reg = Registry::Get();
   std::lock_guard<std::mutex> lock(reg.mutex);
   Entry* e = reg.FindLocked(target);
@@ -66,11 +67,12 @@ StopStatus StopThread(int64_t target, int64_t caller, const StopOptions& opts,
   // Set before Stop so that a region on the target never mistakes this
   // termination for one of its interrupts.
   e->kill_requested.store(true);
+  Registry::MarkKilledLocked(e, opts.exit_code);
   int32_t running = static_cast<int32_t>(ThreadState::kRunning);
   e->state.compare_exchange_strong(running,
                                    static_cast<int32_t>(ThreadState::kStopping));
-  *attempts = ++e->attempts;
   if (e->env == nullptr) return StopStatus::kReservedOnly;
+  if (opts.mark_only) return StopStatus::kIssued;
   if (opts.capture_stack && !e->has_last_stack) {
     // Lands within microseconds if the thread runs JS or idles in its loop;
     // a thread in native code is reached by the plain Stop() of the retries.
@@ -114,6 +116,74 @@ bool TakeCapturedStack(int64_t target, std::vector<Frame>* out) {
   if (d == nullptr || !d->has_stack) return false;
   *out = d->stack;
   return true;
+}
+
+bool AnnounceKill(int64_t target, const std::string& reason, int32_t exit_code, bool notify) {
+  Registry& reg = Registry::Get();
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  Entry* e = reg.FindLocked(target);
+  if (e == nullptr) return false;
+  Registry::MarkKilledLocked(e, exit_code);
+  if (!e->kill_announced) {
+    e->kill_announced = true;
+    e->kill_reason = reason;
+  }
+  if (notify && e->env != nullptr && (e->has_kill_hooks.load() || e->token_observed.load()))
+    reg.PostLocked(target, Event{EventType::kKillReached, target, 0});
+  return true;
+}
+
+void MarkAbandoned(int64_t target) {
+  Registry& reg = Registry::Get();
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  Entry* e = reg.FindLocked(target);
+  if (e == nullptr || e->abandoned) return;
+  e->abandoned = true;
+  reg.PostLocked(0, Event{EventType::kAbandoned, target, 0});
+}
+
+size_t CountAbandonedAlive() {
+  Registry& reg = Registry::Get();
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  size_t n = 0;
+  for (auto& kv : reg.live) n += kv.second->abandoned ? 1 : 0;
+  return n;
+}
+
+bool TakeKillReason(std::string* out) {
+  Entry* e = CurrentEntry();
+  if (e == nullptr) return false;
+  std::lock_guard<std::mutex> lock(Registry::Get().mutex);
+  if (!e->kill_announced) return false;
+  *out = e->kill_reason;
+  return true;
+}
+
+int32_t KilledExitCode(int64_t target) {
+  Registry& reg = Registry::Get();
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  if (Entry* e = reg.FindLocked(target)) return e->killed ? e->kill_exit_code : -1;
+  const DeadRecord* d = reg.FindDeadLocked(target);
+  return d != nullptr && d->cause == ExitCause::kKilled ? d->exit_code : -1;
+}
+
+bool AskCreatorToTerminate(int64_t target) {
+  Registry& reg = Registry::Get();
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  Entry* e = reg.FindLocked(target);
+  if (e == nullptr || e->env != nullptr || e->reserved_by < 0) return false;
+  if (reg.FindLocked(e->reserved_by) == nullptr) return false;
+  reg.PostLocked(e->reserved_by, Event{EventType::kTerminateWorker, target, 0});
+  return true;
+}
+
+void UnwatchThread(int64_t target, int64_t caller) {
+  Registry& reg = Registry::Get();
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  Entry* e = reg.FindLocked(target);
+  if (e == nullptr) return;
+  auto& w = e->watchers;
+  w.erase(std::remove(w.begin(), w.end(), caller), w.end());
 }
 
 bool WatchThread(int64_t target, int64_t caller) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "registry.h"
@@ -20,11 +21,41 @@ enum class StopStatus : int32_t {
 struct StopOptions {
   bool watch = false;          // post kThreadDead to the caller when it dies
   bool capture_stack = false;  // first attempt: capture the JS stack, then stop
+  bool mark_only = false;      // record the kill, stop nothing (Worker#terminate() will)
+  int32_t exit_code = 1;       // what the thread's 'exit' event reports (first kill wins)
 };
 
 // Any thread. `caller` is the calling thread's threadId (for watch).
-StopStatus StopThread(int64_t target, int64_t caller, const StopOptions& opts,
-                      uint32_t* attempts);
+StopStatus StopThread(int64_t target, int64_t caller, const StopOptions& opts);
+
+// Any thread: kill()'s cooperative phase. Records the kill (reason, exit
+// code) and, if the thread takes part (it has onKill hooks or looked at its
+// stop token), posts it a kKillReached event so its own event loop runs the
+// hooks. False if the thread is not live.
+bool AnnounceKill(int64_t target, const std::string& reason, int32_t exit_code, bool notify);
+
+// onUnkillable: 'abandon'. The thread is remembered as abandoned and the main
+// thread is told (kAbandoned), so that the process's normal end leaves
+// without joining it.
+void MarkAbandoned(int64_t target);
+// How many abandoned threads are still alive.
+size_t CountAbandonedAlive();
+
+// The calling thread's announced kill reason (serialized); false if none.
+bool TakeKillReason(std::string* out);
+
+// The exit code a killed thread's 'exit' event must report, or -1 if it was
+// not killed (or is unknown).
+int32_t KilledExitCode(int64_t target);
+
+// Any thread: a reserved KillableWorker thread that has not registered
+// cannot be stopped through the registry; ask the thread that created it
+// (and holds its Worker) to Worker#terminate() it. False if not a
+// reservation or its creator is gone.
+bool AskCreatorToTerminate(int64_t target);
+
+// Any thread: stop watching (a kill() that ends without the death).
+void UnwatchThread(int64_t target, int64_t caller);
 
 // Any thread: what StopThread would find, without stopping anything
 // (kIssued = live and registered).

@@ -36,14 +36,16 @@ struct CapturedTrace {
 struct RegionStack {
   // Active regions, outermost first: how many is the entry's region_depth,
   // their sequence numbers live in its region_seqs (both read by
-  // interrupters as a pre-check) and, past kTrackedRegions levels, in `deep`.
-  // Nothing to allocate on the hot path.
-  std::vector<uint64_t> deep;
+  // interrupters as a pre-check) and, past kTrackedRegions levels, in its
+  // deep_seqs. Nothing to allocate on the hot path.
   uint64_t next_seq = 0;
   // The region our interrupt callback aimed a TerminateExecution at, and
   // what to tell it. 0 = none.
   uint64_t fired_seq = 0;
   InterruptRequest fired;
+  // Further requests for that same region that arrived while it was being
+  // interrupted: it throws once, and they are answered with the same result.
+  std::vector<InterruptRequest> merged;
   v8::Global<v8::StackTrace> fired_trace;
   // How many frames at the top of fired_trace belong to the interrupted region.
   int fired_cut = 0;
@@ -72,20 +74,24 @@ RegionStack& Regions() {
 
 std::atomic<uint64_t> g_next_request{0};
 
-void PostResult(const InterruptRequest& r, bool delivered) {
+// Tells an untilDelivered interrupter how its request ended, and forgets it
+// as in flight. Mutex held.
+void PostResult(Entry* e, const InterruptRequest& r, DeliveryResult result) {
   if (r.notify < 0) return;
+  auto& f = e->in_flight;
+  f.erase(std::remove_if(f.begin(), f.end(), [&](const auto& p) { return p.first == r.id; }),
+          f.end());
   Registry::Get().PostLocked(
       r.notify, Event{EventType::kInterruptResult, static_cast<int64_t>(r.id),
-                      delivered ? 1 : 0});
+                      static_cast<int64_t>(result)});
 }
 
-// Most interrupters do not ask to be told (only untilDelivered does): skip
-// the registry lock for them.
-void PostResultLocking(const InterruptRequest& r, bool delivered) {
-  if (r.notify < 0) return;
-  std::lock_guard<std::mutex> lock(Registry::Get().mutex);
-  PostResult(r, delivered);
-}
+bool Notifies(const InterruptRequest& r) { return r.notify >= 0; }
+
+// The fired request (taken out of `rs`) and everything merged into it,
+// answered at once. Most interrupters do not ask to be told (only
+// untilDelivered does): skip the registry lock for them.
+InterruptRequest ResolveFired(Entry* e, RegionStack& rs, DeliveryResult result);
 
 // How many regions are active; owner thread.
 uint32_t Depth(const RegionStack& rs) {
@@ -95,7 +101,7 @@ uint32_t Depth(const RegionStack& rs) {
 // The sequence number of active region `i` (0 = outermost); owner thread.
 uint64_t SeqAt(const RegionStack& rs, uint32_t i) {
   return i < kTrackedRegions ? rs.entry->region_seqs[i].load(std::memory_order_relaxed)
-                             : rs.deep[i - kTrackedRegions];
+                             : rs.entry->deep_seqs[i - kTrackedRegions];
 }
 
 int IndexOfSeq(const RegionStack& rs, uint64_t seq) {
@@ -185,10 +191,13 @@ void LearnRegionFrame(v8::Isolate* isolate, RegionStack& rs) {
 // or from the event loop. It never calls JS and never throws: it only decides
 // whether an addressed region is active right now and, if so, asks V8 to
 // terminate — on this very thread, so the region cannot exit in between.
+// The registry mutex is held only to move plain data: the stack capture
+// (which allocates, and so may collect garbage) happens outside it.
 void OnInterrupt(void*) {
   Entry* e = CurrentEntry();
   if (e == nullptr || tl_regions == nullptr) return;
   RegionStack& rs = *tl_regions;
+  v8::Isolate* isolate = e->isolate;
   std::vector<InterruptRequest> taken;
   Registry& reg = Registry::Get();
   // Spin briefly first: the interrupter usually still holds the mutex for a
@@ -200,42 +209,94 @@ void OnInterrupt(void*) {
       break;
     }
   }
-  std::lock_guard<std::mutex> lock(reg.mutex, std::adopt_lock);
-  auto keep = std::stable_partition(
-      e->requests.begin(), e->requests.end(),
-      [](const InterruptRequest& r) { return r.pending; });
-  for (auto it = keep; it != e->requests.end(); ++it) taken.push_back(std::move(*it));
-  e->requests.erase(keep, e->requests.end());
-  e->queued_requests.fetch_sub(static_cast<uint32_t>(taken.size()));
-  if (taken.empty()) return;
+  {
+    std::lock_guard<std::mutex> lock(reg.mutex, std::adopt_lock);
+    auto keep = std::stable_partition(
+        e->requests.begin(), e->requests.end(),
+        [](const InterruptRequest& r) { return r.pending; });
+    for (auto it = keep; it != e->requests.end(); ++it) taken.push_back(std::move(*it));
+    e->requests.erase(keep, e->requests.end());
+    e->queued_requests.fetch_sub(static_cast<uint32_t>(taken.size()));
+  }
 
   const bool shutting_down = e->kill_requested.load() || g_process_exiting.load();
   int best = rs.fired_seq ? IndexOfSeq(rs, rs.fired_seq) : -1;
+  // Our termination for a region that is still running was cancelled by
+  // someone else (Node's vm timeout calls CancelTerminateExecution when its
+  // own watchdog fired at the same time): fire it again. Harmless when it is
+  // merely still pending. Never while the thread is shutting down: then the
+  // termination in flight is not ours to renew.
+  const bool refire = best >= 0 && !shutting_down && !isolate->IsExecutionTerminating();
+  if (taken.empty() && !refire) return;
+
+  std::vector<std::pair<InterruptRequest, DeliveryResult>> answers;
   bool changed = false;
   for (InterruptRequest& r : taken) {
     int idx = shutting_down ? -1 : IndexOfSeq(rs, r.region_seq);
     if (idx < 0) {
-      PostResult(r, false);  // region already finished: no effect at all
-      continue;
-    }
-    if (best < 0 || idx < best) {
-      if (changed) PostResult(rs.fired, false);  // superseded by an outer one
+      // The region already finished (or the thread is going away): no effect.
+      answers.emplace_back(std::move(r), DeliveryResult::kRegionFinished);
+    } else if (best < 0 || idx < best) {
+      // An outer region wins: whatever was aimed further in unwinds with it.
+      if (best >= 0) {
+        answers.emplace_back(std::move(rs.fired), DeliveryResult::kRegionFinished);
+        for (InterruptRequest& m : rs.merged) answers.emplace_back(std::move(m), DeliveryResult::kRegionFinished);
+        rs.merged.clear();
+      }
       best = idx;
       rs.fired = std::move(r);
       changed = true;
+    } else if (idx == best) {
+      // The same region, already being interrupted: it throws once, for both.
+      // A kill's request takes the lead (its error must say kill).
+      if (r.kill && !rs.fired.kill) std::swap(r, rs.fired);
+      rs.merged.push_back(std::move(r));
     } else {
-      PostResult(r, false);  // an outer region is already being interrupted
+      // Aimed inside a region that is already being interrupted.
+      answers.emplace_back(std::move(r), DeliveryResult::kRegionFinished);
     }
   }
-  if (!changed) return;
-  rs.fired_seq = SeqAt(rs, static_cast<uint32_t>(best));
-  const uint32_t boundary = Depth(rs) - static_cast<uint32_t>(best);
-  // The stack at the moment of stopping, before the termination unwinds it.
-  // Only V8's frame records: turning them into strings waits until after
-  // the region has thrown, and most of it until someone reads err.stack.
-  v8::HandleScope scope(e->isolate);
-  rs.fired_trace.Reset(e->isolate, CaptureForRegion(e->isolate, rs, boundary, &rs.fired_cut));
-  e->isolate->TerminateExecution();
+
+  if (changed) {
+    rs.fired_seq = SeqAt(rs, static_cast<uint32_t>(best));
+    const uint32_t boundary = Depth(rs) - static_cast<uint32_t>(best);
+    // The stack at the moment of stopping, before the termination unwinds it.
+    // Only V8's frame records: turning them into strings waits until after
+    // the region has thrown, and most of it until someone reads err.stack.
+    v8::HandleScope scope(isolate);
+    rs.fired_trace.Reset(isolate, CaptureForRegion(isolate, rs, boundary, &rs.fired_cut));
+  }
+  if (changed || refire) isolate->TerminateExecution();
+
+  // Publish what is in flight (so untilDelivered retries can re-arm it and a
+  // death can answer it) and answer the rest.
+  bool any = !answers.empty() || Notifies(rs.fired);
+  for (const InterruptRequest& m : rs.merged) any = any || Notifies(m);
+  if (!any) return;
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  for (auto& [r, result] : answers) PostResult(e, r, result);
+  auto track = [e](const InterruptRequest& r) {
+    if (!Notifies(r)) return;
+    for (const auto& p : e->in_flight)
+      if (p.first == r.id) return;
+    e->in_flight.emplace_back(r.id, r.notify);
+  };
+  if (rs.fired_seq != 0) track(rs.fired);
+  for (const InterruptRequest& m : rs.merged) track(m);
+}
+
+InterruptRequest ResolveFired(Entry* e, RegionStack& rs, DeliveryResult result) {
+  InterruptRequest fired = std::move(rs.fired);
+  rs.fired = InterruptRequest();
+  bool any = Notifies(fired);
+  for (const InterruptRequest& m : rs.merged) any = any || Notifies(m);
+  if (any) {
+    std::lock_guard<std::mutex> lock(Registry::Get().mutex);
+    PostResult(e, fired, result);
+    for (const InterruptRequest& m : rs.merged) PostResult(e, m, result);
+  }
+  rs.merged.clear();
+  return fired;
 }
 
 // A region can only be active while its thread runs JS, so V8's own
@@ -246,13 +307,19 @@ void ArmInterrupt(Entry* e) {
   e->isolate->RequestInterrupt([](v8::Isolate*, void*) { OnInterrupt(nullptr); }, nullptr);
 }
 
+// What a region's factory call is told about the error (its `kind` bits).
+constexpr int32_t kKindKill = 1;      // the request came from kill()
+constexpr int32_t kKindHasCause = 2;  // the region's own exception is `cause`
+
 // Throws the InterruptedError for `r` through the JS factory. Runs after the
-// termination was cancelled, outside any TryCatch, so JS may run again.
-// `trace` is the stack at the moment of stopping; its top `cut` frames are
-// the interrupted region's own (0 for pending and boundary deliveries).
+// termination was cancelled, outside any TryCatch and with no exception
+// pending, so JS may run again. `trace` is the stack at the moment of
+// stopping; its top `cut` frames are the interrupted region's own (0 for
+// pending and boundary deliveries). `cause` is what the region itself threw
+// as the interrupt arrived (empty if nothing).
 void ThrowInterrupted(v8::Isolate* isolate, RegionStack& rs,
                       const InterruptRequest& r, v8::Local<v8::StackTrace> trace,
-                      int cut, uint64_t seq, int32_t flags) {
+                      int cut, uint64_t seq, int32_t flags, v8::Local<v8::Value> cause) {
   v8::Local<v8::Context> context = isolate->GetCurrentContext();
   v8::Local<v8::Value> reason = v8::Undefined(isolate);
   if (!r.reason.empty()) {
@@ -268,13 +335,16 @@ void ThrowInterrupted(v8::Isolate* isolate, RegionStack& rs,
     in_region = TraceToArray(isolate, trace, 0, cut);
     handle = TraceHandle(isolate, rs, trace);
   }
+  const int32_t kind = (r.kill ? kKindKill : 0) | (cause.IsEmpty() ? 0 : kKindHasCause);
   v8::Local<v8::Value> argv[] = {
       reason,
       v8::Number::New(isolate, static_cast<double>(r.by)),
       in_region,
       handle,
       v8::Number::New(isolate, static_cast<double>(seq)),
-      v8::Integer::New(isolate, flags)};
+      v8::Integer::New(isolate, flags),
+      v8::Integer::New(isolate, kind),
+      cause.IsEmpty() ? v8::Undefined(isolate).As<v8::Value>() : cause};
   if (rs.factory.IsEmpty()) {
     isolate->ThrowException(v8::Exception::Error(
         v8::String::NewFromUtf8Literal(isolate, "thread-kill: interrupted")));
@@ -282,10 +352,11 @@ void ThrowInterrupted(v8::Isolate* isolate, RegionStack& rs,
   }
   v8::Local<v8::Value> err;
   if (rs.factory.Get(isolate)
-          ->Call(context, v8::Undefined(isolate), 6, argv)
+          ->Call(context, v8::Undefined(isolate), 8, argv)
           .ToLocal(&err))
     isolate->ThrowException(err);
-  // else the factory threw (it should not): that exception propagates.
+  // else the factory threw (it should not), or the thread is being
+  // terminated meanwhile (a hook ran into a kill): that propagates.
 }
 
 // { pending: true } requests wait for the next outermost region entry.
@@ -304,7 +375,7 @@ bool TakePendingRequest(Entry* e, InterruptRequest* out) {
   bool more = std::any_of(e->requests.begin(), e->requests.end(),
                           [](const InterruptRequest& r) { return r.pending; });
   e->has_pending_interrupt.store(more, std::memory_order_relaxed);
-  if (found) PostResult(*out, true);
+  if (found) PostResult(e, *out, DeliveryResult::kDelivered);
   return found;
 }
 
@@ -321,6 +392,18 @@ bool TakeQueuedRequestFor(Entry* e, uint64_t seq, InterruptRequest* out) {
     }
   }
   return false;
+}
+
+// Regions nested past kTrackedRegions levels keep their sequence numbers in
+// the entry's deep_seqs, which interrupters read under the mutex: the owner
+// writes it under the mutex too (a rare, deep case).
+[[gnu::noinline]] void PushDeep(Entry* e, uint64_t seq) {
+  std::lock_guard<std::mutex> lock(Registry::Get().mutex);
+  e->deep_seqs.push_back(seq);
+}
+[[gnu::noinline]] void PopDeep(Entry* e) {
+  std::lock_guard<std::mutex> lock(Registry::Get().mutex);
+  e->deep_seqs.pop_back();
 }
 
 }  // namespace
@@ -362,6 +445,10 @@ void CurrentRegionSeq(const v8::FunctionCallbackInfo<v8::Value>& info) {
   info.GetReturnValue().Set(seq);
 }
 
+void LastRegionSeq(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  info.GetReturnValue().Set(static_cast<double>(Regions().next_seq));
+}
+
 namespace {
 
 // Region entry, the rare cases: learning what the region frame looks like
@@ -376,18 +463,20 @@ namespace {
     InterruptRequest r;
     if (TakePendingRequest(e, &r)) {
       ThrowInterrupted(isolate, rs, r, CurrentTrace(isolate, kShortTrace), 0, seq,
-                       RegionFlags(info));
+                       RegionFlags(info), v8::Local<v8::Value>());
       return true;
     }
   }
   return false;
 }
 
-// Region exit when the call was terminated, or an interrupt is in flight
-// for some region of this thread.
+// Region exit when the call was terminated, threw while an interrupt was
+// in flight, or an interrupt is in flight for some region of this thread.
+// `caught` is the region's own exception, held back because an interrupt
+// may replace it; it is rethrown unless one does.
 [[gnu::noinline]] void ExitSlow(const v8::FunctionCallbackInfo<v8::Value>& info,
                                 RegionStack& rs, Entry* e, uint64_t seq, bool terminated,
-                                v8::Local<v8::Value> value) {
+                                v8::Local<v8::Value> value, v8::Local<v8::Value> caught) {
   v8::Isolate* isolate = info.GetIsolate();
   // An interrupt that arrived while the region was inside a native call may
   // not have found a JS interrupt check before the region returned: deliver
@@ -402,32 +491,40 @@ namespace {
         rs.fired_trace.Reset(isolate, CurrentTrace(isolate, kShortTrace));
         rs.fired_cut = 0;
       } else {
-        PostResultLocking(queued, false);  // an outer region is already interrupted
+        // An outer region is already being interrupted.
+        std::lock_guard<std::mutex> lock(Registry::Get().mutex);
+        PostResult(e, queued, DeliveryResult::kRegionFinished);
       }
     }
   }
 
   if (rs.fired_seq == seq) {
     rs.fired_seq = 0;
-    InterruptRequest r = std::move(rs.fired);
     v8::Local<v8::StackTrace> trace;
     if (!rs.fired_trace.IsEmpty()) trace = rs.fired_trace.Get(isolate);
     rs.fired_trace.Reset();
     // A real shutdown (kill(), process exit) that arrived meanwhile wins: the
     // termination is left in place and the thread dies.
     if (e->kill_requested.load() || g_process_exiting.load()) {
-      PostResultLocking(r, false);
+      ResolveFired(e, rs, DeliveryResult::kRegionFinished);
+      if (!terminated && !caught.IsEmpty()) isolate->ThrowException(caught);
       return;
     }
     // Ours: cancel it (also when it had not landed yet, so it can never hit
     // the code after the region) and throw an ordinary error instead. Must
     // happen after the TryCatch scope closed, or the throw is swallowed.
     isolate->CancelTerminateExecution();
-    PostResultLocking(r, true);
-    ThrowInterrupted(isolate, rs, r, trace, rs.fired_cut, seq, RegionFlags(info));
+    // Answered before the factory runs: it may run onKill hooks, which may
+    // take long; the interrupters' answer does not depend on them.
+    InterruptRequest r = ResolveFired(e, rs, DeliveryResult::kDelivered);
+    ThrowInterrupted(isolate, rs, r, trace, rs.fired_cut, seq, RegionFlags(info), caught);
     return;
   }
   if (terminated) return;  // not ours (kill/terminate) or aimed further out
+  if (!caught.IsEmpty()) {
+    isolate->ThrowException(caught);
+    return;
+  }
   if (!value.IsEmpty()) info.GetReturnValue().Set(value);
 }
 
@@ -457,10 +554,11 @@ void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info) {
   if (__builtin_expect(depth < kTrackedRegions, 1))
     e->region_seqs[depth].store(seq, std::memory_order_relaxed);
   else
-    rs.deep.push_back(seq);
+    PushDeep(e, seq);
   e->region_depth.store(depth + 1, std::memory_order_release);
 
   v8::Local<v8::Value> value;
+  v8::Local<v8::Value> caught;
   bool terminated = false;
   {
     v8::TryCatch try_catch(isolate);
@@ -470,17 +568,30 @@ void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info) {
              ->Call(isolate->GetCurrentContext(), v8::Undefined(isolate), 0, nullptr)
              .ToLocal(&value)) {
       terminated = try_catch.HasTerminated();
-      if (!terminated && try_catch.HasCaught()) try_catch.ReThrow();
+      if (!terminated && try_catch.HasCaught()) {
+        // An interrupt aimed at this region may be about to replace this
+        // exception (the region threw before our termination landed): hold
+        // it back, so the InterruptedError is never built with an exception
+        // pending, and it becomes the error's `cause`.
+        if (rs.fired_seq == seq || e->queued_requests.load(std::memory_order_acquire) != 0)
+          caught = try_catch.Exception();
+        else
+          try_catch.ReThrow();
+      }
     }
   }
 
-  if (__builtin_expect(depth >= kTrackedRegions, 0)) rs.deep.pop_back();
+  if (__builtin_expect(depth >= kTrackedRegions, 0)) PopDeep(e);
   e->region_depth.store(depth, std::memory_order_release);
 
   if (__builtin_expect(terminated || rs.fired_seq != 0 ||
                            e->queued_requests.load(std::memory_order_acquire) != 0,
                        0)) {
-    ExitSlow(info, rs, e, seq, terminated, value);
+    ExitSlow(info, rs, e, seq, terminated, value, caught);
+    return;
+  }
+  if (!caught.IsEmpty()) {  // held back, and no interrupt came after all
+    isolate->ThrowException(caught);
     return;
   }
   if (!value.IsEmpty()) info.GetReturnValue().Set(value);
@@ -498,17 +609,20 @@ InterruptStatus RequestRegionInterrupt(const InterruptArgs& args,
   r.id = ++g_next_request;
   r.by = args.by;
   r.notify = args.notify;
+  r.kill = args.kill;
   r.reason = args.reason;
 
   const uint32_t depth =
       e->env == nullptr ? 0 : e->region_depth.load(std::memory_order_acquire);
   if (args.region_seq != 0) {
-    // A region handle: a cheap pre-check here; the interrupt callback on the
-    // target thread makes the final, race-free decision.
-    bool maybe_active = depth > kTrackedRegions;
+    // A region handle: a pre-check here (exact but for a region that is
+    // exiting this very moment); the interrupt callback on the target thread
+    // makes the final, race-free decision.
+    bool maybe_active = false;
     for (uint32_t i = 0; i < std::min(depth, kTrackedRegions); i++)
       if (e->region_seqs[i].load(std::memory_order_relaxed) == args.region_seq)
         maybe_active = true;
+    for (uint64_t deep : e->deep_seqs) maybe_active = maybe_active || deep == args.region_seq;
     if (!maybe_active) return InterruptStatus::kRegionInactive;
     r.region_seq = args.region_seq;
   } else if (depth == 0) {
@@ -555,6 +669,14 @@ bool ReissueRegionInterrupt(int64_t target, uint64_t request_id) {
   for (const InterruptRequest& r : e->requests) {
     if (r.id == request_id) {
       if (!r.pending) ArmInterrupt(e);
+      return true;
+    }
+  }
+  // Taken and fired, not yet resolved: its termination may have been
+  // cancelled by someone else (a vm timeout); the callback re-fires it.
+  for (const auto& p : e->in_flight) {
+    if (p.first == request_id) {
+      ArmInterrupt(e);
       return true;
     }
   }

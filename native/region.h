@@ -26,6 +26,7 @@ struct InterruptArgs {
   bool pending = false;
   int64_t notify = -1;      // threadId to receive kInterruptResult
   int64_t by = -1;
+  bool kill = false;        // kill()'s interrupt phase (see InterruptRequest)
   std::string reason;
 };
 
@@ -46,9 +47,13 @@ bool CancelRegionInterrupt(int64_t target, uint64_t request_id);
 void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info);
 // currentRegion() -> seq of the innermost active region, or 0.
 void CurrentRegionSeq(const v8::FunctionCallbackInfo<v8::Value>& info);
-// setInterruptFactory(fn): fn(reason, by, inRegionFrames, trace, seq, flags)
-// returns the error object a region throws. `trace` is an opaque handle of
-// the whole captured stack, for traceFrames().
+// lastRegionSeq() -> the last sequence number a region of this thread got
+// (regions entered later get larger ones): module loads are stamped with it.
+void LastRegionSeq(const v8::FunctionCallbackInfo<v8::Value>& info);
+// setInterruptFactory(fn): fn(reason, by, inRegionFrames, trace, seq, flags,
+// kind, cause) returns the error object a region throws. `trace` is an
+// opaque handle of the whole captured stack, for traceFrames(); `kind` bit 1
+// = sent by kill(), bit 2 = `cause` is what the region itself threw.
 void SetInterruptFactory(const v8::FunctionCallbackInfo<v8::Value>& info);
 // traceFrames(trace) -> every frame of a stack a region captured, as
 // [[function, script, line, column], ...]; undefined for anything else.

@@ -65,11 +65,19 @@ void Registry::PostLocked(int64_t thread_id, Event ev) {
   uv_async_send(w->inbox_async);
 }
 
+void Registry::MarkKilledLocked(Entry* e, int32_t exit_code) {
+  if (!e->killed) e->kill_exit_code = exit_code;
+  e->killed = true;
+}
+
 void Registry::RetireLocked(Entry* e) {
   live.erase(e->thread_id);
   DeadRecord rec;
-  rec.cause = e->kill_requested.load() ? ExitCause::kKilled
-                                       : ExitCause::kNatural;
+  // Only a kill counts: the thread's own 'exit' event also sets
+  // kill_requested (so regions stop converting terminations), and a
+  // natural exit must not read as a kill.
+  rec.cause = e->killed ? ExitCause::kKilled : ExitCause::kNatural;
+  rec.exit_code = e->killed ? e->kill_exit_code : -1;
   rec.has_stack = e->has_last_stack;
   rec.stack = std::move(e->last_stack);
   dead[e->thread_id] = std::move(rec);
@@ -94,12 +102,18 @@ void Registry::RetireLocked(Entry* e) {
   }
   e->watchers.clear();
   // Outstanding untilDelivered interrupts can no longer be delivered.
+  const int64_t exited = static_cast<int64_t>(DeliveryResult::kThreadExited);
   for (const InterruptRequest& r : e->requests) {
     if (r.notify >= 0)
-      PostLocked(r.notify, Event{EventType::kInterruptResult,
-                                 static_cast<int64_t>(r.id), 0});
+      PostLocked(r.notify, Event{EventType::kInterruptResult, static_cast<int64_t>(r.id), exited});
   }
   e->requests.clear();
+  // Fired ones whose region never reached its boundary (the thread ended
+  // abruptly): their interrupters learn it here. The owner normally
+  // resolves and removes them itself.
+  for (const auto& [id, notify] : e->in_flight)
+    PostLocked(notify, Event{EventType::kInterruptResult, static_cast<int64_t>(id), exited});
+  e->in_flight.clear();
 }
 
 }  // namespace tk

@@ -26,6 +26,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "stack.h"
@@ -45,7 +46,17 @@ enum class ExitCause : int32_t { kUnknown = 0, kNatural = 1, kKilled = 2 };
 // Events delivered to a thread's JS through its uv_async_t inbox.
 enum class EventType : int32_t {
   kThreadDead = 1,        // a = threadId, b = ExitCause
-  kInterruptResult = 2,   // a = request id, b = 1 delivered / 0 not
+  kInterruptResult = 2,   // a = request id, b = DeliveryResult
+  kKillReached = 3,       // a kill() announced itself: run the onKill hooks, then stop
+  kTerminateWorker = 4,   // a = threadId of a reserved child: Worker#terminate() it
+  kAbandoned = 5,         // (main thread) a thread was abandoned: never join it at exit
+};
+
+// The outcome of an untilDelivered interrupt, as posted to the interrupter.
+enum class DeliveryResult : int32_t {
+  kRegionFinished = 0,  // the addressed region ended (or unwound) first
+  kDelivered = 1,
+  kThreadExited = 2,
 };
 
 struct Event {
@@ -61,6 +72,9 @@ struct InterruptRequest {
   int64_t notify = -1;      // threadId to tell the outcome (untilDelivered)
   uint64_t region_seq = 0;  // addressed region; 0 = outermost at delivery
   bool pending = false;     // { pending: true }: wait for the next entry
+  // Sent by kill()'s interrupt phase. Out of band on purpose: no reason value
+  // can make an ordinary interrupt() behave like a kill.
+  bool kill = false;
   std::string reason;       // v8.serialize()d reason, may be empty
 };
 
@@ -81,9 +95,21 @@ struct Entry {
   uv_async_t* inbox_async = nullptr;
 
   std::atomic<int32_t> state{static_cast<int32_t>(ThreadState::kStarting)};
-  // Set under the mutex before any node::Stop aimed at this thread; read by
-  // regions (without the lock) so an interrupt never swallows a kill.
+  // Set under the mutex before any node::Stop aimed at this thread, and by
+  // the thread's own 'exit' event; read by regions (without the lock) so an
+  // interrupt never swallows a kill or a shutdown.
   std::atomic<bool> kill_requested{false};
+  // A kill (or KillableWorker#terminate()) was aimed at this thread: its
+  // death is recorded as killed, with kill_exit_code. Guarded by the mutex.
+  bool killed = false;
+  int32_t kill_exit_code = -1;
+  // The first kill that announced itself (cooperative phase or its
+  // interrupt): the reason its onKill hooks get. Guarded by the mutex.
+  bool kill_announced = false;
+  bool abandoned = false;  // onUnkillable: 'abandon' gave up on it
+  std::string kill_reason;
+  // The thread registered onKill hooks (set by its own JS).
+  std::atomic<bool> has_kill_hooks{false};
   std::atomic<bool> token_observed{false};
   std::atomic<uint64_t> heartbeat{0};
   std::atomic<uint64_t> heartbeat_js{0};
@@ -98,13 +124,22 @@ struct Entry {
   // is delivered at its boundary instead of being lost.
   std::atomic<uint32_t> queued_requests{0};
 
+  // Guarded by the mutex (written by the owner only, under the mutex; the
+  // owner may read without it). Sequence numbers of active regions past
+  // kTrackedRegions levels.
+  std::vector<uint64_t> deep_seqs;
+  // Ids of untilDelivered requests the owner has fired or merged into a
+  // firing and not yet resolved (so a retry can re-arm them, and a death
+  // can answer them).
+  // (request id, interrupter threadId).
+  std::vector<std::pair<uint64_t, int64_t>> in_flight;
+
   // Guarded by the mutex.
   std::vector<InterruptRequest> requests;
   std::vector<Event> inbox;
   std::vector<int64_t> watchers;  // threadIds to tell when this one dies
   std::vector<Frame> last_stack;  // captured just before a kill landed
   bool has_last_stack = false;
-  uint32_t attempts = 0;
 
   // The thread's own stop token storage, shareable with any isolate.
   std::shared_ptr<v8::BackingStore> stop_cell;
@@ -120,6 +155,7 @@ struct Entry {
 
 struct DeadRecord {
   ExitCause cause = ExitCause::kUnknown;
+  int32_t exit_code = -1;  // the kill's exit code (killed only)
   bool has_stack = false;
   std::vector<Frame> stack;
 };
@@ -145,6 +181,8 @@ class Registry {
   void RetireLocked(Entry* e);
   // Queues an event for `thread_id`'s JS and wakes its loop.
   void PostLocked(int64_t thread_id, Event ev);
+  // Marks `e` as killed with `exit_code` (the first kill's code wins).
+  static void MarkKilledLocked(Entry* e, int32_t exit_code);
 
  private:
   Registry() = default;

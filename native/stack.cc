@@ -14,7 +14,7 @@ std::string ToUtf8(v8::Isolate* isolate, v8::Local<v8::String> s) {
 v8::Local<v8::String> Str(v8::Isolate* isolate, const std::string& s) {
   return v8::String::NewFromUtf8(isolate, s.data(), v8::NewStringType::kNormal,
                                  static_cast<int>(s.size()))
-      .ToLocalChecked();
+      .FromMaybe(v8::String::Empty(isolate));
 }
 }  // namespace
 
@@ -40,25 +40,25 @@ std::vector<Frame> CaptureStack(v8::Isolate* isolate, int limit) {
 
 v8::Local<v8::Array> FramesToArray(v8::Isolate* isolate,
                                    const std::vector<Frame>& frames) {
-  v8::Local<v8::Context> context = isolate->GetCurrentContext();
-  v8::Local<v8::Array> arr = v8::Array::New(isolate, frames.size());
-  for (size_t i = 0; i < frames.size(); i++) {
-    const Frame& f = frames[i];
+  // Arrays are built from their elements, never with [[Set]], which would
+  // run any setter a program put on Array.prototype.
+  std::vector<v8::Local<v8::Value>> rows;
+  rows.reserve(frames.size());
+  for (const Frame& f : frames) {
     v8::Local<v8::Value> items[] = {
         Str(isolate, f.function), Str(isolate, f.script),
         v8::Integer::New(isolate, f.line), v8::Integer::New(isolate, f.column)};
-    arr->Set(context, static_cast<uint32_t>(i), v8::Array::New(isolate, items, 4))
-        .FromMaybe(false);  // cannot fail on a fresh array; never abort on it
+    rows.push_back(v8::Array::New(isolate, items, 4));
   }
-  return arr;
+  return v8::Array::New(isolate, rows.data(), rows.size());
 }
 
 v8::Local<v8::Array> TraceToArray(v8::Isolate* isolate,
                                   v8::Local<v8::StackTrace> trace, int from,
                                   int to) {
-  v8::Local<v8::Context> context = isolate->GetCurrentContext();
   to = std::min(to, trace->GetFrameCount());
-  v8::Local<v8::Array> arr = v8::Array::New(isolate, std::max(0, to - from));
+  std::vector<v8::Local<v8::Value>> rows;
+  rows.reserve(std::max(0, to - from));
   v8::Local<v8::String> empty = v8::String::Empty(isolate);
   for (int i = from; i < to; i++) {
     v8::Local<v8::StackFrame> f = trace->GetFrame(isolate, i);
@@ -68,10 +68,9 @@ v8::Local<v8::Array> TraceToArray(v8::Isolate* isolate,
         fn.IsEmpty() ? empty : fn, script.IsEmpty() ? empty : script,
         v8::Integer::New(isolate, f->GetLineNumber()),
         v8::Integer::New(isolate, f->GetColumn())};
-    arr->Set(context, static_cast<uint32_t>(i - from), v8::Array::New(isolate, items, 4))
-        .FromMaybe(false);  // cannot fail on a fresh array; never abort on it
+    rows.push_back(v8::Array::New(isolate, items, 4));
   }
-  return arr;
+  return v8::Array::New(isolate, rows.data(), rows.size());
 }
 
 }  // namespace tk

@@ -34,14 +34,16 @@ void OnInbox(uv_async_t* handle) {
   v8::HandleScope scope(isolate);
   v8::Local<v8::Context> context = e->context.Get(isolate);
   v8::Context::Scope context_scope(context);
-  v8::Local<v8::Array> flat = v8::Array::New(isolate, events.size() * 3);
-  for (size_t i = 0; i < events.size(); i++) {
-    const Event& ev = events[i];
-    flat->Set(context, i * 3, v8::Number::New(isolate, static_cast<double>(ev.type))).Check();
-    flat->Set(context, i * 3 + 1, v8::Number::New(isolate, static_cast<double>(ev.a))).Check();
-    flat->Set(context, i * 3 + 2, v8::Number::New(isolate, static_cast<double>(ev.b))).Check();
+  // Built from its elements, not with [[Set]]: that would run any setter a
+  // program put on Array.prototype.
+  std::vector<v8::Local<v8::Value>> items;
+  items.reserve(events.size() * 3);
+  for (const Event& ev : events) {
+    items.push_back(v8::Number::New(isolate, static_cast<double>(ev.type)));
+    items.push_back(v8::Number::New(isolate, static_cast<double>(ev.a)));
+    items.push_back(v8::Number::New(isolate, static_cast<double>(ev.b)));
   }
-  v8::Local<v8::Value> argv[] = {flat};
+  v8::Local<v8::Value> argv[] = {v8::Array::New(isolate, items.data(), items.size())};
   // MakeCallback runs microtasks and routes exceptions to 'uncaughtException'
   // like any other event-loop callback. It returns empty when JS can no
   // longer run (the thread is stopping), which is fine to ignore.
@@ -90,7 +92,16 @@ void OnEnvironmentCleanup(void* arg) {
 Entry* RegisterCurrentThread(v8::Isolate* isolate, int64_t thread_id,
                              bool is_main, const std::string& name,
                              v8::Local<v8::Function> event_handler) {
-  if (Entry* existing = CurrentEntry()) return existing;  // loaded twice
+  if (Entry* existing = CurrentEntry()) {
+    // Loaded again in this thread (a second module-cache instance, or the
+    // library after the KillableWorker bootstrap). One handler per thread:
+    // the JS layer keeps its per-thread state in one place whichever
+    // instance receives the events (src/thread-state.ts). The bootstrap
+    // registers none; the first real one is kept.
+    if (existing->event_handler.IsEmpty() && !event_handler.IsEmpty())
+      existing->event_handler.Reset(isolate, event_handler);
+    return existing;
+  }
   v8::Local<v8::Context> context = isolate->GetCurrentContext();
   node::Environment* env = node::GetCurrentEnvironment(context);
   if (env == nullptr) return nullptr;
@@ -122,7 +133,7 @@ Entry* RegisterCurrentThread(v8::Isolate* isolate, int64_t thread_id,
     e->inbox_async = inbox;
     inbox->data = e;
     e->context.Reset(isolate, context);
-    e->event_handler.Reset(isolate, event_handler);
+    if (!event_handler.IsEmpty()) e->event_handler.Reset(isolate, event_handler);
     stop_now = e->kill_requested.load();
     e->state.store(static_cast<int32_t>(stop_now ? ThreadState::kStopping
                                                  : ThreadState::kRunning));

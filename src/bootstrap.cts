@@ -16,7 +16,10 @@ if (typeof binary === 'string') {
   const mod = { exports: { bootstrapOnly: true } as unknown as Native };
   process.dlopen(mod, binary);
   const native = mod.exports;
-  native.register(threadId, isMainThread, '', (flat) => (require('./thread') as typeof import('./thread')).onEvents(flat));
+  // No event handler: events only ever come to a thread that uses the
+  // library itself (watching, untilDelivered, onKill hooks), and the
+  // library's own registration installs it then.
+  native.register(threadId, isMainThread, '', undefined as never);
   let factory: import('./interrupted').InterruptFactory | undefined;
   native.setInterruptFactory((...args) =>
     (factory ??= (require('./interrupted') as typeof import('./interrupted')).interruptFactory(native.traceFrames))(...args));

@@ -128,7 +128,7 @@ function fmtSeconds(ms: number): string {
  * apart into a diagnosis.
  */
 export function buildDiagnosis(threadId: number, osTid: number, beats: { before: [boolean, number, number]; after: [boolean, number, number] },
-  first: ProcSample, last: ProcSample, jsStack: string | undefined): Diagnosis {
+  first: ProcSample, last: ProcSample, jsStack: string | undefined, unregistered = false): Diagnosis {
   const watchedMs = Math.max(0, last.at - first.at);
   const beatsJs = beats.after[2] - beats.before[2];
   const beatsAll = beats.after[1] - beats.before[1];
@@ -146,7 +146,13 @@ export function buildDiagnosis(threadId: number, osTid: number, beats: { before:
     }
   }
   const cpu = d.cpuMs !== undefined ? `${Math.round(d.cpuMs)} ms CPU for ${fmtSeconds(watchedMs)}` : `for ${fmtSeconds(watchedMs)}`;
-  if (servicing && beatsJs > 0) {
+  if (unregistered) {
+    // Nothing native is known about a thread that never registered: it may
+    // well be running JS. Never guess "native code" for it.
+    unavailable.push('not registered with thread-kill yet: no OS thread id, no heartbeat');
+    d.summary = 'has not registered with thread-kill yet: its Worker is still starting, or code that runs before ' +
+      "thread-kill's bootstrap (a --require or --import preload) does not return; only its Worker handle (in its parent) can stop it";
+  } else if (servicing && beatsJs > 0) {
     d.blockedIn = 'js';
     d.summary = `running JavaScript and servicing interrupts (${cpu}); a termination should land at its next check`;
   } else if (servicing) {

@@ -48,15 +48,31 @@ export type TraceResolver = (trace: object) => RawFrame[] | undefined;
 
 // Set by InterruptedError's static block (it needs the private fields).
 let fromCapture: (reason: unknown, by: number, inRegion: RawFrame[], trace: object | undefined,
-  resolve: TraceResolver) => InterruptedError;
+  resolve: TraceResolver, kill: boolean, cause: { cause: unknown } | undefined) => InterruptedError;
 
-/** A thread's interruptible() region was interrupted by interrupt(). */
+export interface InterruptedErrorOptions {
+  /** The error comes from kill() (its interrupt phase). Default false. */
+  kill?: boolean;
+  /** What the region itself threw as the interrupt arrived. */
+  cause?: unknown;
+}
+
+/**
+ * A thread's interruptible() region was interrupted: by interrupt(), or by
+ * kill()'s interrupt phase (then `kill` is true, and the thread is being
+ * killed: it may run its catch/finally, but it ends as killed).
+ */
 export class InterruptedError extends Error {
   readonly code = 'ERR_THREAD_INTERRUPTED';
-  /** The value passed to interrupt(), cloned into this thread. */
+  /** Exactly the value passed to interrupt() (or kill()'s `options.reason`), cloned into this thread. */
   readonly reason: unknown;
-  /** threadId of the thread that called interrupt(). */
+  /** threadId of the thread that called interrupt() or kill(). */
   readonly by: number;
+  /**
+   * True when kill() sent it. Set from the request itself, never from the
+   * reason: no reason value makes an interrupt() look like a kill.
+   */
+  readonly kill: boolean;
   // A string, or (built by a region) the interrupted frames, formatted on
   // first read: most interrupted tasks are retried, never inspected.
   #interruptedStack: string | RawFrame[];
@@ -65,11 +81,14 @@ export class InterruptedError extends Error {
   #trace: object | undefined;
   #resolve: TraceResolver | undefined;
 
-  constructor(reason: unknown, by: number, interruptedStack: string) {
-    super(`interrupted by thread ${by}${reason === undefined ? '' : `: ${describe(reason)}`}`);
+  constructor(reason: unknown, by: number, interruptedStack: string, options?: InterruptedErrorOptions) {
+    const kill = options?.kill === true;
+    super(`${kill ? 'killed' : 'interrupted'} by thread ${by}${reason === undefined ? '' : `: ${describe(reason)}`}`,
+      options !== undefined && 'cause' in options ? { cause: options.cause } : undefined);
     this.name = 'InterruptedError';
     this.reason = reason;
     this.by = by;
+    this.kill = kill;
     this.#interruptedStack = interruptedStack;
   }
 
@@ -108,7 +127,7 @@ export class InterruptedError extends Error {
       enumerable: false,
     });
 
-    fromCapture = (reason, by, inRegion, trace, resolve) => {
+    fromCapture = (reason, by, inRegion, trace, resolve, kill, cause) => {
       const limit = Error.stackTraceLimit;
       let lowered = false;
       try {
@@ -119,7 +138,7 @@ export class InterruptedError extends Error {
       }
       let err: InterruptedError;
       try {
-        err = new InterruptedError(reason, by, '');
+        err = new InterruptedError(reason, by, '', cause === undefined ? { kill } : { kill, cause: cause.cause });
       } finally {
         if (lowered) Error.stackTraceLimit = limit;
       }
@@ -138,8 +157,17 @@ export class InterruptedError extends Error {
  * handle of the whole capture, resolved by `resolve` if `stack` is read.
  */
 export function interruptedErrorFromCapture(reason: unknown, by: number, inRegion: RawFrame[],
-  trace: object | undefined, resolve: TraceResolver): InterruptedError {
-  return fromCapture(reason, by, inRegion, trace, resolve);
+  trace: object | undefined, resolve: TraceResolver, kill: boolean, cause: { cause: unknown } | undefined): InterruptedError {
+  return fromCapture(reason, by, inRegion, trace, resolve, kill, cause);
+}
+
+/** kill(): its `cleanup` did not settle within `timeoutMs` (reported as `KillReport.cleanupError`). */
+export class CleanupTimeoutError extends Error {
+  readonly code = 'ERR_THREAD_KILL_CLEANUP_TIMEOUT';
+  constructor(timeoutMs: number) {
+    super(`options.cleanup did not settle within ${timeoutMs} ms (options.timeoutMs)`);
+    this.name = 'CleanupTimeoutError';
+  }
 }
 
 /** StopToken.throwIfStopped() after the token was stopped. */

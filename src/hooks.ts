@@ -1,70 +1,82 @@
-// The target side of a kill: the thread's own stop token and its onKill
-// hooks. When a kill reaches the thread while it still gets control (its
-// token was stopped by kill(), or its region was interrupted by kill()), the
-// hooks run, and then the thread stops itself at once instead of making the
-// killer wait out the grace period.
+// The target side of a kill: the thread's own stop token, its onKill hooks,
+// and what happens when a kill reaches the thread while it can still run JS
+// — in its event loop (kill()'s cooperative phase posts it a KillReached
+// event) or at the boundary of the region kill()'s interrupt phase stopped,
+// before the InterruptedError propagates. Whichever comes first runs the
+// hooks, once per thread; the thread then stops itself, and a killed thread
+// never turns the kill into an 'error': an uncaught kill ends it quietly.
 import { isMainThread, threadId as currentThreadId } from 'worker_threads';
 import { native } from './native';
+import { deserializeReason } from './reason';
 import { StopToken } from './stop-token';
+import { threadState } from './thread-state';
 import { func } from './validate';
-
-type KillHook = (reason: unknown) => unknown;
-
-const hooks = new Set<KillHook>();
-let token: StopToken | undefined;
-let armed = false;
-let stopping = false;
-
-/** The reason kill() passes to the interrupt of phase 2. */
-export const KILL_INTERRUPT_REASON = Object.freeze({ threadKill: 'kill' });
-
-export function isKillReason(reason: unknown): boolean {
-  return reason !== null && typeof reason === 'object' && (reason as { threadKill?: unknown }).threadKill === 'kill';
-}
 
 /** This thread's own stop token: what kill()'s cooperative phase and KillableWorker#stop() stop. */
 export function threadStopToken(): StopToken {
-  if (token === undefined) {
+  if (threadState.token === undefined) {
     const cell = native.stopCell(currentThreadId, true);
-    token = cell === undefined ? new StopToken() : new StopToken(cell);
+    threadState.token = cell === undefined ? new StopToken() : new StopToken(cell);
   }
-  if (!armed) {
-    // A thread that looks at its token takes part in cooperative kills: once
-    // kill() stops the token and the thread gets control, it runs its hooks
-    // and stops itself.
-    armed = true;
-    const t = token;
-    t.signal.addEventListener('abort', () => {
-      if (t.stoppedByKill) void runHooksThenStop(t.reason);
-    }, { once: true });
-  }
-  return token;
+  return threadState.token as StopToken;
 }
 
 /**
- * Runs every onKill hook (once), then stops this thread. Called when a kill
- * got control of the thread: through the stop token or an interrupt.
+ * Registers `fn` to run in this thread when kill() reaches it while it can
+ * still run JavaScript: in its event loop (kill()'s cooperative phase) or at
+ * the boundary of the interruptible() region kill() interrupted, before the
+ * InterruptedError propagates — whichever comes first, once per thread. It
+ * gets the kill's `reason`. The thread stops once every hook has settled
+ * (bounded by the killer's grace time). Returns a function that unregisters it.
  */
-export async function runHooksThenStop(reason: unknown): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  const pending = [...hooks].map(async (fn) => fn(reason));
-  hooks.clear();
-  const results = await Promise.allSettled(pending);
-  for (const r of results) {
-    if (r.status === 'rejected') process.emitWarning(`thread-kill: an onKill hook failed: ${String(r.reason)}`, 'ThreadKillWarning');
-  }
+export function onKill(fn: (reason: unknown) => unknown): () => void {
+  func(fn, 'fn');
+  threadState.hooks.add(fn);
+  native.setHasKillHooks(true);
+  return () => {
+    threadState.hooks.delete(fn);
+    if (threadState.hooks.size === 0) native.setHasKillHooks(false);
+  };
+}
+
+/** Stops this (worker) thread, as killed. */
+function stopSelf(): void {
   if (!isMainThread) native.stop(currentThreadId, false, false);
 }
 
 /**
- * Registers `fn` to run in this thread when kill() reaches it while it still
- * gets control (phases 1 and 2 of the ladder), bounded by the killer's grace
- * time. Returns a function that unregisters it.
+ * A thread being killed ends as killed whatever it does with the kill's
+ * InterruptedError: if nothing catches it (or anything else thrown while
+ * the kill is on its way), the thread ends quietly instead of failing with
+ * an 'error' event. Prepended, so the thread's own listeners still see it.
  */
-export function onKill(fn: (reason: unknown) => unknown): () => void {
-  func(fn, 'fn');
-  threadStopToken();
-  hooks.add(fn);
-  return () => { hooks.delete(fn); };
+function guardUncaught(): void {
+  if (threadState.uncaughtGuard || isMainThread) return;
+  threadState.uncaughtGuard = true;
+  process.prependListener('uncaughtException', () => {
+    // Handled: the hooks already started and the thread stops when they
+    // settle (or the killer's terminate phase ends it).
+  });
+}
+
+/**
+ * A kill reached this thread (`reason` is the killer's, already in this
+ * thread; omitted: read the announced one). Runs every onKill hook once per
+ * thread, then — after the current turn, so catch/finally blocks that are
+ * about to run finish — stops the thread.
+ */
+export function killReachedThread(...args: [reason?: unknown]): void {
+  guardUncaught();
+  if (threadState.killReached) return;
+  threadState.killReached = true;
+  const reason = args.length > 0 ? args[0] : deserializeReason(native.killReason());
+  const pending = [...threadState.hooks].map(async (fn) => fn(reason));
+  threadState.hooks.clear();
+  native.setHasKillHooks(false);
+  void Promise.allSettled(pending).then((results) => {
+    for (const r of results) {
+      if (r.status === 'rejected') process.emitWarning(`thread-kill: an onKill hook failed: ${String(r.reason)}`, 'ThreadKillWarning');
+    }
+    setImmediate(stopSelf);
+  });
 }

@@ -2,10 +2,10 @@
 // another thread's synchronous region (the analogue of Python's
 // PyThreadState_SetAsyncExc). How it stays safe is in docs/DESIGN.md.
 import { threadId as currentThreadId } from 'worker_threads';
-import { UnknownThreadError } from './errors';
+import { InvalidArgTypeError, UnknownThreadError } from './errors';
 import { FLAG_KEEP_MODULE_CACHE } from './interrupted';
-import { InterruptStatus, native } from './native';
-import { serializeReason } from './stop-token';
+import { Delivery, InterruptStatus, native } from './native';
+import { serializeReason } from './reason';
 import { RegionHandle, Target, resolveTarget } from './targets';
 import { addDeliveryListener } from './thread';
 import { boolean, durationMs, func, optionsBag } from './validate';
@@ -19,14 +19,28 @@ export interface InterruptibleOptions {
 }
 
 const runRegion = native.runRegion;
+const FunctionPrototype = Function.prototype;
+// Regions are synchronous: an async function returns at its first await,
+// and what runs after it is beyond any interrupt's reach.
+const AsyncFunctionPrototype = Object.getPrototypeOf(async () => undefined) as object;
+const AsyncGeneratorFunctionPrototype = Object.getPrototypeOf(async function* () { /* never run */ }) as object;
+
+function refuseAsync(fn: Function): void {
+  const proto = Object.getPrototypeOf(fn);
+  if (proto === AsyncFunctionPrototype || proto === AsyncGeneratorFunctionPrototype) {
+    throw new InvalidArgTypeError('fn must be a synchronous function: an interruptible() region cannot reach code after an await (got an async function)');
+  }
+}
 
 /**
  * Runs `fn` synchronously inside an interruptible region and returns its
  * result. If another thread calls interrupt() on this region, `fn` stops
  * where it is and an InterruptedError is thrown here; the thread goes on.
+ * `fn` must be synchronous (async functions are refused).
  */
 export function interruptible<T>(fn: () => T, options?: InterruptibleOptions): T {
   if (typeof fn !== 'function') func(fn, 'fn');
+  if (Object.getPrototypeOf(fn) !== FunctionPrototype) refuseAsync(fn);
   if (options === undefined) return runRegion(fn);
   const o = optionsBag(options, 'options', ['restoreModuleCache'] as const);
   return runRegion(fn, boolean(o.restoreModuleCache, 'options.restoreModuleCache', true) ? 0 : FLAG_KEEP_MODULE_CACHE);
@@ -90,7 +104,7 @@ export function interrupt(target: Target | RegionHandle, reason?: unknown, optio
   }
   const t0 = untilDelivered ? performance.now() : 0;
   const sent = native.interrupt(tid, resolved.region ?? 0, bytes, pending, untilDelivered);
-  const status: InterruptStatus = sent % 8;
+  const status = sent % 8;
   if (status === InterruptStatus.UnknownThread) throw new UnknownThreadError(tid, 'target');
   if (!untilDelivered) return status === InterruptStatus.Hit;
   const requestId = (sent - status) / 8;
@@ -111,16 +125,23 @@ export function interrupt(target: Target | RegionHandle, reason?: unknown, optio
       if (why !== undefined) d.why = why;
       resolve(d);
     };
-    const stopListening = addDeliveryListener(requestId, (delivered) => {
-      finish(delivered, delivered ? undefined : native.lookup(tid) >= 3 ? 'thread-exited' : 'region-finished');
+    const stopListening = addDeliveryListener(requestId, (result) => {
+      if (result === Delivery.Delivered) finish(true);
+      else finish(false, result === Delivery.ThreadExited ? 'thread-exited' : 'region-finished');
     });
     // A region inside a native call only sees the interrupt when the call
-    // returns; re-arming keeps it queued on the target until then.
+    // returns, and one whose termination someone else cancelled (a vm
+    // timeout) needs it fired again: re-arming covers both. Unref'd: only
+    // the deadline below keeps the thread alive for this promise.
     const retry = setInterval(() => {
       if (native.reissueInterrupt(tid, requestId)) attempts++;
     }, retryIntervalMs);
+    retry.unref();
     const timer = setTimeout(() => {
-      // Withdraw it so it cannot land after we said it did not.
+      clearInterval(retry);
+      // Withdraw it so it cannot land after we said it did not. If the target
+      // already took it, its answer is on the way (the region's boundary, or
+      // the thread's death, always answers): wait for that, the truth.
       if (native.cancelInterrupt(tid, requestId)) finish(false, 'timeout');
     }, timeoutMs);
   });

@@ -1,31 +1,69 @@
-// Builds the InterruptedError a region throws (called once per interrupt by
-// the native region, after it cancelled the termination). Also restores
-// require.cache for modules whose loading the interrupt cut short.
-import * as v8 from 'v8';
+// The region's side of an interrupt: builds the InterruptedError a region
+// throws (called once per interrupt by the native region, after it cancelled
+// the termination), repairs require.cache for modules the interrupt cut
+// short, and hands a kill's arrival to the thread's onKill hooks.
+import Module = require('module');
 import { TraceResolver, interruptedErrorFromCapture } from './errors';
-import type { RawFrame } from './native';
-import { isKillReason, runHooksThenStop } from './hooks';
+import { killReachedThread } from './hooks';
+import { RawFrame, native } from './native';
+import { deserializeReason } from './reason';
+import { threadState } from './thread-state';
 
 /** runRegion flag: do not touch require.cache. */
 export const FLAG_KEEP_MODULE_CACHE = 1;
+/** The factory's `kind` bits (native/region.cc). */
+const KIND_KILL = 1;
+const KIND_HAS_CAUSE = 2;
 
 /**
- * Modules whose top-level code was on the interrupted part of the stack and
- * that never finished loading are removed from require.cache, so a retry
- * loads them from scratch instead of getting a half-initialised exports
- * object. Modules that finished loading, and modules that were loading
- * before the region began, are left alone.
+ * Stamps every module load with the region clock (the last sequence number a
+ * region of this thread got) at its start, and keeps the loads in progress
+ * on a stack. A load that an interrupt cuts short never pops itself (a
+ * termination runs no `finally`), so at the region's boundary the stack
+ * still holds exactly the loads that were in progress — and those stamped
+ * at or after the region's own number began inside it. Installed once per
+ * thread, whatever the module cache does.
  */
-function restoreModuleCache(frames: RawFrame[]): void {
+export function trackModuleLoads(): void {
+  if (threadState.moduleHookInstalled) return;
+  threadState.moduleHookInstalled = true;
+  const loading = threadState.loading;
+  const proto = Module.prototype as unknown as { load(this: object, filename: string): unknown };
+  const load = proto.load;
+  proto.load = function loadTracked(this: object, filename: string): unknown {
+    const mark: [object, number] = [this, native.lastRegionSeq()];
+    loading.push(mark);
+    try {
+      return load.call(this, filename);
+    } finally {
+      // Also drops marks left above it by loads an interrupt cut short in a
+      // region that kept the cache ({ restoreModuleCache: false }).
+      const i = loading.lastIndexOf(mark);
+      if (i >= 0) loading.length = i;
+    }
+  };
+}
+
+/**
+ * Removes from require.cache exactly the modules that began loading inside
+ * the interrupted region (sequence number `seq`) and never finished, at any
+ * depth, so a retry loads them from scratch instead of getting a
+ * half-initialised exports object. Modules that were loading before the
+ * region began (say, the one whose top level called interruptible()) stay.
+ */
+function restoreModuleCache(seq: number): void {
+  const loading = threadState.loading;
+  let keep = loading.length;
+  while (keep > 0 && loading[keep - 1][1] >= seq) keep--;
+  if (keep === loading.length) return;
   const cache = require.cache;
-  for (const frame of frames) {
-    const file = frame[1];
-    const mod = cache[file];
-    if (mod === undefined || mod.loaded) continue;
-    delete cache[file];
-    const parent = (mod as { parent?: NodeJS.Module | null }).parent;
+  for (const [mod] of loading.splice(keep)) {
+    const m = mod as NodeJS.Module;
+    if (m.loaded || cache[m.filename] !== m) continue;
+    delete cache[m.filename];
+    const parent = (m as { parent?: NodeJS.Module | null }).parent;
     if (parent) {
-      const i = parent.children.indexOf(mod);
+      const i = parent.children.indexOf(m);
       if (i >= 0) parent.children.splice(i, 1);
     }
   }
@@ -33,28 +71,27 @@ function restoreModuleCache(frames: RawFrame[]): void {
 
 /** What the native region calls to build its error (see setInterruptFactory). */
 export type InterruptFactory = (reasonBytes: Uint8Array | undefined, by: number, inRegion: RawFrame[],
-  trace: object | undefined, seq: number, flags: number) => Error;
+  trace: object | undefined, seq: number, flags: number, kind: number, cause: unknown) => Error;
 
 /**
  * The factory the native region calls, once per interrupt, after it
- * cancelled the termination. `inRegion` are the interrupted region's frames
- * (top first); `trace` is the native handle of the whole captured stack,
- * resolved by `traceFrames` only if someone reads the error's `stack`.
+ * cancelled the termination and with no exception pending. `inRegion` are
+ * the interrupted region's frames (top first); `trace` is the native handle
+ * of the whole captured stack, resolved by `traceFrames` only if someone
+ * reads the error's `stack`; `cause` is what the region itself threw as the
+ * interrupt arrived (kind bit 2).
  */
 export function interruptFactory(traceFrames: TraceResolver): InterruptFactory {
-  return (reasonBytes, by, inRegion, trace, _seq, flags) => {
-    let reason: unknown;
-    if (reasonBytes !== undefined) {
-      try {
-        reason = v8.deserialize(reasonBytes);
-      } catch (err) {
-        reason = err; // cannot happen for what interrupt() accepted; never hide the interrupt
-      }
-    }
-    if ((flags & FLAG_KEEP_MODULE_CACHE) === 0 && inRegion.length > 0) restoreModuleCache(inRegion);
-    // kill() interrupted us (phase 2): let the catch/finally blocks that are
-    // about to run finish, then run the onKill hooks and stop.
-    if (isKillReason(reason)) setImmediate(() => void runHooksThenStop(reason));
-    return interruptedErrorFromCapture(reason, by, inRegion, trace, traceFrames);
+  trackModuleLoads();
+  return (reasonBytes, by, inRegion, trace, seq, flags, kind, cause) => {
+    const reason = deserializeReason(reasonBytes);
+    if ((flags & FLAG_KEEP_MODULE_CACHE) === 0) restoreModuleCache(seq);
+    const kill = (kind & KIND_KILL) !== 0;
+    const err = interruptedErrorFromCapture(reason, by, inRegion, trace, traceFrames, kill,
+      (kind & KIND_HAS_CAUSE) !== 0 ? { cause } : undefined);
+    // kill() interrupted us (its phase 2): the onKill hooks run now, before
+    // the error propagates; the thread stops once they settle.
+    if (kill) killReachedThread(reason);
+    return err;
   };
 }

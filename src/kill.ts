@@ -9,17 +9,17 @@
 //   4. unkillable   at timeoutMs: diagnose, then onUnkillable.
 // Phases that cannot apply are skipped at once, so a busy JS loop is killed
 // as fast as a plain hard stop.
-import { Worker, threadId as currentThreadId } from 'worker_threads';
+import { Worker, isMainThread, threadId as currentThreadId } from 'worker_threads';
 import { Diagnosis, buildDiagnosis, sampleProc } from './diagnose';
-import { InvalidArgTypeError, MainThreadError, UnknownThreadError } from './errors';
+import { CleanupTimeoutError, MainThreadError, UnknownThreadError } from './errors';
+import { exitNow, guardExitAgainstAbandoned, writeStderrSync } from './exit';
 import { formatFrames } from './frames';
-import { KILL_INTERRUPT_REASON } from './hooks';
-import { InterruptStatus, StopStatus, native } from './native';
-import { FLAG_KILL, StopToken, serializeReason } from './stop-token';
-import { Target, resolveTarget, threadInfo } from './targets';
+import { InterruptStatus, RawThread, StopStatus, native } from './native';
+import { serializeReason } from './reason';
+import { FLAG_KILL, StopToken, stopTokenWith } from './stop-token';
+import { Target, reportKillExitCode, resolveTarget } from './targets';
 import { addDeathListener } from './thread';
-import { boolean, durationMs, func, oneOf, optionsBag } from './validate';
-import { exitNow } from './exit';
+import { boolean, durationMs, exitCodeValue, func, oneOf, optionsBag } from './validate';
 
 export type KillOutcome = 'killed' | 'already-exited' | 'unkillable';
 export type PhaseName = 'cooperative' | 'interrupt' | 'terminate';
@@ -48,7 +48,7 @@ export interface KillReport {
   diagnosis?: Diagnosis;
   /** onUnkillable: 'abandon' — still retrying in the background; the Worker handle was unref'd. */
   abandoned?: boolean;
-  /** The error thrown by options.cleanup, if any (kill() still resolves). */
+  /** What options.cleanup threw or rejected with, or a CleanupTimeoutError if it did not settle within timeoutMs (kill() still resolves). */
   cleanupError?: unknown;
 }
 
@@ -61,13 +61,13 @@ export interface KillOptions {
   timeoutMs?: number;
   /** How often the hard stop is re-issued. Default 10. */
   retryIntervalMs?: number;
-  /** Runs exactly once in the calling thread, after the thread is dead or judged unkillable. */
+  /** Runs exactly once in the calling thread, after the thread is dead or judged unkillable; awaited for at most timeoutMs. */
   cleanup?: (report: KillReport) => unknown;
   /** What to do when the thread cannot be killed in time. Default 'report'. */
   onUnkillable?: OnUnkillable;
-  /** Exit code for onUnkillable: 'exit'. Default 1. */
+  /** What the killed Worker's 'exit' event reports (as worker.terminate(): 1 by default), and the process's exit code for onUnkillable: 'exit'. */
   exitCode?: number;
-  /** Passed to the thread's onKill hooks / InterruptedError.reason (structured-cloneable). */
+  /** Exactly what the thread's onKill hooks and InterruptedError.reason get (structured-cloneable, at most 4080 bytes serialized). */
   reason?: unknown;
   /** Capture the target's JS stack as the hard stop lands. Default true. */
   captureStack?: boolean;
@@ -82,27 +82,22 @@ interface ParsedKillOptions {
   cleanup?: (report: KillReport) => unknown;
   onUnkillable: OnUnkillable;
   exitCode: number;
-  /** Phase 2's interrupt payload, serialized once (this also validates options.reason). */
-  interruptReason: Uint8Array | undefined;
-  reasonValue: unknown;
+  /** options.reason, serialized once (this also validates it, size included). */
+  reasonBytes: Uint8Array | undefined;
   captureStack: boolean;
 }
 
+/** Every option is checked here, before anything is sent, set or watched: a kill that rejects leaves nothing behind. */
 function parseKillOptions(options: unknown): ParsedKillOptions {
   const o = optionsBag(options, 'options', KILL_OPTION_KEYS);
-  const exitCode = o.exitCode === undefined ? 1 : o.exitCode;
-  if (typeof exitCode !== 'number' || !Number.isInteger(exitCode) || exitCode < 0 || exitCode > 255) {
-    throw new InvalidArgTypeError(`options.exitCode must be an integer from 0 to 255, got ${String(exitCode)}`);
-  }
   return {
     graceMs: durationMs(o.graceMs, 'options.graceMs', 100),
     timeoutMs: durationMs(o.timeoutMs, 'options.timeoutMs', 10_000),
     retryIntervalMs: durationMs(o.retryIntervalMs, 'options.retryIntervalMs', 10, 1),
     cleanup: o.cleanup === undefined ? undefined : func<(report: KillReport) => unknown>(o.cleanup, 'options.cleanup'),
     onUnkillable: oneOf(o.onUnkillable, 'options.onUnkillable', ['report', 'abandon', 'exit'] as const, 'report'),
-    exitCode,
-    interruptReason: serializeReason({ ...KILL_INTERRUPT_REASON, reason: o.reason }, 'options.reason'),
-    reasonValue: o.reason,
+    exitCode: exitCodeValue(o.exitCode, 'options.exitCode', 1),
+    reasonBytes: serializeReason(o.reason, 'options.reason'),
     captureStack: boolean(o.captureStack, 'options.captureStack', true),
   };
 }
@@ -112,7 +107,8 @@ function deathOf(tid: number): { dead: Promise<boolean>; cancel: () => void } {
   let cancel = (): void => undefined;
   const dead = new Promise<boolean>((resolve) => {
     if (!native.watch(tid)) return resolve(false);
-    cancel = addDeathListener(tid, () => resolve(true));
+    const unlisten = addDeathListener(tid, () => resolve(true));
+    cancel = () => { unlisten(); native.unwatch(tid); };
   });
   return { dead, cancel };
 }
@@ -123,14 +119,51 @@ function delay(ms: number): { done: Promise<void>; cancel: () => void } {
   return { done, cancel: () => clearTimeout(timer) };
 }
 
+const TOKEN_OBSERVED = 7;
+const REGION_DEPTH = 6;
+const OS_TID = 1;
+const HAS_KILL_HOOKS = 9;
+
+/** Node's own Worker#terminate(), also for a KillableWorker (whose override marks the thread first). */
+const nodeTerminate = Worker.prototype.terminate;
+
+/**
+ * The parent's view of the kill: a Worker object exists only in the thread
+ * that created it, so whoever passes one is its parent. Its 'exit' event is
+ * what pool bookkeeping waits for, so kill() resolves only after it (as
+ * worker.terminate() does), and the Worker is ref()ed meanwhile (as
+ * terminate() does) so the event cannot be lost to an unref'd handle.
+ */
+class ParentView {
+  readonly exited: Promise<void>;
+  private done = false;
+  private readonly onExit: () => void;
+
+  constructor(readonly worker: Worker, tid: number) {
+    reportKillExitCode(worker, tid);
+    let resolve!: () => void;
+    this.exited = new Promise<void>((r) => { resolve = r; });
+    this.onExit = () => { this.done = true; resolve(); };
+    if (worker.threadId < 0) this.onExit(); // its 'exit' was already emitted
+    else worker.once('exit', this.onExit);
+    worker.ref();
+  }
+
+  /** Stop waiting (the thread is not dying after all). */
+  release(): void {
+    if (!this.done) this.worker.off('exit', this.onExit);
+  }
+}
+
 class KillRun {
   private readonly t0 = performance.now();
   private readonly report: KillReport;
   private readonly death: Promise<boolean>;
   private readonly cancelDeath: () => void;
   private dead = false;
+  private askedCreator = false;
 
-  constructor(private readonly tid: number, private readonly opts: ParsedKillOptions, private readonly worker: Worker | undefined) {
+  constructor(private readonly tid: number, private readonly opts: ParsedKillOptions, private readonly parent: ParentView | undefined) {
     this.report = { threadId: tid, outcome: 'killed', attempts: 0, elapsedMs: 0, phases: [] };
     const { dead, cancel } = deathOf(tid);
     this.death = dead.then((d) => { this.dead = true; return d; });
@@ -154,35 +187,51 @@ class KillRun {
     this.report.phases.push(p);
   }
 
-  private finish(outcome: KillOutcome): KillReport {
+  private async finish(outcome: KillOutcome): Promise<KillReport> {
     this.report.outcome = outcome;
-    this.report.elapsedMs = this.now();
     const frames = native.capturedStack(this.tid);
     if (frames && frames.length > 0) this.report.jsStack = formatFrames(frames);
-    this.cancelDeath();
+    if (outcome === 'killed' && this.parent !== undefined) await this.parent.exited;
+    this.report.elapsedMs = this.now();
     return this.report;
   }
 
   async run(): Promise<KillReport> {
-    const { opts, tid } = this;
-    const info = threadInfo(tid);
+    try {
+      return await this.ladder();
+    } finally {
+      // Every path (dead, unkillable, or a throw) leaves no watcher, listener or timer behind.
+      this.cancelDeath();
+      if (!this.dead) this.parent?.release();
+    }
+  }
 
-    // 1. cooperative
+  private async ladder(): Promise<KillReport> {
+    const { opts, tid } = this;
+    const info: RawThread | undefined = native.threadInfo(tid);
+
+    // 1. cooperative: the thread's own event loop runs its onKill hooks (a
+    // KillReached event) and its stop token stops, whatever state either was in.
     let start = this.now();
-    if (info?.hasStopToken && opts.graceMs > 0) {
-      const cell = native.stopCell(tid, false);
-      if (cell !== undefined) new StopToken(cell).stopWith(opts.reasonValue, FLAG_KILL);
+    const takesPart = info !== undefined && (info[TOKEN_OBSERVED] || info[HAS_KILL_HOOKS]);
+    const cooperative = takesPart && opts.graceMs > 0;
+    native.announceKill(tid, opts.reasonBytes, opts.exitCode, cooperative);
+    if (cooperative) {
+      if (info![TOKEN_OBSERVED]) {
+        const cell = native.stopCell(tid, false);
+        if (cell !== undefined) stopTokenWith(new StopToken(cell), opts.reasonBytes, FLAG_KILL);
+      }
       if (await this.waitDeath(opts.graceMs)) { this.phase('cooperative', start, 'exited'); return this.finish('killed'); }
       this.phase('cooperative', start, 'grace-expired');
     } else {
-      this.phase('cooperative', start, 'skipped', info?.hasStopToken ? 'graceMs is 0' : 'the thread has no stop token');
+      this.phase('cooperative', start, 'skipped', takesPart ? 'graceMs is 0' : 'the thread has no stop token and no onKill hooks');
     }
 
-    // 2. interrupt
+    // 2. interrupt: the kill flag travels in the request itself.
     start = this.now();
-    const depth = threadInfo(tid)?.regionDepth ?? 0;
+    const depth = native.threadInfo(tid)?.[REGION_DEPTH] ?? 0;
     if (depth > 0 && opts.graceMs > 0) {
-      const status: InterruptStatus = native.interrupt(tid, 0, opts.interruptReason, false, false) % 8;
+      const status = native.interrupt(tid, 0, opts.reasonBytes, false, false, true) % 8;
       if (status === InterruptStatus.Hit) {
         if (await this.waitDeath(opts.graceMs)) { this.phase('interrupt', start, 'exited'); return this.finish('killed'); }
         this.phase('interrupt', start, 'grace-expired');
@@ -200,15 +249,19 @@ class KillRun {
       this.phase('terminate', start, 'killed');
       return this.finish('killed');
     }
-    const firstSample = sampleProc(threadInfo(tid)?.osTid ?? 0);
+    const firstSample = sampleProc(native.threadInfo(tid)?.[OS_TID] ?? 0);
     const beatsBefore = native.heartbeat(tid);
     native.ping(tid);
     const retry = setInterval(() => {
       const s = this.stopOnce(false);
       if (s === StopStatus.DeadKilled || s === StopStatus.DeadNatural) this.dead = true;
     }, opts.retryIntervalMs);
-    const died = await this.waitDeath(opts.timeoutMs - this.now());
-    clearInterval(retry);
+    let died: boolean;
+    try {
+      died = await this.waitDeath(opts.timeoutMs - this.now());
+    } finally {
+      clearInterval(retry);
+    }
     if (died) {
       this.phase('terminate', start, 'killed');
       return this.finish('killed');
@@ -216,44 +269,64 @@ class KillRun {
     this.phase('terminate', start, 'timeout');
 
     // 4. unkillable
-    const osTid = threadInfo(tid)?.osTid ?? 0;
+    const osTid = native.threadInfo(tid)?.[OS_TID] ?? 0;
     const frames = native.capturedStack(tid);
     this.report.diagnosis = buildDiagnosis(tid, osTid, { before: beatsBefore, after: native.heartbeat(tid) },
-      firstSample, sampleProc(osTid), frames ? formatFrames(frames) : undefined);
+      firstSample, sampleProc(osTid), frames ? formatFrames(frames) : undefined, native.lookup(tid) === StopStatus.ReservedOnly);
     if (opts.onUnkillable === 'abandon') this.abandon();
     return this.finish('unkillable');
   }
 
-  private stopOnce(capture: boolean): StopStatus {
-    const status = native.stop(this.tid, true, capture);
+  private stopOnce(capture: boolean): number {
+    const status = native.stop(this.tid, true, capture, false, this.opts.exitCode);
     if (status === StopStatus.Issued || status === StopStatus.ReservedOnly) this.report.attempts++;
+    // Reserved, not registered: its thread is still starting (or hung before
+    // thread-kill's bootstrap ran, say in a preload of the user's). The
+    // registry cannot reach it; its Worker handle can.
+    if (status === StopStatus.ReservedOnly && !this.askedCreator) {
+      this.askedCreator = true;
+      if (this.parent !== undefined) void nodeTerminate.call(this.parent.worker);
+      else native.askCreatorToTerminate(this.tid);
+    }
     return status;
   }
 
-  /** Keep stopping it quietly, without keeping this thread alive for it. */
+  /** Keep stopping it quietly, without keeping this thread (or the process's end) waiting for it. */
   private abandon(): void {
     this.report.abandoned = true;
-    this.worker?.unref();
+    this.parent?.worker.unref();
+    native.markAbandoned(this.tid);
+    if (isMainThread) guardExitAgainstAbandoned();
     const retry = setInterval(() => {
-      const s = native.stop(this.tid, false, false);
+      const s = native.stop(this.tid, false, false, false, this.opts.exitCode);
       if (s !== StopStatus.Issued && s !== StopStatus.ReservedOnly) clearInterval(retry);
     }, Math.max(this.opts.retryIntervalMs, 50));
     retry.unref();
   }
 }
 
+/** options.cleanup, once, awaited for at most timeoutMs: a cleanup that never settles cannot make kill() hang. */
 async function runCleanup(opts: ParsedKillOptions, report: KillReport): Promise<void> {
   if (opts.cleanup === undefined) return;
+  const cleanup = opts.cleanup;
+  const limit = delay(opts.timeoutMs);
   try {
-    await opts.cleanup(report);
-  } catch (err) {
-    report.cleanupError = err;
+    const settled = Promise.resolve().then(() => cleanup(report)).then(
+      () => true,
+      (err: unknown) => { report.cleanupError = err; return true; },
+    );
+    if (!(await Promise.race([settled, limit.done.then(() => false)]))) {
+      report.cleanupError = new CleanupTimeoutError(opts.timeoutMs);
+    }
+  } finally {
+    limit.cancel();
   }
 }
 
 /** Ends a plain Worker (one that never loaded thread-kill) through its own handle. */
 async function terminateUnregistered(worker: Worker, tid: number, opts: ParsedKillOptions, t0: number): Promise<KillReport> {
   const report: KillReport = { threadId: tid, outcome: 'killed', attempts: 1, elapsedMs: 0, phases: [] };
+  reportKillExitCode(worker, tid, opts.exitCode);
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   void worker.terminate();
   const d = delay(opts.timeoutMs);
@@ -293,7 +366,7 @@ export async function kill(target: Target, options?: KillOptions): Promise<KillR
   if (tid < 0) {
     report = { threadId: tid, outcome: 'already-exited', attempts: 0, elapsedMs: performance.now() - t0, phases: [] };
   } else if (tid === currentThreadId) {
-    native.stop(tid, false, false);
+    native.stop(tid, false, false, false, opts.exitCode);
     return new Promise<KillReport>(() => undefined);
   } else {
     const status = native.lookup(tid);
@@ -304,14 +377,19 @@ export async function kill(target: Target, options?: KillOptions): Promise<KillR
         throw new UnknownThreadError(tid, 'target');
       }
     } else if (status === StopStatus.DeadKilled || status === StopStatus.DeadNatural) {
+      // Gone already; its parent still sees 'exit' before we answer.
+      if (resolved.worker !== undefined) await new ParentView(resolved.worker, tid).exited;
       report = { threadId: tid, outcome: 'already-exited', attempts: 0, elapsedMs: performance.now() - t0, phases: [] };
     } else {
-      report = await new KillRun(tid, opts, resolved.worker).run();
+      const parent = resolved.worker !== undefined ? new ParentView(resolved.worker, tid) : undefined;
+      report = await new KillRun(tid, opts, parent).run();
     }
   }
   await runCleanup(opts, report);
   if (report.outcome === 'unkillable' && opts.onUnkillable === 'exit') {
-    process.stderr.write(`thread-kill: thread ${tid} could not be killed (${report.diagnosis?.summary ?? 'no diagnosis'}); exiting with code ${opts.exitCode}\n`);
+    // Synchronously: a worker's process.stderr is asynchronous, and the
+    // process leaves right after.
+    writeStderrSync(`thread-kill: thread ${tid} could not be killed (${report.diagnosis?.summary ?? 'no diagnosis'}); exiting with code ${opts.exitCode}\n`);
     exitNow(opts.exitCode);
   }
   return report;

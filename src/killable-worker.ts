@@ -7,7 +7,8 @@ import { InvalidArgTypeError } from './errors';
 import { kill, KillOptions, KillReport } from './kill';
 import { BINARY_KEY, binaryPath, native } from './native';
 import { stop } from './stop';
-import { knownWorkerIds } from './targets';
+import { exitCodeFor, knownWorkerIds } from './targets';
+import { threadState } from './thread-state';
 import { durationMs } from './validate';
 
 // .cjs: Node loads it without looking up the package.json "type" first.
@@ -31,6 +32,14 @@ function learnRefusedFlags(err: unknown): boolean {
   return listed.length > 0;
 }
 
+/**
+ * A `Worker` that thread-kill can always reach: its thread registers before
+ * any of its own code runs (a `--require` preload placed first), so any
+ * thread can stop, interrupt, kill and diagnose it by `threadId`, even when
+ * it hangs on its first line or never imports thread-kill. Its `'exit'`
+ * event reports the kill's exit code when it was killed (1 by default, as
+ * `worker.terminate()`), and `terminate()` never races a region.
+ */
 export class KillableWorker extends Worker {
   /** The thread's id; unlike Worker#threadId it stays valid after exit. */
   readonly originalThreadId: number;
@@ -47,7 +56,9 @@ export class KillableWorker extends Worker {
     // Tell the bootstrap which addon file this process uses (inherited by
     // the new thread), so it can register without loading the library.
     setEnvironmentData(BINARY_KEY, binaryPath);
-    const withBootstrap = (argv: readonly string[]): WorkerOptions => ({ ...options, execArgv: [...argv, '--require', BOOTSTRAP] });
+    // First: the thread registers before any preload of the user's (or one
+    // inherited from `node -r`) runs, so a preload that hangs is killable.
+    const withBootstrap = (argv: readonly string[]): WorkerOptions => ({ ...options, execArgv: ['--require', BOOTSTRAP, ...argv] });
     try {
       super(filename, withBootstrap(options.execArgv ?? inheritedExecArgv()));
     } catch (err) {
@@ -59,17 +70,27 @@ export class KillableWorker extends Worker {
     const tid = this.threadId;
     this.originalThreadId = tid;
     knownWorkerIds.set(this, tid);
+    // A sibling's kill of this thread before it registers asks us, its
+    // creator, to terminate it through this handle.
+    threadState.children.set(tid, new WeakRef(this));
     // The thread may already be running its bootstrap; reserve() is a no-op
     // if it registered first.
     native.reserve(tid, typeof options.name === 'string' ? options.name : '');
     this.exitPromise = new Promise((resolve) => {
       this.once('exit', () => {
         this.exited = true;
+        threadState.children.delete(tid);
         // If it died before registering, nobody else will retire the reservation.
         native.release(tid);
         resolve();
       });
     });
+  }
+
+  /** 'exit' reports the kill's exit code when thread-kill killed the thread (Node cannot be told it from another thread). */
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'exit' && this.originalThreadId !== undefined) args[0] = exitCodeFor(this.originalThreadId, args[0]);
+    return super.emit(event, ...args);
   }
 
   /** Cooperative stop: stops the thread's own stop token (threadStopToken() in the worker). */
@@ -97,11 +118,13 @@ export class KillableWorker extends Worker {
   }
 
   /**
-   * Like Worker#terminate(), but first marks the thread as being killed so
-   * no interruptible() region on it mistakes the termination for an interrupt.
+   * Worker#terminate(), but first marks the thread as being killed (exit
+   * code 1), so no interruptible() region on it mistakes the termination for
+   * an interrupt. Marking stops nothing: Node's own terminate() does, and
+   * sets its exit code while the environment exists.
    */
   override terminate(): Promise<number> {
-    native.stop(this.originalThreadId, false, false);
+    native.stop(this.originalThreadId, false, false, true, 1);
     return super.terminate();
   }
 }

@@ -7,60 +7,67 @@ import { getEnvironmentData } from 'worker_threads';
 /** [function, script, line, column], innermost frame first. */
 export type RawFrame = [string, string, number, number];
 
-export const enum StopStatus {
-  UnknownThread = 0,
-  Issued = 1,
-  ReservedOnly = 2,
-  DeadKilled = 3,
-  DeadNatural = 4,
+/** The binding's own constants (native/addon.cc SetConstants): nothing here is mirrored by hand. */
+export interface Constants {
+  stop: { UnknownThread: number; Issued: number; ReservedOnly: number; DeadKilled: number; DeadNatural: number };
+  interrupt: { UnknownThread: number; Hit: number; NoRegion: number; QueuedPending: number; ThreadDead: number; RegionInactive: number };
+  event: { ThreadDead: number; InterruptResult: number; KillReached: number; TerminateWorker: number; Abandoned: number };
+  delivery: { RegionFinished: number; Delivered: number; ThreadExited: number };
+  cause: { Natural: number; Killed: number };
+  state: { starting: number; running: number; stopping: number; exiting: number };
+  stopCellBytes: number;
 }
 
-export const enum InterruptStatus {
-  UnknownThread = 0,
-  Hit = 1,
-  NoRegion = 2,
-  QueuedPending = 3,
-  ThreadDead = 4,
-  RegionInactive = 5,
-}
-
-export const enum EventType {
-  ThreadDead = 1,
-  InterruptResult = 2,
-}
-
-/** Row of threads(): see native/addon.cc Threads(). */
+/** Row of threads() / threadInfo(): see native/addon.cc RowToJs(). */
 export type RawThread = [
   threadId: number, osTid: number, name: string, isMain: boolean,
   registeredAt: number, state: number, regionDepth: number, tokenObserved: boolean, watchers: number,
+  hasKillHooks: boolean,
 ];
 
 export interface Native {
+  constants: Constants;
+  /** `onEvents` may be omitted (the KillableWorker bootstrap); a thread keeps the first handler it registered. */
   register(threadId: number, isMain: boolean, name: string, onEvents: (flat: number[]) => void): boolean;
   reserve(threadId: number, name: string): boolean;
   release(threadId: number): boolean;
-  stop(threadId: number, watch: boolean, captureStack: boolean): StopStatus;
+  /** Marks the thread killed (exitCode: what its 'exit' reports) and, unless markOnly, stops it. */
+  stop(threadId: number, watch: boolean, captureStack: boolean, markOnly?: boolean, exitCode?: number): number;
   /** Like stop() without touching the thread: Issued means live, ReservedOnly reserved. */
-  lookup(threadId: number): StopStatus;
+  lookup(threadId: number): number;
   watch(threadId: number): boolean;
+  unwatch(threadId: number): void;
   ping(threadId: number): boolean;
   heartbeat(threadId: number): [live: boolean, beats: number, beatsInJs: number];
   capturedStack(threadId: number): RawFrame[] | null;
-  /** status + 8 * requestId (one number: the interrupt latency path). */
+  /** status + 8 * requestId (one number: the interrupt latency path). `kill` only from kill(). */
   interrupt(threadId: number, regionSeq: number, reason: Uint8Array | undefined,
-    pending: boolean, notify: boolean): number;
+    pending: boolean, notify: boolean, kill?: boolean): number;
   reissueInterrupt(threadId: number, requestId: number): boolean;
   cancelInterrupt(threadId: number, requestId: number): boolean;
   threads(): RawThread[];
+  threadInfo(threadId: number): RawThread | undefined;
+  /** kill(): record the kill (reason, exit code); `notify` posts the thread a KillReached event. */
+  announceKill(threadId: number, reason: Uint8Array | undefined, exitCode: number, notify: boolean): boolean;
+  /** The calling thread's announced kill reason: null if no kill was announced, undefined if it had none. */
+  killReason(): Uint8Array | null | undefined;
+  /** The exit code a killed thread's 'exit' event reports, -1 if it was not killed. */
+  killedExitCode(threadId: number): number;
+  askCreatorToTerminate(threadId: number): boolean;
+  setHasKillHooks(has: boolean): void;
+  /** onUnkillable 'abandon': remember it (and tell the main thread); abandonedAlive() counts those still alive. */
+  markAbandoned(threadId: number): void;
+  abandonedAlive(): number;
   stopCell(threadId: number, observe: boolean): SharedArrayBuffer | undefined;
   markExiting(isMainThread: boolean): void;
   exitNow(code: number): never;
   osTid(): number;
   runRegion<T>(fn: () => T, flags?: number): T;
   currentRegion(): number;
+  lastRegionSeq(): number;
   /** The factory gets the interrupted region's frames and an opaque handle of the whole stack. */
   setInterruptFactory(factory: (reason: Uint8Array | undefined, by: number, inRegion: RawFrame[],
-    trace: object | undefined, seq: number, flags: number) => Error): void;
+    trace: object | undefined, seq: number, flags: number, kind: number, cause: unknown) => Error): void;
   /** Every frame of a stack a region captured (its factory's `trace`); undefined for anything else. */
   traceFrames(trace: object): RawFrame[] | undefined;
 }
@@ -104,5 +111,6 @@ function load(): Native {
 
 let loadedFrom = '';
 export const native: Native = load();
+export const { stop: StopStatus, interrupt: InterruptStatus, event: EventType, delivery: Delivery } = native.constants;
 /** The addon file this process uses. */
 export const binaryPath: string = loadedFrom;

@@ -8,29 +8,36 @@
 //   [4..]       reason bytes
 // Native code can poll word [0] with an atomic load (README has a C example).
 import * as v8 from 'v8';
-import { InvalidArgTypeError, NotCloneableError, OutOfRangeError, StoppedError } from './errors';
-import { durationMs } from './validate';
+import { InvalidArgTypeError, StoppedError } from './errors';
+import { MAX_REASON_BYTES, serializeReason } from './reason';
+import { MAX_TIMEOUT_MS, durationMs } from './validate';
+import { native } from './native';
 
 const STATE = 0;
 const REASON_LEN = 1;
 const FLAGS = 2;
 const HEADER_BYTES = 16;
-export const TOKEN_BYTES = 4096;
+export const TOKEN_BYTES = native.constants.stopCellBytes;
 export const FLAG_KILL = 1;
+
+/**
+ * kill(): stop `token` with already-validated reason bytes and `flags`
+ * (FLAG_KILL). Module-private access to the token's internals, kept out of
+ * the public class surface.
+ */
+export let stopTokenWith: (token: StopToken, bytes: Uint8Array | undefined, flags: number) => boolean;
 
 const RUNNING = 0;
 const STOPPED = 1;
 const WRITING = 2;
 
-export function serializeReason(reason: unknown, name: string): Uint8Array | undefined {
-  if (reason === undefined) return undefined;
-  try {
-    return v8.serialize(reason);
-  } catch (err) {
-    throw new NotCloneableError(`${name} must be structured-cloneable: ${(err as Error).message}`, { cause: err });
-  }
-}
-
+/**
+ * A cooperative stop flag any thread can set and every thread holding the
+ * token can see at once: a `SharedArrayBuffer` word (pollable from C), an
+ * `AbortSignal` for this thread, and blocking (`wait`) or async (`sleep`)
+ * waits that return the moment it stops. Send the token (or its `buffer`) to
+ * another thread and use `StopToken.from()` there.
+ */
 export class StopToken {
   /** The shared memory of this token; send it (or the token) to other threads. */
   readonly buffer: SharedArrayBuffer;
@@ -61,7 +68,15 @@ export class StopToken {
   }
 
   get stopped(): boolean {
-    return Atomics.load(this.#i32, STATE) !== RUNNING;
+    const stopped = Atomics.load(this.#i32, STATE) !== RUNNING;
+    // Once this thread has seen the stop, its signal agrees (the wake-up of
+    // waitAsync would only abort it a turn later).
+    if (stopped && this.#controller !== undefined && !this.#controller.signal.aborted) this.#abort();
+    return stopped;
+  }
+
+  #abort(): void {
+    this.#controller!.abort(new StoppedError(this.reason));
   }
 
   /** True if the token was stopped by kill() rather than stop(). */
@@ -85,18 +100,30 @@ export class StopToken {
     return v8.deserialize(bytes);
   }
 
-  /** Stops the token (first call wins); wakes every waiter in every thread. Returns false if it was already stopped. */
+  /**
+   * Stops the token (first call wins); wakes every waiter in every thread.
+   * Returns false if it was already stopped. `reason` must be
+   * structured-cloneable and at most 4080 bytes serialized.
+   */
   stop(reason?: unknown): boolean {
-    return this.stopWith(reason, 0);
+    return stopTokenWith(this, serializeReason(reason, 'reason', this.#capacity()), 0);
   }
 
-  /** @internal kill() uses FLAG_KILL so the thread's onKill hooks run. */
-  stopWith(reason: unknown, flags: number): boolean {
-    const bytes = serializeReason(reason, 'reason');
-    if (bytes !== undefined && bytes.byteLength > this.buffer.byteLength - HEADER_BYTES) {
-      throw new OutOfRangeError(`reason is too large to share (${bytes.byteLength} bytes serialized, at most ${this.buffer.byteLength - HEADER_BYTES})`);
+  #capacity(): number {
+    return Math.min(MAX_REASON_BYTES, this.buffer.byteLength - HEADER_BYTES);
+  }
+
+  static {
+    stopTokenWith = (token, bytes, flags) => token.#stopWith(bytes, flags);
+  }
+
+  #stopWith(bytes: Uint8Array | undefined, flags: number): boolean {
+    if (bytes !== undefined && bytes.byteLength > this.#capacity()) return false;
+    if (Atomics.compareExchange(this.#i32, STATE, RUNNING, WRITING) !== RUNNING) {
+      // Already stopped (say by stop(), then kill()): the kill still shows.
+      if (flags !== 0) Atomics.or(this.#i32, FLAGS, flags);
+      return false;
     }
-    if (Atomics.compareExchange(this.#i32, STATE, RUNNING, WRITING) !== RUNNING) return false;
     if (bytes !== undefined) new Uint8Array(this.buffer, HEADER_BYTES, bytes.byteLength).set(bytes);
     Atomics.store(this.#i32, REASON_LEN, bytes === undefined ? -1 : bytes.byteLength);
     Atomics.store(this.#i32, FLAGS, flags);
@@ -117,8 +144,8 @@ export class StopToken {
   get signal(): AbortSignal {
     if (this.#controller === undefined) {
       const controller = (this.#controller = new AbortController());
-      const abort = (): void => controller.abort(new StoppedError(this.reason));
-      if (this.stopped) {
+      const abort = (): void => { if (!controller.signal.aborted) this.#abort(); };
+      if (Atomics.load(this.#i32, STATE) !== RUNNING) {
         abort();
       } else {
         const res = Atomics.waitAsync(this.#i32, STATE, RUNNING);
@@ -130,29 +157,32 @@ export class StopToken {
   }
 
   /**
-   * Blocks this thread for up to `ms` (Atomics.wait) and returns early when
-   * the token stops. Returns true if the token is stopped.
+   * Blocks this thread for up to `ms` (Atomics.wait; no argument: until the
+   * token stops) and returns early when the token stops. Returns true if the
+   * token is stopped.
    */
-  wait(ms: number): boolean {
-    const timeout = durationMs(ms, 'ms', 0);
-    if (this.stopped) return true;
-    Atomics.wait(this.#i32, STATE, RUNNING, timeout);
+  wait(ms?: number): boolean {
+    const timeout = ms === undefined ? Infinity : durationMs(ms, 'ms', 0);
+    while (!this.stopped) {
+      if (Atomics.wait(this.#i32, STATE, RUNNING, timeout) === 'timed-out') break;
+    }
     return this.stopped;
   }
 
-  /** Like wait() without blocking the thread (Atomics.waitAsync). */
-  async sleep(ms: number): Promise<boolean> {
-    const timeout = durationMs(ms, 'ms', 0);
+  /** Like wait() without blocking the thread (Atomics.waitAsync); no argument: until the token stops. */
+  async sleep(ms?: number): Promise<boolean> {
+    const timeout = ms === undefined ? Infinity : durationMs(ms, 'ms', 0);
     if (this.stopped) return true;
     const res = Atomics.waitAsync(this.#i32, STATE, RUNNING, timeout);
     if (res.async) {
       // waitAsync does not keep the event loop alive; a timer does, so the
-      // sleep behaves like setTimeout for the thread's lifetime.
-      const keepAlive = setTimeout(() => undefined, timeout);
+      // sleep behaves like setTimeout for the thread's lifetime (an
+      // interval: setTimeout cannot represent "forever").
+      const keepAlive = setInterval(() => undefined, Math.min(timeout, MAX_TIMEOUT_MS));
       try {
         await res.value;
       } finally {
-        clearTimeout(keepAlive);
+        clearInterval(keepAlive);
       }
     }
     return this.stopped;

@@ -2,7 +2,8 @@
 // token (the one it reads with threadStopToken()).
 import { UnknownThreadError } from './errors';
 import { StopStatus, native } from './native';
-import { StopToken } from './stop-token';
+import { serializeReason } from './reason';
+import { StopToken, stopTokenWith } from './stop-token';
 import { Target, resolveTarget } from './targets';
 
 /**
@@ -12,11 +13,12 @@ import { Target, resolveTarget } from './targets';
  */
 export function stop(target: Target, reason?: unknown): boolean {
   const { threadId } = resolveTarget(target, 'target');
+  const bytes = serializeReason(reason, 'reason'); // checked before anything happens
   if (threadId < 0) return false;
   const cell = native.stopCell(threadId, false);
   if (cell === undefined) {
     if (native.lookup(threadId) === StopStatus.UnknownThread) throw new UnknownThreadError(threadId, 'target');
     return false;
   }
-  return new StopToken(cell).stop(reason);
+  return stopTokenWith(new StopToken(cell), bytes, 0);
 }

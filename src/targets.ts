@@ -1,11 +1,12 @@
 // threads() and the conversion of every accepted target form into a threadId.
 import { Worker } from 'worker_threads';
 import { InvalidArgTypeError } from './errors';
-import { native } from './native';
+import { RawThread, native } from './native';
 import { threadIdValue } from './validate';
 
 export type ThreadState = 'starting' | 'running' | 'stopping' | 'exiting';
-const STATES: readonly ThreadState[] = ['starting', 'running', 'stopping', 'exiting'];
+const STATES: ThreadState[] = [];
+for (const [name, code] of Object.entries(native.constants.state)) STATES[code] = name as ThreadState;
 
 /** A live thread known to thread-kill. Plain data: safe to postMessage. */
 export interface ThreadInfo {
@@ -21,8 +22,10 @@ export interface ThreadInfo {
   readonly regionDepth: number;
   /** Whether it looked at its own stop token (so a cooperative stop may work). */
   readonly hasStopToken: boolean;
-  /** Threads waiting for this one to die (kill() calls in flight, join()s). */
+  /** Threads waiting for this one to die (kill() calls in flight). */
   readonly watchers: number;
+  /** Whether it registered onKill hooks (so kill()'s cooperative phase applies). */
+  readonly hasKillHooks: boolean;
 }
 
 /** Names one interruptible() region; from currentRegion(). Plain data. */
@@ -31,19 +34,46 @@ export interface RegionHandle {
   readonly regionSeq: number;
 }
 
+function toInfo([threadId, osTid, name, isMainThread, registeredAt, state, regionDepth, hasStopToken, watchers, hasKillHooks]: RawThread): ThreadInfo {
+  return Object.freeze({
+    threadId, osTid, name, isMainThread, registeredAt, state: STATES[state] ?? 'running', regionDepth, hasStopToken, watchers, hasKillHooks,
+  });
+}
+
 /** All live registered threads of the process, ordered by threadId. */
 export function threads(...args: never[]): ThreadInfo[] {
   if (args.length > 0) throw new InvalidArgTypeError('threads() takes no arguments');
-  return native.threads()
-    .map(([threadId, osTid, name, isMainThread, registeredAt, state, regionDepth, hasStopToken, watchers]) => Object.freeze({
-      threadId, osTid, name, isMainThread, registeredAt, state: STATES[state] ?? 'running', regionDepth, hasStopToken, watchers,
-    }))
-    .sort((a, b) => a.threadId - b.threadId);
+  return native.threads().map(toInfo).sort((a, b) => a.threadId - b.threadId);
 }
 
 /** The info of one live thread, or undefined. */
 export function threadInfo(tid: number): ThreadInfo | undefined {
-  return threads().find((t) => t.threadId === tid);
+  const raw = native.threadInfo(threadIdValue(tid, 'threadId'));
+  return raw === undefined ? undefined : toInfo(raw);
+}
+
+/**
+ * The code a Worker's 'exit' event must report: the kill's exit code if
+ * thread-kill killed it (or KillableWorker#terminate() ended it), else
+ * Node's own. Node cannot be told the code when the thread is stopped from
+ * another thread, so the parent's Worker object rewrites it as it emits.
+ */
+export function exitCodeFor(tid: number, nodeCode: unknown, fallback?: number): unknown {
+  const killed = native.killedExitCode(tid);
+  return killed >= 0 ? killed : fallback ?? nodeCode;
+}
+
+const rewriting = new WeakSet<Worker>();
+
+/** Makes a plain Worker's 'exit' report the kill's exit code (KillableWorker does it itself). */
+export function reportKillExitCode(worker: Worker, tid: number, fallback?: number): void {
+  if (knownWorkerIds.has(worker) || rewriting.has(worker)) return;
+  rewriting.add(worker);
+  const emit = worker.emit;
+  worker.emit = function emitWithKillCode(this: Worker, event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'exit') args[0] = exitCodeFor(tid, args[0], fallback);
+    return (emit as (...a: unknown[]) => boolean).call(this, event, ...args);
+  } as typeof worker.emit;
 }
 
 // KillableWorker records its id here: Worker#threadId reads -1 after exit.

@@ -1,15 +1,17 @@
 // Registers the current thread with the native registry (the only side
-// effect of importing thread-kill) and routes events that other threads post
-// to this one (a watched thread died, an interrupt was delivered).
-import { isMainThread, threadId } from 'worker_threads';
-import { EventType, native } from './native';
+// effect of importing thread-kill) and routes the events other threads post
+// to this one: a watched thread died, an interrupt was delivered, a kill
+// reached us, a child should be terminated, a thread was abandoned. Every
+// listener lives in the per-thread state (src/thread-state.ts), so whichever
+// loaded instance of this module receives the events, they reach everyone.
+import { Worker, isMainThread, threadId } from 'worker_threads';
+import { guardExitAgainstAbandoned } from './exit';
+import { killReachedThread } from './hooks';
 import { interruptFactory } from './interrupted';
+import { Delivery, EventType, native } from './native';
+import { DeathListener, DeliveryListener, threadState } from './thread-state';
 
-type DeathListener = (killed: boolean) => void;
-type DeliveryListener = (delivered: boolean) => void;
-
-const deathListeners = new Map<number, Set<DeathListener>>();
-const deliveryListeners = new Map<number, DeliveryListener>();
+const killedCause = native.constants.cause.Killed;
 
 /** Receives the events other threads posted to this one (exported for the bootstrap's lazy handler). */
 export function onEvents(flat: number[]): void {
@@ -18,34 +20,47 @@ export function onEvents(flat: number[]): void {
     const a = flat[i + 1];
     const b = flat[i + 2];
     if (type === EventType.ThreadDead) {
-      const set = deathListeners.get(a);
+      const set = threadState.deathListeners.get(a);
       if (set === undefined) continue;
-      deathListeners.delete(a);
-      for (const fn of set) fn(b === 2);
+      threadState.deathListeners.delete(a);
+      for (const fn of set) fn(b === killedCause);
     } else if (type === EventType.InterruptResult) {
-      const fn = deliveryListeners.get(a);
+      const fn = threadState.deliveryListeners.get(a);
       if (fn === undefined) continue;
-      deliveryListeners.delete(a);
-      fn(b === 1);
+      threadState.deliveryListeners.delete(a);
+      fn(b);
+    } else if (type === EventType.KillReached) {
+      killReachedThread();
+    } else if (type === EventType.TerminateWorker) {
+      // A sibling is killing a KillableWorker of ours that never registered
+      // (hung before its bootstrap ran): only its Worker handle can stop it.
+      const w = threadState.children.get(a)?.deref();
+      if (w !== undefined) void Worker.prototype.terminate.call(w);
+    } else if (type === EventType.Abandoned) {
+      guardExitAgainstAbandoned();
     }
   }
 }
 
 /** Call `fn` once when `tid` dies. The caller must also have asked native to watch it. */
 export function addDeathListener(tid: number, fn: DeathListener): () => void {
-  let set = deathListeners.get(tid);
-  if (set === undefined) deathListeners.set(tid, (set = new Set()));
+  const listeners = threadState.deathListeners;
+  let set = listeners.get(tid);
+  if (set === undefined) listeners.set(tid, (set = new Set()));
   set.add(fn);
   return () => {
     set!.delete(fn);
-    if (set!.size === 0 && deathListeners.get(tid) === set) deathListeners.delete(tid);
+    if (set!.size === 0 && listeners.get(tid) === set) listeners.delete(tid);
   };
 }
 
+/** Call `fn` with the native DeliveryResult once request `requestId` is resolved. */
 export function addDeliveryListener(requestId: number, fn: DeliveryListener): () => void {
-  deliveryListeners.set(requestId, fn);
-  return () => { deliveryListeners.delete(requestId); };
+  threadState.deliveryListeners.set(requestId, fn);
+  return () => { threadState.deliveryListeners.delete(requestId); };
 }
+
+export { Delivery };
 
 if (!native.register(threadId, isMainThread, '', onEvents)) {
   throw new Error('thread-kill: this context has no Node.js environment to register');
@@ -55,5 +70,3 @@ native.setInterruptFactory(interruptFactory(native.traceFrames));
 // InterruptedError: the termination is Node shutting the thread (or, on the
 // main thread, every worker) down.
 process.on('exit', () => native.markExiting(isMainThread));
-
-export const currentThreadId: number = threadId;

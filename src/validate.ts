@@ -56,6 +56,16 @@ export function func<T extends Function>(value: unknown, name: string): T {
   return value as T;
 }
 
+/** An exit code: an integer from 0 to 255. */
+export function exitCodeValue(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number') throw new InvalidArgTypeError(`${name} must be an integer from 0 to 255, got ${typeName(value)}`);
+  if (!Number.isInteger(value) || value < 0 || value > 255) {
+    throw new OutOfRangeError(`${name} must be an integer from 0 to 255, got ${value}`);
+  }
+  return value;
+}
+
 /** A Node threadId: a non-negative safe integer. */
 export function threadIdValue(value: number, name: string): number {
   if (!Number.isSafeInteger(value) || value < 0) {

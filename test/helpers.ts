@@ -103,3 +103,32 @@ export function scriptWorker<W extends Worker = Worker>(source: string, workerDa
     next: () => (messages.length ? Promise.resolve(messages.shift()) : new Promise((resolve) => queue.push(resolve))),
   };
 }
+
+export interface ChildResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }
+
+/**
+ * Runs `source` as a CommonJS script in a child Node process (cwd: a fresh
+ * temp dir holding `files`), with `tk` = thread-kill's path. The deadline
+ * only keeps a broken run from hanging the suite: the child is killed and the
+ * result says so (signal SIGKILL).
+ */
+export function runChild(source: string, opts: { files?: Record<string, string>; args?: string[]; deadlineMs?: number; stdin?: 'pipe' | 'ignore' } = {}): Promise<ChildResult> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tk-child-'));
+  for (const [name, content] of Object.entries(opts.files ?? {})) fs.writeFileSync(path.join(dir, name), content);
+  const main = path.join(dir, 'main.js');
+  fs.writeFileSync(main, `const TK = ${JSON.stringify(LIB)};\n${source}`);
+  const { spawn } = require('child_process') as typeof import('child_process');
+  const t0 = performance.now();
+  const proc = spawn(process.execPath, [...(opts.args ?? []), main], { cwd: dir, stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
+  proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const deadline = setTimeout(() => proc.kill('SIGKILL'), opts.deadlineMs ?? 60_000);
+  return new Promise((resolve) => {
+    proc.once('close', (code, signal) => {
+      clearTimeout(deadline);
+      resolve({ code, signal, stdout, stderr, ms: performance.now() - t0 });
+    });
+  });
+}

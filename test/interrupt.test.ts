@@ -37,7 +37,7 @@ async function assertHealthyAfterInterrupt(h: ReturnType<typeof hang>, by: numbe
 
 describe('interrupt()', () => {
   let sibling: SiblingKiller;
-  before(() => { sibling = new SiblingKiller(); });
+  before(async () => { sibling = new SiblingKiller(); await sibling.ready; });
   after(() => sibling.close());
 
   for (const name of INTERRUPTIBLE) {

@@ -99,6 +99,7 @@ export function startHung(scenario: Scenario | undefined, opts: StartOptions): H
 const SIBLING_SOURCE = `
 const { parentPort, workerData } = require('worker_threads');
 const tk = require(workerData.lib);
+parentPort.postMessage({ id: 0, ok: true });
 parentPort.on('message', async ({ id, op, target, options }) => {
   try {
     let result;
@@ -123,9 +124,12 @@ export class SiblingKiller {
   readonly worker: Worker;
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  /** Resolves once the sibling has loaded thread-kill (and so is registered). */
+  readonly ready: Promise<void>;
 
   constructor() {
     this.worker = new Worker(SIBLING_SOURCE, { eval: true, workerData: { lib: LIB } });
+    this.ready = new Promise((resolve) => this.pending.set(0, { resolve: () => resolve(), reject: () => undefined }));
     this.worker.on('message', ({ id, ok, result, error }) => {
       const p = this.pending.get(id);
       if (!p) return;

@@ -1,4 +1,4 @@
-// Built-in hang scenarios (shared/SCENARIOS.md rows that need no compiler at
+// Built-in hang scenarios (the rows of the hang table in docs/DESIGN.md that need no compiler at
 // run time). Each is a worker script body that calls `ready()` right before
 // it hangs; the harness waits on that flag with Atomics, never with sleeps.
 //
@@ -16,7 +16,7 @@ export type Op = 'kill' | 'interrupt' | 'stop';
 
 export interface Scenario {
   name: string;
-  /** Row in shared/SCENARIOS.md. */
+  /** Row of the hang-scenario table in docs/DESIGN.md. */
   row: number;
   description: string;
   /** Operations this scenario supports. */

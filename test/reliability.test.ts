@@ -1,0 +1,560 @@
+// kill() and interrupt() never hurt the caller or lie: the findings of the
+// hostile review, each as the class of bug it revealed.
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Worker } from 'worker_threads';
+import * as tk from 'thread-kill';
+import { inSyscall } from 'thread-kill/stress';
+import { FIXTURE_ADDON, LIB, SiblingKiller, isLive, runChild, scriptWorker } from './helpers';
+
+const killable = (source: string, workerData?: unknown) => scriptWorker(source, workerData, tk.KillableWorker);
+
+/** Records every 'error' a worker emits (an app without a listener would crash on one). */
+function errorsOf(w: Worker): unknown[] {
+  const errors: unknown[] = [];
+  w.on('error', (e) => errors.push(e));
+  return errors;
+}
+
+const phases = (r: tk.KillReport): string[] => r.phases.map((p) => `${p.phase}:${p.result}`);
+
+describe('reliability: a kill never turns into an error', () => {
+  let sibling: SiblingKiller;
+  before(async () => { sibling = new SiblingKiller(); await sibling.ready; });
+  after(() => sibling.close());
+
+  for (const kind of ['KillableWorker', 'plain Worker'] as const) {
+    it(`${kind}: an uncaught kill in a top-level region ends the thread quietly, as killed, with exit code 1`, async () => {
+      const t = kind === 'KillableWorker'
+        ? killable(`tk.interruptible(() => { post('ready'); for (;;) {} });`)
+        : scriptWorker(`tk.interruptible(() => { post('ready'); for (;;) {} });`);
+      const errors = errorsOf(t.w);
+      assert.strictEqual(await t.next(), 'ready');
+      const r = await tk.kill(t.w);
+      assert.strictEqual(r.outcome, 'killed');
+      assert.deepStrictEqual(phases(r), ['cooperative:skipped', 'interrupt:exited']);
+      assert.strictEqual(await t.exited, 1);
+      assert.deepStrictEqual(errors, []);
+    });
+  }
+
+  it('the same from a sibling (plain Worker), with exitCode 7 through a KillableWorker', async () => {
+    const t = killable(`tk.interruptible(() => { post('ready'); for (;;) {} });`);
+    const errors = errorsOf(t.w);
+    assert.strictEqual(await t.next(), 'ready');
+    const r = await sibling.run<tk.KillReport>('kill', t.w.threadId, { exitCode: 7 });
+    assert.strictEqual(r.outcome, 'killed');
+    assert.strictEqual(await t.exited, 7);
+    assert.deepStrictEqual(errors, []);
+  });
+
+  it('an uncaught kill inside an async function (an unhandled rejection) also ends quietly', async () => {
+    const t = killable(`(async () => { await null; tk.interruptible(() => { post('ready'); for (;;) {} }); })();`);
+    const errors = errorsOf(t.w);
+    assert.strictEqual(await t.next(), 'ready');
+    assert.strictEqual((await tk.kill(t.w)).outcome, 'killed');
+    assert.strictEqual(await t.exited, 1);
+    assert.deepStrictEqual(errors, []);
+  });
+
+  it("the thread's own 'uncaughtException' listener still sees the kill's error", async () => {
+    const t = killable(`
+      process.on('uncaughtException', (e) => post({ seen: e.code, kill: e.kill }));
+      tk.interruptible(() => { post('ready'); for (;;) {} });`);
+    assert.strictEqual(await t.next(), 'ready');
+    assert.strictEqual((await tk.kill(t.w)).outcome, 'killed');
+    assert.deepStrictEqual(await t.next(), { seen: 'ERR_THREAD_INTERRUPTED', kill: true });
+    assert.strictEqual(await t.exited, 1);
+  });
+});
+
+describe('reliability: the kill marker is out of band', () => {
+  it("a kill's InterruptedError says kill: true and carries exactly the caller's reason", async () => {
+    const t = killable(`
+      try { tk.interruptible(() => { post('ready'); for (;;) {} }); }
+      catch (e) { post({ kill: e.kill, reason: e.reason, isError: e instanceof tk.InterruptedError, message: e.message }); }
+      setInterval(() => {}, 1e9);`);
+    assert.strictEqual(await t.next(), 'ready');
+    const r = await tk.kill(t.w, { reason: { why: 'shutdown' }, graceMs: 5000 });
+    assert.strictEqual(r.outcome, 'killed');
+    const m = await t.next();
+    assert.deepStrictEqual({ ...m, message: undefined }, { kill: true, reason: { why: 'shutdown' }, isError: true, message: undefined });
+    assert.match(m.message, /^killed by thread 0: /);
+  });
+
+  it("no reason value makes interrupt() act as a kill: { threadKill: 'kill' } is just a reason", async () => {
+    const t = killable(`
+      tk.onKill(() => post('hook ran'));
+      for (let i = 0; i < 2; i++) {
+        try { tk.interruptible(() => { post('ready'); for (;;) {} }); }
+        catch (e) { post({ kill: e.kill, reason: e.reason }); }
+      }
+      post('alive');`);
+    for (let i = 0; i < 2; i++) {
+      assert.strictEqual(await t.next(), 'ready');
+      const d = await tk.interrupt(t.w, { threadKill: 'kill', reason: i }, { untilDelivered: true });
+      assert.strictEqual(d.delivered, true);
+      assert.deepStrictEqual(await t.next(), { kill: false, reason: { threadKill: 'kill', reason: i } });
+    }
+    assert.strictEqual(await t.next(), 'alive');
+    assert.strictEqual(await t.exited, 0);
+    assert.deepStrictEqual(t.messages, [], 'no hook ran');
+  });
+});
+
+describe('reliability: onKill hooks run once, where the kill first finds the thread able to run JS', () => {
+  it('a region that catches the kill and goes on computing: the hook runs at the boundary, before the catch', async () => {
+    const t = killable(`
+      tk.onKill((reason) => post({ hook: reason }));
+      try { tk.interruptible(() => { post('ready'); for (;;) {} }); }
+      catch (e) { post('caught ' + e.kill); }
+      for (;;) {}`);
+    assert.strictEqual(await t.next(), 'ready');
+    const r = await tk.kill(t.w, { reason: 'bye', graceMs: 50 });
+    assert.deepStrictEqual(phases(r), ['cooperative:grace-expired', 'interrupt:grace-expired', 'terminate:killed']);
+    assert.deepStrictEqual([await t.next(), await t.next()], [{ hook: 'bye' }, 'caught true']);
+    assert.strictEqual(await t.exited, 1);
+  });
+
+  it('stop() first, then kill(): the idle thread still runs its hook (the token was already stopped)', async () => {
+    const t = killable(`
+      tk.onKill((reason) => post({ hook: reason }));
+      tk.threadStopToken().signal.addEventListener('abort', () => post('stopped'));
+      setInterval(() => {}, 1e9);
+      post('ready');`);
+    assert.strictEqual(await t.next(), 'ready');
+    assert.strictEqual((t.w as tk.KillableWorker).stop('please'), true);
+    assert.strictEqual(await t.next(), 'stopped');
+    const r = await tk.kill(t.w, { reason: 'now', graceMs: 5000 });
+    assert.deepStrictEqual(phases(r), ['cooperative:exited']);
+    assert.deepStrictEqual(await t.next(), { hook: 'now' });
+    assert.strictEqual(await t.exited, 1);
+  });
+
+  it('an uncaught top-level region runs the hook (5 rounds), then ends quietly', async () => {
+    for (let round = 0; round < 5; round++) {
+      const t = killable(`tk.onKill(() => post('hook')); tk.interruptible(() => { post('ready'); for (;;) {} });`);
+      const errors = errorsOf(t.w);
+      assert.strictEqual(await t.next(), 'ready');
+      // The loop never yields, so the cooperative phase waits out its grace.
+      const r = await tk.kill(t.w, { graceMs: 100 });
+      assert.deepStrictEqual(phases(r), ['cooperative:grace-expired', 'interrupt:exited']);
+      assert.strictEqual(await t.next(), 'hook');
+      assert.strictEqual(await t.exited, 1);
+      assert.deepStrictEqual(errors, []);
+    }
+  });
+
+  it('hooks run exactly once per thread: two kills, a stop token and a region all at once', async () => {
+    const t = killable(`
+      tk.onKill(() => post('hook'));
+      tk.threadStopToken();
+      setTimeout(() => { try { tk.interruptible(() => { post('ready'); for (;;) {} }); } catch {} setInterval(() => {}, 1e9); });`);
+    assert.strictEqual(await t.next(), 'ready');
+    const [a, b] = await Promise.all([tk.kill(t.w, { graceMs: 200 }), tk.kill(t.w, { graceMs: 200 })]);
+    assert.strictEqual(a.outcome, 'killed');
+    assert.strictEqual(b.outcome, 'killed');
+    await t.exited;
+    assert.deepStrictEqual([t.messages.shift(), t.messages], ['hook', []]);
+  });
+});
+
+describe('reliability: no JavaScript runs while the registry mutex is held', () => {
+  it('an Array.prototype setter that calls threads() cannot deadlock threads() (or anything else)', async () => {
+    const r = await runChild(`
+      const tk = require(TK);
+      let armed = true;
+      Object.defineProperty(Array.prototype, '8', { configurable: true, set(v) {
+        Object.defineProperty(this, '8', { value: v, writable: true, configurable: true });
+        if (armed) { armed = false; tk.threads(); } } });
+      Object.defineProperty(Array.prototype, '0', { configurable: true, set(v) {
+        Object.defineProperty(this, '0', { value: v, writable: true, configurable: true });
+        tk.threads(); } });
+      const rows = tk.threads();
+      const w = new tk.KillableWorker('for (;;) {}', { eval: true });
+      w.once('online', async () => {
+        const report = await tk.kill(w);
+        console.log(rows.length, report.outcome, tk.threadInfo(0).isMainThread);
+      });`, { deadlineMs: 30_000 });
+    assert.strictEqual(r.signal, null, `hung: ${r.stderr}`);
+    assert.deepStrictEqual([r.code, r.stdout, r.stderr], [0, '1 killed true\n', '']);
+  });
+
+  it("a worker's setter spinning inside threads() does not block another thread's kill()", async () => {
+    const t = scriptWorker(`
+      Object.defineProperty(Array.prototype, '0', { configurable: true, set(v) {
+        Object.defineProperty(this, '0', { value: v, writable: true, configurable: true });
+        post('spinning'); for (;;) {} } });
+      tk.threads();`);
+    assert.strictEqual(await t.next(), 'spinning');
+    const victim = killable(`post('ready'); for (;;) {}`);
+    assert.strictEqual(await victim.next(), 'ready');
+    assert.strictEqual((await tk.kill(victim.w)).outcome, 'killed');
+    assert.strictEqual((await tk.kill(t.w)).outcome, 'killed');
+  });
+});
+
+describe('reliability: loading the library twice in one thread', () => {
+  it('kill() and interrupt({ untilDelivered }) still settle on time, and nothing keeps the process alive', async () => {
+    const r = await runChild(`
+      let tk = require(TK);
+      const lib = require('path').dirname(TK);
+      for (const k of Object.keys(require.cache)) if (k.startsWith(lib)) delete require.cache[k];
+      tk = require(TK);
+      const w = new tk.KillableWorker(
+        "const tk = require(" + JSON.stringify(TK) + "); tk.interruptible(() => { require('worker_threads').parentPort.postMessage('ready'); for (;;) {} })",
+        { eval: true });
+      w.once('message', async () => {
+        const t0 = performance.now();
+        const d = await tk.interrupt(w, 'x', { untilDelivered: true, timeoutMs: 500 });
+        const report = await tk.kill(w, { timeoutMs: 3000 });
+        console.log(d.delivered, report.outcome, performance.now() - t0 < 2500);
+      });`, { deadlineMs: 30_000 });
+    assert.strictEqual(r.signal, null, `hung: ${r.stdout} ${r.stderr}`);
+    assert.deepStrictEqual([r.code, r.stdout, r.stderr], [0, 'true killed true\n', '']);
+  });
+
+  it('an untilDelivered that times out clears its timers: the process ends by itself (library loaded twice)', async () => {
+    const r = await runChild(`
+      let tk = require(TK);
+      const lib = require('path').dirname(TK);
+      for (const k of Object.keys(require.cache)) if (k.startsWith(lib)) delete require.cache[k];
+      tk = require(TK);
+      const w = new tk.KillableWorker(
+        "const tk = require(" + JSON.stringify(TK) + "); require('worker_threads').parentPort.postMessage('ready');" +
+        "tk.interruptible(() => require(" + ${JSON.stringify(JSON.stringify(FIXTURE_ADDON))} + ").sleepMs(1500))",
+        { eval: true });
+      w.once('message', async () => {
+        await require(${JSON.stringify(require.resolve('thread-kill/stress'))}).inSyscall(w.threadId, ['nanosleep', 'clock_nanosleep']);
+        const d = await tk.interrupt(w, 'x', { untilDelivered: true, timeoutMs: 100 });
+        console.log(d.delivered, d.why);
+      });`, { deadlineMs: 15_000 });
+    assert.strictEqual(r.signal, null, 'a timer or interval kept the process alive');
+    assert.deepStrictEqual([r.code, r.stdout.trim(), r.stderr], [0, 'false timeout', '']);
+  });
+});
+
+describe('reliability: a vm timeout inside a region does not make it deaf', () => {
+  it('300 interrupts of a region looping over vm timeouts are each delivered, and the answers are true', async function () {
+    this.timeout(120_000);
+    const t = scriptWorker(`
+      const vm = require('vm');
+      const ctx = vm.createContext({});
+      let n = 0;
+      for (;;) {
+        try {
+          tk.interruptible(() => { post('in'); for (;;) { try { vm.runInContext('for(;;){}', ctx, { timeout: 1 }); } catch (e) { if (e.code !== 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw e; } } });
+        } catch (e) { if (e.reason === 'leave') break; n++; }
+      }
+      post(n);`);
+    for (let i = 0; i < 300; i++) {
+      assert.strictEqual(await t.next(), 'in');
+      const d = await tk.interrupt(t.w, i, { untilDelivered: true, timeoutMs: 20_000, retryIntervalMs: 2 });
+      assert.strictEqual(d.delivered, true, `round ${i}: ${JSON.stringify(d)}`);
+    }
+    assert.strictEqual(await t.next(), 'in');
+    assert.strictEqual((await tk.interrupt(t.w, 'leave', { untilDelivered: true, timeoutMs: 20_000, retryIntervalMs: 2 })).delivered, true);
+    assert.strictEqual(await t.next(), 300);
+    assert.strictEqual(await t.exited, 0);
+  });
+});
+
+describe('reliability: restoreModuleCache removes exactly what began loading inside the region', () => {
+  function moduleDir(files: Record<string, string>): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tk-mods-'));
+    for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), content);
+    return dir;
+  }
+
+  it('a module whose top level runs the region is not evicted (it began loading before the region)', async () => {
+    const dir = moduleDir({
+      'm.js': `globalThis.runs = (globalThis.runs || 0) + 1;
+        const tk = require(${JSON.stringify(LIB)});
+        try { tk.interruptible(() => { tk.interrupt(tk.currentRegion()); for (let i = 0; i < 1e6; i++); }); } catch {}
+        module.exports = { ok: true };`,
+    });
+    const t = scriptWorker(`const a = require(workerData + '/m.js'); const b = require(workerData + '/m.js'); post([a === b, a.ok, globalThis.runs]);`, dir);
+    assert.deepStrictEqual(await t.next(), [true, true, 1]);
+  });
+
+  it('modules that began loading inside the region are removed at any depth (a chain 80 modules deep)', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 80; i++) files[`d${i}.js`] = i === 79 ? `require('worker_threads').parentPort.postMessage('deep'); for (;;) {}` : `require('./d${i + 1}.js');`;
+    const dir = moduleDir(files);
+    const t = scriptWorker(`
+      try { tk.interruptible(() => require(workerData + '/d0.js')); } catch (e) { post(e.code); }
+      const left = Object.keys(require.cache).filter((k) => k.startsWith(workerData)).length;
+      post(left);`, dir);
+    assert.strictEqual(await t.next(), 'deep');
+    assert.strictEqual((await tk.interrupt(t.w, undefined, { untilDelivered: true })).delivered, true);
+    assert.deepStrictEqual([await t.next(), await t.next()], ['ERR_THREAD_INTERRUPTED', 0]);
+  });
+
+  it('an outer module loading before the region, an inner one inside it: only the inner goes', async () => {
+    const dir = moduleDir({
+      'outer.js': `const tk = require(${JSON.stringify(LIB)});
+        try { tk.interruptible(() => require('./inner.js')); } catch (e) { module.exports.code = e.code; }
+        module.exports.innerCached = Object.keys(require.cache).some((k) => k.endsWith('inner.js'));`,
+      'inner.js': `const tk = require(${JSON.stringify(LIB)}); tk.interrupt(tk.currentRegion()); for (let i = 0; i < 1e6; i++);`,
+    });
+    const t = scriptWorker(`const o = require(workerData + '/outer.js'); post([o.code, o.innerCached, require(workerData + '/outer.js') === o]);`, dir);
+    assert.deepStrictEqual(await t.next(), ['ERR_THREAD_INTERRUPTED', false, true]);
+  });
+});
+
+describe("reliability: InterruptedError.reason is always the interrupter's", () => {
+  it('a region that throws as it is interrupted: reason stays, its own error is the cause', () => {
+    let err: any;
+    try {
+      tk.interruptible(() => { tk.interrupt(tk.currentRegion()!, { why: 'too slow' }); throw new TypeError('x'); });
+    } catch (e) { err = e; }
+    assert.ok(err instanceof tk.InterruptedError);
+    assert.deepStrictEqual(err.reason, { why: 'too slow' });
+    assert.ok(err.cause instanceof TypeError);
+    assert.strictEqual(err.cause.message, 'x');
+  });
+
+  it('interrupting JSON.parse of bad input from another thread (100 rounds): the reason is never the SyntaxError', async function () {
+    this.timeout(60_000);
+    const t = scriptWorker(`
+      const bad = '[' + '1,'.repeat(2e5) + ']';
+      for (;;) {
+        try { tk.interruptible(() => { post('in'); for (;;) { try { JSON.parse(bad); } catch (e) { if (!(e instanceof SyntaxError)) throw e; } } }); }
+        catch (e) { if (e.reason === 'leave') break; post([typeof e.reason, e.reason, e instanceof tk.InterruptedError]); }
+      }`);
+    for (let i = 0; i < 100; i++) {
+      assert.strictEqual(await t.next(), 'in');
+      assert.strictEqual((await tk.interrupt(t.w, `r${i}`, { untilDelivered: true })).delivered, true);
+      assert.deepStrictEqual(await t.next(), ['string', `r${i}`, true]);
+    }
+    assert.strictEqual(await t.next(), 'in');
+    await tk.interrupt(t.w, 'leave', { untilDelivered: true });
+    assert.strictEqual(await t.exited, 0);
+  });
+});
+
+describe('reliability: over-long reasons are refused before anything happens', () => {
+  const long = 'x'.repeat(5000);
+
+  it('kill() with a stop token and cleanup: rejects with ERR_THREAD_KILL_OUT_OF_RANGE, target alive, no watcher, no cleanup', async () => {
+    const t = killable(`tk.threadStopToken(); setInterval(() => {}, 1e9); post('ready');`);
+    assert.strictEqual(await t.next(), 'ready');
+    let cleaned = 0;
+    await assert.rejects(tk.kill(t.w, { reason: long, cleanup: () => { cleaned++; } }),
+      (e: any) => e.code === 'ERR_THREAD_KILL_OUT_OF_RANGE' && /options\.reason/.test(e.message));
+    const info = tk.threadInfo(t.w.threadId)!;
+    assert.deepStrictEqual([info.watchers, info.state, cleaned], [0, 'running', 0]);
+    assert.strictEqual(tk.stop(t.w, 'fits'), true, 'the token was not stopped by the rejected kill');
+    assert.strictEqual((await tk.kill(t.w)).outcome, 'killed');
+  });
+
+  it('kill() without a stop token refuses the same reason (one limit for every call)', async () => {
+    const t = killable(`post('ready'); for (;;) {}`);
+    assert.strictEqual(await t.next(), 'ready');
+    await assert.rejects(tk.kill(t.w, { reason: long }), { code: 'ERR_THREAD_KILL_OUT_OF_RANGE' });
+    assert.strictEqual(tk.threadInfo(t.w.threadId)!.watchers, 0);
+    assert.throws(() => tk.interrupt(t.w, long), { code: 'ERR_THREAD_KILL_OUT_OF_RANGE' });
+    assert.throws(() => tk.stop(t.w, long), { code: 'ERR_THREAD_KILL_OUT_OF_RANGE' });
+    assert.throws(() => new tk.StopToken().stop(long), { code: 'ERR_THREAD_KILL_OUT_OF_RANGE' });
+    assert.strictEqual((await tk.kill(t.w)).outcome, 'killed');
+  });
+
+  it('a kill that ends unkillable leaves no watcher behind', async () => {
+    const t = killable(`const addon = require(workerData); post('ready'); addon.sleepMs(800);`, FIXTURE_ADDON);
+    assert.strictEqual(await t.next(), 'ready');
+    await inSyscall(t.w.threadId, ['nanosleep', 'clock_nanosleep']);
+    const r = await tk.kill(t.w, { timeoutMs: 50 });
+    assert.strictEqual(r.outcome, 'unkillable');
+    assert.strictEqual(tk.threadInfo(t.w.threadId)?.watchers ?? 0, 0);
+    await t.exited;
+  });
+});
+
+describe('reliability: a KillableWorker hung before it registered', () => {
+  const hangFile = (): string => {
+    const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tk-pre-')), 'hang.js');
+    fs.writeFileSync(f, `if (!require('worker_threads').isMainThread) { require('worker_threads').parentPort.postMessage('preloading'); for (;;) {} }`);
+    return f;
+  };
+
+  it("a hanging --require preload in execArgv: killed from its parent and from a sibling", async () => {
+    const sibling = new SiblingKiller();
+    try {
+      for (const killer of ['parent', 'sibling'] as const) {
+        const w = new tk.KillableWorker('0', { eval: true, execArgv: ['--require', hangFile()] });
+        const errors = errorsOf(w);
+        await new Promise((resolve) => w.once('message', resolve));
+        const r = killer === 'parent' ? await tk.kill(w, { timeoutMs: 5000 }) : await sibling.run<tk.KillReport>('kill', w.threadId, { timeoutMs: 5000 });
+        assert.strictEqual(r.outcome, 'killed', `${killer}: ${r.diagnosis?.summary}`);
+        assert.strictEqual(await w.join(), true);
+        assert.deepStrictEqual(errors, []);
+      }
+    } finally {
+      sibling.close();
+    }
+  });
+
+  it('`node -r hang.js app.js` (the preload inherited by workers): kill() ends the worker', async () => {
+    const r = await runChild(`
+      const tk = require(TK);
+      const w = new tk.KillableWorker('0', { eval: true });
+      w.once('message', async () => { const rep = await tk.kill(w, { timeoutMs: 5000 }); w.once('exit', () => {}); console.log(rep.outcome); });`,
+    { args: ['-r', hangFile()], deadlineMs: 30_000 });
+    assert.deepStrictEqual([r.code, r.stdout, r.stderr], [0, 'killed\n', '']);
+  });
+});
+
+describe('reliability: parity with worker.terminate()', () => {
+  const SCENARIOS: Record<string, string> = {
+    'busy loop': `post('ready'); for (;;) {}`,
+    'idle loop': `setInterval(() => {}, 1e9); post('ready');`,
+    'microtask loop': `post('ready'); const f = () => Promise.resolve().then(f); f();`,
+    'uncaught region': `tk.interruptible(() => { post('ready'); for (;;) {} });`,
+    'vm context loop': `post('ready'); require('vm').runInNewContext('for (;;) {}');`,
+  };
+  for (const [name, source] of Object.entries(SCENARIOS)) {
+    for (const Ctor of [Worker, tk.KillableWorker]) {
+      it(`${name} (${Ctor.name}): kill() and terminate() give the same exit code, 'exit' before the promise, no 'error'`, async () => {
+        const seen: Record<string, unknown[]> = {};
+        for (const how of ['terminate', 'kill'] as const) {
+          const t = scriptWorker(source, undefined, Ctor as never);
+          const errors = errorsOf(t.w);
+          const order: string[] = [];
+          t.w.once('exit', (code) => order.push(`exit ${code}`));
+          assert.strictEqual(await t.next(), 'ready');
+          if (how === 'terminate') order.push(`resolved ${await t.w.terminate()}`);
+          else order.push(`resolved ${(await tk.kill(t.w)).outcome}`);
+          seen[how] = [order, errors.length];
+        }
+        assert.deepStrictEqual(seen.terminate, [['exit 1', 'resolved 1'], 0]);
+        assert.deepStrictEqual(seen.kill, [['exit 1', 'resolved killed'], 0]);
+      });
+    }
+  }
+
+  it('KillableWorker#terminate() of an idle worker reports 1 every time (20 rounds)', async () => {
+    const codes: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const t = killable(`setInterval(() => {}, 1e9); post('ready');`);
+      assert.strictEqual(await t.next(), 'ready');
+      codes.push(await t.w.terminate());
+      assert.strictEqual(await t.exited, 1);
+    }
+    assert.deepStrictEqual(codes, Array(20).fill(1));
+  });
+
+  it("unref'd workers: kill() keeps the process alive until 'exit' was emitted (5 workers)", async () => {
+    const r = await runChild(`
+      const tk = require(TK);
+      const { Worker } = require('worker_threads');
+      for (let i = 0; i < 5; i++) {
+        const C = i % 2 ? Worker : tk.KillableWorker;
+        const w = new C("require(" + JSON.stringify(TK) + "); require('worker_threads').parentPort.postMessage('ready'); for (;;) {}", { eval: true });
+        w.on('exit', (code) => console.log('exit', code));
+        w.once('message', () => { w.unref(); tk.kill(w); });
+      }`, { deadlineMs: 30_000 });
+    assert.deepStrictEqual([r.code, r.stdout, r.stderr], [0, 'exit 1\n'.repeat(5), '']);
+  });
+});
+
+describe('reliability: the smaller items', () => {
+  it("onUnkillable 'abandon' lets the process end normally, with its code and output (loop end and process.exit())", async () => {
+    for (const end of ['process.exitCode = 3;', 'process.exit(3);']) {
+      const r = await runChild(`
+        const tk = require(TK);
+        const w = new tk.KillableWorker("require('worker_threads').parentPort.postMessage('ready'); require(" + JSON.stringify(${JSON.stringify(FIXTURE_ADDON)}) + ").sleepMs(30000)", { eval: true });
+        w.once('message', async () => {
+          await require(${JSON.stringify(require.resolve('thread-kill/stress'))}).inSyscall(w.threadId, ['nanosleep', 'clock_nanosleep']);
+          const rep = await tk.kill(w, { timeoutMs: 100, onUnkillable: 'abandon' });
+          process.on('exit', () => console.log('exit listener ran'));
+          console.log(rep.outcome, rep.abandoned);
+          ${end}
+        });`, { deadlineMs: 25_000 });
+      assert.strictEqual(r.signal, null, `${end} hung joining the abandoned thread`);
+      assert.deepStrictEqual([r.code, r.stdout, r.stderr], [3, 'unkillable true\nexit listener ran\n', '']);
+    }
+  });
+
+  it("onUnkillable 'exit' from a worker writes its stderr line before leaving (5 rounds through a pipe)", async function () {
+    this.timeout(120_000);
+    for (let i = 0; i < 5; i++) {
+      const r = await runChild(`
+        const tk = require(TK);
+        const { Worker } = require('worker_threads');
+        const victim = new tk.KillableWorker("require('worker_threads').parentPort.postMessage('ready'); require(" + JSON.stringify(${JSON.stringify(FIXTURE_ADDON)}) + ").sleepMs(30000)", { eval: true });
+        victim.once('message', () => {
+          new Worker("const tk = require(" + JSON.stringify(TK) + "); tk.kill(" + victim.threadId + ", { timeoutMs: 100, onUnkillable: 'exit', exitCode: 9 })", { eval: true });
+        });`, { deadlineMs: 25_000 });
+      assert.strictEqual(r.code, 9);
+      assert.match(r.stderr, /^thread-kill: thread \d+ could not be killed \(.*\); exiting with code 9\n$/);
+    }
+  });
+
+  it('interrupt() of a finished region handle is false at every depth (40 nested regions)', () => {
+    const handles: tk.RegionHandle[] = [];
+    const nest = (n: number): void => { handles.push(tk.currentRegion()!); if (n > 0) tk.interruptible(() => nest(n - 1)); };
+    tk.interruptible(() => nest(39));
+    assert.strictEqual(handles.length, 40);
+    for (const h of handles) assert.strictEqual(tk.interrupt(h), false);
+    // And a live deep one is hit, exactly.
+    let hit = false;
+    let thrownAt = -1;
+    const deep = (n: number): void => {
+      if (n === 0) { hit = tk.interrupt(tk.currentRegion()!); for (let i = 0; i < 1e7; i++); return; }
+      try { tk.interruptible(() => deep(n - 1)); } catch (e) { if (thrownAt < 0) thrownAt = n; throw e; }
+    };
+    assert.throws(() => tk.interruptible(() => deep(38)), tk.InterruptedError);
+    assert.deepStrictEqual([hit, thrownAt], [true, 1]);
+  });
+
+  it('interruptible(async fn) is refused with a clear error', () => {
+    assert.throws(() => tk.interruptible(async () => 1), (e: any) => e.code === 'ERR_THREAD_KILL_INVALID_ARG_TYPE' && /synchronous/.test(e.message));
+    assert.throws(() => tk.interruptible(async function* () { /* */ } as never), { code: 'ERR_THREAD_KILL_INVALID_ARG_TYPE' });
+    assert.strictEqual(tk.interruptible(function* () { /* */ } as never) !== undefined, true);
+  });
+
+  it('token.wait() and token.sleep() without an argument wait until the token stops', async () => {
+    for (const how of ['wait', 'sleep']) {
+      const t = killable(`
+        const token = tk.threadStopToken();
+        post('ready');
+        (async () => { const r = ${how === 'wait' ? 'token.wait()' : 'await token.sleep()'}; post(['woke', r, token.reason]); })();`);
+      assert.strictEqual(await t.next(), 'ready');
+      assert.strictEqual((t.w as tk.KillableWorker).stop('go'), true);
+      assert.deepStrictEqual(await t.next(), ['woke', true, 'go']);
+      assert.strictEqual(await t.exited, 0);
+    }
+  });
+
+  it('once a thread sees token.stopped, token.signal.aborted agrees', async () => {
+    const t = killable(`
+      const token = tk.threadStopToken();
+      const signal = token.signal;
+      post('ready');
+      while (!token.stopped);
+      post([signal.aborted, signal.reason && signal.reason.code]);`);
+    assert.strictEqual(await t.next(), 'ready');
+    (t.w as tk.KillableWorker).stop();
+    assert.deepStrictEqual(await t.next(), [true, 'ERR_THREAD_STOPPED']);
+  });
+
+  it('a cleanup that never settles is bounded by timeoutMs', async () => {
+    const t = killable(`post('ready'); for (;;) {}`);
+    assert.strictEqual(await t.next(), 'ready');
+    const r = await tk.kill(t.w, { timeoutMs: 300, cleanup: () => new Promise(() => undefined) });
+    assert.strictEqual(r.outcome, 'killed');
+    assert.strictEqual((r.cleanupError as any).code, 'ERR_THREAD_KILL_CLEANUP_TIMEOUT');
+  });
+
+  it('a killed thread is told from a finished one: exit code 1 by default, exitCode to choose, 0 for a natural end', async () => {
+    const a = killable(`post('ready'); for (;;) {}`);
+    const b = killable(`post('ready'); for (;;) {}`);
+    const c = killable(`post('ready');`);
+    assert.deepStrictEqual([await a.next(), await b.next(), await c.next()], ['ready', 'ready', 'ready']);
+    await Promise.all([tk.kill(a.w), tk.kill(b.w, { exitCode: 42 })]);
+    assert.deepStrictEqual([await a.exited, await b.exited, await c.exited], [1, 42, 0]);
+    assert.ok(!isLive(a.w.originalThreadId));
+  });
+});
