@@ -4,6 +4,7 @@
       "target_name": "thread_kill",
       "sources": [
         "native/addon.cc",
+        "native/deadline.cc",
         "native/kill.cc",
         "native/region.cc",
         "native/registry.cc",

@@ -310,6 +310,7 @@ void ArmInterrupt(Entry* e) {
 // What a region's factory call is told about the error (its `kind` bits).
 constexpr int32_t kKindKill = 1;      // the request came from kill()
 constexpr int32_t kKindHasCause = 2;  // the region's own exception is `cause`
+constexpr int32_t kKindTimeout = 4;   // the region's own deadline passed
 
 // Throws the InterruptedError for `r` through the JS factory. Runs after the
 // termination was cancelled, outside any TryCatch and with no exception
@@ -319,7 +320,8 @@ constexpr int32_t kKindHasCause = 2;  // the region's own exception is `cause`
 // as the interrupt arrived (empty if nothing).
 void ThrowInterrupted(v8::Isolate* isolate, RegionStack& rs,
                       const InterruptRequest& r, v8::Local<v8::StackTrace> trace,
-                      int cut, uint64_t seq, int32_t flags, v8::Local<v8::Value> cause) {
+                      int cut, uint64_t seq, int32_t flags, v8::Local<v8::Value> cause,
+                      double timeout_ms = 0) {
   v8::Local<v8::Context> context = isolate->GetCurrentContext();
   v8::Local<v8::Value> reason = v8::Undefined(isolate);
   if (!r.reason.empty()) {
@@ -335,7 +337,8 @@ void ThrowInterrupted(v8::Isolate* isolate, RegionStack& rs,
     in_region = TraceToArray(isolate, trace, 0, cut);
     handle = TraceHandle(isolate, rs, trace);
   }
-  const int32_t kind = (r.kill ? kKindKill : 0) | (cause.IsEmpty() ? 0 : kKindHasCause);
+  const int32_t kind = (r.kill ? kKindKill : 0) | (cause.IsEmpty() ? 0 : kKindHasCause) |
+                       (r.timeout ? kKindTimeout : 0);
   v8::Local<v8::Value> argv[] = {
       reason,
       v8::Number::New(isolate, static_cast<double>(r.by)),
@@ -344,7 +347,8 @@ void ThrowInterrupted(v8::Isolate* isolate, RegionStack& rs,
       v8::Number::New(isolate, static_cast<double>(seq)),
       v8::Integer::New(isolate, flags),
       v8::Integer::New(isolate, kind),
-      cause.IsEmpty() ? v8::Undefined(isolate).As<v8::Value>() : cause};
+      cause.IsEmpty() ? v8::Undefined(isolate).As<v8::Value>() : cause,
+      v8::Number::New(isolate, timeout_ms)};
   if (rs.factory.IsEmpty()) {
     isolate->ThrowException(v8::Exception::Error(
         v8::String::NewFromUtf8Literal(isolate, "thread-kill: interrupted")));
@@ -352,7 +356,7 @@ void ThrowInterrupted(v8::Isolate* isolate, RegionStack& rs,
   }
   v8::Local<v8::Value> err;
   if (rs.factory.Get(isolate)
-          ->Call(context, v8::Undefined(isolate), 8, argv)
+          ->Call(context, v8::Undefined(isolate), 9, argv)
           .ToLocal(&err))
     isolate->ThrowException(err);
   // else the factory threw (it should not), or the thread is being
@@ -476,7 +480,8 @@ namespace {
 // may replace it; it is rethrown unless one does.
 [[gnu::noinline]] void ExitSlow(const v8::FunctionCallbackInfo<v8::Value>& info,
                                 RegionStack& rs, Entry* e, uint64_t seq, bool terminated,
-                                v8::Local<v8::Value> value, v8::Local<v8::Value> caught) {
+                                v8::Local<v8::Value> value, v8::Local<v8::Value> caught,
+                                double timeout_ms) {
   v8::Isolate* isolate = info.GetIsolate();
   // An interrupt that arrived while the region was inside a native call may
   // not have found a JS interrupt check before the region returned: deliver
@@ -517,7 +522,7 @@ namespace {
     // Answered before the factory runs: it may run onKill hooks, which may
     // take long; the interrupters' answer does not depend on them.
     InterruptRequest r = ResolveFired(e, rs, DeliveryResult::kDelivered);
-    ThrowInterrupted(isolate, rs, r, trace, rs.fired_cut, seq, RegionFlags(info), caught);
+    ThrowInterrupted(isolate, rs, r, trace, rs.fired_cut, seq, RegionFlags(info), caught, timeout_ms);
     return;
   }
   if (terminated) return;  // not ours (kill/terminate) or aimed further out
@@ -530,7 +535,10 @@ namespace {
 
 }  // namespace
 
-void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info) {
+// The region itself; kDeadline adds the thread's deadline slot (a
+// compile-time switch, so the plain region's hot path is unchanged).
+template <bool kDeadline>
+inline void RunRegionImpl(const v8::FunctionCallbackInfo<v8::Value>& info) {
   v8::Isolate* isolate = info.GetIsolate();
   // The thread's RegionStack, bound as this function's data when the addon
   // was initialised on this thread (see ThreadRegionsData()).
@@ -557,6 +565,26 @@ void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info) {
     PushDeep(e, seq);
   e->region_depth.store(depth + 1, std::memory_order_release);
 
+  // Deadline: the slot holds the earliest deadline among the active
+  // regions; this one takes it only if it is earlier, and puts back what
+  // was there when it leaves (so an outer deadline fires at the outer region).
+  double timeout_ms = 0;
+  bool armed = false;
+  int64_t prev_deadline = kNoDeadline;
+  uint64_t prev_seq = 0;
+  if constexpr (kDeadline) {
+    timeout_ms = info.Length() > 2 && info[2]->IsNumber() ? info[2].As<v8::Number>()->Value() : 0;
+    if (timeout_ms > 0 && timeout_ms < 9.0e12) {
+      const int64_t at = MonotonicNs() + static_cast<int64_t>(timeout_ms * 1e6);
+      prev_deadline = e->deadline.deadline_ns.load(std::memory_order_relaxed);
+      prev_seq = e->deadline.seq.load(std::memory_order_relaxed);
+      if (at < prev_deadline) {
+        armed = true;
+        ArmDeadline(e, at, seq);
+      }
+    }
+  }
+
   v8::Local<v8::Value> value;
   v8::Local<v8::Value> caught;
   bool terminated = false;
@@ -581,13 +609,16 @@ void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info) {
     }
   }
 
+  if constexpr (kDeadline) {
+    if (armed) RestoreDeadline(e, prev_deadline, prev_seq);
+  }
   if (__builtin_expect(depth >= kTrackedRegions, 0)) PopDeep(e);
   e->region_depth.store(depth, std::memory_order_release);
 
   if (__builtin_expect(terminated || rs.fired_seq != 0 ||
                            e->queued_requests.load(std::memory_order_acquire) != 0,
                        0)) {
-    ExitSlow(info, rs, e, seq, terminated, value, caught);
+    ExitSlow(info, rs, e, seq, terminated, value, caught, timeout_ms);
     return;
   }
   if (!caught.IsEmpty()) {  // held back, and no interrupt came after all
@@ -595,6 +626,21 @@ void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info) {
     return;
   }
   if (!value.IsEmpty()) info.GetReturnValue().Set(value);
+}
+
+void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info) { RunRegionImpl<false>(info); }
+
+void RunRegionDeadline(const v8::FunctionCallbackInfo<v8::Value>& info) { RunRegionImpl<true>(info); }
+
+void QueueTimeoutLocked(Entry* e, uint64_t seq) {
+  InterruptRequest r;
+  r.id = ++g_next_request;
+  r.by = e->thread_id;
+  r.timeout = true;
+  r.region_seq = seq;
+  e->requests.push_back(std::move(r));
+  e->queued_requests.fetch_add(1);
+  ArmInterrupt(e);
 }
 
 InterruptStatus RequestRegionInterrupt(const InterruptArgs& args,

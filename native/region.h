@@ -45,15 +45,22 @@ bool CancelRegionInterrupt(int64_t target, uint64_t request_id);
 // The JS-facing region function (raw V8 for the hot path):
 //   runRegion(fn, flags) -> fn()
 void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info);
+// The same with a deadline: runRegionDeadline(fn, flags, timeoutMs) -> fn().
+// When timeoutMs pass, the region throws a timeout InterruptedError.
+void RunRegionDeadline(const v8::FunctionCallbackInfo<v8::Value>& info);
+// Registry mutex held, `e` found in live: queue a timeout for region `seq`
+// of `e` and arm its interrupt (the deadline watchdog).
+void QueueTimeoutLocked(Entry* e, uint64_t seq);
 // currentRegion() -> seq of the innermost active region, or 0.
 void CurrentRegionSeq(const v8::FunctionCallbackInfo<v8::Value>& info);
 // lastRegionSeq() -> the last sequence number a region of this thread got
 // (regions entered later get larger ones): module loads are stamped with it.
 void LastRegionSeq(const v8::FunctionCallbackInfo<v8::Value>& info);
 // setInterruptFactory(fn): fn(reason, by, inRegionFrames, trace, seq, flags,
-// kind, cause) returns the error object a region throws. `trace` is an
-// opaque handle of the whole captured stack, for traceFrames(); `kind` bit 1
-// = sent by kill(), bit 2 = `cause` is what the region itself threw.
+// kind, cause, timeoutMs) returns the error object a region throws. `trace`
+// is an opaque handle of the whole captured stack, for traceFrames(); `kind`
+// bit 1 = sent by kill(), bit 2 = `cause` is what the region itself threw,
+// bit 4 = the region's own deadline (of `timeoutMs`) passed.
 void SetInterruptFactory(const v8::FunctionCallbackInfo<v8::Value>& info);
 // traceFrames(trace) -> every frame of a stack a region captured, as
 // [[function, script, line, column], ...]; undefined for anything else.

@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "deadline.h"
 #include "stack.h"
 
 namespace tk {
@@ -75,6 +76,8 @@ struct InterruptRequest {
   // Sent by kill()'s interrupt phase. Out of band on purpose: no reason value
   // can make an ordinary interrupt() behave like a kill.
   bool kill = false;
+  // Queued by the deadline watchdog: the addressed region's own deadline passed.
+  bool timeout = false;
   std::string reason;       // v8.serialize()d reason, may be empty
 };
 
@@ -140,6 +143,9 @@ struct Entry {
   std::vector<int64_t> watchers;  // threadIds to tell when this one dies
   std::vector<Frame> last_stack;  // captured just before a kill landed
   bool has_last_stack = false;
+
+  // The earliest deadline among the thread's active regions (deadline.h).
+  DeadlineSlot deadline;
 
   // The thread's own stop token storage, shareable with any isolate.
   std::shared_ptr<v8::BackingStore> stop_cell;

@@ -75,6 +75,9 @@ void OnEnvironmentCleanup(void* arg) {
     inbox = e->inbox_async;
     e->inbox_async = nullptr;
   }
+  // After it left `live`, so the watchdog can no longer fire at it; before
+  // it is freed, so the watchdog no longer reads its slot.
+  UnlistDeadline(e);
   SetCurrentEntry(nullptr);
   ResetThreadRegions();
   e->event_handler.Reset();

@@ -48,7 +48,7 @@ export type TraceResolver = (trace: object) => RawFrame[] | undefined;
 
 // Set by InterruptedError's static block (it needs the private fields).
 let fromCapture: (reason: unknown, by: number, inRegion: RawFrame[], trace: object | undefined,
-  resolve: TraceResolver, kill: boolean, cause: { cause: unknown } | undefined) => InterruptedError;
+  resolve: TraceResolver, kill: boolean, cause: { cause: unknown } | undefined, timeoutMs: number | undefined) => InterruptedError;
 
 export interface InterruptedErrorOptions {
   /** The error comes from kill() (its interrupt phase). Default false. */
@@ -127,7 +127,7 @@ export class InterruptedError extends Error {
       enumerable: false,
     });
 
-    fromCapture = (reason, by, inRegion, trace, resolve, kill, cause) => {
+    fromCapture = (reason, by, inRegion, trace, resolve, kill, cause, timeoutMs) => {
       const limit = Error.stackTraceLimit;
       let lowered = false;
       try {
@@ -138,7 +138,10 @@ export class InterruptedError extends Error {
       }
       let err: InterruptedError;
       try {
-        err = new InterruptedError(reason, by, '', cause === undefined ? { kill } : { kill, cause: cause.cause });
+        const options = cause === undefined ? { kill } : { kill, cause: cause.cause };
+        err = timeoutMs === undefined
+          ? new InterruptedError(reason, by, '', options)
+          : new RegionTimeoutError(timeoutMs, by, '', options);
       } finally {
         if (lowered) Error.stackTraceLimit = limit;
       }
@@ -157,8 +160,23 @@ export class InterruptedError extends Error {
  * handle of the whole capture, resolved by `resolve` if `stack` is read.
  */
 export function interruptedErrorFromCapture(reason: unknown, by: number, inRegion: RawFrame[],
-  trace: object | undefined, resolve: TraceResolver, kill: boolean, cause: { cause: unknown } | undefined): InterruptedError {
-  return fromCapture(reason, by, inRegion, trace, resolve, kill, cause);
+  trace: object | undefined, resolve: TraceResolver, kill: boolean, cause: { cause: unknown } | undefined,
+  timeoutMs?: number): InterruptedError {
+  return fromCapture(reason, by, inRegion, trace, resolve, kill, cause, timeoutMs);
+}
+
+/**
+ * An interruptible() region ran past its own deadline (`{ timeoutMs }`). An
+ * InterruptedError (existing catch code works; `code` is the same), told apart
+ * by its class, `timedOut` and the budget it had. `by` is the thread itself.
+ */
+export class RegionTimeoutError extends InterruptedError {
+  readonly timedOut = true;
+  constructor(readonly timeoutMs: number, by: number, interruptedStack: string, options?: InterruptedErrorOptions) {
+    super(undefined, by, interruptedStack, options);
+    this.name = 'RegionTimeoutError';
+    this.message = `interruptible() region timed out after ${timeoutMs} ms`;
+  }
 }
 
 /** kill(): its `cleanup` did not settle within `timeoutMs` (reported as `KillReport.cleanupError`). */

@@ -26,6 +26,6 @@ export { diagnose } from './diagnose';
 export type { Diagnosis, BlockedIn, SyscallInfo } from './diagnose';
 export { exitNow } from './exit';
 export {
-  InterruptedError, StoppedError, UnknownThreadError, MainThreadError,
+  InterruptedError, RegionTimeoutError, CleanupTimeoutError, StoppedError, UnknownThreadError, MainThreadError,
   InvalidArgTypeError, OutOfRangeError, UnknownOptionError, NotCloneableError,
 } from './errors';

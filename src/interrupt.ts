@@ -8,7 +8,7 @@ import { Delivery, InterruptStatus, native } from './native';
 import { serializeReason } from './reason';
 import { RegionHandle, Target, resolveTarget } from './targets';
 import { addDeliveryListener } from './thread';
-import { boolean, durationMs, func, optionsBag } from './validate';
+import { MAX_TIMEOUT_MS, boolean, durationMs, func, optionsBag } from './validate';
 
 export interface InterruptibleOptions {
   /**
@@ -16,9 +16,16 @@ export interface InterruptibleOptions {
    * cut short from require.cache so a retry loads them cleanly. Default true.
    */
   restoreModuleCache?: boolean;
+  /**
+   * A deadline: after this many milliseconds the region throws a
+   * RegionTimeoutError (an InterruptedError). Nested deadlines: the earliest
+   * fires, at its own region. Works on every thread, the main one included.
+   */
+  timeoutMs?: number;
 }
 
 const runRegion = native.runRegion;
+const runRegionDeadline = native.runRegionDeadline;
 const FunctionPrototype = Function.prototype;
 // Regions are synchronous: an async function returns at its first await,
 // and what runs after it is beyond any interrupt's reach.
@@ -42,8 +49,24 @@ export function interruptible<T>(fn: () => T, options?: InterruptibleOptions): T
   if (typeof fn !== 'function') func(fn, 'fn');
   if (Object.getPrototypeOf(fn) !== FunctionPrototype) refuseAsync(fn);
   if (options === undefined) return runRegion(fn);
-  const o = optionsBag(options, 'options', ['restoreModuleCache'] as const);
-  return runRegion(fn, boolean(o.restoreModuleCache, 'options.restoreModuleCache', true) ? 0 : FLAG_KEEP_MODULE_CACHE);
+  // The common deadline call, { timeoutMs: <positive number> }, skips the
+  // generic option parsing: it is on the path of every test a test-runner
+  // plugin runs.
+  if (options !== null && typeof options === 'object') {
+    const ms = (options as { timeoutMs?: unknown }).timeoutMs;
+    if (typeof ms === 'number' && ms > 0 && ms <= MAX_TIMEOUT_MS && onlyTimeout(options)) return runRegionDeadline(fn, 0, ms);
+  }
+  const o = optionsBag(options, 'options', ['restoreModuleCache', 'timeoutMs'] as const);
+  const flags = boolean(o.restoreModuleCache, 'options.restoreModuleCache', true) ? 0 : FLAG_KEEP_MODULE_CACHE;
+  if (o.timeoutMs === undefined) return runRegion(fn, flags);
+  const ms = durationMs(o.timeoutMs, 'options.timeoutMs', 0);
+  // 0 means no deadline, like a test runner's timeout of 0.
+  return ms === 0 ? runRegion(fn, flags) : runRegionDeadline(fn, flags, ms);
+}
+
+function onlyTimeout(options: object): boolean {
+  for (const key in options) if (key !== 'timeoutMs') return false;
+  return true;
 }
 
 /** The innermost active region of this thread, or null outside any region. */

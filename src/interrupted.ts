@@ -14,6 +14,7 @@ export const FLAG_KEEP_MODULE_CACHE = 1;
 /** The factory's `kind` bits (native/region.cc). */
 const KIND_KILL = 1;
 const KIND_HAS_CAUSE = 2;
+const KIND_TIMEOUT = 4;
 
 /**
  * Stamps every module load with the region clock (the last sequence number a
@@ -71,7 +72,7 @@ function restoreModuleCache(seq: number): void {
 
 /** What the native region calls to build its error (see setInterruptFactory). */
 export type InterruptFactory = (reasonBytes: Uint8Array | undefined, by: number, inRegion: RawFrame[],
-  trace: object | undefined, seq: number, flags: number, kind: number, cause: unknown) => Error;
+  trace: object | undefined, seq: number, flags: number, kind: number, cause: unknown, timeoutMs: number) => Error;
 
 /**
  * The factory the native region calls, once per interrupt, after it
@@ -83,12 +84,12 @@ export type InterruptFactory = (reasonBytes: Uint8Array | undefined, by: number,
  */
 export function interruptFactory(traceFrames: TraceResolver): InterruptFactory {
   trackModuleLoads();
-  return (reasonBytes, by, inRegion, trace, seq, flags, kind, cause) => {
+  return (reasonBytes, by, inRegion, trace, seq, flags, kind, cause, timeoutMs) => {
     const reason = deserializeReason(reasonBytes);
     if ((flags & FLAG_KEEP_MODULE_CACHE) === 0) restoreModuleCache(seq);
     const kill = (kind & KIND_KILL) !== 0;
     const err = interruptedErrorFromCapture(reason, by, inRegion, trace, traceFrames, kill,
-      (kind & KIND_HAS_CAUSE) !== 0 ? { cause } : undefined);
+      (kind & KIND_HAS_CAUSE) !== 0 ? { cause } : undefined, (kind & KIND_TIMEOUT) !== 0 ? timeoutMs : undefined);
     // kill() interrupted us (its phase 2): the onKill hooks run now, before
     // the error propagates; the thread stops once they settle.
     if (kill) killReachedThread(reason);

@@ -63,11 +63,13 @@ export interface Native {
   exitNow(code: number): never;
   osTid(): number;
   runRegion<T>(fn: () => T, flags?: number): T;
+  /** runRegion with a deadline of `timeoutMs` (finite, > 0). */
+  runRegionDeadline<T>(fn: () => T, flags: number, timeoutMs: number): T;
   currentRegion(): number;
   lastRegionSeq(): number;
   /** The factory gets the interrupted region's frames and an opaque handle of the whole stack. */
   setInterruptFactory(factory: (reason: Uint8Array | undefined, by: number, inRegion: RawFrame[],
-    trace: object | undefined, seq: number, flags: number, kind: number, cause: unknown) => Error): void;
+    trace: object | undefined, seq: number, flags: number, kind: number, cause: unknown, timeoutMs: number) => Error): void;
   /** Every frame of a stack a region captured (its factory's `trace`); undefined for anything else. */
   traceFrames(trace: object): RawFrame[] | undefined;
 }

@@ -1,0 +1,41 @@
+// Deadlines for interruptible regions: one watchdog thread per process,
+// started lazily, never joined (it cannot keep the process alive), shared by
+// every thread. A region with a deadline arms its thread's slot with a few
+// atomic stores — no system call and no lock that another thread's hot path
+// takes — unless its deadline is earlier than the watchdog's next wake-up.
+// When a deadline passes, the watchdog queues an interrupt request for that
+// region (the interrupt machinery does the rest, with all its guarantees).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace tk {
+
+struct Entry;
+
+constexpr int64_t kNoDeadline = INT64_MAX;
+
+// One per thread (inside its Entry). Written by the owner thread; read by
+// the watchdog without the registry mutex (it holds its own while the slot is
+// listed). The owner writes `deadline_ns` = kNoDeadline, then `seq`, then the
+// new deadline, so a reader that sees the same deadline before and after
+// reading `seq` has a consistent pair.
+struct DeadlineSlot {
+  std::atomic<int64_t> deadline_ns{kNoDeadline};
+  std::atomic<uint64_t> seq{0};
+  int64_t thread_id = -1;
+  bool listed = false;  // owner only: registered with the watchdog
+};
+
+// Monotonic time in ns (CLOCK_MONOTONIC through the vDSO: no system call).
+int64_t MonotonicNs();
+
+// Owner thread: make (deadline_ns, seq) the slot's armed deadline.
+void ArmDeadline(Entry* e, int64_t deadline_ns, uint64_t seq);
+// Owner thread: put back what the slot held before ArmDeadline.
+void RestoreDeadline(Entry* e, int64_t deadline_ns, uint64_t seq);
+// Owner thread, from the environment cleanup hook, before the entry is freed.
+void UnlistDeadline(Entry* e);
+
+}  // namespace tk

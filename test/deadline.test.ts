@@ -1,0 +1,142 @@
+// interruptible(fn, { timeoutMs }): deadlines for synchronous code on any
+// thread, from one native watchdog thread per process.
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tk from 'thread-kill';
+import { LIB, runChild, scriptWorker } from './helpers';
+
+describe('deadlines: interruptible(fn, { timeoutMs })', () => {
+  it('on the main thread: a busy loop throws RegionTimeoutError, an InterruptedError carrying its budget and where it looped', () => {
+    const t0 = performance.now();
+    let err: any;
+    try {
+      tk.interruptible(function spinForever() { for (;;) { /* stuck */ } }, { timeoutMs: 30 });
+    } catch (e) { err = e; }
+    assert.ok(performance.now() - t0 >= 29);
+    assert.ok(err instanceof tk.RegionTimeoutError);
+    assert.ok(err instanceof tk.InterruptedError);
+    assert.deepStrictEqual([err.code, err.timedOut, err.timeoutMs, err.kill, err.reason, err.by], ['ERR_THREAD_INTERRUPTED', true, 30, false, undefined, 0]);
+    assert.match(err.message, /timed out after 30 ms/);
+    assert.match(String(err.stack), /^RegionTimeoutError: [^\n]*\n {4}at spinForever /);
+    // The thread carries on normally.
+    assert.strictEqual(tk.interruptible(() => 42, { timeoutMs: 1000 }), 42);
+  });
+
+  it('a region that finishes in time returns its value, and nothing fires later', async () => {
+    for (let i = 0; i < 1000; i++) assert.strictEqual(tk.interruptible(() => i, { timeoutMs: 5 }), i);
+    // Past every deadline armed above, outside any region: nothing may land here.
+    const until = performance.now() + 20;
+    while (performance.now() < until) { /* a termination landing here would kill the test runner */ }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  });
+
+  it('timeoutMs: 0 means no deadline; bad values are typed errors', () => {
+    assert.strictEqual(tk.interruptible(() => 'x', { timeoutMs: 0 }), 'x');
+    assert.throws(() => tk.interruptible(() => 1, { timeoutMs: -1 }), { code: 'ERR_THREAD_KILL_OUT_OF_RANGE' });
+    assert.throws(() => tk.interruptible(() => 1, { timeoutMs: Infinity }), { code: 'ERR_THREAD_KILL_OUT_OF_RANGE' });
+    assert.throws(() => tk.interruptible(() => 1, { timeoutMs: '5' as never }), { code: 'ERR_THREAD_KILL_INVALID_ARG_TYPE' });
+    assert.throws(() => tk.interruptible(() => 1, { timeoutMs: 5, nope: 1 } as never), { code: 'ERR_THREAD_KILL_UNKNOWN_OPTION' });
+  });
+
+  it('nested: an inner deadline fires at the inner region, an outer one at the outer region', () => {
+    const seen: string[] = [];
+    try {
+      tk.interruptible(() => {
+        try { tk.interruptible(() => { for (;;) { /* */ } }, { timeoutMs: 20 }); } catch (e: any) { seen.push(`inner ${e.timeoutMs}`); }
+        for (;;) { /* the outer budget runs out here */ }
+      }, { timeoutMs: 80 });
+    } catch (e: any) { seen.push(`outer ${e.timeoutMs}`); }
+    try {
+      tk.interruptible(() => {
+        try { tk.interruptible(() => { for (;;) { /* */ } }, { timeoutMs: 5000 }); } catch (e: any) { seen.push(`wrong ${e.timeoutMs}`); throw e; }
+      }, { timeoutMs: 20 });
+    } catch (e: any) { seen.push(`earliest ${e.timeoutMs}`); }
+    assert.deepStrictEqual(seen, ['inner 20', 'outer 80', 'earliest 20']);
+  });
+
+  it('in workers (plain and KillableWorker, no other thread involved), 50 rounds each', async () => {
+    for (const Ctor of [undefined, tk.KillableWorker]) {
+      const t = scriptWorker(`
+        let n = 0;
+        for (let i = 0; i < 50; i++) {
+          try { tk.interruptible(() => { for (;;) {} }, { timeoutMs: 2 }); } catch (e) { if (e instanceof tk.RegionTimeoutError) n++; }
+        }
+        post(n);`, undefined, Ctor as never);
+      assert.strictEqual(await t.next(), 50);
+      assert.strictEqual(await t.exited, 0);
+    }
+  });
+
+  it('inside a require(): the half-loaded module is removed from require.cache', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tk-dl-'));
+    fs.writeFileSync(path.join(dir, 'slow.js'), 'globalThis.loads = (globalThis.loads || 0) + 1; for (;;) {}');
+    const t = scriptWorker(`
+      const file = workerData + '/slow.js';
+      try { tk.interruptible(() => require(file), { timeoutMs: 20 }); } catch (e) { post([e.name, require.cache[file] === undefined, globalThis.loads]); }`, dir);
+    assert.deepStrictEqual(await t.next(), ['RegionTimeoutError', true, 1]);
+  });
+
+  it('a deadline racing a kill: the thread always dies (50 rounds)', async () => {
+    for (let i = 0; i < 50; i++) {
+      const t = scriptWorker(`
+        post('ready');
+        for (;;) { try { tk.interruptible(() => { for (;;) {} }, { timeoutMs: 1 }); } catch (e) { /* keep going */ } }`, undefined, tk.KillableWorker as never);
+      assert.strictEqual(await t.next(), 'ready');
+      const r = await tk.kill(t.w);
+      assert.strictEqual(r.outcome, 'killed');
+      assert.strictEqual(await t.exited, 1);
+    }
+  });
+
+  it('a deadline racing an interrupt: exactly one error per region, never both, never swallowed (200 rounds)', async () => {
+    const t = scriptWorker(`
+      for (let i = 0; ; i++) {
+        let thrown = 0, kind;
+        try { tk.interruptible(() => { post('in'); for (;;) {} }, { timeoutMs: 3 }); }
+        catch (e) { thrown++; kind = e.reason === 'leave' ? 'leave' : e.timedOut ? 'timeout' : 'interrupt'; }
+        post([thrown, kind]);
+        if (kind === 'leave') break;
+      }`);
+    const kinds = new Set<string>();
+    for (let i = 0; i < 200; i++) {
+      assert.strictEqual(await t.next(), 'in');
+      tk.interrupt(t.w, i);
+      const [thrown, kind] = await t.next();
+      assert.strictEqual(thrown, 1);
+      kinds.add(kind);
+    }
+    // Leave: keep interrupting until the 'leave' one is the error a region throws.
+    for (;;) {
+      assert.strictEqual(await t.next(), 'in');
+      await tk.interrupt(t.w, 'leave', { untilDelivered: true });
+      const [, kind] = await t.next();
+      if (kind === 'leave') break;
+    }
+    assert.strictEqual(await t.exited, 0);
+    assert.ok(kinds.has('interrupt') || kinds.has('timeout'));
+  });
+
+  it('process.exit() is not swallowed by a worker in a region with a deadline, and the watchdog never keeps a process alive', async () => {
+    const r = await runChild(`
+      const tk = require(TK);
+      tk.interruptible(() => 1, { timeoutMs: 60000 }); // the watchdog thread exists now
+      const { Worker } = require('worker_threads');
+      const w = new Worker("const tk = require(" + JSON.stringify(TK) + "); tk.interruptible(() => { require('worker_threads').parentPort.postMessage('in'); for (;;) {} }, { timeoutMs: 60000 });", { eval: true });
+      w.once('message', () => { console.log('exiting'); process.exit(5); });`, { deadlineMs: 30_000 });
+    assert.deepStrictEqual([r.code, r.stdout, r.stderr], [5, 'exiting\n', '']);
+    const idle = await runChild(`const tk = require(TK); tk.interruptible(() => 1, { timeoutMs: 60000 }); console.log('done');`, { deadlineMs: 30_000 });
+    assert.deepStrictEqual([idle.code, idle.stdout, idle.signal], [0, 'done\n', null]);
+    assert.ok(idle.ms < 20_000);
+  });
+
+  it('a thread that exits with a deadline armed elsewhere leaves the watchdog working (100 short-lived workers)', async () => {
+    const workers = Array.from({ length: 100 }, (_, i) => scriptWorker(`
+      try { tk.interruptible(() => { for (;;) {} }, { timeoutMs: ${1 + (i % 5)} }); } catch (e) { post(e.timedOut); }`));
+    for (const t of workers) assert.strictEqual(await t.next(), true);
+    await Promise.all(workers.map((t) => t.exited));
+    assert.throws(() => tk.interruptible(() => { for (;;) { /* */ } }, { timeoutMs: 10 }), tk.RegionTimeoutError);
+    void LIB;
+  });
+});
