@@ -421,6 +421,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("osTid", Napi::Function::New(env, OsTid));
   SetRaw(isolate, context, raw, "runRegion", RunRegion, ThreadRegionsData());
   SetRaw(isolate, context, raw, "runRegionDeadline", RunRegionDeadline, ThreadRegionsData());
+  SetRaw(isolate, context, raw, "rearmDeadline", RearmDeadline);
   SetRaw(isolate, context, raw, "currentRegion", CurrentRegionSeq);
   SetRaw(isolate, context, raw, "lastRegionSeq", LastRegionSeq);
   SetConstants(isolate, context, raw);

@@ -57,6 +57,9 @@ struct RegionStack {
   bool region_frame_learned = false;
   int region_script_id = -1;
   v8::Global<v8::String> region_function_name;
+  // The last rearmDeadline(): a timeout of that region reports this budget.
+  uint64_t rearmed_seq = 0;
+  double rearmed_ms = 0;
   // Captured stacks JS still holds (see CapturedTrace).
   std::unordered_set<CapturedTrace*> traces;
   // This thread's registry entry, once registered. Cached here so the hot
@@ -522,6 +525,7 @@ namespace {
     // Answered before the factory runs: it may run onKill hooks, which may
     // take long; the interrupters' answer does not depend on them.
     InterruptRequest r = ResolveFired(e, rs, DeliveryResult::kDelivered);
+    if (rs.rearmed_seq == seq) timeout_ms = rs.rearmed_ms;
     ThrowInterrupted(isolate, rs, r, trace, rs.fired_cut, seq, RegionFlags(info), caught, timeout_ms);
     return;
   }
@@ -569,19 +573,15 @@ inline void RunRegionImpl(const v8::FunctionCallbackInfo<v8::Value>& info) {
   // regions; this one takes it only if it is earlier, and puts back what
   // was there when it leaves (so an outer deadline fires at the outer region).
   double timeout_ms = 0;
-  bool armed = false;
   int64_t prev_deadline = kNoDeadline;
   uint64_t prev_seq = 0;
   if constexpr (kDeadline) {
     timeout_ms = info.Length() > 2 && info[2]->IsNumber() ? info[2].As<v8::Number>()->Value() : 0;
+    prev_deadline = e->deadline.deadline_ns.load(std::memory_order_relaxed);
+    prev_seq = e->deadline.seq.load(std::memory_order_relaxed);
     if (timeout_ms > 0 && timeout_ms < 9.0e12) {
       const int64_t at = MonotonicNs() + static_cast<int64_t>(timeout_ms * 1e6);
-      prev_deadline = e->deadline.deadline_ns.load(std::memory_order_relaxed);
-      prev_seq = e->deadline.seq.load(std::memory_order_relaxed);
-      if (at < prev_deadline) {
-        armed = true;
-        ArmDeadline(e, at, seq);
-      }
+      if (at < prev_deadline) ArmDeadline(e, at, seq);
     }
   }
 
@@ -610,7 +610,9 @@ inline void RunRegionImpl(const v8::FunctionCallbackInfo<v8::Value>& info) {
   }
 
   if constexpr (kDeadline) {
-    if (armed) RestoreDeadline(e, prev_deadline, prev_seq);
+    // The slot is ours (we armed it, or rearmDeadline() did): put back what
+    // was there before this region. Sequence numbers are unique per thread.
+    if (e->deadline.seq.load(std::memory_order_relaxed) == seq) RestoreDeadline(e, prev_deadline, prev_seq);
   }
   if (__builtin_expect(depth >= kTrackedRegions, 0)) PopDeep(e);
   e->region_depth.store(depth, std::memory_order_release);
@@ -631,6 +633,31 @@ inline void RunRegionImpl(const v8::FunctionCallbackInfo<v8::Value>& info) {
 void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info) { RunRegionImpl<false>(info); }
 
 void RunRegionDeadline(const v8::FunctionCallbackInfo<v8::Value>& info) { RunRegionImpl<true>(info); }
+
+void RearmDeadline(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  RegionStack& rs = Regions();
+  Entry* e = rs.entry;
+  info.GetReturnValue().Set(false);
+  if (e == nullptr || info.Length() < 2 || !info[0]->IsNumber() || !info[1]->IsNumber()) return;
+  const double seq_d = info[0].As<v8::Number>()->Value();
+  const double ms = info[1].As<v8::Number>()->Value();
+  if (!(seq_d >= 1) || !(ms >= 0 && ms < 9.0e12)) return;
+  const uint64_t seq = static_cast<uint64_t>(seq_d);
+  if (IndexOfSeq(rs, seq) < 0) return;  // not an active region of this thread
+  DeadlineSlot& slot = e->deadline;
+  // Only a deadline region whose slot is its own (or free) can be rearmed:
+  // its exit puts back what was there before it.
+  const bool own = slot.seq.load(std::memory_order_relaxed) == seq;
+  if (!own && slot.deadline_ns.load(std::memory_order_relaxed) != kNoDeadline) return;
+  rs.rearmed_seq = seq;
+  rs.rearmed_ms = ms;
+  if (ms == 0) {
+    if (own) slot.deadline_ns.store(kNoDeadline);
+  } else {
+    ArmDeadline(e, MonotonicNs() + static_cast<int64_t>(ms * 1e6), seq);
+  }
+  info.GetReturnValue().Set(true);
+}
 
 void QueueTimeoutLocked(Entry* e, uint64_t seq) {
   InterruptRequest r;

@@ -48,6 +48,10 @@ void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info);
 // The same with a deadline: runRegionDeadline(fn, flags, timeoutMs) -> fn().
 // When timeoutMs pass, the region throws a timeout InterruptedError.
 void RunRegionDeadline(const v8::FunctionCallbackInfo<v8::Value>& info);
+// rearmDeadline(seq, timeoutMs) -> whether the active deadline region `seq`
+// of this thread now has `timeoutMs` left (0 = none). Only a region started
+// with runRegionDeadline whose slot is its own (or free) can be rearmed.
+void RearmDeadline(const v8::FunctionCallbackInfo<v8::Value>& info);
 // Registry mutex held, `e` found in live: queue a timeout for region `seq`
 // of `e` and arm its interrupt (the deadline watchdog).
 void QueueTimeoutLocked(Entry* e, uint64_t seq);

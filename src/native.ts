@@ -66,6 +66,8 @@ export interface Native {
   /** runRegion with a deadline of `timeoutMs` (finite, > 0). */
   runRegionDeadline<T>(fn: () => T, flags: number, timeoutMs: number): T;
   currentRegion(): number;
+  /** Gives active deadline region `seq` of this thread `timeoutMs` from now (0: none); false if it cannot. */
+  rearmDeadline(seq: number, timeoutMs: number): boolean;
   lastRegionSeq(): number;
   /** The factory gets the interrupted region's frames and an opaque handle of the whole stack. */
   setInterruptFactory(factory: (reason: Uint8Array | undefined, by: number, inRegion: RawFrame[],

@@ -11,6 +11,7 @@
 //
 // Works with any pool whose run(task, options) ships the task to a worker
 // with postMessage (SharedArrayBuffers are shared, not copied).
+import './thread';
 import { threadId } from 'worker_threads';
 import { InterruptedError, InvalidArgTypeError } from './errors';
 import { interrupt, interruptible, currentRegion } from './interrupt';
