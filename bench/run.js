@@ -407,6 +407,75 @@ async function piscinaCancel() {
   return { inPlace: median(inPlace), piscina: median(theirs), ratio: median(theirs) / median(inPlace) };
 }
 
+/**
+ * Deadlines: a region with a deadline that does not fire, side by side with
+ * a plain region and with vm's timeout (a watchdog thread per call); and how
+ * late a deadline fires (its catch runs), on this thread.
+ */
+function deadlines() {
+  const vm = require('vm');
+  const { interruptible } = tk;
+  const fn = () => 1;
+  const options = { timeoutMs: 1000 };
+  const CALLS = n(1_000_000, 100_000);
+  const VM_CALLS = n(4000, 1000);
+  const script = new vm.Script('1');
+  const ctx = vm.createContext({});
+  const sides = {
+    region: [CALLS, () => { let s = 0; for (let i = 0; i < CALLS; i++) s += interruptible(fn); return s; }],
+    deadline: [CALLS, () => { let s = 0; for (let i = 0; i < CALLS; i++) s += interruptible(fn, options); return s; }],
+    vmTimeout: [VM_CALLS, () => { let s = 0; for (let i = 0; i < VM_CALLS; i++) s += script.runInContext(ctx, { timeout: 1000 }); return s; }],
+    vmPlain: [VM_CALLS, () => { let s = 0; for (let i = 0; i < VM_CALLS; i++) s += script.runInContext(ctx); return s; }],
+  };
+  const samples = Object.fromEntries(Object.keys(sides).map((k) => [k, []]));
+  for (let batch = 0; batch < n(9, 3); batch++) {
+    for (const [name, [calls, run]] of Object.entries(sides)) {
+      const t = process.hrtime.bigint();
+      run();
+      samples[name].push(Number(process.hrtime.bigint() - t) / calls);
+    }
+  }
+  const ns = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
+  // Lateness: from the deadline to the catch, 5 ms budgets.
+  const late = [];
+  const ROUNDS = n(500, 100);
+  for (let i = 0; i < ROUNDS; i++) {
+    const t0 = process.hrtime.bigint();
+    try { interruptible(() => { for (;;) { /* spin */ } }, { timeoutMs: 5 }); } catch { late.push(Number(process.hrtime.bigint() - t0) / 1e6 - 5); }
+  }
+  late.sort((a, b) => a - b);
+  return { ns, late: { p50: late[Math.floor(late.length / 2)], p99: late[Math.floor(late.length * 0.99)], max: late[late.length - 1] }, rounds: ROUNDS };
+}
+
+/**
+ * thread-kill/mocha: a suite of trivial synchronous tests with and without
+ * the plugin, each run in a fresh process (alternating), timed inside it
+ * from run() to 'end'.
+ */
+function mochaPlugin() {
+  const TESTS = n(10_000, 2000);
+  const child = (plugin) => JSON.parse(require('child_process').execFileSync(process.execPath,
+    [__filename, '--mocha-child', String(TESTS), plugin ? 'plugin' : 'plain'], { encoding: 'utf8' }));
+  const plain = [];
+  const plugged = [];
+  for (let i = 0; i < n(7, 3); i++) {
+    plain.push(child(false));
+    plugged.push(child(true));
+  }
+  const perTest = (runs) => median(runs) * 1e6 / TESTS; // ns
+  return { tests: TESTS, plain: perTest(plain), plugged: perTest(plugged), added: perTest(plugged) - perTest(plain) };
+}
+
+function mochaChild(tests, mode) {
+  const Mocha = require('mocha');
+  if (mode === 'plugin') require(path.join(ROOT, 'lib', 'mocha.js'));
+  const mocha = new Mocha({ reporter: function Silent() { /* no output */ }, timeout: 2000 });
+  const suite = Mocha.Suite.create(mocha.suite, 'trivial');
+  for (let i = 0; i < tests; i++) suite.addTest(new Mocha.Test(`t${i}`, function () { /* trivial */ }));
+  const t0 = process.hrtime.bigint();
+  mocha.run(() => process.stdout.write(JSON.stringify(Number(process.hrtime.bigint() - t0) / 1e6)));
+}
+
 const f = (x, d = 2) => x.toFixed(d);
 
 async function main() {
@@ -432,6 +501,10 @@ async function main() {
   const memPlain = respawnMemoryInChild('plain');
   log('memory: interrupts ...');
   const memInt = await interruptMemory();
+  log('deadlines ...');
+  const dl = deadlines();
+  log('mocha plugin ...');
+  const mp = mochaPlugin();
 
   const ours = region['thread-kill interruptible(() => 1)'];
   const theirs = region['interruptor runInterruptible(() => 1)'];
@@ -519,12 +592,45 @@ young generations of the interrupting main thread / the target before → after 
 ${f(memInt.youngBefore[0], 0)}/${f(memInt.youngBefore[1], 0)} → ${f(memInt.youngAfter[0], 0)}/${f(memInt.youngAfter[1], 0)} MB. Both threads \`gc()\` before each reading.
 
 The registry keeps a bounded record of the last 4,096 dead threads (stacks for the last 64).
+
+## Deadlines: \`interruptible(fn, { timeoutMs })\`
+
+Side by side, batches alternating in one process; a deadline of 1 s that never fires.
+
+| measure | result | target |
+|---|---|---|
+| \`interruptible(() => 1, { timeoutMs: 1000 })\` | ${f(dl.ns.deadline, 1)} ns/call | ≤ 200 ns |
+| \`interruptible(() => 1)\` (no deadline) | ${f(dl.ns.region, 1)} ns/call | |
+| ratio deadline / no deadline | ${f(dl.ns.deadline / dl.ns.region)}× | ≤ 2× |
+| vm \`script.runInContext(ctx, { timeout: 1000 })\` | ${f(dl.ns.vmTimeout / 1000, 1)} µs/call | |
+| vm \`script.runInContext(ctx)\` (no timeout) | ${f(dl.ns.vmPlain / 1000, 2)} µs/call | |
+| vm's timeout / our deadline | ${f(dl.ns.vmTimeout / dl.ns.deadline, 0)}× | ≥ 350× |
+| a 5 ms deadline fires: catch runs this late, p50 (${dl.rounds} rounds) | ${f(dl.late.p50, 3)} ms | |
+| same, p99 | ${f(dl.late.p99, 3)} ms | ≤ 1 ms (idle machine) |
+| same, max | ${f(dl.late.max, 3)} ms | |
+
+## Test-runner timeouts: \`mocha --require thread-kill/mocha\`
+
+${mp.tests} trivial synchronous tests, each run in a fresh process (alternating with and without the
+plugin, ${n(7, 3)} runs each), timed from \`mocha.run()\` to its end.
+
+| | per test |
+|---|---|
+| mocha alone | ${f(mp.plain / 1000, 2)} µs |
+| mocha + thread-kill/mocha | ${f(mp.plugged / 1000, 2)} µs |
+| added by the plugin | ${f(mp.added, 0)} ns |
 `;
   fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), md);
   process.stdout.write(md);
 }
 
-if (process.argv.includes('--startup-child')) {
+if (process.argv.includes('--mocha-child')) {
+  const i = process.argv.indexOf('--mocha-child');
+  mochaChild(Number(process.argv[i + 1]), process.argv[i + 2]);
+} else if (process.argv.includes('--deadlines')) {
+  // Just these figures (node bench/run.js --deadlines).
+  process.stdout.write(`${JSON.stringify({ deadlines: deadlines(), mocha: mochaPlugin() }, null, 2)}\n`);
+} else if (process.argv.includes('--startup-child')) {
   startupCost().then((r) => process.stdout.write(JSON.stringify(r)));
 } else if (process.argv.includes('--interrupt-memory')) {
   // Just this figure (node --expose-gc bench/run.js --interrupt-memory).

@@ -1,5 +1,7 @@
 #include "deadline.h"
 
+#include <sys/prctl.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -51,6 +53,9 @@ void Fire(const std::vector<std::pair<int64_t, uint64_t>>& expired) {
 }
 
 void Run() {
+  // Wake-ups as close to the deadline as the kernel allows (the default
+  // slack of a normal thread is 50 µs).
+  prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
   Watchdog& w = Dog();
   std::unique_lock<std::mutex> lock(w.mutex);
   for (;;) {
