@@ -111,7 +111,8 @@ function regionOverhead() {
   return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
 }
 
-async function interruptLatency() {
+/** interrupt() → catch in the target; `reason`: JS source of the reason each interrupt carries (or none). */
+async function interruptLatency(reason) {
   const ROUNDS = n(10_000, 1000);
   const shared = new SharedArrayBuffer(16 + ROUNDS * 8);
   const target = new Worker(`
@@ -126,6 +127,7 @@ async function interruptLatency() {
         tk.interruptible(() => { Atomics.store(flag, 0, i); Atomics.notify(flag, 0); for (;;) {} });
       } catch (e) {
         lat[i - 1] = Number(process.hrtime.bigint() - t0[0]) / 1000; // the catch runs: µs since interrupt()
+        if (i === 1 && ${JSON.stringify(reason ?? 'undefined')} !== 'undefined' && e.reason === undefined) throw new Error('no reason');
       }
       Atomics.store(flag, 0, -i); Atomics.notify(flag, 0);
     }
@@ -139,7 +141,7 @@ async function interruptLatency() {
       // The target is in region i (it cannot move past it until interrupted).
       for (let v; (v = Atomics.load(flag, 0)) !== i;) Atomics.wait(flag, 0, v);
       t0[0] = process.hrtime.bigint();
-      tk.interrupt(target);
+      tk.interrupt(target${reason === undefined ? '' : `, ${reason}`});
       // It caught the interrupt and left region i (it may already be in i + 1).
       Atomics.wait(flag, 0, i);
     }
@@ -489,6 +491,10 @@ async function main() {
   const region = regionOverhead();
   log('interrupt latency ...');
   const lat = await interruptLatency();
+  const latReasons = [];
+  for (const [label, src] of [['a number', 'i'], ['a short string', "'too slow'"], ['a small object', '{ round: i, why: "too slow" }']]) {
+    latReasons.push({ label, ...(await interruptLatency(src)) });
+  }
   log('cancel-and-reuse ...');
   const reuse = await cancelAndReuse();
   log('startup ...');
@@ -542,6 +548,7 @@ ${Object.entries(sib).map(([k, v]) => `| ${k} | ${f(v)} |`).join('\n')}
 | interrupt() → catch in the target, p50 (${lat.rounds} rounds, hrtime through a SharedArrayBuffer) | ${f(lat.p50, 1)} µs | ≤ 10 µs |
 | same, p99 | ${f(lat.p99, 1)} µs | ≤ 100 µs |
 | same, max | ${f(lat.max, 1)} µs | |
+${latReasons.map((r) => `| same with ${r.label} as the reason: p50 / p99 | ${f(r.p50, 1)} / ${f(r.p99, 1)} µs | ≤ 10 / ≤ 100 µs |`).join('\n')}
 | cancel a runaway task, same thread ready again (interrupt) | ${f(reuse.reuse, 3)} ms | |
 | cancel by terminate + respawn + ready (the pool way) | ${f(reuse.respawn)} ms | |
 | ratio | ${f(reuse.ratio, 0)}× faster | ≥ 200× |
@@ -627,6 +634,13 @@ plugin, ${n(7, 3)} runs each), timed from \`mocha.run()\` to its end.
 if (process.argv.includes('--mocha-child')) {
   const i = process.argv.indexOf('--mocha-child');
   mochaChild(Number(process.argv[i + 1]), process.argv[i + 2]);
+} else if (process.argv.includes('--latency')) {
+  (async () => {
+    for (const src of [undefined, 'i', "'too slow'", '{ round: i, why: "too slow" }']) {
+      const r = await interruptLatency(src);
+      process.stdout.write(`${src ?? 'no reason'}: p50 ${f(r.p50, 1)} µs, p99 ${f(r.p99, 1)} µs\n`);
+    }
+  })();
 } else if (process.argv.includes('--deadlines')) {
   // Just these figures (node bench/run.js --deadlines).
   process.stdout.write(`${JSON.stringify({ deadlines: deadlines(), mocha: mochaPlugin() }, null, 2)}\n`);

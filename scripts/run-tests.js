@@ -3,6 +3,8 @@
 // npm test: compile the TypeScript tests, build the test-only fixture addon,
 // run mocha (never with --exit: a leaked worker must hang the run, visibly).
 // Extra arguments go to mocha (e.g. `npm test -- --grep interrupt`).
+// Long soak and race tests (titles tagged @soak) are left out; `--soak`
+// (npm run test:soak) runs just them.
 const { spawnSync } = require('child_process');
 const path = require('path');
 const { runNodeGyp } = require('./node-gyp.js');
@@ -21,5 +23,7 @@ run(process.execPath, [path.join(__dirname, 'write-esm-entry.js')]);
 run(process.execPath, [tsc, '-p', 'tsconfig.test.json']);
 runNodeGyp(path.join(root, 'test', 'fixtures', 'addon'), ['rebuild', '--release', '--silent']);
 const mocha = require.resolve('mocha/bin/mocha.js');
-const r = spawnSync(process.execPath, [mocha, '--config', '.mocharc.json', ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
+const extra = process.argv.slice(2).filter((a) => a !== '--soak');
+const selection = process.argv.includes('--soak') ? ['--grep', '@soak'] : extra.includes('--grep') ? [] : ['--grep', '@soak', '--invert'];
+const r = spawnSync(process.execPath, [mocha, '--config', '.mocharc.json', ...selection, ...extra], { cwd: root, stdio: 'inherit' });
 process.exit(r.status === null ? 1 : r.status);

@@ -1,5 +1,6 @@
 // Every error the library throws, with a stable `code`. Messages name the
 // offending argument.
+import { describe } from './describe';
 import { formatFrame } from './frames';
 import type { RawFrame } from './native';
 
@@ -47,8 +48,19 @@ export class MainThreadError extends Error {
 export type TraceResolver = (trace: object) => RawFrame[] | undefined;
 
 // Set by InterruptedError's static block (it needs the private fields).
-let fromCapture: (reason: unknown, by: number, inRegion: RawFrame[], trace: object | undefined,
+let fromCapture: (reason: EncodedReason, by: number, inRegion: RawFrame[], trace: object | undefined,
   resolve: TraceResolver, kill: boolean, cause: { cause: unknown } | undefined, timeoutMs: number | undefined) => InterruptedError;
+
+/** A reason still in its sender's encoding: decoded when `reason` is first read. */
+export interface EncodedReason {
+  bytes: Uint8Array | undefined;
+  /** For the message, without decoding (undefined: no reason). */
+  description: string | undefined;
+  decode: (bytes: Uint8Array) => unknown;
+}
+
+// The constructor's lazy mode, only reachable from this module.
+const LAZY: InterruptedErrorOptions = Object.freeze({});
 
 export interface InterruptedErrorOptions {
   /** The error comes from kill() (its interrupt phase). Default false. */
@@ -64,8 +76,11 @@ export interface InterruptedErrorOptions {
  */
 export class InterruptedError extends Error {
   readonly code = 'ERR_THREAD_INTERRUPTED';
-  /** Exactly the value passed to interrupt() (or kill()'s `options.reason`), cloned into this thread. */
-  readonly reason: unknown;
+  // Exactly the value passed to interrupt() (or kill()'s `options.reason`),
+  // cloned into this thread when first read (see the `reason` getter).
+  #reason: unknown;
+  #reasonBytes: Uint8Array | undefined;
+  #decode: ((bytes: Uint8Array) => unknown) | undefined;
   /** threadId of the thread that called interrupt() or kill(). */
   readonly by: number;
   /**
@@ -82,14 +97,32 @@ export class InterruptedError extends Error {
   #resolve: TraceResolver | undefined;
 
   constructor(reason: unknown, by: number, interruptedStack: string, options?: InterruptedErrorOptions) {
-    const kill = options?.kill === true;
-    super(`${kill ? 'killed' : 'interrupted'} by thread ${by}${reason === undefined ? '' : `: ${describe(reason)}`}`,
-      options !== undefined && 'cause' in options ? { cause: options.cause } : undefined);
+    const lazy = options === LAZY;
+    const o = lazy ? (reason as { encoded: EncodedReason; kill: boolean; cause?: { cause: unknown } }) : undefined;
+    const kill = lazy ? o!.kill : options?.kill === true;
+    const text = lazy ? o!.encoded.description : reason === undefined ? undefined : describe(reason);
+    const cause = lazy ? o!.cause : options !== undefined && 'cause' in options ? { cause: options.cause } : undefined;
+    super(`${kill ? 'killed' : 'interrupted'} by thread ${by}${text === undefined ? '' : `: ${text}`}`, cause);
     this.name = 'InterruptedError';
-    this.reason = reason;
+    if (lazy) {
+      this.#reasonBytes = o!.encoded.bytes;
+      this.#decode = o!.encoded.decode;
+    } else {
+      this.#reason = reason;
+    }
     this.by = by;
     this.kill = kill;
     this.#interruptedStack = interruptedStack;
+  }
+
+  /** Exactly the value passed to interrupt() (or kill()'s `options.reason`), cloned into this thread. */
+  get reason(): unknown {
+    const bytes = this.#reasonBytes;
+    if (bytes !== undefined) {
+      this.#reasonBytes = undefined;
+      this.#reason = this.#decode!(bytes);
+    }
+    return this.#reason;
   }
 
   /** JS stack of the interrupted code at the moment it was stopped. */
@@ -138,10 +171,9 @@ export class InterruptedError extends Error {
       }
       let err: InterruptedError;
       try {
-        const options = cause === undefined ? { kill } : { kill, cause: cause.cause };
         err = timeoutMs === undefined
-          ? new InterruptedError(reason, by, '', options)
-          : new RegionTimeoutError(timeoutMs, by, '', options);
+          ? new InterruptedError({ encoded: reason, kill, cause }, by, '', LAZY)
+          : new RegionTimeoutError(timeoutMs, by, '', cause === undefined ? { kill } : { kill, cause: cause.cause });
       } finally {
         if (lowered) Error.stackTraceLimit = limit;
       }
@@ -159,7 +191,7 @@ export class InterruptedError extends Error {
  * `inRegion` are the interrupted frames (top first); `trace` is the native
  * handle of the whole capture, resolved by `resolve` if `stack` is read.
  */
-export function interruptedErrorFromCapture(reason: unknown, by: number, inRegion: RawFrame[],
+export function interruptedErrorFromCapture(reason: EncodedReason, by: number, inRegion: RawFrame[],
   trace: object | undefined, resolve: TraceResolver, kill: boolean, cause: { cause: unknown } | undefined,
   timeoutMs?: number): InterruptedError {
   return fromCapture(reason, by, inRegion, trace, resolve, kill, cause, timeoutMs);
@@ -194,15 +226,5 @@ export class StoppedError extends Error {
   constructor(readonly reason: unknown) {
     super(`stopped${reason === undefined ? '' : `: ${describe(reason)}`}`);
     this.name = 'StoppedError';
-  }
-}
-
-function describe(v: unknown): string {
-  if (typeof v === 'string') return v;
-  if (v instanceof Error) return v.message;
-  try {
-    return JSON.stringify(v) ?? String(v);
-  } catch {
-    return String(v);
   }
 }

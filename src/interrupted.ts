@@ -6,7 +6,7 @@ import Module = require('module');
 import { TraceResolver, interruptedErrorFromCapture } from './errors';
 import { killReachedThread } from './hooks';
 import { RawFrame, native } from './native';
-import { deserializeReason } from './reason';
+import { describeEncoded, deserializeReason } from './reason';
 import { threadState } from './thread-state';
 
 /** runRegion flag: do not touch require.cache. */
@@ -85,14 +85,14 @@ export type InterruptFactory = (reasonBytes: Uint8Array | undefined, by: number,
 export function interruptFactory(traceFrames: TraceResolver): InterruptFactory {
   trackModuleLoads();
   return (reasonBytes, by, inRegion, trace, seq, flags, kind, cause, timeoutMs) => {
-    const reason = deserializeReason(reasonBytes);
     if ((flags & FLAG_KEEP_MODULE_CACHE) === 0) restoreModuleCache(seq);
     const kill = (kind & KIND_KILL) !== 0;
+    const reason = { bytes: reasonBytes, description: describeEncoded(reasonBytes), decode: deserializeReason };
     const err = interruptedErrorFromCapture(reason, by, inRegion, trace, traceFrames, kill,
       (kind & KIND_HAS_CAUSE) !== 0 ? { cause } : undefined, (kind & KIND_TIMEOUT) !== 0 ? timeoutMs : undefined);
     // kill() interrupted us (its phase 2): the onKill hooks run now, before
     // the error propagates; the thread stops once they settle.
-    if (kill) killReachedThread(reason);
+    if (kill) killReachedThread(err.reason);
     return err;
   };
 }

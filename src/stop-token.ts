@@ -3,13 +3,12 @@
 //
 // Layout (Int32 words, then bytes):
 //   [0] state   0 running, 1 stopped, 2 a stopper is writing the reason
-//   [1] reason  byte length of the v8.serialize()d reason, or -1 for none
+//   [1] reason  byte length of the encoded reason (src/reason.ts), or -1 for none
 //   [2] flags   bit 0: stopped by kill() (the thread's onKill hooks run)
 //   [4..]       reason bytes
 // Native code can poll word [0] with an atomic load (README has a C example).
-import * as v8 from 'v8';
 import { InvalidArgTypeError, StoppedError } from './errors';
-import { MAX_REASON_BYTES, serializeReason } from './reason';
+import { MAX_REASON_BYTES, deserializeReason, serializeReason } from './reason';
 import { MAX_TIMEOUT_MS, durationMs } from './validate';
 import { native } from './native';
 
@@ -97,7 +96,7 @@ export class StopToken {
     if (len <= 0) return undefined;
     const bytes = new Uint8Array(len);
     bytes.set(new Uint8Array(this.buffer, HEADER_BYTES, len));
-    return v8.deserialize(bytes);
+    return deserializeReason(bytes);
   }
 
   /**

@@ -78,7 +78,7 @@ describe('deadlines: interruptible(fn, { timeoutMs })', () => {
     assert.deepStrictEqual(await t.next(), ['RegionTimeoutError', true, 1]);
   });
 
-  it('a deadline racing a kill: the thread always dies (50 rounds)', async () => {
+  it('a deadline racing a kill: the thread always dies (50 rounds) @sanitize', async () => {
     for (let i = 0; i < 50; i++) {
       const t = scriptWorker(`
         post('ready');
@@ -90,7 +90,7 @@ describe('deadlines: interruptible(fn, { timeoutMs })', () => {
     }
   });
 
-  it('a deadline racing an interrupt: exactly one error per region, never both, never swallowed (200 rounds)', async () => {
+  it('a deadline racing an interrupt: exactly one error per region, never both, never swallowed (200 rounds) @sanitize', async () => {
     const t = scriptWorker(`
       for (let i = 0; ; i++) {
         let thrown = 0, kind;

@@ -91,7 +91,7 @@ describe('fault injection', () => {
     assert.ok(!victim.messages.some((m) => m.kind === 'interrupted'), 'the kill won over the interrupt');
   });
 
-  it('8 threads killing and interrupting random targets among 16 for 30 s (seeded)', async function () {
+  it('8 threads killing and interrupting random targets among 16 for 30 s (seeded) @soak', async function () {
     this.timeout(120_000);
     // Each chaos thread draws from a seeded PRNG; THREAD_KILL_SEED=<seed> replays a failing run.
     const seed = Number(process.env.THREAD_KILL_SEED) || Math.floor(Math.random() * 2 ** 31);
@@ -159,7 +159,7 @@ describe('fault injection', () => {
     assert.deepStrictEqual(tk.threads().map((t) => t.threadId), [0], `seed ${seed}: every thread is gone`);
   });
 
-  it('10,000 kill/respawn cycles: RSS growth stays bounded and workers still start afterwards', async function () {
+  it('10,000 kill/respawn cycles: RSS growth stays bounded and workers still start afterwards @soak', async function () {
     this.timeout(300_000);
     const CYCLES = 10_000;
     const before = process.memoryUsage().rss;

@@ -307,7 +307,7 @@ describe('interrupt()', () => {
   });
 
   describe('safety', () => {
-    it('100,000 interrupts racing region entry/exit never terminate code outside a region', async function () {
+    it('100,000 interrupts racing region entry/exit never terminate code outside a region @soak @sanitize', async function () {
       this.timeout(300_000);
       const TOTAL = 100_000;
       const progress = new Int32Array(new SharedArrayBuffer(8));
@@ -362,7 +362,7 @@ describe('interrupt()', () => {
       assert.ok(!isLive(h.threadId));
     });
 
-    it('interrupt and kill arriving together on one region: the thread always dies (50 rounds)', async () => {
+    it('interrupt and kill arriving together on one region: the thread always dies (50 rounds) @sanitize', async () => {
       for (let i = 0; i < 50; i++) {
         const h = hang('busy-loop', { mode: 'interrupt' });
         await h.ready;

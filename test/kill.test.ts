@@ -123,7 +123,7 @@ describe('kill()', () => {
     assert.deepStrictEqual(messages, []);
   });
 
-  it('4 threads killing one target at once all report the same truth', async () => {
+  it('4 threads killing one target at once all report the same truth @sanitize', async () => {
     const others = [new SiblingKiller(), new SiblingKiller(), new SiblingKiller()];
     const fifo = makeFifo();
     try {
@@ -148,7 +148,7 @@ describe('kill()', () => {
     }
   });
 
-  it('1,000 rounds of kill() racing the natural exit: every promise settles, outcomes consistent', async function () {
+  it('1,000 rounds of kill() racing the natural exit: every promise settles, outcomes consistent @soak @sanitize', async function () {
     this.timeout(240_000);
     const outcomes = { killed: 0, 'already-exited': 0, unkillable: 0 };
     const ROUNDS = 1000;

@@ -73,7 +73,7 @@ describe('the kill ladder', () => {
     await t.exited;
   });
 
-  it('cleanup runs exactly once per kill(), also racing natural exits with 4 concurrent killers (1,000 rounds)', async function () {
+  it('cleanup runs exactly once per kill(), also racing natural exits with 4 concurrent killers (1,000 rounds) @soak @sanitize', async function () {
     this.timeout(240_000);
     const ROUNDS = 1000;
     let next = 0;

@@ -20,7 +20,7 @@ function errorsOf(w: Worker): unknown[] {
 
 const phases = (r: tk.KillReport): string[] => r.phases.map((p) => `${p.phase}:${p.result}`);
 
-describe('reliability: a kill never turns into an error', () => {
+describe('reliability: a kill never turns into an error @sanitize', () => {
   let sibling: SiblingKiller;
   before(async () => { sibling = new SiblingKiller(); await sibling.ready; });
   after(() => sibling.close());
@@ -163,7 +163,7 @@ describe('reliability: onKill hooks run once, where the kill first finds the thr
   });
 });
 
-describe('reliability: no JavaScript runs while the registry mutex is held', () => {
+describe('reliability: no JavaScript runs while the registry mutex is held @sanitize', () => {
   it('an Array.prototype setter that calls threads() cannot deadlock threads() (or anything else)', async () => {
     const r = await runChild(`
       const tk = require(TK);
@@ -238,7 +238,7 @@ describe('reliability: loading the library twice in one thread', () => {
   });
 });
 
-describe('reliability: a vm timeout inside a region does not make it deaf', () => {
+describe('reliability: a vm timeout inside a region does not make it deaf @sanitize', () => {
   it('300 interrupts of a region looping over vm timeouts are each delivered, and the answers are true', async function () {
     this.timeout(120_000);
     const t = scriptWorker(`
@@ -408,7 +408,7 @@ describe('reliability: a KillableWorker hung before it registered', () => {
   });
 });
 
-describe('reliability: parity with worker.terminate()', () => {
+describe('reliability: parity with worker.terminate() @sanitize', () => {
   const SCENARIOS: Record<string, string> = {
     'busy loop': `post('ready'); for (;;) {}`,
     'idle loop': `setInterval(() => {}, 1e9); post('ready');`,

@@ -61,7 +61,7 @@ function mainThreadSyscall(pid: number): string {
   }
 }
 
-describe('addon lifetime', () => {
+describe('addon lifetime @sanitize', () => {
   it('workers load and unload the addon while the main thread never loads it (no crash)', () => {
     // Node dlclose()s addons a worker loaded when it exits; the addon pins
     // itself because the registry and teardown callbacks live in it.
@@ -82,7 +82,7 @@ describe('addon lifetime', () => {
   });
 });
 
-describe('teardown with a worker stuck in native code', () => {
+describe('teardown with a worker stuck in native code @sanitize', () => {
   it('plain process.exit() hangs joining the stuck worker (until its read returns)', async () => {
     const fifo = makeFifo();
     const c = childWithStuckWorker(fifo.path, `console.log('exiting'); process.exit(3);`);
