@@ -46,14 +46,14 @@ describe('deadlines: interruptible(fn, { timeoutMs })', () => {
       tk.interruptible(() => {
         try { tk.interruptible(() => { for (;;) { /* */ } }, { timeoutMs: 20 }); } catch (e: any) { seen.push(`inner ${e.timeoutMs}`); }
         for (;;) { /* the outer budget runs out here */ }
-      }, { timeoutMs: 80 });
+      }, { timeoutMs: 600 }); // far enough from the inner one that a starved machine keeps the order
     } catch (e: any) { seen.push(`outer ${e.timeoutMs}`); }
     try {
       tk.interruptible(() => {
         try { tk.interruptible(() => { for (;;) { /* */ } }, { timeoutMs: 5000 }); } catch (e: any) { seen.push(`wrong ${e.timeoutMs}`); throw e; }
       }, { timeoutMs: 20 });
     } catch (e: any) { seen.push(`earliest ${e.timeoutMs}`); }
-    assert.deepStrictEqual(seen, ['inner 20', 'outer 80', 'earliest 20']);
+    assert.deepStrictEqual(seen, ['inner 20', 'outer 600', 'earliest 20']);
   });
 
   it('in workers (plain and KillableWorker, no other thread involved), 50 rounds each', async () => {
