@@ -15,17 +15,20 @@ import './thread';
 import { threadId } from 'worker_threads';
 import { InterruptedError, InvalidArgTypeError } from './errors';
 import { interrupt, interruptible, currentRegion } from './interrupt';
-import { func, optionsBag } from './validate';
+import { func } from './validate';
 
 const MARK = '__threadKillTask';
 
 // Control block shared with the worker, Int32 words:
-//   [0] state: 0 queued, 1 running, 2 cancel requested, 3 done
+//   [0] state: 0 queued, 1 running, 2 cancel requested, 3 done,
+//       4 ended by our interrupt (the only outcome that may reject with
+//       InterruptedError)
 //   [1] threadId running it   [2..3] region seq (float64 at byte 16)
 const QUEUED = 0;
 const RUNNING = 1;
 const CANCELLED = 2;
 const DONE = 3;
+const INTERRUPTED = 4;
 
 interface Envelope<T> { [MARK]: SharedArrayBuffer; task: T }
 
@@ -44,30 +47,53 @@ export function interruptibleTask<T, R>(handler: (task: T) => R): (envelope: Env
     if (!isEnvelope(envelope)) return interruptible(() => handler(envelope as T));
     const ctl = new Int32Array(envelope[MARK], 0, 2);
     const seq = new Float64Array(envelope[MARK], 16, 1);
-    return interruptible(() => {
-      seq[0] = currentRegion()!.regionSeq;
-      Atomics.store(ctl, 1, threadId);
-      // Cancelled while queued: do not start.
-      if (Atomics.compareExchange(ctl, 0, QUEUED, RUNNING) !== QUEUED) {
-        throw new InterruptedError(undefined, -1, 'InterruptedError: cancelled before it started');
-      }
-      try {
-        return handler(envelope.task as T);
-      } finally {
-        Atomics.store(ctl, 0, DONE);
-      }
-    });
+    try {
+      return interruptible(() => {
+        seq[0] = currentRegion()!.regionSeq;
+        Atomics.store(ctl, 1, threadId);
+        // Cancelled while queued: do not start.
+        if (Atomics.compareExchange(ctl, 0, QUEUED, RUNNING) !== QUEUED) {
+          throw new InterruptedError(undefined, -1, 'InterruptedError: cancelled before it started');
+        }
+        try {
+          return handler(envelope.task as T);
+        } finally {
+          Atomics.store(ctl, 0, DONE);
+        }
+      });
+    } catch (err) {
+      // Our interrupt (or the cancel above) ended it: say so through shared
+      // memory, since the error's type does not survive the pool's postMessage.
+      if (err instanceof InterruptedError && !err.kill) Atomics.store(ctl, 0, INTERRUPTED);
+      throw err;
+    }
   };
 }
 
+/** The pool's worker did not wrap its handler with interruptibleTask(), so the task could never be cancelled in place. */
+export class NotInterruptibleTaskError extends Error {
+  readonly code = 'ERR_THREAD_KILL_NOT_INTERRUPTIBLE_TASK';
+  constructor() {
+    super('the pool\'s worker did not handle the task with interruptibleTask(): it received runInterruptible()\'s envelope ' +
+      "instead of the task; export interruptibleTask(handler) from the worker file (thread-kill/piscina)");
+    this.name = 'NotInterruptibleTaskError';
+  }
+}
+
+/**
+ * The pool's own run() options (name, transferList, filename, …, passed
+ * through unchanged), but `signal` cancels the task in place instead of
+ * terminating its worker.
+ */
 export interface RunInterruptibleOptions {
   signal?: AbortSignal;
-  /** Passed to pool.run() as its `name` (the exported function to call). */
+  /** Passed to pool.run() (the exported function to call). */
   name?: string;
+  [option: string]: unknown;
 }
 
 interface PoolLike {
-  run(task: unknown, options?: { name?: string }): Promise<unknown>;
+  run(task: unknown, options?: Record<string, unknown>): Promise<unknown>;
 }
 
 /**
@@ -79,10 +105,12 @@ export async function runInterruptible<R = unknown>(pool: PoolLike, task: unknow
   if (pool === null || typeof pool !== 'object' || typeof (pool as PoolLike).run !== 'function') {
     throw new InvalidArgTypeError('pool must have a run(task, options) method (a Piscina instance)');
   }
-  const o = optionsBag(options, 'options', ['signal', 'name'] as const);
-  const signal = o.signal as AbortSignal | undefined;
+  if (options !== undefined && (options === null || typeof options !== 'object')) {
+    throw new InvalidArgTypeError('options must be an object');
+  }
+  const { signal, ...runOptions } = (options ?? {}) as RunInterruptibleOptions;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgTypeError('options.signal must be an AbortSignal');
-  if (o.name !== undefined && typeof o.name !== 'string') throw new InvalidArgTypeError('options.name must be a string');
+  if (runOptions.name !== undefined && typeof runOptions.name !== 'string') throw new InvalidArgTypeError('options.name must be a string');
   const block = new SharedArrayBuffer(24);
   const ctl = new Int32Array(block, 0, 2);
   const seq = new Float64Array(block, 16, 1);
@@ -102,10 +130,14 @@ export async function runInterruptible<R = unknown>(pool: PoolLike, task: unknow
   signal?.addEventListener('abort', cancel, { once: true });
   try {
     const envelope: Envelope<unknown> = { [MARK]: block, task };
-    return (await pool.run(envelope, o.name === undefined ? undefined : { name: o.name })) as R;
+    // The pool never sees the signal: its own abort would terminate the worker.
+    const result = (await pool.run(envelope, Object.keys(runOptions).length === 0 ? undefined : runOptions)) as R;
+    if (Atomics.load(ctl, 0) === QUEUED) throw new NotInterruptibleTaskError();
+    return result;
   } catch (err) {
-    // Errors cross postMessage as plain Errors; give the caller the real type.
-    if (cancelled) throw new InterruptedError(reason, threadId, (err as Error)?.stack ?? '');
+    // Errors cross postMessage as plain Errors; give the caller the real type
+    // — but only for a real cancellation (the worker said so in shared memory).
+    if (cancelled && Atomics.load(ctl, 0) === INTERRUPTED) throw new InterruptedError(reason, threadId, (err as Error)?.stack ?? '');
     throw err;
   } finally {
     signal?.removeEventListener('abort', cancel);

@@ -5,6 +5,8 @@ import { InterruptedError } from 'thread-kill';
 import { runInterruptible } from 'thread-kill/piscina';
 import { ROOT } from './helpers';
 
+const fixture = (name: string) => path.join(ROOT, 'test', 'fixtures', name);
+
 describe('thread-kill/piscina', () => {
   it('cancels a runaway task in place: the next task runs on the same thread, no worker respawned', async () => {
     const pool = new Piscina({ filename: path.join(ROOT, 'test', 'fixtures', 'piscina-worker.js'), minThreads: 1, maxThreads: 1 });
@@ -49,6 +51,58 @@ describe('thread-kill/piscina', () => {
       blocker.abort('stop');
       await assert.rejects(busy, InterruptedError);
       await assert.rejects(queued, (err: unknown) => err instanceof InterruptedError && err.reason === 'never mind');
+    } finally {
+      await pool.destroy();
+    }
+  });
+
+  it('passes every other run() option through (transferList), never the signal', async () => {
+    const pool = new Piscina({ filename: fixture('transfer-pool-worker.js'), minThreads: 1, maxThreads: 1 });
+    try {
+      const buf = new Uint8Array([7]).buffer;
+      const ac = new AbortController();
+      assert.strictEqual(await runInterruptible(pool, { buf }, { transferList: [buf], signal: ac.signal }), 7);
+      assert.strictEqual(buf.byteLength, 0, 'transferred, not copied');
+    } finally {
+      await pool.destroy();
+    }
+  });
+
+  it('a worker that forgot interruptibleTask() fails the task with a clear error', async () => {
+    const pool = new Piscina({ filename: fixture('plain-pool-worker.js'), minThreads: 1, maxThreads: 1 });
+    try {
+      await assert.rejects(runInterruptible(pool, { value: 1 }), (err: any) => err.code === 'ERR_THREAD_KILL_NOT_INTERRUPTIBLE_TASK' && /interruptibleTask/.test(err.message));
+    } finally {
+      await pool.destroy();
+    }
+  });
+
+  it('only a real cancellation rejects with InterruptedError: a failure after abort() stays itself', async () => {
+    const pool = new Piscina({ filename: fixture('no-such-worker.js'), minThreads: 1, maxThreads: 1 });
+    try {
+      const ac = new AbortController();
+      const p = runInterruptible(pool, { value: 1 }, { signal: ac.signal });
+      ac.abort('never mind');
+      await assert.rejects(p, (err: any) => !(err instanceof InterruptedError) && /Cannot find module|no-such-worker/.test(String(err?.message)));
+    } finally {
+      await pool.destroy().catch(() => undefined);
+    }
+  });
+
+  it('works with tinypool (Vitest\'s pool): cancel in place, the next task on the same thread', async () => {
+    const { Tinypool } = await import('tinypool'); // ESM only
+    const pool = new Tinypool({ filename: fixture('piscina-worker.js'), minThreads: 1, maxThreads: 1, isolateWorkers: false });
+    try {
+      const first = await runInterruptible<{ threadId: number; value: number }>(pool, { value: 1 });
+      const ac = new AbortController();
+      const started = new Int32Array(new SharedArrayBuffer(4));
+      const runaway = runInterruptible(pool, { runaway: true, started: started.buffer }, { signal: ac.signal });
+      const w = Atomics.waitAsync(started, 0, 0);
+      if (w.async) await w.value;
+      ac.abort('too slow');
+      await assert.rejects(runaway, (err: unknown) => err instanceof InterruptedError && err.reason === 'too slow');
+      const next = await runInterruptible<{ threadId: number; value: number }>(pool, { value: 21 });
+      assert.deepStrictEqual(next, { threadId: first.threadId, value: 42 });
     } finally {
       await pool.destroy();
     }
