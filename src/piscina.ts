@@ -64,10 +64,29 @@ export function interruptibleTask<T, R>(handler: (task: T) => R): (envelope: Env
     } catch (err) {
       // Our interrupt (or the cancel above) ended it: say so through shared
       // memory, since the error's type does not survive the pool's postMessage.
-      if (err instanceof InterruptedError && !err.kill) Atomics.store(ctl, 0, INTERRUPTED);
+      // What crosses is a small plain Error carrying where the task was
+      // stopped (the caller's side builds the real InterruptedError): cloning
+      // the full error would format its whole stack on the latency path.
+      if (err instanceof InterruptedError && !err.kill) {
+        Atomics.store(ctl, 0, INTERRUPTED);
+        throw cancelled(err.interruptedStack);
+      }
       throw err;
     }
   };
+}
+
+function cancelled(where: string): Error {
+  const limit = Error.stackTraceLimit;
+  let err: Error;
+  try {
+    Error.stackTraceLimit = 0;
+    err = new Error('thread-kill: task cancelled in place');
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+  err.stack = where;
+  return err;
 }
 
 /** The pool's worker did not wrap its handler with interruptibleTask(), so the task could never be cancelled in place. */
@@ -121,9 +140,12 @@ export async function runInterruptible<R = unknown>(pool: PoolLike, task: unknow
     reason = signal!.reason;
     const before = Atomics.compareExchange(ctl, 0, QUEUED, CANCELLED);
     if (before === RUNNING) {
-      let r = reason;
-      try { structuredClone(r); } catch { r = String(r); }
-      interrupt({ threadId: Atomics.load(ctl, 1), regionSeq: seq[0] }, r);
+      const region = { threadId: Atomics.load(ctl, 1), regionSeq: seq[0] };
+      try {
+        interrupt(region, reason);
+      } catch {
+        interrupt(region, String(reason)); // not cloneable (or too large): its description
+      }
     }
   };
   if (signal?.aborted) throw new InterruptedError(signal.reason, threadId, 'InterruptedError: aborted before it was queued');
