@@ -15,6 +15,7 @@
 #include "region.h"
 #include "registry.h"
 #include "thread.h"
+#include "unblock.h"
 
 namespace tk {
 namespace {
@@ -268,6 +269,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("osTid", Napi::Function::New(env, OsTid));
   SetRaw(isolate, context, raw, "runRegion", RunRegion, ThreadRegionsData());
   SetRaw(isolate, context, raw, "currentRegion", CurrentRegionSeq);
+  InitUnblock(env, exports);
   return exports;
 }
 

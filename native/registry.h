@@ -105,6 +105,9 @@ struct Entry {
   std::vector<Frame> last_stack;  // captured just before a kill landed
   bool has_last_stack = false;
   uint32_t attempts = 0;
+  // Identity for the unblock rung (native/unblock.cc): the thread's start
+  // time from /proc, captured when a kill starts. 0 = not captured.
+  uint64_t start_time = 0;
 
   // The thread's own stop token storage, shareable with any isolate.
   std::shared_ptr<v8::BackingStore> stop_cell;

@@ -6,6 +6,10 @@
 //                   so its catch/finally and onKill hooks run; up to graceMs;
 //   3. terminate    node::Stop() of its environment, re-issued every
 //                   retryIntervalMs until the environment is torn down;
+//      unblock      from the first retry on, a thread still blocked in a
+//                   read-type syscall gets SIGRTMIN+3 (src/unblock.ts), and
+//                   the child process trees of one waiting for them
+//                   (spawnSync/execSync) are killed;
 //   4. unkillable   at timeoutMs: diagnose, then onUnkillable.
 // Phases that cannot apply are skipped at once, so a busy JS loop is killed
 // as fast as a plain hard stop.
@@ -20,10 +24,11 @@ import { Target, resolveTarget, threadInfo } from './targets';
 import { addDeathListener } from './thread';
 import { boolean, durationMs, func, oneOf, optionsBag } from './validate';
 import { exitNow } from './exit';
+import { UnblockDetails, Unblocker } from './unblock';
 
 export type KillOutcome = 'killed' | 'already-exited' | 'unkillable';
-export type PhaseName = 'cooperative' | 'interrupt' | 'terminate';
-export type PhaseResult = 'skipped' | 'exited' | 'grace-expired' | 'not-delivered' | 'killed' | 'timeout';
+export type PhaseName = 'cooperative' | 'interrupt' | 'terminate' | 'unblock';
+export type PhaseResult = 'skipped' | 'exited' | 'grace-expired' | 'not-delivered' | 'killed' | 'timeout' | 'signalled' | 'children-killed';
 
 export interface PhaseReport {
   phase: PhaseName;
@@ -31,8 +36,10 @@ export interface PhaseReport {
   startMs: number;
   durationMs: number;
   result: PhaseResult;
-  /** Why a skipped phase did not apply. */
+  /** Why a skipped phase did not apply (for 'unblock': also what it did). */
   note?: string;
+  /** Phase 'unblock' only: signals sent, child processes killed, or why it was skipped. */
+  unblock?: UnblockDetails;
 }
 
 export interface KillReport {
@@ -71,9 +78,13 @@ export interface KillOptions {
   reason?: unknown;
   /** Capture the target's JS stack as the hard stop lands. Default true. */
   captureStack?: boolean;
+  /** Interrupt a blocked read-type syscall of the thread with SIGRTMIN+3 once the hard stop is requested. Default true. */
+  unblock?: boolean;
+  /** Kill the process trees of child processes the thread waits for (spawnSync/execSync). Default true. */
+  killChildren?: boolean;
 }
 
-const KILL_OPTION_KEYS = ['graceMs', 'timeoutMs', 'retryIntervalMs', 'cleanup', 'onUnkillable', 'exitCode', 'reason', 'captureStack'] as const;
+const KILL_OPTION_KEYS = ['graceMs', 'timeoutMs', 'retryIntervalMs', 'cleanup', 'onUnkillable', 'exitCode', 'reason', 'captureStack', 'unblock', 'killChildren'] as const;
 
 interface ParsedKillOptions {
   graceMs: number;
@@ -86,6 +97,8 @@ interface ParsedKillOptions {
   interruptReason: Uint8Array | undefined;
   reasonValue: unknown;
   captureStack: boolean;
+  unblock: boolean;
+  killChildren: boolean;
 }
 
 function parseKillOptions(options: unknown): ParsedKillOptions {
@@ -104,6 +117,8 @@ function parseKillOptions(options: unknown): ParsedKillOptions {
     interruptReason: serializeReason({ ...KILL_INTERRUPT_REASON, reason: o.reason }, 'options.reason'),
     reasonValue: o.reason,
     captureStack: boolean(o.captureStack, 'options.captureStack', true),
+    unblock: boolean(o.unblock, 'options.unblock', true),
+    killChildren: boolean(o.killChildren, 'options.killChildren', true),
   };
 }
 
@@ -195,6 +210,7 @@ class KillRun {
 
     // 3. terminate, re-issued until the environment is gone
     start = this.now();
+    const unblock = new Unblocker(tid, { signal: opts.unblock, children: opts.killChildren }, () => this.now());
     const first = this.stopOnce(opts.captureStack);
     if (first === StopStatus.DeadKilled || first === StopStatus.DeadNatural || this.dead) {
       this.phase('terminate', start, 'killed');
@@ -206,14 +222,14 @@ class KillRun {
     const retry = setInterval(() => {
       const s = this.stopOnce(false);
       if (s === StopStatus.DeadKilled || s === StopStatus.DeadNatural) this.dead = true;
+      else unblock.tick();
     }, opts.retryIntervalMs);
     const died = await this.waitDeath(opts.timeoutMs - this.now());
     clearInterval(retry);
-    if (died) {
-      this.phase('terminate', start, 'killed');
-      return this.finish('killed');
-    }
-    this.phase('terminate', start, 'timeout');
+    this.phase('terminate', start, died ? 'killed' : 'timeout');
+    const u = unblock.report();
+    if (u !== undefined) this.report.phases.push({ phase: 'unblock', startMs: u.startMs, durationMs: this.now() - u.startMs, result: u.result, note: u.note, unblock: u.unblock });
+    if (died) return this.finish('killed');
 
     // 4. unkillable
     const osTid = threadInfo(tid)?.osTid ?? 0;
@@ -312,7 +328,7 @@ export async function kill(target: Target, options?: KillOptions): Promise<KillR
   await runCleanup(opts, report);
   if (report.outcome === 'unkillable' && opts.onUnkillable === 'exit') {
     process.stderr.write(`thread-kill: thread ${tid} could not be killed (${report.diagnosis?.summary ?? 'no diagnosis'}); exiting with code ${opts.exitCode}\n`);
-    exitNow(opts.exitCode);
+    exitNow(opts.exitCode, { killChildren: opts.killChildren });
   }
   return report;
 }
