@@ -122,7 +122,7 @@ int UnblockHandlerState() {
   return HandlerStateLocked(false);
 }
 
-bool ArmUnblock(int64_t thread_id) {
+bool ArmUnblock(int64_t thread_id, uint64_t test_start_time) {
   if (!kSupported) return false;
   Registry& reg = Registry::Get();
   std::lock_guard<std::mutex> lock(reg.mutex);
@@ -130,6 +130,7 @@ bool ArmUnblock(int64_t thread_id) {
   if (e == nullptr || e->env == nullptr || e->os_tid <= 0) return false;
   // The entry is in `live`, so its thread has not run its cleanup hook and
   // is alive: this start time is the thread's own.
+  if (test_start_time > 0) e->start_time = test_start_time;
   if (e->start_time == 0) e->start_time = ThreadStartTime(e->os_tid);
   return e->start_time != 0;
 }
@@ -198,7 +199,9 @@ double NumArg(const Napi::CallbackInfo& info, size_t i) {
 
 Napi::Value JsArm(const Napi::CallbackInfo& info) {
   double tid = NumArg(info, 0);
-  return Napi::Boolean::New(info.Env(), tid >= 0 && ArmUnblock(static_cast<int64_t>(tid)));
+  double test_start = NumArg(info, 1);
+  return Napi::Boolean::New(info.Env(), tid >= 0 && ArmUnblock(static_cast<int64_t>(tid),
+                                                               test_start > 0 ? static_cast<uint64_t>(test_start) : 0));
 }
 
 Napi::Value JsSignal(const Napi::CallbackInfo& info) {

@@ -31,8 +31,10 @@ enum class UnblockStatus : int32_t {
 int UnblockSignal();
 
 // Any thread, under the registry mutex: records the target's start time
-// (field 22 of /proc/self/task/<tid>/stat) as its identity. True if captured.
-bool ArmUnblock(int64_t thread_id);
+// (field 22 of /proc/self/task/<tid>/stat) as its identity, once. True if
+// captured. `test_start_time` > 0 replaces it (tests only: simulates a reused
+// OS thread id; a wrong identity can only make SignalBlockedThread refuse).
+bool ArmUnblock(int64_t thread_id, uint64_t test_start_time = 0);
 
 // Any thread: one identity-checked signal to a thread being killed.
 UnblockStatus SignalBlockedThread(int64_t thread_id);

@@ -65,7 +65,7 @@ export interface Native {
   traceFrames(trace: object): RawFrame[] | undefined;
   // The unblock rung (native/unblock.cc; see src/unblock.ts).
   /** Captures the thread's identity (start time) for unblockSignal. */
-  unblockArm(threadId: number): boolean;
+  unblockArm(threadId: number, testStartTime?: number): boolean;
   /** One identity-checked signal to a thread being killed: an UnblockStatus. */
   unblockSignal(threadId: number): number;
   /** [signal number (0: unsupported), handler state 0 default / 1 ours / 2 someone else's]. */

@@ -134,8 +134,9 @@ describe('kill()', () => {
       await h.ready;
       await inSyscall(h.threadId, ['read']);
       const reports = Promise.all([
-        tk.kill(h.threadId),
-        ...[sibling, ...others].map((k) => k.run<tk.KillReport>('kill', h.threadId)),
+        // unblock: false keeps it in read() (the unblock rung would end it).
+        tk.kill(h.threadId, { unblock: false }),
+        ...[sibling, ...others].map((k) => k.run<tk.KillReport>('kill', h.threadId, { unblock: false })),
       ]);
       await until(() => tk.threadInfo(h.threadId)?.watchers === 5, 'five waiting killers');
       assert.strictEqual(tk.threadInfo(h.threadId)?.state, 'stopping');
