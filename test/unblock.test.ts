@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import * as tk from 'thread-kill';
-import { inSyscall, releaseUnkillable, scenarioByName } from 'thread-kill/stress';
+import { inNativeCode, inSyscall, releaseUnkillable, scenarioByName, startHung } from 'thread-kill/stress';
 import { FIXTURE_ADDON, LIB, ROOT, STRESS_LIB, SiblingKiller, isLive, makeFifo, until } from './helpers';
 
 // The private binding, for the checks only native code can make.
@@ -261,10 +261,11 @@ describe('the unblock rung: what it cannot end', () => {
     for (const killer of ['main', 'sibling']) {
       it(`${name} stays unkillable, correctly diagnosed, and dies once its call returns (killed from ${killer === 'main' ? 'the main thread' : 'a sibling'})`, async () => {
         const s = scenarioByName(name) as unknown as { blockedIn: string; syscall?: string[] };
-        const h = (await import('thread-kill/stress')).startHung(scenarioByName(name), { mode: 'kill' });
+        const h = startHung(scenarioByName(name), { mode: 'kill' });
         const fifo = name === 'pbkdf2' ? undefined : (await h.next('fifo')).path as string;
         await h.ready;
         if (s.syscall) await inSyscall(h.threadId, s.syscall);
+        else await inNativeCode(h.threadId);
         const options = { timeoutMs: 150 };
         const r = killer === 'main' ? await tk.kill(h.worker, options) : await sibling.run<tk.KillReport>('kill', h.threadId, options);
         assert.strictEqual(r.outcome, 'unkillable', JSON.stringify(r.phases));
