@@ -166,7 +166,7 @@ int ThreadLoopFd(int64_t thread_id) {
 }
 
 int SignalProcessChecked(int32_t pid, uint64_t start_time, int sig) {
-  if (!kSupported || pid <= 1 || start_time == 0) return -1;
+  if (!kSupported || pid <= 1 || pid == getpid() || start_time == 0) return -1;
   char path[64];
   snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 #if defined(SYS_pidfd_open) && defined(SYS_pidfd_send_signal)

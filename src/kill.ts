@@ -227,7 +227,7 @@ class KillRun {
     const died = await this.waitDeath(opts.timeoutMs - this.now());
     clearInterval(retry);
     this.phase('terminate', start, died ? 'killed' : 'timeout');
-    const u = unblock.report();
+    const u = unblock.report(died);
     if (u !== undefined) this.report.phases.push({ phase: 'unblock', startMs: u.startMs, durationMs: this.now() - u.startMs, result: u.result, note: u.note, unblock: u.unblock });
     if (died) return this.finish('killed');
 

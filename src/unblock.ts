@@ -64,6 +64,7 @@ function handlerOwnedNote(): string {
 export class Unblocker {
   private readonly details: UnblockDetails = { signal: UNBLOCK_SIGNAL, signalsSent: 0, childrenKilled: [] };
   private signalsOn: boolean;
+  private armed = false;
   private nextSignalAt = 0;
   private backoff = FIRST_BACKOFF_MS;
   private readonly children = new Map<string, ChildProcessInfo & { signals: string[]; termAt: number }>();
@@ -74,7 +75,9 @@ export class Unblocker {
   constructor(private readonly tid: number, private readonly opts: UnblockOptions, private readonly now: () => number) {
     this.startedAt = now();
     this.signalsOn = opts.signal;
-    if (opts.signal && !native.unblockArm(tid)) this.signalsOn = false;
+    // Identity now, at the start of the kill (a thread only reserved, not
+    // registered yet, is armed at the first tick instead).
+    if (opts.signal) this.armed = native.unblockArm(tid);
   }
 
   /** Called at each retry of the hard stop (the first one ends the first retry interval). */
@@ -86,7 +89,8 @@ export class Unblocker {
     const sc = sample.syscall;
     this.lastSyscall = sc?.name ?? (sample.state === 'R' ? 'running' : '');
     const t = this.now();
-    if (this.signalsOn && sc !== undefined && READ_SYSCALLS.has(sc.name) && t >= this.nextSignalAt && this.details.signalsSent < MAX_SIGNALS) {
+    if (this.signalsOn && !this.armed) this.armed = native.unblockArm(this.tid);
+    if (this.signalsOn && this.armed && sc !== undefined && READ_SYSCALLS.has(sc.name) && t >= this.nextSignalAt && this.details.signalsSent < MAX_SIGNALS) {
       this.signalOnce(t);
     }
     if (this.opts.children) this.killChildren(info.osTid, sc, t);
@@ -140,9 +144,15 @@ export class Unblocker {
     }
   }
 
-  /** The 'unblock' phase, or undefined if the rung never applied (the thread died within the first retry interval). */
-  report(): { startMs: number; result: 'signalled' | 'children-killed' | 'skipped'; note: string; unblock: UnblockDetails } | undefined {
+  /**
+   * The 'unblock' phase: present when the rung acted, or when the thread
+   * outlived the kill (then it says why nothing could be done). A thread that
+   * died without it (in the first retry interval, or slowly tearing down)
+   * gets none.
+   */
+  report(died: boolean): { startMs: number; result: 'signalled' | 'children-killed' | 'skipped'; note: string; unblock: UnblockDetails } | undefined {
     if (!this.ticked) return undefined;
+    if (died && this.details.signalsSent === 0 && this.children.size === 0) return undefined;
     const d = this.details;
     d.childrenKilled = [...this.children.values()].map(({ termAt, signals, ...c }) => ({ ...c, signals: signals.filter((x) => x !== '(exited)') }));
     const done: string[] = [];
