@@ -601,7 +601,7 @@ if (process.argv.includes('--syscall-blocked')) {
   // Just this section, spliced into BENCHMARKS.md in place (node bench/run.js --syscall-blocked).
   syscallBlocked().then((rows) => {
     const file = path.join(ROOT, 'BENCHMARKS.md');
-    const section = syscallSection(rows);
+    const section = `${syscallSection(rows)}(This section alone: \`node bench/run.js --syscall-blocked\`, run on ${new Date().toISOString().slice(0, 10)}.)\n`;
     let md = fs.readFileSync(file, 'utf8');
     const at = md.indexOf('## Killing a thread blocked in a system call');
     if (at >= 0) {
