@@ -162,7 +162,7 @@ describe('kill()', () => {
         const exited = new Promise((resolve) => w.once('exit', resolve));
         // Vary the moment of the kill relative to the exit.
         for (let k = 0; k < i % 7; k++) await new Promise((r) => setImmediate(r));
-        const report = await (i % 2 === 0 ? tk.kill(w) : sibling.run<tk.KillReport>('kill', w.threadId));
+        const report = await (i % 2 === 0 ? tk.kill(w) : sibling.run<tk.KillReport>('kill', w.originalThreadId));
         outcomes[report.outcome]++;
         await exited;
         assert.notStrictEqual(report.outcome, 'unkillable');

@@ -251,6 +251,65 @@ describe('the unblock rung: killable system calls', () => {
   });
 });
 
+describe('no child process outlives the process', () => {
+  /** A child process with a worker in execSync('sleep 30'); `then` runs once it waits, with `pids` (its child tree) in scope. */
+  async function run(then: string): Promise<{ code: number | null; pids: number[]; stderr: string }> {
+    const proc = spawn(process.execPath, ['-e', `
+      const tk = require(${JSON.stringify(LIB)});
+      const { inSyscall } = require(${JSON.stringify(STRESS_LIB)});
+      const fs = require('fs');
+      const e = new tk.KillableWorker("require('worker_threads').parentPort.postMessage(1); require('child_process').execSync('sleep 30')", { eval: true });
+      e.once('message', async () => {
+        await inSyscall(e.threadId, ${JSON.stringify(CHILD_WAITS)});
+        let d;
+        do d = await tk.diagnose(e, { sampleMs: 10 }); while (!d.children || !d.children.some((c) => c.cmdline === 'sleep 30'));
+        const pids = d.children.map((c) => c.pid);
+        console.log(JSON.stringify(pids));
+        ${then}
+      });
+    `], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let stderr = '';
+    proc.stdout!.on('data', (d) => { out += d; });
+    proc.stderr!.on('data', (d) => { stderr += d; });
+    const code = await new Promise<number | null>((resolve) => proc.once('exit', resolve));
+    assert.match(out, /^\[[\d,]+\]\n/, `stdout ${out}, stderr ${stderr}`);
+    return { code, pids: JSON.parse(out.split('\n')[0]), stderr };
+  }
+
+  it('exitNow() kills the child process trees of threads left in execSync', async () => {
+    const r = await run('tk.exitNow(4);');
+    assert.strictEqual(r.code, 4, r.stderr);
+    assert.ok(r.pids.length >= 2, JSON.stringify(r.pids));
+    for (const pid of r.pids) await until(() => processEnded(pid), `child ${pid} to end`);
+  });
+
+  it("kill(..., { onUnkillable: 'exit' }) of another thread does too", async () => {
+    const fifo = makeFifo();
+    try {
+      const r = await run(`
+        const a = new tk.KillableWorker("const fs = require('fs'); const fd = fs.openSync('${fifo.path}', 'r+'); require('worker_threads').parentPort.postMessage(1); fs.readSync(fd, Buffer.alloc(1));", { eval: true });
+        a.once('message', async () => {
+          await inSyscall(a.threadId, ['read']);
+          tk.kill(a, { timeoutMs: 100, onUnkillable: 'exit', exitCode: 9, unblock: false });
+        });`);
+      assert.strictEqual(r.code, 9, r.stderr);
+      assert.match(r.stderr, /could not be killed \(blocked in native code, in read\(\)/);
+      for (const pid of r.pids) await until(() => processEnded(pid), `child ${pid} to end`);
+    } finally {
+      fs.rmSync(path.dirname(fifo.path), { recursive: true, force: true });
+    }
+  });
+
+  it('exitNow(code, { killChildren: false }) leaves them (and the caller can)', async () => {
+    const r = await run('tk.exitNow(5, { killChildren: false });');
+    assert.strictEqual(r.code, 5, r.stderr);
+    const sleeper = r.pids.find((pid) => !processEnded(pid));
+    assert.ok(sleeper !== undefined, 'the sleep outlived the process');
+    for (const pid of r.pids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  });
+});
+
 describe('the unblock rung: what it cannot end', () => {
   const UNKILLABLE = ['fifo-open', 'pipe-write', 'pbkdf2'];
   let sibling: SiblingKiller;
