@@ -81,7 +81,7 @@ export async function runRoundHere(spec: RoundSpec, sibling?: SiblingKiller): Pr
     const stuck = scenario as UnkillableScenario | undefined;
     if (stuck?.blockedIn !== undefined && spec.killer !== 'child') {
       // Judged only once it is really in the call no signal can end.
-      await withTimeout(stuck.syscall ? inSyscall(h.threadId, stuck.syscall) : inNativeCode(h.threadId), spec.timeoutMs, 'the thread to enter its call');
+      await withTimeout(stuck.syscall ? inSyscall(h.threadId, stuck.syscall) : inNativeCode(h.threadId, 200), spec.timeoutMs, 'the thread to enter its call');
     }
     const t0 = performance.now();
     let cleanups = 0;
