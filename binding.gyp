@@ -9,7 +9,8 @@
         "native/region.cc",
         "native/registry.cc",
         "native/stack.cc",
-        "native/thread.cc"
+        "native/thread.cc",
+        "native/unblock.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=9", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],

@@ -62,6 +62,76 @@ async function killVsTerminate() {
   return rows;
 }
 
+// Blocked in a system call: the unblock rung (a signal for reads, the child
+// trees for spawnSync/execSync) against worker.terminate(), which waits for
+// the call to return (bounded here by TERMINATE_BOUND_MS, then "hangs").
+const TERMINATE_BOUND_MS = 1000;
+const SYSCALL_HANG = {
+  'readSync on a silent FIFO': { syscalls: ['read'], body: "const fd = fs.openSync(workerData.fifo, 'r+'); ready(); fs.readSync(fd, Buffer.alloc(1));" },
+  'readFileSync of a FIFO with a silent writer': { syscalls: ['read'], body: "fs.openSync(workerData.fifo, 'r+'); ready(); fs.readFileSync(workerData.fifo);" },
+  "execSync('sleep 30')": { syscalls: ['epoll_wait', 'epoll_pwait'], body: "ready(); require('child_process').execSync('sleep 30');" },
+  'spawnSync, grandchild holds the pipes': { syscalls: ['epoll_wait', 'epoll_pwait'], body: "ready(); require('child_process').spawnSync('sh', ['-c', 'sleep 30 & sleep 31; wait']);" },
+};
+
+async function syscallBlocked() {
+  const { inSyscall } = require('../lib/stress');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tk-bench-'));
+  const fifo = path.join(dir, 'fifo');
+  require('child_process').execFileSync('mkfifo', [fifo]);
+  const start = async (kind) => {
+    const w = new Worker(`
+      const { workerData, parentPort } = require('worker_threads');
+      const fs = require('fs');
+      require(${JSON.stringify(LIB)});
+      const ready = () => parentPort.postMessage('ready');
+      ${SYSCALL_HANG[kind].body}
+    `, { eval: true, workerData: { fifo } });
+    const exited = once(w, 'exit');
+    await once(w, 'message');
+    await inSyscall(w.threadId, SYSCALL_HANG[kind].syscalls);
+    return { w, exited };
+  };
+  const rows = [];
+  for (const kind of Object.keys(SYSCALL_HANG)) {
+    const ours = [];
+    for (let i = 0; i < n(30, 5); i++) {
+      const h = await start(kind);
+      const t = performance.now();
+      const r = await tk.kill(h.w);
+      ours.push(performance.now() - t);
+      if (r.outcome !== 'killed') throw new Error(`${kind}: ${r.outcome}`);
+      await h.exited;
+    }
+    let hung = 0;
+    const rounds = n(3, 1);
+    const theirs = [];
+    for (let i = 0; i < rounds; i++) {
+      const h = await start(kind);
+      const t = performance.now();
+      const done = await Promise.race([h.w.terminate().then(() => true), new Promise((r) => setTimeout(r, TERMINATE_BOUND_MS, false))]);
+      if (done) theirs.push(performance.now() - t); else hung++;
+      await tk.kill(h.w); // end it (terminate() alone would wait for the call)
+      await h.exited;
+    }
+    rows.push({ kind, kill: median(ours), p90: pct(ours, 90), terminate: hung === rounds ? `hangs (${hung}/${rounds} still blocked after ${TERMINATE_BOUND_MS} ms)` : `${f(median(theirs))} (${hung}/${rounds} hung)` });
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  return rows;
+}
+
+function syscallSection(rows) {
+  return `## Killing a thread blocked in a system call (the unblock rung)
+
+| worker is in | kill() median ms (target ≤ 50) | kill() p90 ms | \`worker.terminate()\` |
+|---|---|---|---|
+${rows.map((r) => `| ${r.kind} | ${f(r.kill)} | ${f(r.p90)} | ${r.terminate} |`).join('\n')}
+
+From \`kill()\` (the worker already in its system call, seen in /proc) until its promise resolves.
+The read-type calls are ended by one SIGRTMIN+3 after the first retry interval (10 ms); spawnSync/execSync
+by killing the child process trees. \`worker.terminate()\` waits for the call to return.
+`;
+}
+
 async function killFromSibling() {
   const killer = new Worker(`
     const { parentPort } = require('worker_threads');
@@ -487,6 +557,8 @@ async function main() {
   const kvt = await killVsTerminate();
   log('kill from a sibling ...');
   const sib = await killFromSibling();
+  log('blocked in a system call ...');
+  const sys = await syscallBlocked();
   log('region overhead ...');
   const region = regionOverhead();
   log('interrupt latency ...');
@@ -537,6 +609,7 @@ terminate: the 'exit' event).
 |---|---|
 ${Object.entries(sib).map(([k, v]) => `| ${k} | ${f(v)} |`).join('\n')}
 
+${syscallSection(sys)}
 ## Interrupts
 
 | measure | result | target |
@@ -644,6 +717,23 @@ if (process.argv.includes('--mocha-child')) {
 } else if (process.argv.includes('--deadlines')) {
   // Just these figures (node bench/run.js --deadlines).
   process.stdout.write(`${JSON.stringify({ deadlines: deadlines(), mocha: mochaPlugin() }, null, 2)}\n`);
+} else if (process.argv.includes('--syscall-blocked')) {
+  // Just this section, spliced into BENCHMARKS.md in place (node bench/run.js --syscall-blocked).
+  syscallBlocked().then((rows) => {
+    const file = path.join(ROOT, 'BENCHMARKS.md');
+    const section = `${syscallSection(rows)}(This section alone: \`node bench/run.js --syscall-blocked\`, run on ${new Date().toISOString().slice(0, 10)}.)\n`;
+    let md = fs.readFileSync(file, 'utf8');
+    const at = md.indexOf('## Killing a thread blocked in a system call');
+    if (at >= 0) {
+      const end = md.indexOf('\n## ', at + 3);
+      md = md.slice(0, at) + section + (end >= 0 ? md.slice(end) : '');
+    } else {
+      const before = md.indexOf('## Interrupts');
+      md = before >= 0 ? `${md.slice(0, before)}${section}\n${md.slice(before)}` : `${md}\n${section}`;
+    }
+    fs.writeFileSync(file, md);
+    process.stdout.write(section);
+  }).catch((err) => { console.error(err); process.exitCode = 1; });
 } else if (process.argv.includes('--startup-child')) {
   startupCost().then((r) => process.stdout.write(JSON.stringify(r)));
 } else if (process.argv.includes('--interrupt-memory')) {

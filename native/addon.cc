@@ -18,6 +18,7 @@
 #include "region.h"
 #include "registry.h"
 #include "thread.h"
+#include "unblock.h"
 
 namespace tk {
 namespace {
@@ -425,6 +426,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   SetRaw(isolate, context, raw, "currentRegion", CurrentRegionSeq);
   SetRaw(isolate, context, raw, "lastRegionSeq", LastRegionSeq);
   SetConstants(isolate, context, raw);
+  InitUnblock(env, exports);
   return exports;
 }
 

@@ -143,6 +143,9 @@ struct Entry {
   std::vector<int64_t> watchers;  // threadIds to tell when this one dies
   std::vector<Frame> last_stack;  // captured just before a kill landed
   bool has_last_stack = false;
+  // Identity for the unblock rung (native/unblock.cc): the thread's start
+  // time from /proc, captured when a kill starts. 0 = not captured.
+  uint64_t start_time = 0;
 
   // The earliest deadline among the thread's active regions (deadline.h).
   DeadlineSlot deadline;

@@ -11,7 +11,9 @@ import type { KillerKind, Op } from './stress';
 const USAGE = `usage: thread-kill stress [options]
 
   --scenarios a,b,...   built-in scenarios (default: all): ${SCENARIOS.map((s) => s.name).join(', ')}
-                        (also: exec-sync, fifo-read — blocked in native code, slow)
+                        (also, blocked in system calls: exec-sync, fifo-read, stdin-read
+                        (stdin a silent pipe) — killed by the unblock rung; fifo-open,
+                        pipe-write, pbkdf2 — expected unkillable, then released)
   --script FILE         run your own worker script as the scenario (call
                         require('thread-kill/stress').signalReady() right before it hangs)
   --duration 10s        run for this long (ms, s or m; default 10s) ...

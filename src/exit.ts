@@ -7,7 +7,8 @@ import * as fs from 'fs';
 import { isMainThread } from 'worker_threads';
 import { native } from './native';
 import { threadState } from './thread-state';
-import { exitCodeValue } from './validate';
+import { killChildrenOfStuckThreads } from './unblock';
+import { boolean, exitCodeValue, optionsBag } from './validate';
 
 function flushStdio(): void {
   // stdout/stderr are synchronous for files and pipes on POSIX, so what was
@@ -22,8 +23,18 @@ export function writeStderrSync(line: string): void {
   try { fs.writeSync(2, line); } catch { /* stderr closed: nothing to tell */ }
 }
 
-export function exitNow(code?: number): never {
+/**
+ * Leaves the process with `code` (default 1) at once, without joining
+ * worker threads. options.killChildren (default true): first SIGKILL the
+ * child process trees of threads left behind waiting for them
+ * (spawnSync/execSync), so no child outlives the process.
+ */
+export function exitNow(code?: number, options?: { killChildren?: boolean }): never {
   const c = exitCodeValue(code, 'code', 1);
+  const o = optionsBag(options, 'options', ['killChildren'] as const);
+  if (boolean(o.killChildren, 'options.killChildren', true)) {
+    try { killChildrenOfStuckThreads(); } catch { /* best effort: exiting regardless */ }
+  }
   flushStdio();
   return native.exitNow(c);
 }
@@ -42,6 +53,7 @@ export function guardExitAgainstAbandoned(): void {
     const handled = (emit as (...a: unknown[]) => boolean).call(this, event, ...args);
     if (event === 'exit' && native.abandonedAlive() > 0) {
       const code = typeof process.exitCode === 'number' ? process.exitCode : typeof args[0] === 'number' ? args[0] : 0;
+      try { killChildrenOfStuckThreads(); } catch { /* best effort */ }
       flushStdio();
       native.exitNow(code);
     }

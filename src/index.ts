@@ -23,7 +23,8 @@ export { StopToken } from './stop-token';
 export { stop } from './stop';
 export { onKill, threadStopToken } from './hooks';
 export { diagnose } from './diagnose';
-export type { Diagnosis, BlockedIn, SyscallInfo } from './diagnose';
+export type { Diagnosis, BlockedIn, SyscallInfo, ChildProcessInfo } from './diagnose';
+export type { UnblockDetails } from './unblock';
 export { exitNow } from './exit';
 export {
   InterruptedError, RegionTimeoutError, CleanupTimeoutError, StoppedError, UnknownThreadError, MainThreadError,

@@ -6,6 +6,10 @@
 //                   so its catch/finally and onKill hooks run; up to graceMs;
 //   3. terminate    node::Stop() of its environment, re-issued every
 //                   retryIntervalMs until the environment is torn down;
+//      unblock      from the first retry on, a thread still blocked in a
+//                   read-type syscall gets SIGRTMIN+3 (src/unblock.ts), and
+//                   the child process trees of one waiting for them
+//                   (spawnSync/execSync) are killed;
 //   4. unkillable   at timeoutMs: diagnose, then onUnkillable.
 // Phases that cannot apply are skipped at once, so a busy JS loop is killed
 // as fast as a plain hard stop.
@@ -19,11 +23,12 @@ import { serializeReason } from './reason';
 import { FLAG_KILL, StopToken, stopTokenWith } from './stop-token';
 import { Target, reportKillExitCode, resolveTarget } from './targets';
 import { addDeathListener } from './thread';
+import { UnblockDetails, Unblocker } from './unblock';
 import { boolean, durationMs, exitCodeValue, func, oneOf, optionsBag } from './validate';
 
 export type KillOutcome = 'killed' | 'already-exited' | 'unkillable';
-export type PhaseName = 'cooperative' | 'interrupt' | 'terminate';
-export type PhaseResult = 'skipped' | 'exited' | 'grace-expired' | 'not-delivered' | 'killed' | 'timeout';
+export type PhaseName = 'cooperative' | 'interrupt' | 'terminate' | 'unblock';
+export type PhaseResult = 'skipped' | 'exited' | 'grace-expired' | 'not-delivered' | 'killed' | 'timeout' | 'signalled' | 'children-killed';
 
 export interface PhaseReport {
   phase: PhaseName;
@@ -31,8 +36,10 @@ export interface PhaseReport {
   startMs: number;
   durationMs: number;
   result: PhaseResult;
-  /** Why a skipped phase did not apply. */
+  /** Why a skipped phase did not apply (for 'unblock': also what it did). */
   note?: string;
+  /** Phase 'unblock' only: signals sent, child processes killed, or why it was skipped. */
+  unblock?: UnblockDetails;
 }
 
 export interface KillReport {
@@ -71,9 +78,13 @@ export interface KillOptions {
   reason?: unknown;
   /** Capture the target's JS stack as the hard stop lands. Default true. */
   captureStack?: boolean;
+  /** Interrupt a blocked read-type syscall of the thread with SIGRTMIN+3 once the hard stop is requested. Default true. */
+  unblock?: boolean;
+  /** Kill the process trees of child processes the thread waits for (spawnSync/execSync). Default true. */
+  killChildren?: boolean;
 }
 
-const KILL_OPTION_KEYS = ['graceMs', 'timeoutMs', 'retryIntervalMs', 'cleanup', 'onUnkillable', 'exitCode', 'reason', 'captureStack'] as const;
+const KILL_OPTION_KEYS = ['graceMs', 'timeoutMs', 'retryIntervalMs', 'cleanup', 'onUnkillable', 'exitCode', 'reason', 'captureStack', 'unblock', 'killChildren'] as const;
 
 interface ParsedKillOptions {
   graceMs: number;
@@ -85,6 +96,8 @@ interface ParsedKillOptions {
   /** options.reason, serialized once (this also validates it, size included). */
   reasonBytes: Uint8Array | undefined;
   captureStack: boolean;
+  unblock: boolean;
+  killChildren: boolean;
 }
 
 /** Every option is checked here, before anything is sent, set or watched: a kill that rejects leaves nothing behind. */
@@ -99,6 +112,8 @@ function parseKillOptions(options: unknown): ParsedKillOptions {
     exitCode: exitCodeValue(o.exitCode, 'options.exitCode', 1),
     reasonBytes: serializeReason(o.reason, 'options.reason'),
     captureStack: boolean(o.captureStack, 'options.captureStack', true),
+    unblock: boolean(o.unblock, 'options.unblock', true),
+    killChildren: boolean(o.killChildren, 'options.killChildren', true),
   };
 }
 
@@ -244,6 +259,7 @@ class KillRun {
 
     // 3. terminate, re-issued until the environment is gone
     start = this.now();
+    const unblock = new Unblocker(tid, { signal: opts.unblock, children: opts.killChildren }, () => this.now());
     const first = this.stopOnce(opts.captureStack);
     if (first === StopStatus.DeadKilled || first === StopStatus.DeadNatural || this.dead) {
       this.phase('terminate', start, 'killed');
@@ -255,6 +271,7 @@ class KillRun {
     const retry = setInterval(() => {
       const s = this.stopOnce(false);
       if (s === StopStatus.DeadKilled || s === StopStatus.DeadNatural) this.dead = true;
+      else unblock.tick();
     }, opts.retryIntervalMs);
     let died: boolean;
     try {
@@ -262,11 +279,10 @@ class KillRun {
     } finally {
       clearInterval(retry);
     }
-    if (died) {
-      this.phase('terminate', start, 'killed');
-      return this.finish('killed');
-    }
-    this.phase('terminate', start, 'timeout');
+    this.phase('terminate', start, died ? 'killed' : 'timeout');
+    const u = unblock.report(died);
+    if (u !== undefined) this.report.phases.push({ phase: 'unblock', startMs: u.startMs, durationMs: this.now() - u.startMs, result: u.result, note: u.note, unblock: u.unblock });
+    if (died) return this.finish('killed');
 
     // 4. unkillable
     const osTid = native.threadInfo(tid)?.[OS_TID] ?? 0;
@@ -390,7 +406,7 @@ export async function kill(target: Target, options?: KillOptions): Promise<KillR
     // Synchronously: a worker's process.stderr is asynchronous, and the
     // process leaves right after.
     writeStderrSync(`thread-kill: thread ${tid} could not be killed (${report.diagnosis?.summary ?? 'no diagnosis'}); exiting with code ${opts.exitCode}\n`);
-    exitNow(opts.exitCode);
+    exitNow(opts.exitCode, { killChildren: opts.killChildren });
   }
   return report;
 }

@@ -74,6 +74,17 @@ export interface Native {
     trace: object | undefined, seq: number, flags: number, kind: number, cause: unknown, timeoutMs: number) => Error): void;
   /** Every frame of a stack a region captured (its factory's `trace`); undefined for anything else. */
   traceFrames(trace: object): RawFrame[] | undefined;
+  // The unblock rung (native/unblock.cc; see src/unblock.ts).
+  /** Captures the thread's identity (start time) for unblockSignal. */
+  unblockArm(threadId: number, testStartTime?: number): boolean;
+  /** One identity-checked signal to a thread being killed: an UnblockStatus. */
+  unblockSignal(threadId: number): number;
+  /** [signal number (0: unsupported), handler state 0 default / 1 ours / 2 someone else's]. */
+  unblockInfo(): [signal: number, handler: number];
+  /** The epoll fd of the thread's own event loop, or -1. */
+  loopFd(threadId: number): number;
+  /** 1 sent, 0 gone (or a reused pid), -1 error. Only SIGTERM (15) and SIGKILL (9). */
+  signalProcess(pid: number, startTime: number, signal: number): number;
 }
 
 const root = path.resolve(__dirname, '..');

@@ -74,7 +74,7 @@ describe('fault injection', () => {
       const tk = require(${JSON.stringify(LIB)});
       const { parentPort, workerData } = require('worker_threads');
       tk.interrupt(workerData, 'pending', { untilDelivered: true, timeoutMs: 60000 });
-      tk.kill(workerData, { timeoutMs: 60000 });
+      tk.kill(workerData, { timeoutMs: 60000, unblock: false });
       parentPort.postMessage('killing');
     `, { eval: true, workerData: victim.threadId });
     await new Promise((resolve) => killer.once('message', resolve));

@@ -134,8 +134,9 @@ describe('kill()', () => {
       await h.ready;
       await inSyscall(h.threadId, ['read']);
       const reports = Promise.all([
-        tk.kill(h.threadId),
-        ...[sibling, ...others].map((k) => k.run<tk.KillReport>('kill', h.threadId)),
+        // unblock: false keeps it in read() (the unblock rung would end it).
+        tk.kill(h.threadId, { unblock: false }),
+        ...[sibling, ...others].map((k) => k.run<tk.KillReport>('kill', h.threadId, { unblock: false })),
       ]);
       await until(() => tk.threadInfo(h.threadId)?.watchers === 5, 'five waiting killers');
       assert.strictEqual(tk.threadInfo(h.threadId)?.state, 'stopping');
@@ -161,7 +162,7 @@ describe('kill()', () => {
         const exited = new Promise((resolve) => w.once('exit', resolve));
         // Vary the moment of the kill relative to the exit.
         for (let k = 0; k < i % 7; k++) await new Promise((r) => setImmediate(r));
-        const report = await (i % 2 === 0 ? tk.kill(w) : sibling.run<tk.KillReport>('kill', w.threadId));
+        const report = await (i % 2 === 0 ? tk.kill(w) : sibling.run<tk.KillReport>('kill', w.originalThreadId));
         outcomes[report.outcome]++;
         await exited;
         assert.notStrictEqual(report.outcome, 'unkillable');

@@ -135,7 +135,7 @@ describe('why won\'t it die? (diagnosis)', () => {
     const fd = await t.next();
     try {
       await inSyscall(t.w.threadId, ['read']);
-      const r = await tk.kill(t.w, { timeoutMs: 150 });
+      const r = await tk.kill(t.w, { timeoutMs: 150, unblock: false });
       const d = r.diagnosis!;
       assert.strictEqual(r.outcome, 'unkillable');
       assert.strictEqual(d.syscall?.name, 'read');
@@ -164,7 +164,7 @@ describe('why won\'t it die? (diagnosis)', () => {
     const h = hang('exec-sync', { mode: 'kill', data: { sleepSeconds: 1 } });
     await h.ready;
     await inSyscall(h.threadId, ['epoll_wait', 'epoll_pwait', 'wait4', 'ppoll', 'poll']);
-    const r = await tk.kill(h.threadId, { timeoutMs: 100 });
+    const r = await tk.kill(h.threadId, { timeoutMs: 100, killChildren: false });
     assert.strictEqual(r.outcome, 'unkillable');
     assert.strictEqual(r.diagnosis!.blockedIn, 'syscall', r.diagnosis!.summary);
     await h.exited;

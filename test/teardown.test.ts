@@ -109,7 +109,7 @@ describe('teardown with a worker stuck in native code @sanitize', () => {
 
   it("kill(..., { onUnkillable: 'exit' }) exits with the given code and says why", async () => {
     const fifo = makeFifo();
-    const c = childWithStuckWorker(fifo.path, `console.log('killing'); tk.kill(w, { timeoutMs: 100, onUnkillable: 'exit', exitCode: 9 });`);
+    const c = childWithStuckWorker(fifo.path, `console.log('killing'); tk.kill(w, { timeoutMs: 100, onUnkillable: 'exit', exitCode: 9, unblock: false });`);
     const t = await c.line('killing');
     const { code, at } = await c.exit;
     assert.strictEqual(code, 9);

@@ -5,6 +5,7 @@ import { Worker } from 'worker_threads';
 import { KillableWorker } from '../killable-worker';
 import { sampleProc } from '../diagnose';
 import { threadInfo } from '../targets';
+import { native } from '../native';
 import { Op, Scenario, scenarioFiles, scenarioSource } from './scenarios';
 
 export type Killer = 'main' | 'parent' | 'sibling' | 'child';
@@ -58,6 +59,27 @@ export async function inSyscall(threadId: number, syscalls: readonly string[], d
     if (name !== undefined && syscalls.includes(name)) return;
     if (performance.now() > end) throw new Error(`thread ${threadId} did not block in ${syscalls.join('/')} (last: ${name})`);
     await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/**
+ * Resolves once the thread stopped servicing interrupts: a heartbeat ping
+ * (answered within microseconds by a thread running JS or idling in its
+ * loop) stayed unanswered for `quietMs`. How a CPU-bound native hang
+ * (pbkdf2Sync) is known to have begun, /proc not telling it from JS.
+ */
+export async function inNativeCode(threadId: number, quietMs = 50, deadlineMs = 30_000): Promise<void> {
+  const end = performance.now() + deadlineMs;
+  for (;;) {
+    const before = native.heartbeat(threadId);
+    if (!before[0]) throw new Error(`thread ${threadId} exited before entering native code`);
+    native.ping(threadId);
+    const sent = performance.now();
+    while (native.heartbeat(threadId)[1] === before[1]) {
+      if (performance.now() - sent >= quietMs) return;
+      if (performance.now() > end) throw new Error(`thread ${threadId} kept servicing interrupts`);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 }
 

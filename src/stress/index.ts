@@ -1,7 +1,7 @@
 // thread-kill/stress: the stress harness as a library.
-export { SCENARIOS, NATIVE_SCENARIOS, scenarioByName, scenarioSource, scenarioFiles, PRELUDE } from './scenarios';
-export type { Scenario, Op } from './scenarios';
-export { startHung, SiblingKiller, waitFlag, inSyscall, signalReady } from './harness';
+export { SCENARIOS, NATIVE_SCENARIOS, UNKILLABLE_SCENARIOS, releaseUnkillable, scenarioByName, scenarioSource, scenarioFiles, PRELUDE } from './scenarios';
+export type { Scenario, Op, UnkillableScenario } from './scenarios';
+export { startHung, SiblingKiller, waitFlag, inSyscall, inNativeCode, signalReady } from './harness';
 export type { HungThread, StartOptions, Killer } from './harness';
 export { stress, ALL_OPS, ALL_KILLERS } from './run';
 export type { StressOptions, StressReport, StressRow, StressProgress } from './run';

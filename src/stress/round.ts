@@ -7,8 +7,8 @@ import { kill, KillReport } from '../kill';
 import { interrupt, InterruptDelivery } from '../interrupt';
 import { stop } from '../stop';
 import { threads } from '../targets';
-import { HungThread, SiblingKiller, startHung } from './harness';
-import { Op, Scenario, scenarioByName } from './scenarios';
+import { HungThread, SiblingKiller, inNativeCode, inSyscall, startHung } from './harness';
+import { Op, Scenario, UnkillableScenario, releaseUnkillable, scenarioByName } from './scenarios';
 
 export type KillerKind = 'main' | 'parent' | 'sibling' | 'child';
 
@@ -39,7 +39,9 @@ type Performer = (h: HungThread, spec: RoundSpec, cleanup: () => void) => Promis
 
 function performer(killer: KillerKind, sibling: SiblingKiller | undefined): Performer {
   return async (h, spec, cleanup) => {
-    const options = { timeoutMs: spec.timeoutMs };
+    // An unkillable scenario is judged so after a short wait, then released.
+    const unkillable = (scenarioByName(spec.scenario) as UnkillableScenario | undefined)?.blockedIn !== undefined;
+    const options = { timeoutMs: unkillable ? Math.min(spec.timeoutMs, 300) : spec.timeoutMs };
     if (killer === 'sibling') {
       if (!sibling) throw new Error('no sibling killer');
       if (spec.op === 'kill') {
@@ -76,6 +78,11 @@ export async function runRoundHere(spec: RoundSpec, sibling?: SiblingKiller): Pr
   try {
     if (spec.script) await Promise.race([h.ready, new Promise((r) => h.worker.once('online', r))]);
     else await withTimeout(h.ready, spec.timeoutMs, 'the thread to reach its hang');
+    const stuck = scenario as UnkillableScenario | undefined;
+    if (stuck?.blockedIn !== undefined && spec.killer !== 'child') {
+      // Judged only once it is really in the call no signal can end.
+      await withTimeout(stuck.syscall ? inSyscall(h.threadId, stuck.syscall) : inNativeCode(h.threadId, 200), spec.timeoutMs, 'the thread to enter its call');
+    }
     const t0 = performance.now();
     let cleanups = 0;
     if (spec.killer === 'child') {
@@ -93,6 +100,19 @@ export async function runRoundHere(spec: RoundSpec, sibling?: SiblingKiller): Pr
         result.latencyMs = report.elapsedMs;
         result.outcome = report.outcome;
         result.cleanupRan = cleanups === 1;
+        const expected = (scenario as UnkillableScenario | undefined)?.blockedIn;
+        if (expected !== undefined) {
+          // No signal can end it: it must be reported unkillable, blocked where it is.
+          result.unkillable = report.outcome === 'unkillable';
+          result.diagnosis = report.diagnosis?.summary;
+          const fifo = h.messages.find((m) => m.kind === 'fifo')?.path as string | undefined;
+          await withTimeout(releaseUnkillable(spec.scenario, fifo, h.exited), spec.timeoutMs, 'the call to return after its release');
+          if (report.outcome !== 'unkillable') return fail(`outcome ${report.outcome}, expected unkillable`);
+          if (report.diagnosis?.blockedIn !== expected) return fail(`blockedIn ${String(report.diagnosis?.blockedIn)}, expected ${expected}: ${report.diagnosis?.summary}`);
+          if (cleanups !== 1) return fail(`cleanup ran ${cleanups} times`);
+          result.outcome = 'unkillable';
+          return check(result, h, true);
+        }
         if (report.outcome === 'unkillable') {
           result.unkillable = true;
           result.diagnosis = report.diagnosis?.summary;

@@ -4,7 +4,7 @@ import { InvalidArgTypeError, OutOfRangeError } from '../errors';
 import { durationMs, optionsBag } from '../validate';
 import { SiblingKiller } from './harness';
 import { KillerKind, ParentKiller, RoundResult, RoundSpec, runRoundHere } from './round';
-import { Op, SCENARIOS, scenarioByName } from './scenarios';
+import { NATIVE_SCENARIOS, Op, SCENARIOS, UNKILLABLE_SCENARIOS, scenarioByName } from './scenarios';
 
 export const ALL_OPS: readonly Op[] = ['kill', 'interrupt', 'stop'];
 export const ALL_KILLERS: readonly KillerKind[] = ['main', 'parent', 'sibling', 'child'];
@@ -106,7 +106,7 @@ export async function stress(options: StressOptions = {}): Promise<StressReport>
   const o = optionsBag(options, 'options', STRESS_KEYS);
   const names = SCENARIOS.map((s) => s.name);
   if (o.script !== undefined && typeof o.script !== 'string') throw new InvalidArgTypeError('options.script must be a path');
-  const scenarios = list(o.scenarios, 'options.scenarios', [...names, 'exec-sync', 'fifo-read'], names);
+  const scenarios = list(o.scenarios, 'options.scenarios', [...names, ...NATIVE_SCENARIOS.map((s) => s.name), ...UNKILLABLE_SCENARIOS.map((s) => s.name)], names);
   const ops = list(o.ops, 'options.ops', ALL_OPS, o.script ? ['kill'] : ALL_OPS);
   const killers = list(o.killers, 'options.killers', ALL_KILLERS, ALL_KILLERS);
   const rounds = count(o.rounds, 'options.rounds', undefined, 10_000_000);
@@ -127,7 +127,9 @@ export async function stress(options: StressOptions = {}): Promise<StressReport>
   const scenarioList = o.script !== undefined ? ['script'] : scenarios;
   for (const scenario of scenarioList) {
     const supported = o.script !== undefined ? ops : ops.filter((op) => scenarioByName(scenario)!.ops.includes(op));
-    for (const op of supported) for (const killer of killers) combos.push({ scenario, op, killer, script: o.script as string | undefined });
+    // An unkillable scenario's own child could only die with it: no 'child' killer.
+    const unkillable = UNKILLABLE_SCENARIOS.some((s) => s.name === scenario);
+    for (const op of supported) for (const killer of killers) if (!(unkillable && killer === 'child')) combos.push({ scenario, op, killer, script: o.script as string | undefined });
   }
   if (combos.length === 0) throw new InvalidArgTypeError('options: no scenario supports the selected ops');
   for (let i = combos.length - 1; i > 0; i--) {

@@ -34,6 +34,12 @@ export interface Scenario {
 
 /** Runs first in every scenario worker. */
 export const PRELUDE = `
+function ownFifo() {
+  const fs = require('fs'), path = require('path');
+  const file = path.join(fs.mkdtempSync(path.join(require('os').tmpdir(), 'tk-fifo-')), 'fifo');
+  require('child_process').execFileSync('mkfifo', [file]);
+  return file;
+}
 const { workerData, parentPort, Worker, threadId } = require('worker_threads');
 const tk = require(workerData.lib);
 const flag = new Int32Array(workerData.ready);
@@ -153,18 +159,94 @@ export const SCENARIOS: readonly Scenario[] = [
 /** Scenarios that block in native code; used by tests and `--slow` stress runs. */
 export const NATIVE_SCENARIOS: readonly Scenario[] = [
   {
-    name: 'exec-sync', row: 12, description: "child_process.execSync('sleep 3')", ops: ['kill', 'interrupt'], interrupt: 'interrupted',
+    name: 'exec-sync', row: 12, description: "child_process.execSync('sleep 3') (killed: its child is killed)", ops: ['kill', 'interrupt'], interrupt: 'interrupted',
     body: `region(() => { ready(); require('child_process').execSync('sleep ' + (workerData.sleepSeconds || 3)); });`,
   },
   {
-    name: 'fifo-read', row: 13, description: 'fs.readSync on a FIFO with no writer', ops: ['kill', 'interrupt'], interrupt: 'interrupted',
-    body: `const fs = require('fs'); const fd = fs.openSync(workerData.fifo, 'r+');
+    name: 'fifo-read', row: 13, description: 'fs.readSync on a FIFO with no writer (killed by the unblock rung)', ops: ['kill', 'interrupt'], interrupt: 'interrupted',
+    body: `const fs = require('fs');
+      // workerData.fifo (tests) or a FIFO of our own, unlinked once open.
+      const own = workerData.fifo === undefined;
+      const file = own ? ownFifo() : workerData.fifo;
+      const fd = fs.openSync(file, 'r+');
+      if (own) fs.rmSync(require('path').dirname(file), { recursive: true });
       region(() => { ready(); fs.readSync(fd, Buffer.alloc(1)); });`,
+  },
+  {
+    name: 'stdin-read', row: 13, description: 'fs.readSync(0) with stdin a silent pipe (killed by the unblock rung)', ops: ['kill'],
+    body: `const fs = require('fs');
+      const st = fs.fstatSync(0);
+      if (!st.isFIFO() && !st.isSocket() && !st.isCharacterDevice()) throw new Error('stdin-read needs stdin to be a pipe, socket or terminal that stays silent');
+      ready(); fs.readSync(0, Buffer.alloc(1));`,
   },
 ];
 
+/**
+ * Scenarios that no signal can end: kill() reports them unkillable (with
+ * this blockedIn) until the call returns. Each is bounded: `release` (run
+ * in the thread that started it) lets the call return, so the thread then dies.
+ */
+export interface UnkillableScenario extends Scenario {
+  blockedIn: 'syscall' | 'native-cpu';
+  /** For 'syscall': the call it is in. */
+  syscall?: readonly string[];
+}
+
+export const UNKILLABLE_SCENARIOS: readonly UnkillableScenario[] = [
+  {
+    name: 'fifo-open', row: 13, description: 'fs.openSync of a FIFO without a writer (open() is retried after a signal)', ops: ['kill'],
+    blockedIn: 'syscall', syscall: ['open', 'openat'],
+    body: `const file = ownFifo(); report({ kind: 'fifo', path: file }); ready(); require('fs').openSync(file, 'r');`,
+  },
+  {
+    name: 'pipe-write', row: 13, description: 'fs.writeSync to a full pipe (write() is retried)', ops: ['kill'],
+    blockedIn: 'syscall', syscall: ['write'],
+    body: `const fs = require('fs'); const file = ownFifo(); const fd = fs.openSync(file, 'r+'); report({ kind: 'fifo', path: file });
+      ready(); fs.writeSync(fd, Buffer.alloc(1 << 20));`,
+  },
+  {
+    name: 'pbkdf2', row: 14, description: 'crypto.pbkdf2Sync for about 2 s (CPU-bound native code)', ops: ['kill'],
+    blockedIn: 'native-cpu',
+    body: `const crypto = require('crypto');
+      // Calibrated here, so the call is bounded on any machine (and long enough to be judged).
+      const t0 = performance.now(); crypto.pbkdf2Sync('x', 'y', 50000, 64, 'sha512');
+      const n = Math.max(50000, Math.round(50000 * 2000 / Math.max(1, performance.now() - t0)));
+      ready(); crypto.pbkdf2Sync('x', 'y', n, 64, 'sha512');`,
+  },
+];
+
+/**
+ * Ends the call an unkillable scenario is stuck in (from the thread that
+ * started it): opens the FIFO's write end (fifo-open) or drains it
+ * (pipe-write) until \`done\` resolves; pbkdf2 ends by itself.
+ */
+export async function releaseUnkillable(name: string, fifoPath: string | undefined, done: Promise<unknown>): Promise<void> {
+  if (fifoPath === undefined) { await done; return; }
+  if (name === 'fifo-open') {
+    try {
+      fs.closeSync(fs.openSync(fifoPath, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENXIO') throw e; // no reader: the thread is not in open() any more
+    }
+    await done;
+  } else if (name === 'pipe-write') {
+    const fd = fs.openSync(fifoPath, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    let finished = false;
+    void done.then(() => { finished = true; });
+    const buf = Buffer.alloc(1 << 16);
+    while (!finished) {
+      try { fs.readSync(fd, buf); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e; }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    fs.closeSync(fd);
+  } else {
+    await done;
+  }
+  fs.rmSync(path.dirname(fifoPath), { recursive: true, force: true });
+}
+
 export function scenarioByName(name: string): Scenario | undefined {
-  return [...SCENARIOS, ...NATIVE_SCENARIOS].find((s) => s.name === name);
+  return [...SCENARIOS, ...NATIVE_SCENARIOS, ...UNKILLABLE_SCENARIOS].find((s) => s.name === name);
 }
 
 /** Writes a scenario's files (once) and returns name -> absolute path. */

@@ -1,0 +1,57 @@
+// The "unblock" rung of kill(): a thread-directed real-time signal that makes
+// a blocked read-type system call of a thread being killed return EINTR, and
+// identity-checked signals to the child processes such a thread waits for.
+// Rules (docs/DESIGN.md, "The unblock rung"):
+//   * a thread is signalled only while its Entry is in `live`, under the
+//     registry mutex, with kill_requested set, its start time unchanged since
+//     ArmUnblock, and /proc showing it in a read-type syscall;
+//   * the handler is installed once, lazily, only over SIG_DFL, and never
+//     uninstalled (the shared object is pinned with RTLD_NODELETE).
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+
+namespace tk {
+
+enum class UnblockStatus : int32_t {
+  kSent = 1,
+  kNotLive = 2,          // not registered / reserved only / gone
+  kNotKilled = 3,        // no termination requested: refused
+  kNotArmed = 4,         // no identity captured (ArmUnblock not called)
+  kIdentityChanged = 5,  // start time differs: the OS thread id was reused
+  kNotInRead = 6,        // not blocked in a read-type syscall right now
+  kHandlerOwned = 7,     // someone else owns the signal's disposition
+  kUnsupported = 8,      // not Linux x86-64/arm64
+  kFailed = 9,           // tgkill failed
+};
+
+// The signal used (SIGRTMIN + 3), or 0 where unsupported.
+int UnblockSignal();
+
+// Any thread, under the registry mutex: records the target's start time
+// (field 22 of /proc/self/task/<tid>/stat) as its identity, once. True if
+// captured. `test_start_time` > 0 replaces it (tests only: simulates a reused
+// OS thread id; a wrong identity can only make SignalBlockedThread refuse).
+bool ArmUnblock(int64_t thread_id, uint64_t test_start_time = 0);
+
+// Any thread: one identity-checked signal to a thread being killed.
+UnblockStatus SignalBlockedThread(int64_t thread_id);
+
+// 0 default (not installed yet), 1 ours, 2 someone else's.
+int UnblockHandlerState();
+
+// The epoll fd of the thread's own event loop, or -1 (tells spawnSync's
+// private loop from the thread's own).
+int ThreadLoopFd(int64_t thread_id);
+
+// Signals process `pid` only if its start time is still `start_time`
+// (through a pidfd when the kernel has them, so a reused pid is never hit).
+// 1 sent, 0 gone or a different process, -1 error.
+int SignalProcessChecked(int32_t pid, uint64_t start_time, int sig);
+
+// The JS surface (added to the full export set by addon.cc's Init).
+void InitUnblock(Napi::Env env, Napi::Object exports);
+
+}  // namespace tk
