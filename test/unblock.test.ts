@@ -133,7 +133,7 @@ function killFromParent(c: Case, options: tk.KillOptions = {}): Promise<{ report
 
 describe('the unblock rung: killable system calls', () => {
   let sibling: SiblingKiller;
-  before(() => { sibling = new SiblingKiller(); });
+  before(async () => { sibling = new SiblingKiller(); await sibling.ready; });
   after(() => sibling.close());
 
   for (const c of KILLABLE) {
@@ -313,7 +313,7 @@ describe('no child process outlives the process', () => {
 describe('the unblock rung: what it cannot end', () => {
   const UNKILLABLE = ['fifo-open', 'pipe-write', 'pbkdf2'];
   let sibling: SiblingKiller;
-  before(() => { sibling = new SiblingKiller(); });
+  before(async () => { sibling = new SiblingKiller(); await sibling.ready; });
   after(() => sibling.close());
 
   for (const name of UNKILLABLE) {
@@ -347,7 +347,7 @@ describe('the unblock rung: what it cannot end', () => {
 });
 
 describe('the unblock rung: safety', () => {
-  it('a bystander blocked in readSync on another FIFO while a neighbour is killed gets its data, never EINTR (100 rounds)', async function () {
+  it('a bystander blocked in readSync on another FIFO while a neighbour is killed gets its data, never EINTR (100 rounds) @sanitize', async function () {
     this.timeout(120_000);
     const mine = makeFifo();
     const theirs = makeFifo();
@@ -461,7 +461,7 @@ describe('the unblock rung: safety', () => {
     assert.deepStrictEqual(state, { ours: false, dfl: false, restart: false, runs: 0 });
   });
 
-  it('signals racing thread exit: kill() of threads leaving read() by themselves (1,000 rounds)', async function () {
+  it('signals racing thread exit: kill() of threads leaving read() by themselves (1,000 rounds) @soak @sanitize', async function () {
     this.timeout(240_000);
     const ROUNDS = 1000;
     let next = 0;
