@@ -20,8 +20,9 @@ function fail(msg) {
 // Found there as <dir>/include/node/node.h, they count as already "downloaded",
 // so it fetches nothing and sets CMAKE_JS_INC=<dir>/include/node. With no local
 // headers it would download them, so refuse instead.
-const nodedir = localHeaders();
-if (!nodedir) fail('no local Node headers found (set npm_config_nodedir); not downloading them');
+const { dir: nodedir, note } = localHeaders();
+if (!nodedir) fail(`no headers for Node ${process.versions.node} (${note}); not downloading them`);
+console.log(`thread-kill: building with ${note}`);
 
 const args = [
   path.join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js'), 'build',
