@@ -25,7 +25,9 @@ if (!nodedir) fail(`no headers for Node ${process.versions.node} (${note}); not 
 console.log(`thread-kill: building with ${note}`);
 
 const args = [
-  path.join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js'), 'build',
+  // rebuild, not build: a build dir configured for another Node's headers
+  // would be reused as is (and the result refused by the loader).
+  path.join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js'), 'rebuild',
   '--directory', root,
   '--out', out,
   // The same Node runs node-addon-api's include_dir lookup in CMakeLists.txt.

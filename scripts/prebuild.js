@@ -7,9 +7,8 @@
 // Each is compiled against that Node's own headers (scripts/fetch-node.js
 // gets the official build from the registry once, into .node-matrix/), then
 // loaded by that Node to prove it works. Built in a scratch copy so the
-// developer's build/ stays as it was.
-//   --clean  remove prebuilds/ (run by `postpack`: a stale prebuild in the
-//            working tree would shadow every later local build).
+// developer's build/ stays as it was. (postpack removes prebuilds/ again:
+// see clean-package.config.cjs.)
 const { execFileSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
@@ -19,8 +18,12 @@ const { fetchNode } = require('./fetch-node.js');
 const root = path.resolve(__dirname, '..');
 const pkg = require('../package.json');
 
-if (process.argv.includes('--clean')) {
-  fs.rmSync(path.join(root, 'prebuilds'), { recursive: true, force: true });
+// npm also runs prepack when it installs the package as a git dependency:
+// there, fetching four Node builds would be absurd; that install builds
+// from source like any clone.
+if (process.env.npm_lifecycle_event === 'prepack' && process.env.npm_command
+    && !['pack', 'publish'].includes(process.env.npm_command)) {
+  console.log(`thread-kill: no prebuilds for \`npm ${process.env.npm_command}\` (only for pack and publish)`);
   process.exit(0);
 }
 
@@ -53,6 +56,7 @@ function build(node, cwd) {
       strip: true,
       // node-gyp run by that Node, so scripts/node-gyp.js picks its headers.
       nodeGyp: `"${node.node}" "${path.join(root, 'scripts', 'node-gyp.js')}"`,
+      shell: true, // nodeGyp is a command line
     }, (err) => (err ? reject(err) : resolve()));
   });
 }

@@ -9,10 +9,10 @@
 // hung worker with it. Installs:
 //   prebuilt      no compiler, make or Python on PATH: the prebuild for this
 //                 Node must be used, and nothing compiled;
-//   from source   npm's --build-from-source with the toolchain: the fallback
-//                 for a platform without prebuilds builds inside node_modules;
-//   no toolchain  --build-from-source without one: the install fails with the
-//                 one line that names what to install.
+//   from source   the package without its prebuilds (a platform with none),
+//                 with the toolchain: built and loaded inside node_modules;
+//   no toolchain  the same without one: the install fails with the one line
+//                 that names what to install.
 //
 // Options: --tarball <file> tests that tarball instead of packing (the CI
 // matrix packs once and tests it under every Node); --quick leaves out the
@@ -71,9 +71,11 @@ function consumerEnv() {
     if (key !== 'PATH' && value.includes(repo)) continue;
     env[key] = value;
   }
-  env.PATH = (process.env.PATH || '')
+  // This Node first, even when it lives in the repo (the CI matrix's
+  // .node-matrix/): npm and the install script must run under the Node tested.
+  env.PATH = [path.dirname(process.execPath), ...(process.env.PATH || '')
     .split(path.delimiter)
-    .filter((dir) => dir && !path.resolve(dir).startsWith(repo + path.sep) && path.resolve(dir) !== repo)
+    .filter((dir) => dir && !path.resolve(dir).startsWith(repo + path.sep) && path.resolve(dir) !== repo)]
     .join(path.delimiter);
   return env;
 }
@@ -105,14 +107,17 @@ function entryPoints(pkg) {
   return [...paths];
 }
 
-/** Files under dir (recursively) whose bytes mention needle. */
-function filesMentioning(dir, needle) {
+/** Files under dir (recursively) whose bytes mention needle (other than as part of `allowed`). */
+function filesMentioning(dir, needle, allowed) {
   const hits = [];
   const walk = (d) => {
     for (const entry of fs.readdirSync(d, { withFileTypes: true })) {
       const p = path.join(d, entry.name);
       if (entry.isDirectory()) walk(p);
-      else if (entry.isFile() && fs.readFileSync(p).includes(needle)) hits.push(path.relative(dir, p));
+      else if (entry.isFile()) {
+        const text = fs.readFileSync(p, 'latin1');
+        if (text.includes(needle) && (!allowed || text.split(allowed).join('').includes(needle))) hits.push(path.relative(dir, p));
+      }
     }
   };
   walk(dir);
@@ -251,16 +256,26 @@ function supportedMajors(pkg) {
   return [...pkg.engines.node.matchAll(/\^(\d+)/g)].map((m) => m[1]);
 }
 
+// What a slim image (node:*-slim, distroless-ish) lacks: compilers, make, Python.
+const TOOLCHAIN = /^(cc|c\+\+|cpp|gcc|g\+\+|clang|clang\+\+|make|gmake|python|python3)([-.\d]*)$|-(gcc|g\+\+|c\+\+|cc)([-.\d]*)$/;
+
 /**
- * A PATH with node and npm and nothing else: no compiler, make or Python, as
- * on a slim Docker image. (npm runs scripts with /bin/sh, not via PATH.)
+ * A PATH like this one minus every compiler, make and Python (each PATH
+ * entry's executables linked into one directory, first one wins), with this
+ * Node first: the no-toolchain install of a slim Docker image.
  */
-function bareBin(tmp) {
+function bareBin(tmp, pathValue) {
   const bin = path.join(tmp, 'bare-bin');
   fs.mkdirSync(bin);
   fs.symlinkSync(process.execPath, path.join(bin, 'node'));
-  const npm = spawnSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).stdout.trim();
-  fs.symlinkSync(fs.realpathSync(npm), path.join(bin, 'npm'));
+  for (const dir of pathValue.split(path.delimiter).filter(Boolean)) {
+    let names = [];
+    try { names = fs.readdirSync(dir); } catch { continue; }
+    for (const name of names) {
+      if (TOOLCHAIN.test(name) || fs.existsSync(path.join(bin, name))) continue;
+      try { fs.symlinkSync(path.join(dir, name), path.join(bin, name)); } catch { /* raced or odd name */ }
+    }
+  }
   return bin;
 }
 
@@ -361,11 +376,25 @@ function main() {
   if (!tarball) fail('tarball', 'not run (no tarball)');
   else checkTarball(tarball, extracted);
 
-  const bare = bareBin(tmp);
+  // The same package without its prebuilds: what a platform with none
+  // (linux-arm64, musl) installs, so the source build is the one loaded.
+  let sourceOnly = null;
+  if (tarball) {
+    check('tarball without prebuilds (as on a platform with none)', () => {
+      const dir = path.join(tmp, 'source-only');
+      fs.cpSync(path.join(extracted, 'package'), path.join(dir, 'package'), { recursive: true });
+      fs.rmSync(path.join(dir, 'package', 'prebuilds'), { recursive: true, force: true });
+      sourceOnly = path.join(packDir, 'thread-kill-source-only.tgz');
+      run('tar', ['-czf', sourceOnly, '-C', dir, 'package'], { cwd: dir });
+      return path.basename(sourceOnly);
+    });
+  }
+
+  const bare = bareBin(tmp, env.PATH);
   const abiFile = `prebuilds/${process.platform}-${process.arch}/thread-kill.abi${process.versions.modules}.glibc.node`;
   const installs = [
-    { name: 'prebuilt', extra: [], path: bare, addon: abiFile, types: !quick },
-    { name: 'from source', extra: ['--build-from-source'], path: env.PATH, addon: 'build/Release/thread_kill.node', types: false },
+    { name: 'prebuilt', source: false, path: bare, addon: abiFile, types: !quick },
+    { name: 'from source', source: true, path: env.PATH, addon: 'build/Release/thread_kill.node', types: false },
   ];
 
   for (const inst of installs) {
@@ -374,12 +403,13 @@ function main() {
     const penv = { ...env, PATH: inst.path, EXPECTED_ADDON: inst.addon };
     let installed = false;
     const label = (what) => `[${inst.name}, Node ${process.versions.node}] ${what}`;
-    if (!tarball) fail(label('npm install'), 'not run (no tarball)');
+    const file = inst.source ? sourceOnly : tarball;
+    if (!file) fail(label('npm install'), 'not run (no tarball)');
     else installed = check(label('npm install'), () => {
       run('npm', ['init', '-y'], { cwd: project, env: penv });
       // The tarball path is the only thing from outside the project passed in.
       const deps = inst.types ? [TYPESCRIPT, TYPES_NODE] : [];
-      const out = run('npm', ['install', '--no-audit', '--no-fund', '--foreground-scripts', ...inst.extra, tarball, ...deps],
+      const out = run('npm', ['install', '--no-audit', '--no-fund', '--foreground-scripts', file, ...deps],
         { cwd: project, env: penv, timeoutMs: 600_000 });
       const root = path.join(project, 'node_modules', 'thread-kill');
       if (!fs.existsSync(path.join(root, inst.addon))) throw new Error(`no ${inst.addon} after the install:\n${out}`);
@@ -392,7 +422,10 @@ function main() {
     const write = (file, text) => fs.writeFileSync(path.join(project, file), text);
 
     inProject('installed package does not refer to the repo', () => {
-      const hits = filesMentioning(path.join(project, 'node_modules', 'thread-kill'), repo);
+      // A source build names the headers it used: this Node's, which in the
+      // CI matrix live in the repo's .node-matrix/ (a fact of CI, not a leak).
+      const hits = filesMentioning(path.join(project, 'node_modules', 'thread-kill'), repo,
+        path.resolve(path.dirname(process.execPath), '..'));
       if (hits.length) throw new Error(`mention ${repo}: ${hits.join(', ')}`);
     });
 
@@ -436,14 +469,14 @@ function main() {
     });
   }
 
-  // No prebuild wanted and no toolchain: one message naming what to install.
-  if (tarball) {
+  // No prebuild for this platform and no toolchain: one message naming what to install.
+  if (sourceOnly) {
     check(`[no toolchain, Node ${process.versions.node}] the install says what to install`, () => {
       const project = path.join(tmp, 'no-toolchain');
       fs.mkdirSync(project);
       const penv = { ...env, PATH: bare };
       run('npm', ['init', '-y'], { cwd: project, env: penv });
-      const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--foreground-scripts', '--build-from-source', tarball],
+      const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--foreground-scripts', sourceOnly],
         { cwd: project, env: penv, encoding: 'utf8', timeout: 300_000 });
       const out = `${r.stdout}${r.stderr}`;
       if (r.status === 0) throw new Error(`the install succeeded without a toolchain:\n${out}`);
