@@ -156,3 +156,52 @@ describe('no binary: the error says what to do in the situation at hand', () => 
     assert.strictEqual(out.stdout.trim(), 'pnpm');
   });
 });
+
+describe('headers: the running Node\'s own, npm\'s nodedir only at exactly this version', () => {
+  const NODE_GYP_JS = path.join(ROOT, 'scripts', 'node-gyp.js');
+
+  function headersWith(nodedir: string | undefined): { dir: string | null; note: string } {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env.npm_config_nodedir;
+    if (nodedir !== undefined) env.npm_config_nodedir = nodedir;
+    const r = spawnSync(process.execPath, ['-p', `JSON.stringify(require(${JSON.stringify(NODE_GYP_JS)}).localHeaders())`],
+      { encoding: 'utf8', env });
+    assert.strictEqual(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout);
+  }
+
+  function fakeHeaders(version: string): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tk-headers-'));
+    const [major, minor, patch] = version.split('.');
+    fs.mkdirSync(path.join(dir, 'include', 'node'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'include', 'node', 'node_version.h'),
+      `#define NODE_MAJOR_VERSION ${major}\n#define NODE_MINOR_VERSION ${minor}\n#define NODE_PATCH_VERSION ${patch}\n`);
+    return dir;
+  }
+
+  const own = path.resolve(path.dirname(process.execPath), '..');
+
+  it('a nodedir with another version\'s headers is ignored for the running Node\'s', () => {
+    const dir = fakeHeaders('18.20.0');
+    try {
+      const h = headersWith(dir);
+      assert.strictEqual(h.dir, own);
+      assert.match(h.note, /has Node 18\.20\.0 headers, not .*: ignored/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a nodedir with exactly this version\'s headers is used', () => {
+    const dir = fakeHeaders(process.versions.node);
+    try {
+      assert.strictEqual(headersWith(dir).dir, dir);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('no nodedir: the headers beside the running node', () => {
+    assert.strictEqual(headersWith(undefined).dir, own);
+  });
+});
