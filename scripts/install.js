@@ -83,5 +83,6 @@ if (prebuild) {
   console.log(`thread-kill: using the prebuilt ${path.relative(root, prebuild)}`);
 } else {
   checkToolchain();
-  runNodeGyp(root, ['rebuild', process.env.THREAD_KILL_DEBUG_BUILD === '1' ? '--debug' : '--release']);
+  // --jobs=max: six translation units; make -j<cores> (node-gyp's own default is one).
+  runNodeGyp(root, ['rebuild', '--jobs=max', process.env.THREAD_KILL_DEBUG_BUILD === '1' ? '--debug' : '--release']);
 }

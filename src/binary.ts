@@ -142,7 +142,10 @@ export function packageManager(root: string, env: NodeJS.ProcessEnv = process.en
 }
 
 const REBUILD: Record<PackageManager, string> = {
-  npm: 'run `npm rebuild thread-kill` (with npm\'s ignore-scripts off)',
+  // npm 11's allowScripts: a dependency's install script runs only once
+  // approved when strict-allow-scripts is on (a warning otherwise).
+  npm: 'run `npm rebuild thread-kill` (if npm skipped its install script: `npm install-scripts approve ' +
+    'thread-kill` first; and ignore-scripts off)',
   pnpm: 'pnpm runs no build script of a dependency until allowed: run `pnpm approve-builds` ' +
     '(select thread-kill), then `pnpm rebuild thread-kill`',
   yarn: 'run `yarn rebuild thread-kill` (Yarn 2+; if builds are disabled, set ' +
