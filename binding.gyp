@@ -1,3 +1,7 @@
+# node-gyp build of the addon (cmake-js: CMakeLists.txt, kept in step).
+# C++20 for every Node: Node 24+'s v8config.h refuses anything older, and
+# Node 20/22's common.gypi says -std=gnu++17, so its flag is removed and ours
+# set (two -std flags would leave the winner to the flag order).
 {
   "targets": [
     {
@@ -14,10 +18,10 @@
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=9", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
-      "cflags_cc": ["-std=c++17", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++20", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
       "conditions": [
-        ["OS=='mac'", {"xcode_settings": {"CLANG_CXX_LANGUAGE_STANDARD": "c++17", "GCC_SYMBOLS_PRIVATE_EXTERN": "YES"}}]
+        ["OS=='mac'", {"xcode_settings": {"CLANG_CXX_LANGUAGE_STANDARD": "c++20", "GCC_SYMBOLS_PRIVATE_EXTERN": "YES"}}]
       ]
     }
   ]

@@ -14,6 +14,7 @@
 #include <vector>
 #include <mutex>
 
+#include "compat.h"
 #include "kill.h"
 #include "region.h"
 #include "registry.h"
@@ -298,12 +299,14 @@ Napi::Value OsTid(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), CurrentOsTid());
 }
 
+// `data` is bound as the function's Data(); the only one bound is
+// runRegion's RegionStack, hence its tag.
 void SetRaw(v8::Isolate* isolate, v8::Local<v8::Context> context,
             v8::Local<v8::Object> target, const char* name,
             v8::FunctionCallback fn, void* data = nullptr) {
   v8::Local<v8::Value> bound = data == nullptr
                                    ? v8::Local<v8::Value>()
-                                   : v8::External::New(isolate, data).As<v8::Value>();
+                                   : NewExternal(isolate, data, kExternalRegionStack).As<v8::Value>();
   v8::Local<v8::Function> f = v8::Function::New(context, fn, bound).ToLocalChecked();
   v8::Local<v8::String> key = v8::String::NewFromUtf8(isolate, name).ToLocalChecked();
   f->SetName(key);
@@ -387,7 +390,55 @@ void InitBootstrap(Napi::Env env, Napi::Object exports) {
   SetRaw(isolate, context, raw, "traceFrames", TraceFrames);
 }
 
+#define TK_STR2(x) #x
+#define TK_STR(x) TK_STR2(x)
+
+// Read by the JS loader from the file's bytes before it dlopen()s it
+// (src/binary.ts abiOfBinary): a binary for another ABI is refused without
+// ever being loaded. `used` keeps it through -O3, and stripping keeps
+// .rodata. The format is fixed: "thread-kill:abi=<N>;node=<major>;".
+__attribute__((used)) const char kAbiMarker[] =
+    "thread-kill:abi=" TK_STR(TK_NODE_MODULE_VERSION) ";node=" TK_STR(NODE_MAJOR_VERSION) ";";
+
+// The second guard, for a binary loaded around the loader (a bare
+// require/process.dlopen of the file). We register as a Node-API module, so
+// Node does not compare ABIs for us, yet we call V8's C++ API, whose symbols
+// and layouts differ per Node major: in another Node the first such call
+// ends the process ("symbol lookup error", exit 127) or worse. So this runs
+// first and uses Node-API only. Returns false with a JS exception pending
+// when the running Node is not the one we were compiled for.
+bool CheckAbi(Napi::Env env) {
+  // process.versions.modules is what users and the loader see; the major
+  // from napi_get_node_version cannot be altered by JS, so check both.
+  const napi_node_version* version = nullptr;
+  uint32_t running_major = 0;
+  if (napi_get_node_version(env, &version) == napi_ok && version != nullptr)
+    running_major = version->major;
+  std::string running_abi;
+  Napi::Value process = env.Global().Get("process");
+  if (process.IsObject()) {
+    Napi::Value versions = process.As<Napi::Object>().Get("versions");
+    if (versions.IsObject()) {
+      Napi::Value modules = versions.As<Napi::Object>().Get("modules");
+      if (modules.IsString()) running_abi = modules.As<Napi::String>().Utf8Value();
+    }
+  }
+  if (env.IsExceptionPending()) return false;
+  if (running_major == NODE_MAJOR_VERSION && running_abi == TK_STR(TK_NODE_MODULE_VERSION))
+    return true;
+  std::string message =
+      "thread-kill: this native addon was built for Node.js " TK_STR(NODE_MAJOR_VERSION)
+      " (ABI " TK_STR(TK_NODE_MODULE_VERSION) ") but is loaded in Node.js " +
+      std::to_string(running_major) + " (ABI " + (running_abi.empty() ? "?" : running_abi) +
+      "). Run `npm rebuild thread-kill` with this Node to build or pick the matching binary.";
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("code", Napi::String::New(env, "ERR_THREAD_KILL_ABI_MISMATCH"));
+  error.ThrowAsJavaScriptException();
+  return false;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  if (!CheckAbi(env)) return exports;
   PinSharedObject();
   InitBootstrap(env, exports);
   v8::Isolate* isolate = v8::Isolate::GetCurrent();

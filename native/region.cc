@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include "compat.h"
 #include "stack.h"
 
 namespace tk {
@@ -131,7 +132,7 @@ void FreeTrace(CapturedTrace* ct) {
 v8::Local<v8::External> TraceHandle(v8::Isolate* isolate, RegionStack& rs,
                                     v8::Local<v8::StackTrace> trace) {
   auto* ct = new CapturedTrace{&rs, {}, {}};
-  v8::Local<v8::External> handle = v8::External::New(isolate, ct);
+  v8::Local<v8::External> handle = NewExternal(isolate, ct, kExternalCapturedTrace);
   ct->trace.Reset(isolate, trace);
   ct->handle.Reset(isolate, handle);
   ct->handle.SetWeak(
@@ -438,7 +439,7 @@ void SetInterruptFactory(const v8::FunctionCallbackInfo<v8::Value>& info) {
 void TraceFrames(const v8::FunctionCallbackInfo<v8::Value>& info) {
   if (tl_regions == nullptr || info.Length() < 1 || !info[0]->IsExternal()) return;
   // Only handles this thread made and still owns are dereferenced.
-  auto* ct = static_cast<CapturedTrace*>(info[0].As<v8::External>()->Value());
+  auto* ct = static_cast<CapturedTrace*>(ExternalValue(info[0].As<v8::External>(), kExternalCapturedTrace));
   if (tl_regions->traces.count(ct) == 0) return;
   v8::Isolate* isolate = info.GetIsolate();
   v8::Local<v8::StackTrace> trace = ct->trace.Get(isolate);
@@ -546,7 +547,7 @@ inline void RunRegionImpl(const v8::FunctionCallbackInfo<v8::Value>& info) {
   v8::Isolate* isolate = info.GetIsolate();
   // The thread's RegionStack, bound as this function's data when the addon
   // was initialised on this thread (see ThreadRegionsData()).
-  RegionStack& rs = *static_cast<RegionStack*>(info.Data().As<v8::External>()->Value());
+  RegionStack& rs = *static_cast<RegionStack*>(ExternalValue(info.Data().As<v8::External>(), kExternalRegionStack));
   Entry* e = rs.entry;
   if (e == nullptr || info.Length() < 1 || !info[0]->IsFunction()) {
     // The TS wrapper validates; this is only reachable by misuse of the

@@ -20,11 +20,14 @@ function fail(msg) {
 // Found there as <dir>/include/node/node.h, they count as already "downloaded",
 // so it fetches nothing and sets CMAKE_JS_INC=<dir>/include/node. With no local
 // headers it would download them, so refuse instead.
-const nodedir = localHeaders();
-if (!nodedir) fail('no local Node headers found (set npm_config_nodedir); not downloading them');
+const { dir: nodedir, note } = localHeaders();
+if (!nodedir) fail(`no headers for Node ${process.versions.node} (${note}); not downloading them`);
+console.log(`thread-kill: building with ${note}`);
 
 const args = [
-  path.join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js'), 'build',
+  // rebuild, not build: a build dir configured for another Node's headers
+  // would be reused as is (and the result refused by the loader).
+  path.join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js'), 'rebuild',
   '--directory', root,
   '--out', out,
   // The same Node runs node-addon-api's include_dir lookup in CMakeLists.txt.

@@ -3,10 +3,20 @@
 // npm run test:package: the "real install" check. The unit tests run against
 // the repo's own lib/ and build/, so they cannot notice a packaging mistake (a
 // file left out of "files", a wrong exports/types path, an install script that
-// only works inside the repo). Here we do what a user does: pack the repo,
-// install the tarball into a fresh project outside the repo, then load it from
-// CommonJS and ESM, type-check against it, and kill a hung worker with it.
+// only works inside the repo, a prebuild missing). Here we do what a user
+// does: pack the repo, install the tarball into fresh projects outside the
+// repo, then load it from CommonJS and ESM, type-check against it, and kill a
+// hung worker with it. Installs:
+//   prebuilt      no compiler, make or Python on PATH: the prebuild for this
+//                 Node must be used, and nothing compiled;
+//   from source   the package without its prebuilds (a platform with none),
+//                 with the toolchain: built and loaded inside node_modules;
+//   no toolchain  the same without one: the install fails with the one line
+//                 that names what to install.
 //
+// Options: --tarball <file> tests that tarball instead of packing (the CI
+// matrix packs once and tests it under every Node); --quick leaves out the
+// type checks (Node-independent: run once, on the main Node).
 // Prints "ok <name>" or "FAILED <name>: <why>" per check, then
 // "N passed, M failed". With THREAD_KILL_RESULTS set, also writes
 // {"passed":N,"failed":M} there (.ci/run sums those files).
@@ -61,9 +71,11 @@ function consumerEnv() {
     if (key !== 'PATH' && value.includes(repo)) continue;
     env[key] = value;
   }
-  env.PATH = (process.env.PATH || '')
+  // This Node first, even when it lives in the repo (the CI matrix's
+  // .node-matrix/): npm and the install script must run under the Node tested.
+  env.PATH = [path.dirname(process.execPath), ...(process.env.PATH || '')
     .split(path.delimiter)
-    .filter((dir) => dir && !path.resolve(dir).startsWith(repo + path.sep) && path.resolve(dir) !== repo)
+    .filter((dir) => dir && !path.resolve(dir).startsWith(repo + path.sep) && path.resolve(dir) !== repo)]
     .join(path.delimiter);
   return env;
 }
@@ -95,14 +107,17 @@ function entryPoints(pkg) {
   return [...paths];
 }
 
-/** Files under dir (recursively) whose bytes mention needle. */
-function filesMentioning(dir, needle) {
+/** Files under dir (recursively) whose bytes mention needle (other than as part of `allowed`). */
+function filesMentioning(dir, needle, allowed) {
   const hits = [];
   const walk = (d) => {
     for (const entry of fs.readdirSync(d, { withFileTypes: true })) {
       const p = path.join(d, entry.name);
       if (entry.isDirectory()) walk(p);
-      else if (entry.isFile() && fs.readFileSync(p).includes(needle)) hits.push(path.relative(dir, p));
+      else if (entry.isFile()) {
+        const text = fs.readFileSync(p, 'latin1');
+        if (text.includes(needle) && (!allowed || text.split(allowed).join('').includes(needle))) hits.push(path.relative(dir, p));
+      }
     }
   };
   walk(dir);
@@ -112,9 +127,10 @@ function filesMentioning(dir, needle) {
 // ---------------------------------------------------------------------------
 // Consumer-side sources, written into the temp project.
 
-// CommonJS: loads, and the addon it loaded is the one built in place inside
-// node_modules/thread-kill (not a repo build/, not a prebuild from elsewhere),
-// and no loaded module lives outside the project.
+// CommonJS: loads, and the addon it loaded is the one this install should
+// use inside node_modules/thread-kill ($EXPECTED_ADDON: the prebuild, or the
+// build made in place; never a repo build/), and no loaded module lives
+// outside the project.
 const CJS_CHECK = `
 const assert = require('assert');
 const path = require('path');
@@ -124,7 +140,7 @@ for (const name of ['kill', 'threads', 'KillableWorker', 'interruptible', 'StopT
 }
 const loaded = Object.keys(require.cache);
 const addons = loaded.filter((f) => f.endsWith('.node'));
-const expected = path.join(process.cwd(), 'node_modules', 'thread-kill', 'build', 'Release', 'thread_kill.node');
+const expected = path.join(process.cwd(), 'node_modules', 'thread-kill', process.env.EXPECTED_ADDON);
 assert.deepStrictEqual(addons, [expected], 'loaded addon(s): ' + addons.join(', '));
 const outside = loaded.filter((f) => !f.startsWith(process.cwd() + path.sep));
 assert.deepStrictEqual(outside, [], 'modules loaded from outside the project');
@@ -230,34 +246,48 @@ console.log('killed thread ' + id + ' in ' + report.elapsedMs.toFixed(1) + ' ms'
 
 // ---------------------------------------------------------------------------
 
-function main() {
-  const tmp = fs.mkdtempSync(path.join(fs.realpathSync(os.tmpdir()), 'thread-kill-package-'));
-  const packDir = path.join(tmp, 'pack');
-  const project = path.join(tmp, 'project');
-  fs.mkdirSync(packDir);
-  fs.mkdirSync(project);
-  const env = consumerEnv();
-  const node = process.execPath;
-  let tarball = null;
-  let installed = false;
+function argValue(name) {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
 
-  // npm pack runs the "prepare" script (tsc + write-esm-entry.js), so lib/ is
-  // rebuilt from src/ right before packing; the tarball check below confirms
-  // the built files made it in.
-  check('npm pack', () => {
-    run('npm', ['pack', '--pack-destination', packDir], { cwd: repo, env: process.env, timeoutMs: 300_000 });
-    const tgz = fs.readdirSync(packDir).filter((f) => f.endsWith('.tgz'));
-    if (tgz.length !== 1) throw new Error(`expected one tarball in ${packDir}, found: ${tgz.join(', ') || 'none'}`);
-    tarball = path.join(packDir, tgz[0]);
-    return tgz[0];
-  });
+/** The supported majors, from engines: "^20.10.0 || ^22.0.0 ..." → ['20', '22', ...]. */
+function supportedMajors(pkg) {
+  return [...pkg.engines.node.matchAll(/\^(\d+)/g)].map((m) => m[1]);
+}
 
-  const name = 'tarball has every entry point';
-  if (!tarball) fail(name, 'not run (no tarball)');
-  else check(name, () => {
-    const listing = run('tar', ['-tzf', tarball], { cwd: packDir }).split('\n').filter(Boolean);
-    const files = new Set(listing.map((f) => f.replace(/^package\//, '')));
-    const pkg = JSON.parse(run('tar', ['-xOzf', tarball, 'package/package.json'], { cwd: packDir }));
+// What a slim image (node:*-slim, distroless-ish) lacks: compilers, make, Python.
+const TOOLCHAIN = /^(cc|c\+\+|cpp|gcc|g\+\+|clang|clang\+\+|make|gmake|python|python3)([-.\d]*)$|-(gcc|g\+\+|c\+\+|cc)([-.\d]*)$/;
+
+/**
+ * A PATH like this one minus every compiler, make and Python (each PATH
+ * entry's executables linked into one directory, first one wins), with this
+ * Node first: the no-toolchain install of a slim Docker image.
+ */
+function bareBin(tmp, pathValue) {
+  const bin = path.join(tmp, 'bare-bin');
+  fs.mkdirSync(bin);
+  fs.symlinkSync(process.execPath, path.join(bin, 'node'));
+  for (const dir of pathValue.split(path.delimiter).filter(Boolean)) {
+    let names = [];
+    try { names = fs.readdirSync(dir); } catch { continue; }
+    for (const name of names) {
+      if (TOOLCHAIN.test(name) || fs.existsSync(path.join(bin, name))) continue;
+      try { fs.symlinkSync(path.join(dir, name), path.join(bin, name)); } catch { /* raced or odd name */ }
+    }
+  }
+  return bin;
+}
+
+/** The tarball's own rules: what it ships, and that nothing in it points at what it does not. */
+function checkTarball(tarball, extracted) {
+  const listing = run('tar', ['-tzf', tarball], { cwd: extracted }).split('\n').filter(Boolean);
+  const files = new Set(listing.map((f) => f.replace(/^package\//, '')));
+  run('tar', ['-xzf', tarball, '-C', extracted], { cwd: extracted });
+  const pkgDir = path.join(extracted, 'package');
+  const pkg = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8'));
+
+  check('tarball has every entry point', () => {
     const missing = entryPoints(pkg).filter((p) => !files.has(p));
     if (missing.length) throw new Error(`package.json points at files not in the tarball: ${missing.join(', ')}`);
     // A packed build/ would let a stale repo binary stand in for the install-time build.
@@ -266,59 +296,196 @@ function main() {
     return `${files.size} files`;
   });
 
-  if (!tarball) fail('npm install', 'not run (no tarball)');
-  else installed = check('npm install', () => {
-    run('npm', ['init', '-y'], { cwd: project, env });
-    // The tarball path is the only thing from outside the project passed in.
-    run('npm', ['install', '--no-audit', '--no-fund', tarball, TYPESCRIPT, TYPES_NODE],
-      { cwd: project, env, timeoutMs: 600_000 });
-    const addon = path.join(project, 'node_modules', 'thread-kill', 'build', 'Release', 'thread_kill.node');
-    if (!fs.existsSync(addon)) throw new Error(`install script did not build ${path.relative(project, addon)}`);
-    return 'addon built in node_modules/thread-kill/build';
+  check('tarball has a prebuild for every supported Node', () => {
+    const dir = `prebuilds/${process.platform}-${process.arch}/`;
+    const found = [...files].filter((f) => f.startsWith(dir)).map((f) => {
+      const m = /thread-kill:abi=(\d+);node=(\d+);/.exec(fs.readFileSync(path.join(pkgDir, f), 'latin1'));
+      if (!m) throw new Error(`${f} has no ABI marker`);
+      if (path.basename(f) !== `thread-kill.abi${m[1]}.glibc.node`) throw new Error(`${f} is built for ABI ${m[1]}`);
+      return m[2];
+    });
+    const want = supportedMajors(pkg);
+    if (found.sort().join() !== want.sort().join()) {
+      throw new Error(`prebuilds for Node ${found.join(', ') || 'none'}; engines says ${want.join(', ')}`);
+    }
+    return `Node ${found.join(', ')}`;
   });
 
-  // Everything below runs inside the installed project.
-  const inProject = (checkName, fn) => (installed ? check(checkName, fn) : fail(checkName, 'not run (install failed)'));
-  const write = (file, text) => fs.writeFileSync(path.join(project, file), text);
-
-  inProject('installed package does not refer to the repo', () => {
-    const hits = filesMentioning(path.join(project, 'node_modules', 'thread-kill'), repo);
-    if (hits.length) throw new Error(`mention ${repo}: ${hits.join(', ')}`);
+  check('tarball: LICENSE, os, typesVersions', () => {
+    if (!files.has('LICENSE') || !/MIT License/.test(fs.readFileSync(path.join(pkgDir, 'LICENSE'), 'utf8'))) {
+      throw new Error('no MIT LICENSE file');
+    }
+    if (!Array.isArray(pkg.os) || !pkg.os.includes(process.platform)) throw new Error(`"os": ${JSON.stringify(pkg.os)}`);
+    for (const sub of Object.keys(pkg.exports).filter((k) => k.startsWith('./') && pkg.exports[k].types)) {
+      const mapped = ((pkg.typesVersions || {})['*'] || {})[sub.slice(2)];
+      if (!mapped || path.posix.normalize(mapped[0]) !== path.posix.normalize(pkg.exports[sub].types)) {
+        throw new Error(`typesVersions does not map ${sub} to ${pkg.exports[sub].types}`);
+      }
+    }
   });
 
-  inProject('require', () => {
-    write('check-cjs.js', CJS_CHECK);
-    return run(node, ['check-cjs.js'], { cwd: project, env }).trim();
+  check('tarball refers to no file it does not ship', () => {
+    const problems = [];
+    const shipped = (p) => files.has(path.posix.normalize(p)) || [...files].some((f) => f.startsWith(`${path.posix.normalize(p)}/`));
+    // Source maps: every source they name.
+    for (const f of [...files].filter((x) => x.endsWith('.map'))) {
+      const map = JSON.parse(fs.readFileSync(path.join(pkgDir, f), 'utf8'));
+      for (const src of map.sources) {
+        const rel = path.posix.join(path.posix.dirname(f), map.sourceRoot || '', src);
+        if (!shipped(rel)) problems.push(`${f} -> ${rel}`);
+      }
+    }
+    // npm scripts: every file of the package they run.
+    for (const [name, cmd] of Object.entries(pkg.scripts || {})) {
+      for (const m of cmd.matchAll(/(?:^|\s)((?:scripts|lib|test|bench|src)\/[\w./-]+|[\w.-]+\.json)/g)) {
+        if (!shipped(m[1])) problems.push(`script "${name}" -> ${m[1]}`);
+      }
+    }
+    // README links to files of the repo.
+    const readme = fs.readFileSync(path.join(pkgDir, 'README.md'), 'utf8');
+    for (const m of readme.matchAll(/\]\((?!https?:|#)([^)#\s]+)/g)) {
+      if (!shipped(m[1])) problems.push(`README.md -> ${m[1]}`);
+    }
+    if (problems.length) throw new Error(problems.join('\n'));
   });
+  return pkg;
+}
 
-  inProject('import', () => {
-    write('check-esm.mjs', ESM_CHECK);
-    return run(node, ['check-esm.mjs'], { cwd: project, env }).trim();
-  });
+function main() {
+  const tmp = fs.mkdtempSync(path.join(fs.realpathSync(os.tmpdir()), 'thread-kill-package-'));
+  const packDir = path.join(tmp, 'pack');
+  const extracted = path.join(tmp, 'extracted');
+  fs.mkdirSync(packDir);
+  fs.mkdirSync(extracted);
+  const env = consumerEnv();
+  const node = process.execPath;
+  const quick = process.argv.includes('--quick');
+  let tarball = argValue('--tarball') ? path.resolve(argValue('--tarball')) : null;
 
-  // node16 type-checks a CommonJS-mode .ts (the "require" view: the project is
-  // "type": "commonjs") and an ESM-mode .mts (the "import" view) of the same
-  // code; bundler is what Vite/esbuild/webpack users compile with.
-  const tsc = path.join(project, 'node_modules', 'typescript', 'bin', 'tsc');
-  const typeConfigs = [
-    ['node16', 'node16', ['usage.ts', 'usage.mts']],
-    ['esnext', 'bundler', ['usage.ts']],
-  ];
-  for (const [module, resolution, files] of typeConfigs) {
-    inProject(`types (module ${module}, moduleResolution ${resolution})`, () => {
-      write('usage.ts', TYPES_CHECK);
-      write('usage.mts', TYPES_CHECK);
-      const config = `tsconfig.${resolution}.json`;
-      write(config, tsconfig(module, resolution, files));
-      run(node, [tsc, '-p', config], { cwd: project, env });
+  // npm pack runs "prepack" (the prebuilds), "prepare" (tsc +
+  // write-esm-entry.js) and "postpack" (removes the prebuilds again).
+  if (!tarball) {
+    check('npm pack', () => {
+      run('npm', ['pack', '--pack-destination', packDir], { cwd: repo, env: process.env, timeoutMs: 900_000 });
+      const tgz = fs.readdirSync(packDir).filter((f) => f.endsWith('.tgz'));
+      if (tgz.length !== 1) throw new Error(`expected one tarball in ${packDir}, found: ${tgz.join(', ') || 'none'}`);
+      tarball = path.join(packDir, tgz[0]);
+      return tgz[0];
+    });
+  }
+  if (!tarball) fail('tarball', 'not run (no tarball)');
+  else checkTarball(tarball, extracted);
+
+  // The same package without its prebuilds: what a platform with none
+  // (linux-arm64, musl) installs, so the source build is the one loaded.
+  let sourceOnly = null;
+  if (tarball) {
+    check('tarball without prebuilds (as on a platform with none)', () => {
+      const dir = path.join(tmp, 'source-only');
+      fs.cpSync(path.join(extracted, 'package'), path.join(dir, 'package'), { recursive: true });
+      fs.rmSync(path.join(dir, 'package', 'prebuilds'), { recursive: true, force: true });
+      sourceOnly = path.join(packDir, 'thread-kill-source-only.tgz');
+      run('tar', ['-czf', sourceOnly, '-C', dir, 'package'], { cwd: dir });
+      return path.basename(sourceOnly);
     });
   }
 
-  inProject('kill a hung KillableWorker', () => {
-    write('check-kill.mjs', KILL_CHECK);
-    // The timeout also catches a process that does not exit after the kill.
-    return run(node, ['check-kill.mjs'], { cwd: project, env, timeoutMs: 60_000 }).trim();
-  });
+  const bare = bareBin(tmp, env.PATH);
+  const abiFile = `prebuilds/${process.platform}-${process.arch}/thread-kill.abi${process.versions.modules}.glibc.node`;
+  const installs = [
+    { name: 'prebuilt', source: false, path: bare, addon: abiFile, types: !quick },
+    { name: 'from source', source: true, path: env.PATH, addon: 'build/Release/thread_kill.node', types: false },
+  ];
+
+  for (const inst of installs) {
+    const project = path.join(tmp, inst.name.replace(/\W+/g, '-'));
+    fs.mkdirSync(project);
+    const penv = { ...env, PATH: inst.path, EXPECTED_ADDON: inst.addon };
+    let installed = false;
+    const label = (what) => `[${inst.name}, Node ${process.versions.node}] ${what}`;
+    const file = inst.source ? sourceOnly : tarball;
+    if (!file) fail(label('npm install'), 'not run (no tarball)');
+    else installed = check(label('npm install'), () => {
+      run('npm', ['init', '-y'], { cwd: project, env: penv });
+      // The tarball path is the only thing from outside the project passed in.
+      const deps = inst.types ? [TYPESCRIPT, TYPES_NODE] : [];
+      const out = run('npm', ['install', '--no-audit', '--no-fund', '--foreground-scripts', file, ...deps],
+        { cwd: project, env: penv, timeoutMs: 600_000 });
+      const root = path.join(project, 'node_modules', 'thread-kill');
+      if (!fs.existsSync(path.join(root, inst.addon))) throw new Error(`no ${inst.addon} after the install:\n${out}`);
+      const compiled = fs.existsSync(path.join(root, 'build'));
+      if (inst.name === 'prebuilt' && compiled) throw new Error(`the install compiled (build/ exists) though a prebuild matches:\n${out}`);
+      return inst.name === 'prebuilt' ? `uses ${inst.addon}, nothing compiled` : `built ${inst.addon}`;
+    });
+
+    const inProject = (checkName, fn) => (installed ? check(label(checkName), fn) : fail(label(checkName), 'not run (install failed)'));
+    const write = (file, text) => fs.writeFileSync(path.join(project, file), text);
+
+    inProject('installed package does not refer to the repo', () => {
+      // A source build names the headers it used: this Node's, which in the
+      // CI matrix live in the repo's .node-matrix/ (a fact of CI, not a leak).
+      const hits = filesMentioning(path.join(project, 'node_modules', 'thread-kill'), repo,
+        path.resolve(path.dirname(process.execPath), '..'));
+      if (hits.length) throw new Error(`mention ${repo}: ${hits.join(', ')}`);
+    });
+
+    inProject('require', () => {
+      write('check-cjs.js', CJS_CHECK);
+      return run(node, ['check-cjs.js'], { cwd: project, env: penv }).trim();
+    });
+
+    inProject('import', () => {
+      write('check-esm.mjs', ESM_CHECK);
+      return run(node, ['check-esm.mjs'], { cwd: project, env: penv }).trim();
+    });
+
+    if (inst.types) {
+      // node16 type-checks a CommonJS-mode .ts (the "require" view: the
+      // project is "type": "commonjs") and an ESM-mode .mts (the "import"
+      // view) of the same code; bundler is what Vite/esbuild/webpack users
+      // compile with; node (node10) is the legacy resolution that knows no
+      // "exports" and needs typesVersions for the subpaths.
+      const tsc = path.join(project, 'node_modules', 'typescript', 'bin', 'tsc');
+      const typeConfigs = [
+        ['node16', 'node16', ['usage.ts', 'usage.mts']],
+        ['esnext', 'bundler', ['usage.ts']],
+        ['commonjs', 'node', ['usage.ts']],
+      ];
+      for (const [module, resolution, files] of typeConfigs) {
+        inProject(`types (module ${module}, moduleResolution ${resolution})`, () => {
+          write('usage.ts', TYPES_CHECK);
+          write('usage.mts', TYPES_CHECK);
+          const config = `tsconfig.${resolution}.json`;
+          write(config, tsconfig(module, resolution, files));
+          run(node, [tsc, '-p', config], { cwd: project, env: penv });
+        });
+      }
+    }
+
+    inProject('kill a hung KillableWorker', () => {
+      write('check-kill.mjs', KILL_CHECK);
+      // The timeout also catches a process that does not exit after the kill.
+      return run(node, ['check-kill.mjs'], { cwd: project, env: penv, timeoutMs: 60_000 }).trim();
+    });
+  }
+
+  // No prebuild for this platform and no toolchain: one message naming what to install.
+  if (sourceOnly) {
+    check(`[no toolchain, Node ${process.versions.node}] the install says what to install`, () => {
+      const project = path.join(tmp, 'no-toolchain');
+      fs.mkdirSync(project);
+      const penv = { ...env, PATH: bare };
+      run('npm', ['init', '-y'], { cwd: project, env: penv });
+      const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--foreground-scripts', sourceOnly],
+        { cwd: project, env: penv, encoding: 'utf8', timeout: 300_000 });
+      const out = `${r.stdout}${r.stderr}`;
+      if (r.status === 0) throw new Error(`the install succeeded without a toolchain:\n${out}`);
+      const line = out.split('\n').find((l) => /^thread-kill: .*(apt-get|dnf|apk|pacman|zypper|xcode-select|install a C\+\+20)/.test(l));
+      if (!line || !/rebuild thread-kill/.test(line)) throw new Error(`no install hint in the output:\n${out}`);
+      if (/gyp ERR!/.test(out)) throw new Error(`node-gyp ran anyway:\n${out}`);
+      return line.replace(/^thread-kill: /, '');
+    });
+  }
 
   if (process.env.THREAD_KILL_RESULTS) {
     fs.writeFileSync(process.env.THREAD_KILL_RESULTS, JSON.stringify({ passed, failed }));

@@ -61,7 +61,8 @@ function runSync(cmd, args, opts = {}) {
 
 /** binding.gyp's target, with sources made relative to build-sanitize/ and sanitizer flags. */
 function writeGyp() {
-  const gyp = JSON.parse(fs.readFileSync(path.join(root, 'binding.gyp'), 'utf8'));
+  // binding.gyp is JSON plus gyp's whole-line # comments.
+  const gyp = JSON.parse(fs.readFileSync(path.join(root, 'binding.gyp'), 'utf8').replace(/^\s*#.*$/gm, ''));
   const target = gyp.targets.find((t) => t.target_name === 'thread_kill');
   if (!target) throw new Error('binding.gyp has no thread_kill target');
   const rel = (p) => path.relative(outDir, path.resolve(root, p)).split(path.sep).join('/');

@@ -1,8 +1,8 @@
 // The one loader for the addon, and the exact shape of what it exports.
-// Every path tried is listed if none loads (node-pty style).
-import * as fs from 'fs';
+// Which file, and the ABI checks before loading it: ./binary.ts.
 import * as path from 'path';
 import { getEnvironmentData } from 'worker_threads';
+import { loadBinary, loadInherited } from './binary';
 
 /** [function, script, line, column], innermost frame first. */
 export type RawFrame = [string, string, number, number];
@@ -98,30 +98,13 @@ export const BINARY_KEY = 'thread-kill:binary';
 
 function load(): Native {
   const inherited = getEnvironmentData(BINARY_KEY);
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const candidates: string[] = typeof inherited === 'string'
-    ? [inherited]
-    : require(path.join(root, 'scripts', 'binary-candidates.js'))(root);
-  const tried: string[] = [];
-  for (const file of candidates) {
-    if (!fs.existsSync(file)) {
-      tried.push(`  ${file}: not found`);
-      continue;
-    }
-    try {
-      const binding = require(file) as Native;
-      loadedFrom = file;
-      return binding;
-    } catch (err) {
-      tried.push(`  ${file}: ${(err as Error).message}`);
-    }
+  if (typeof inherited === 'string') {
+    loadedFrom = inherited;
+    return loadInherited(root, inherited) as Native;
   }
-  const err = new Error(
-    `thread-kill: could not load the native addon. Tried:\n${tried.join('\n')}\n` +
-    'Run `npm rebuild thread-kill` (needs a C++ toolchain and Node headers).',
-  ) as Error & { code: string };
-  err.code = 'ERR_THREAD_KILL_NO_BINARY';
-  throw err;
+  const loaded = loadBinary(root);
+  loadedFrom = loaded.file;
+  return loaded.binding as Native;
 }
 
 let loadedFrom = '';

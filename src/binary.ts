@@ -1,0 +1,182 @@
+// Which addon file this process loads, and the refusal of one built for
+// another Node before it is ever dlopen()ed. The addon calls V8's C++ API, so
+// a binary serves exactly one Node ABI (process.versions.modules); loaded
+// into another it dies on its first V8 call ("symbol lookup error", exit
+// 127) with no JS error. Rules (docs/DESIGN.md, "Binaries"):
+//   1. THREAD_KILL_BINARY, alone: an explicit choice never falls back.
+//   2. A prebuild: prebuilds/<platform>-<arch>/thread-kill.abi<N>.<libc>.node,
+//      matched by node-gyp-build's tag rules (prebuildify's naming).
+//   3. A local build: build/Release, then build/Debug.
+// Every file is read before it is loaded: the addon embeds the ABI it was
+// compiled for ("thread-kill:abi=<N>;node=<major>;", native/addon.cc), and
+// one for another ABI is skipped. The addon checks again in its init.
+import * as fs from 'fs';
+import * as path from 'path';
+
+export type Origin = 'override' | 'prebuild' | 'build';
+export interface Candidate { file: string; origin: Origin }
+
+/** What a binary says it was compiled for. */
+export interface BuiltFor { abi: string; node: string }
+
+interface Tags { file: string; runtime?: string; abi?: string; napi?: boolean; libc?: string; specificity: number }
+interface TagRules {
+  parseTags(file: string): Tags | undefined;
+  matchTags(runtime: string, abi: string): (tags: Tags | undefined) => boolean;
+  compareTags(runtime: string): (a: Tags, b: Tags) => number;
+}
+
+// node-gyp-build's matcher itself (not its index.js, which on runtimes with
+// a native require.addon replaces it): the tag rules prebuildify names by,
+// including the libc (musl detected as node-gyp-build does; LIBC=musl forces).
+const rules = require('node-gyp-build/node-gyp-build.js') as TagRules;
+
+export function prebuildDir(root: string): string {
+  return path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+}
+
+/** The files to try, best first. */
+export function candidates(root: string, env: NodeJS.ProcessEnv = process.env): Candidate[] {
+  if (env.THREAD_KILL_BINARY) return [{ file: path.resolve(env.THREAD_KILL_BINARY), origin: 'override' }];
+  const dir = prebuildDir(root);
+  const tags = readdir(dir).map((f) => rules.parseTags(f))
+    .filter(rules.matchTags('node', process.versions.modules)) as Tags[];
+  tags.sort(rules.compareTags('node'));
+  return [
+    ...tags.map((t): Candidate => ({ file: path.join(dir, t.file), origin: 'prebuild' })),
+    { file: path.join(root, 'build', 'Release', 'thread_kill.node'), origin: 'build' },
+    { file: path.join(root, 'build', 'Debug', 'thread_kill.node'), origin: 'build' },
+  ];
+}
+
+const MARKER = Buffer.from('thread-kill:abi=');
+
+/** The ABI marker of a thread-kill binary; null if it has none (not ours). */
+export function builtFor(file: string): BuiltFor | null {
+  const bytes = fs.readFileSync(file);
+  const at = bytes.indexOf(MARKER);
+  if (at < 0) return null;
+  const m = /^thread-kill:abi=(\d+);node=(\d+);/.exec(bytes.subarray(at, at + 64).toString('latin1'));
+  return m ? { abi: m[1], node: m[2] } : null;
+}
+
+export interface Loaded { binding: unknown; file: string; origin: Origin }
+
+/**
+ * Loads the first candidate built for this Node, or throws
+ * ERR_THREAD_KILL_NO_BINARY listing every file tried and what to do.
+ */
+export function loadBinary(root: string): Loaded {
+  const tried: string[] = [];
+  let wrongAbi: BuiltFor | null = null;
+  let addonsDisabled = false;
+  for (const { file, origin } of candidates(root)) {
+    if (!fs.existsSync(file)) {
+      tried.push(`  ${file}: not found`);
+      continue;
+    }
+    let abi: BuiltFor | null | undefined;
+    try {
+      abi = builtFor(file);
+    } catch (err) {
+      // Unreadable (e.g. the permission model without --allow-fs-read on
+      // it): only dlopen can tell, and the addon's init checks the ABI.
+      abi = undefined;
+      tried.push(`  ${file}: not readable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}), loading it unchecked`);
+    }
+    if (abi === null) {
+      tried.push(`  ${file}: not a thread-kill binary of this version (no ABI marker): not loaded`);
+      continue;
+    }
+    if (abi && abi.abi !== process.versions.modules) {
+      wrongAbi ??= abi;
+      tried.push(`  ${file}: built for Node.js ${abi.node} (ABI ${abi.abi}): not loaded`);
+      continue;
+    }
+    try {
+      return { binding: require(file), file, origin };
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'ERR_DLOPEN_DISABLED') addonsDisabled = true;
+      tried.push(`  ${file}: ${e.message}`);
+    }
+  }
+  throw noBinaryError(root, tried, { addonsDisabled, wrongAbi });
+}
+
+/**
+ * Loads the file another thread of this process loaded (and checked): the
+ * same shared object, whatever this thread's own lookup would find. Only a
+ * thread's own flags can make it fail here (a Worker's --no-addons).
+ */
+export function loadInherited(root: string, file: string): unknown {
+  try {
+    return require(file);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw noBinaryError(root, [`  ${file} (the file this process loaded): ${e.message}`],
+      { addonsDisabled: e.code === 'ERR_DLOPEN_DISABLED', wrongAbi: null });
+  }
+}
+
+function noBinaryError(root: string, tried: string[], why: Parameters<typeof advice>[1]): Error {
+  const err = new Error(
+    `thread-kill: no native addon for this Node.js (${process.version}, ABI ${process.versions.modules}, ` +
+    `${process.platform}-${process.arch}). Tried:\n${tried.join('\n')}\n${advice(root, why)}`,
+  ) as Error & { code: string };
+  err.code = 'ERR_THREAD_KILL_NO_BINARY';
+  return err;
+}
+
+export type PackageManager = 'npm' | 'pnpm' | 'yarn' | 'bun';
+
+/** Which package manager installed the package at `root`, from its layout. */
+export function packageManager(root: string, env: NodeJS.ProcessEnv = process.env): PackageManager {
+  const parts = root.split(path.sep);
+  const versions = process.versions as Record<string, string | undefined>;
+  if (parts.includes('.pnpm')) return 'pnpm';
+  if (versions.bun !== undefined || parts.includes('.bun')) return 'bun';
+  if (versions.pnp !== undefined || parts.includes('.yarn') || parts.includes('unplugged')) return 'yarn';
+  const agent = /^(pnpm|yarn|bun)\//.exec(env.npm_config_user_agent ?? '');
+  return agent ? (agent[1] as PackageManager) : 'npm';
+}
+
+const REBUILD: Record<PackageManager, string> = {
+  // npm 11's allowScripts: a dependency's install script runs only once
+  // approved when strict-allow-scripts is on (a warning otherwise).
+  npm: 'run `npm rebuild thread-kill` (if npm skipped its install script: `npm install-scripts approve ' +
+    'thread-kill` first; and ignore-scripts off)',
+  pnpm: 'pnpm runs no build script of a dependency until allowed: run `pnpm approve-builds` ' +
+    '(select thread-kill), then `pnpm rebuild thread-kill`',
+  yarn: 'run `yarn rebuild thread-kill` (Yarn 2+; if builds are disabled, set ' +
+    '"dependenciesMeta": {"thread-kill": {"built": true}} in package.json first)',
+  bun: 'bun runs no build script of an untrusted dependency: run `bun pm trust thread-kill`',
+};
+
+/** What to do, in the terms of the situation (addons off, wrong ABI, nothing built). */
+export function advice(root: string, why: { addonsDisabled: boolean; wrongAbi: BuiltFor | null }): string {
+  if (why.addonsDisabled) {
+    return (process as { permission?: unknown }).permission !== undefined
+      ? 'Node.js\'s permission model is on and forbids native addons: start Node with --allow-addons ' +
+        '(and --allow-fs-read covering this package). Rebuilding does not help.'
+      : 'Native addons are disabled in this process or thread (--no-addons, in the command line, ' +
+        'NODE_OPTIONS or a Worker\'s execArgv): thread-kill needs its addon. Rebuilding does not help.';
+  }
+  const abis = readdir(prebuildDir(root)).map((f) => /\.abi(\d+)\./.exec(f)?.[1]).filter(Boolean);
+  const prebuilt = abis.length
+    ? `Prebuilt binaries here: ${process.platform}-${process.arch}, ABI ${[...new Set(abis)].sort().join(', ')}.`
+    : `No prebuilt binaries for ${process.platform}-${process.arch}.`;
+  const first = why.wrongAbi
+    ? `The binary found was built for Node.js ${why.wrongAbi.node}; build one for this Node: `
+    : 'Build one from source: ';
+  return `${prebuilt} ${first}${REBUILD[packageManager(root)]}. ` +
+    'A build needs a C++20 compiler, make and Python 3; the install step names the packages when one is missing.';
+}
+
+function readdir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
