@@ -7,29 +7,38 @@ import { ROOT } from './helpers';
 
 const fixture = (name: string) => path.join(ROOT, 'test', 'fixtures', name);
 
+interface Pool { run(task: unknown, options?: Record<string, unknown>): Promise<unknown> }
+
+/** Runs a task, then a runaway one cancelled in place, then another: resolves with both good results. */
+async function cancelInPlace(pool: Pool): Promise<{ first: { threadId: number; value: number }; next: { threadId: number; value: number } }> {
+  const first = await runInterruptible<{ threadId: number; value: number }>(pool, { value: 1 });
+  assert.strictEqual(first.value, 2);
+  const ac = new AbortController();
+  const started = new Int32Array(new SharedArrayBuffer(4));
+  const runaway = runInterruptible(pool, { runaway: true, started: started.buffer }, { signal: ac.signal });
+  // Abort once the task is running (its region is what gets interrupted).
+  const w = Atomics.waitAsync(started, 0, 0);
+  if (w.async) await w.value;
+  ac.abort('too slow');
+  await assert.rejects(runaway, (err: unknown) => {
+    assert.ok(err instanceof InterruptedError);
+    assert.strictEqual(err.code, 'ERR_THREAD_INTERRUPTED');
+    assert.strictEqual(err.reason, 'too slow');
+    return true;
+  });
+  const next = await runInterruptible<{ threadId: number; value: number }>(pool, { value: 21 });
+  return { first, next };
+}
+
 describe('thread-kill/piscina', () => {
   it('cancels a runaway task in place: the next task runs on the same thread, no worker respawned', async () => {
     const pool = new Piscina({ filename: path.join(ROOT, 'test', 'fixtures', 'piscina-worker.js'), minThreads: 1, maxThreads: 1 });
     try {
-      const first = await runInterruptible<{ threadId: number; value: number }>(pool, { value: 1 });
-      assert.strictEqual(first.value, 2);
+      await pool.run({ value: 0 }); // its worker exists
       const worker = pool.threads[0];
       let created = 0;
       pool.on('workerCreate', () => { created++; });
-      const ac = new AbortController();
-      const started = new Int32Array(new SharedArrayBuffer(4));
-      const runaway = runInterruptible(pool, { runaway: true, started: started.buffer }, { signal: ac.signal });
-      // Abort once the task is running (its region is what gets interrupted).
-      const w = Atomics.waitAsync(started, 0, 0);
-      if (w.async) await w.value;
-      ac.abort('too slow');
-      await assert.rejects(runaway, (err: unknown) => {
-        assert.ok(err instanceof InterruptedError);
-        assert.strictEqual(err.code, 'ERR_THREAD_INTERRUPTED');
-        assert.strictEqual(err.reason, 'too slow');
-        return true;
-      });
-      const next = await runInterruptible<{ threadId: number; value: number }>(pool, { value: 21 });
+      const { first, next } = await cancelInPlace(pool);
       assert.deepStrictEqual(next, { threadId: first.threadId, value: 42 });
       assert.strictEqual(pool.threads.length, 1);
       assert.strictEqual(pool.threads[0], worker, 'the same Worker object: nothing was respawned');
@@ -93,15 +102,7 @@ describe('thread-kill/piscina', () => {
     const { Tinypool } = await import('tinypool'); // ESM only
     const pool = new Tinypool({ filename: fixture('piscina-worker.js'), minThreads: 1, maxThreads: 1, isolateWorkers: false });
     try {
-      const first = await runInterruptible<{ threadId: number; value: number }>(pool, { value: 1 });
-      const ac = new AbortController();
-      const started = new Int32Array(new SharedArrayBuffer(4));
-      const runaway = runInterruptible(pool, { runaway: true, started: started.buffer }, { signal: ac.signal });
-      const w = Atomics.waitAsync(started, 0, 0);
-      if (w.async) await w.value;
-      ac.abort('too slow');
-      await assert.rejects(runaway, (err: unknown) => err instanceof InterruptedError && err.reason === 'too slow');
-      const next = await runInterruptible<{ threadId: number; value: number }>(pool, { value: 21 });
+      const { first, next } = await cancelInPlace(pool);
       assert.deepStrictEqual(next, { threadId: first.threadId, value: 42 });
     } finally {
       await pool.destroy();
