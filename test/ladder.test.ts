@@ -67,7 +67,7 @@ describe('the kill ladder', () => {
     `);
     assert.strictEqual(await t.next(), 'ready');
     // The token is observed (onKill) but the loop never yields: phase 1 times out.
-    const r = await tk.kill(t.w, { graceMs: 50 });
+    const r = await tk.kill(t.w, { graceMs: 500 });
     assert.deepStrictEqual(results(r), ['cooperative:grace-expired', 'interrupt:exited']);
     assert.deepStrictEqual([await t.next(), await t.next(), await t.next()], ['hook', 'caught ERR_THREAD_INTERRUPTED', 'finally']);
     await t.exited;

@@ -112,7 +112,7 @@ describe('reliability: onKill hooks run once, where the kill first finds the thr
       catch (e) { post('caught ' + e.kill); }
       for (;;) {}`);
     assert.strictEqual(await t.next(), 'ready');
-    const r = await tk.kill(t.w, { reason: 'bye', graceMs: 50 });
+    const r = await tk.kill(t.w, { reason: 'bye', graceMs: 500 });
     assert.deepStrictEqual(phases(r), ['cooperative:grace-expired', 'interrupt:grace-expired', 'terminate:killed']);
     assert.deepStrictEqual([await t.next(), await t.next()], [{ hook: 'bye' }, 'caught true']);
     assert.strictEqual(await t.exited, 1);
@@ -140,7 +140,7 @@ describe('reliability: onKill hooks run once, where the kill first finds the thr
       assert.strictEqual(await t.next(), 'ready');
       // The loop never yields, so the cooperative phase waits out its grace;
       // the interrupt phase ends it (or, on a starved machine, the hard stop).
-      const r = await tk.kill(t.w, { graceMs: 200 });
+      const r = await tk.kill(t.w, { graceMs: 500 });
       assert.strictEqual(r.outcome, 'killed');
       assert.strictEqual(phases(r)[0], 'cooperative:grace-expired');
       assert.strictEqual(await t.next(), 'hook');
@@ -155,7 +155,8 @@ describe('reliability: onKill hooks run once, where the kill first finds the thr
       tk.threadStopToken();
       setTimeout(() => { try { tk.interruptible(() => { post('ready'); for (;;) {} }); } catch {} setInterval(() => {}, 1e9); });`);
     assert.strictEqual(await t.next(), 'ready');
-    const [a, b] = await Promise.all([tk.kill(t.w, { graceMs: 200 }), tk.kill(t.w, { graceMs: 200 })]);
+    // Grace long enough that a starved machine still lets the thread reach its hooks.
+    const [a, b] = await Promise.all([tk.kill(t.w, { graceMs: 1000 }), tk.kill(t.w, { graceMs: 1000 })]);
     assert.strictEqual(a.outcome, 'killed');
     assert.strictEqual(b.outcome, 'killed');
     await t.exited;
