@@ -520,32 +520,43 @@ function deadlines() {
 }
 
 /**
- * thread-kill/mocha: a suite of trivial synchronous tests with and without
- * the plugin, each run in a fresh process (alternating), timed inside it
- * from run() to 'end'.
+ * thread-kill/mocha: a suite of trivial synchronous tests run again and
+ * again in one child process, alternating mocha alone and mocha with the
+ * plugin installed (it can be uninstalled for exactly this), each run timed
+ * from run() to its end.
  */
 function mochaPlugin() {
   const TESTS = n(10_000, 2000);
-  const child = (plugin) => JSON.parse(require('child_process').execFileSync(process.execPath,
-    [__filename, '--mocha-child', String(TESTS), plugin ? 'plugin' : 'plain'], { encoding: 'utf8' }));
-  const plain = [];
-  const plugged = [];
-  for (let i = 0; i < n(7, 3); i++) {
-    plain.push(child(false));
-    plugged.push(child(true));
-  }
+  const ROUNDS = n(15, 5);
+  const r = JSON.parse(require('child_process').execFileSync(process.execPath,
+    [__filename, '--mocha-child', String(TESTS), String(ROUNDS)], { encoding: 'utf8' }));
   const perTest = (runs) => median(runs) * 1e6 / TESTS; // ns
-  return { tests: TESTS, plain: perTest(plain), plugged: perTest(plugged), added: perTest(plugged) - perTest(plain) };
+  const diffs = r.plugged.map((v, i) => (v - r.plain[i]) * 1e6 / TESTS);
+  return { tests: TESTS, rounds: ROUNDS, plain: perTest(r.plain), plugged: perTest(r.plugged), added: median(diffs) };
 }
 
-function mochaChild(tests, mode) {
+async function mochaChild(tests, rounds) {
   const Mocha = require('mocha');
-  if (mode === 'plugin') require(path.join(ROOT, 'lib', 'mocha.js'));
-  const mocha = new Mocha({ reporter: function Silent() { /* no output */ }, timeout: 2000 });
-  const suite = Mocha.Suite.create(mocha.suite, 'trivial');
-  for (let i = 0; i < tests; i++) suite.addTest(new Mocha.Test(`t${i}`, function () { /* trivial */ }));
-  const t0 = process.hrtime.bigint();
-  mocha.run(() => process.stdout.write(JSON.stringify(Number(process.hrtime.bigint() - t0) / 1e6)));
+  const plugin = require(path.join(ROOT, 'lib', 'mocha.js'));
+  plugin.uninstall(); // it installed itself on require: start from mocha alone
+  let restore = () => undefined;
+  const once = () => new Promise((resolve) => {
+    const mocha = new Mocha({ reporter: function Silent() { /* no output */ }, timeout: 2000 });
+    const suite = Mocha.Suite.create(mocha.suite, 'trivial');
+    for (let i = 0; i < tests; i++) suite.addTest(new Mocha.Test(`t${i}`, function () { /* trivial */ }));
+    const t0 = process.hrtime.bigint();
+    mocha.run(() => resolve(Number(process.hrtime.bigint() - t0) / 1e6));
+  });
+  const out = { plain: [], plugged: [] };
+  for (let i = -1; i < rounds; i++) {
+    for (const side of i % 2 ? ['plain', 'plugged'] : ['plugged', 'plain']) {
+      restore();
+      restore = side === 'plugged' ? plugin.install() : () => undefined;
+      const ms = await once();
+      if (i >= 0) out[side].push(ms); // round -1 warms both up
+    }
+  }
+  process.stdout.write(JSON.stringify(out));
 }
 
 const f = (x, d = 2) => x.toFixed(d);
@@ -691,8 +702,9 @@ Side by side, batches alternating in one process; a deadline of 1 s that never f
 
 ## Test-runner timeouts: \`mocha --require thread-kill/mocha\`
 
-${mp.tests} trivial synchronous tests, each run in a fresh process (alternating with and without the
-plugin, ${n(7, 3)} runs each), timed from \`mocha.run()\` to its end.
+${mp.tests} trivial synchronous tests, run again and again (with and without the
+plugin, ${mp.rounds} runs each, alternating in one process: the plugin's \`install()\` returns its
+uninstaller), timed from \`mocha.run()\` to its end; "added" is the median of the paired differences.
 
 | | per test |
 |---|---|
@@ -706,7 +718,7 @@ plugin, ${n(7, 3)} runs each), timed from \`mocha.run()\` to its end.
 
 if (process.argv.includes('--mocha-child')) {
   const i = process.argv.indexOf('--mocha-child');
-  mochaChild(Number(process.argv[i + 1]), process.argv[i + 2]);
+  void mochaChild(Number(process.argv[i + 1]), Number(process.argv[i + 2]));
 } else if (process.argv.includes('--latency')) {
   (async () => {
     for (const src of [undefined, 'i', "'too slow'", '{ round: i, why: "too slow" }']) {

@@ -52,23 +52,40 @@ function timeoutError(runnable: MochaRunnable, ms: number, stuck: RegionTimeoutE
   return err;
 }
 
-if (!proto[PATCHED]) {
-  proto[PATCHED] = true;
+/**
+ * Installs the plugin on mocha's Runnable (once; loading the module does
+ * it). Returns a function that puts mocha's own methods back — for
+ * side-by-side measurements in one process.
+ */
+export function install(): () => void {
   const run = proto.run;
+  const timeout = proto.timeout;
+  patch(run, timeout);
+  return () => {
+    proto.run = run;
+    proto.timeout = timeout;
+    proto[PATCHED] = false;
+  };
+}
+
+function patch(run: MochaRunnable['run'], timeout: MochaRunnable['timeout']): void {
+  proto[PATCHED] = true;
   proto.run = function runWithDeadline(this: MochaRunnable, done: (err?: unknown) => void): unknown {
     const original = this.fn;
     const ms = this.timeout();
     if (typeof original !== 'function') return run.call(this, done);
     const runnable = this;
     // Mocha calls this.fn synchronously inside run(); it is put back right after.
-    this.fn = function guarded(this: unknown, ...args: unknown[]): unknown {
+    this.fn = function guarded(this: unknown, done?: unknown): unknown {
       const outer = active;
+      const self = this;
+      const withDone = arguments.length > 0;
       try {
         // Always a deadline region (with none armed for a timeout of 0), so
         // that this.timeout(ms) inside the body can arm or move it.
         return runRegionDeadline(() => {
           active = { runnable, seq: native.currentRegion() };
-          return original.apply(this, args);
+          return withDone ? original.call(self, done) : original.call(self);
         }, 0, ms > 0 && ms <= MAX_TIMEOUT_MS ? ms : 0);
       } catch (e) {
         if (e instanceof RegionTimeoutError && !e.kill) throw timeoutError(runnable, runnable.timeout() || ms, e);
@@ -84,10 +101,14 @@ if (!proto[PATCHED]) {
     }
   };
   // this.timeout(ms) inside a test or hook moves its deadline too.
-  const timeout = proto.timeout;
-  proto.timeout = function timeoutWithDeadline(this: MochaRunnable, ...args: [(number | string)?]): unknown {
-    const result = (timeout as (...a: unknown[]) => unknown).apply(this, args);
-    if (args.length > 0 && active !== undefined && active.runnable === this) native.rearmDeadline(active.seq, this.timeout());
+  const original = timeout as (this: MochaRunnable, ms?: number | string) => unknown;
+  proto.timeout = function timeoutWithDeadline(this: MochaRunnable, ms?: number | string): unknown {
+    if (arguments.length === 0) return original.call(this);
+    const result = original.call(this, ms);
+    if (active !== undefined && active.runnable === this) native.rearmDeadline(active.seq, original.call(this) as number);
     return result;
   } as MochaRunnable['timeout'];
 }
+
+/** Puts mocha's own methods back (the plugin installs itself when loaded). */
+export const uninstall: () => void = proto[PATCHED] ? () => undefined : install();
