@@ -18,10 +18,10 @@ import { Diagnosis, buildDiagnosis, sampleProc } from './diagnose';
 import { CleanupTimeoutError, MainThreadError, UnknownThreadError } from './errors';
 import { exitNow, guardExitAgainstAbandoned, writeStderrSync } from './exit';
 import { formatFrames } from './frames';
-import { InterruptStatus, RawThread, StopStatus, native } from './native';
+import { InterruptStatus, StopStatus, native } from './native';
 import { serializeReason } from './reason';
 import { FLAG_KILL, StopToken, stopTokenWith } from './stop-token';
-import { Target, reportKillExitCode, resolveTarget } from './targets';
+import { Target, reportKillExitCode, resolveTarget, threadInfo } from './targets';
 import { addDeathListener } from './thread';
 import { UnblockDetails, Unblocker } from './unblock';
 import { boolean, durationMs, exitCodeValue, func, oneOf, optionsBag } from './validate';
@@ -134,11 +134,6 @@ function delay(ms: number): { done: Promise<void>; cancel: () => void } {
   return { done, cancel: () => clearTimeout(timer) };
 }
 
-const TOKEN_OBSERVED = 7;
-const REGION_DEPTH = 6;
-const OS_TID = 1;
-const HAS_KILL_HOOKS = 9;
-
 /** Node's own Worker#terminate(), also for a KillableWorker (whose override marks the thread first). */
 const nodeTerminate = Worker.prototype.terminate;
 
@@ -223,16 +218,16 @@ class KillRun {
 
   private async ladder(): Promise<KillReport> {
     const { opts, tid } = this;
-    const info: RawThread | undefined = native.threadInfo(tid);
+    const info = threadInfo(tid);
 
     // 1. cooperative: the thread's own event loop runs its onKill hooks (a
     // KillReached event) and its stop token stops, whatever state either was in.
     let start = this.now();
-    const takesPart = info !== undefined && (info[TOKEN_OBSERVED] || info[HAS_KILL_HOOKS]);
+    const takesPart = info !== undefined && (info.hasStopToken || info.hasKillHooks);
     const cooperative = takesPart && opts.graceMs > 0;
     native.announceKill(tid, opts.reasonBytes, opts.exitCode, cooperative);
     if (cooperative) {
-      if (info![TOKEN_OBSERVED]) {
+      if (info!.hasStopToken) {
         const cell = native.stopCell(tid, false);
         if (cell !== undefined) stopTokenWith(new StopToken(cell), opts.reasonBytes, FLAG_KILL);
       }
@@ -244,7 +239,7 @@ class KillRun {
 
     // 2. interrupt: the kill flag travels in the request itself.
     start = this.now();
-    const depth = native.threadInfo(tid)?.[REGION_DEPTH] ?? 0;
+    const depth = threadInfo(tid)?.regionDepth ?? 0;
     if (depth > 0 && opts.graceMs > 0) {
       const status = native.interrupt(tid, 0, opts.reasonBytes, false, false, true) % 8;
       if (status === InterruptStatus.Hit) {
@@ -265,7 +260,7 @@ class KillRun {
       this.phase('terminate', start, 'killed');
       return this.finish('killed');
     }
-    const firstSample = sampleProc(native.threadInfo(tid)?.[OS_TID] ?? 0);
+    const firstSample = sampleProc(threadInfo(tid)?.osTid ?? 0);
     const beatsBefore = native.heartbeat(tid);
     native.ping(tid);
     const retry = setInterval(() => {
@@ -285,7 +280,7 @@ class KillRun {
     if (died) return this.finish('killed');
 
     // 4. unkillable
-    const osTid = native.threadInfo(tid)?.[OS_TID] ?? 0;
+    const osTid = threadInfo(tid)?.osTid ?? 0;
     const frames = native.capturedStack(tid);
     this.report.diagnosis = buildDiagnosis(tid, osTid, { before: beatsBefore, after: native.heartbeat(tid) },
       firstSample, sampleProc(osTid), frames ? formatFrames(frames) : undefined, native.lookup(tid) === StopStatus.ReservedOnly);

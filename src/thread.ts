@@ -8,7 +8,7 @@ import { Worker, isMainThread, threadId } from 'worker_threads';
 import { guardExitAgainstAbandoned } from './exit';
 import { killReachedThread } from './hooks';
 import { interruptFactory } from './interrupted';
-import { Delivery, EventType, native } from './native';
+import { EventType, native } from './native';
 import { DeathListener, DeliveryListener, threadState } from './thread-state';
 
 const killedCause = native.constants.cause.Killed;
@@ -59,8 +59,6 @@ export function addDeliveryListener(requestId: number, fn: DeliveryListener): ()
   threadState.deliveryListeners.set(requestId, fn);
   return () => { threadState.deliveryListeners.delete(requestId); };
 }
-
-export { Delivery };
 
 if (!native.register(threadId, isMainThread, '', onEvents)) {
   throw new Error('thread-kill: this context has no Node.js environment to register');
