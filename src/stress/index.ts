@@ -3,7 +3,7 @@ export { SCENARIOS, NATIVE_SCENARIOS, UNKILLABLE_SCENARIOS, releaseUnkillable, s
 export type { Scenario, Op, UnkillableScenario } from './scenarios';
 export { startHung, SiblingKiller, waitFlag, inSyscall, inNativeCode, signalReady } from './harness';
 export type { HungThread, StartOptions, Killer } from './harness';
-export { stress, ALL_OPS, ALL_KILLERS } from './run';
+export { stress, ALL_OPS, ALL_KILLERS, SCRIPT_KILLERS } from './run';
 export type { StressOptions, StressReport, StressRow, StressProgress } from './run';
-export { runRoundHere, ParentKiller } from './round';
+export { runRoundHere, ParentKiller, SCRIPT_NEEDS } from './round';
 export type { RoundSpec, RoundResult, KillerKind } from './round';

@@ -58,6 +58,14 @@ function performer(killer: KillerKind, sibling: SiblingKiller | undefined): Perf
   };
 }
 
+/** What a user script must do for each operation (stress `script`). */
+export const SCRIPT_NEEDS: Readonly<Record<Op, string>> = {
+  kill: 'call signalReady() right before it hangs',
+  interrupt: 'for interrupt rounds a script must hang inside interruptible(), call signalReady() inside it, '
+    + 'catch the InterruptedError and end normally (exit code 0)',
+  stop: 'for stop rounds a script must watch threadStopToken() (stopped, signal or wait()) and end normally (exit code 0) once stopped',
+};
+
 const epochNow = (): number => performance.timeOrigin + performance.now();
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -76,7 +84,15 @@ export async function runRoundHere(spec: RoundSpec, sibling?: SiblingKiller): Pr
   const result: RoundResult = { spec, ok: false, latencyMs: 0, outcome: 'pending' };
   const fail = (why: string): RoundResult => { result.ok = false; result.failure = why; return result; };
   try {
-    if (spec.script) await Promise.race([h.ready, new Promise((r) => h.worker.once('online', r))]);
+    if (spec.script && spec.op !== 'kill') {
+      // An interrupt or a stop needs the script in its hang: signalReady() is required.
+      const first = await withTimeout(Promise.race([h.ready.then(() => 'ready'), h.exited.then(() => 'exited')]), spec.timeoutMs,
+        `the script to call signalReady() (${SCRIPT_NEEDS[spec.op]})`);
+      if (first === 'exited') {
+        const error = h.messages.find((m) => m.kind === 'error');
+        return fail(`the script ended before it called signalReady()${error ? ` (${String(error.message)})` : ''}: ${SCRIPT_NEEDS[spec.op]}`);
+      }
+    } else if (spec.script) await Promise.race([h.ready, new Promise((r) => h.worker.once('online', r))]);
     else await withTimeout(h.ready, spec.timeoutMs, 'the thread to reach its hang');
     const stuck = scenario as UnkillableScenario | undefined;
     if (stuck?.blockedIn !== undefined && spec.killer !== 'child') {
@@ -124,6 +140,19 @@ export async function runRoundHere(spec: RoundSpec, sibling?: SiblingKiller): Pr
         return check(result, h, true);
       }
       if (spec.op === 'stop' && r !== true) return fail(`stop() returned ${String(r)}`);
+      if (spec.script) {
+        // A script needs no protocol: the interrupt must reach a region, and
+        // the thread must then end normally by itself.
+        if (spec.op === 'interrupt') {
+          const d = r as InterruptDelivery;
+          if (!d.delivered) { await h.worker.terminate(); return fail(`interrupt not delivered (${String(d.why)}): ${SCRIPT_NEEDS.interrupt}`); }
+        }
+        result.outcome = spec.op === 'interrupt' ? 'interrupted' : 'stopped';
+        const code = await withTimeout(h.exited, spec.timeoutMs, `the script to end after the ${spec.op} (${SCRIPT_NEEDS[spec.op]})`);
+        result.latencyMs = performance.now() - t0;
+        if (code !== 0) return fail(`exit code ${code} after the ${spec.op}: ${SCRIPT_NEEDS[spec.op]}`);
+        return check(result, h, false);
+      }
     }
     // interrupt / stop: the thread reports, then proves it is healthy (interrupt) or exits (stop).
     const expectInterrupt = scenario?.interrupt ?? 'interrupted';

@@ -1,5 +1,6 @@
 // stress(): many rounds of (scenario x operation x killer), verified, timed,
 // aggregated into a report. The CLI (src/cli.ts) is a thin shell around it.
+import * as fs from 'fs';
 import { InvalidArgTypeError, OutOfRangeError } from '../errors';
 import { durationMs, optionsBag } from '../validate';
 import { SiblingKiller } from './harness';
@@ -8,6 +9,12 @@ import { NATIVE_SCENARIOS, Op, SCENARIOS, UNKILLABLE_SCENARIOS, scenarioByName }
 
 export const ALL_OPS: readonly Op[] = ['kill', 'interrupt', 'stop'];
 export const ALL_KILLERS: readonly KillerKind[] = ['main', 'parent', 'sibling', 'child'];
+/**
+ * The killers a user script (`script`) can be stopped from: the 'child'
+ * killer is a child thread the built-in scenarios start themselves, which a
+ * script does not.
+ */
+export const SCRIPT_KILLERS: readonly KillerKind[] = ['main', 'parent', 'sibling'];
 
 export interface StressOptions {
   /** Built-in scenario names (default: all of them). */
@@ -108,7 +115,15 @@ export async function stress(options: StressOptions = {}): Promise<StressReport>
   if (o.script !== undefined && typeof o.script !== 'string') throw new InvalidArgTypeError('options.script must be a path');
   const scenarios = list(o.scenarios, 'options.scenarios', [...names, ...NATIVE_SCENARIOS.map((s) => s.name), ...UNKILLABLE_SCENARIOS.map((s) => s.name)], names);
   const ops = list(o.ops, 'options.ops', ALL_OPS, o.script ? ['kill'] : ALL_OPS);
-  const killers = list(o.killers, 'options.killers', ALL_KILLERS, ALL_KILLERS);
+  const killers = list(o.killers, 'options.killers', ALL_KILLERS, o.script ? SCRIPT_KILLERS : ALL_KILLERS);
+  if (o.script !== undefined) {
+    if (killers.includes('child')) {
+      throw new InvalidArgTypeError(`options.killers: the child killer cannot stop a script (it is a child thread only the built-in scenarios start); use ${SCRIPT_KILLERS.join(', ')}`);
+    }
+    let file: fs.Stats | undefined;
+    try { file = fs.statSync(o.script as string); } catch { /* reported below */ }
+    if (!file?.isFile()) throw new InvalidArgTypeError(`options.script: no such file: ${o.script as string}`);
+  }
   const rounds = count(o.rounds, 'options.rounds', undefined, 10_000_000);
   const duration = o.durationMs === undefined ? (rounds === undefined ? 10_000 : undefined) : durationMs(o.durationMs, 'options.durationMs', 0, 1);
   const concurrency = count(o.concurrency, 'options.concurrency', 2, 64)!;
