@@ -1,4 +1,4 @@
-// examples/my-interruptible-worker.js: a script for `thread-kill stress --script … --ops kill,interrupt`
+// my-interruptible-worker.js: a script for `thread-kill stress --script … --ops kill,interrupt`
 const { interruptible, InterruptedError } = require('thread-kill');
 const { signalReady } = require('thread-kill/stress');
 try {
