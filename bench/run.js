@@ -74,7 +74,7 @@ const SYSCALL_HANG = {
 };
 
 async function syscallBlocked() {
-  const { inSyscall } = require('../lib/stress');
+  const { inSyscall } = require('../lib/tools/stress');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tk-bench-'));
   const fifo = path.join(dir, 'fifo');
   require('child_process').execFileSync('mkfifo', [fifo]);

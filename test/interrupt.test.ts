@@ -211,7 +211,7 @@ describe('interrupt()', () => {
     const stack = caught.stack!.split('\n');
     assert.strictEqual(stack[0], `InterruptedError: ${caught.message}`);
     assert.deepStrictEqual(stack.slice(1, 23), inRegion.slice(1));
-    assert.match(stack[23], /^ {4}at interruptible \(.*[/\\]lib[/\\]interrupt\.js:\d+:\d+\)$/);
+    assert.match(stack[23], /^ {4}at interruptible \(.*[/\\]lib[/\\]region[/\\]interrupt\.js:\d+:\d+\)$/);
     assert.match(stack[24], /^ {4}at callsRegion \(.*interrupt\.test\.js/);
     assert.strictEqual(clone.stack, caught.stack);
     assert.strictEqual(clone.message, caught.message);

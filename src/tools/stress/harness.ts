@@ -2,15 +2,15 @@
 // worker and know (through Atomics) that it is in its hang; perform an
 // operation on it from the main thread, a sibling worker or its own child.
 import { Worker } from 'worker_threads';
-import { KillableWorker } from '../killable-worker';
-import { sampleProc } from '../diagnose';
-import { threadInfo } from '../targets';
-import { native } from '../native';
+import { KillableWorker } from '../../killable-worker';
+import { sampleProc } from '../../kill/diagnose';
+import { threadInfo } from '../../registry/targets';
+import { native } from '../../shared/native';
 import { Op, Scenario, scenarioFiles, scenarioSource } from './scenarios';
 
 export type Killer = 'main' | 'parent' | 'sibling' | 'child';
 
-const LIB = require.resolve('../index');
+const LIB = require.resolve('../../index');
 
 export interface HungThread {
   worker: Worker;

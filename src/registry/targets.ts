@@ -1,8 +1,8 @@
 // threads() and the conversion of every accepted target form into a threadId.
 import { Worker } from 'worker_threads';
-import { InvalidArgTypeError } from './errors';
-import { RawThread, native } from './native';
-import { threadIdValue } from './validate';
+import { InvalidArgTypeError } from '../shared/errors';
+import { RawThread, native } from '../shared/native';
+import { threadIdValue } from '../shared/validate';
 
 export type ThreadState = 'starting' | 'running' | 'stopping' | 'exiting';
 const STATES: ThreadState[] = [];
