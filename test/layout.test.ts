@@ -68,7 +68,7 @@ describe('src/ layout', () => {
     const folders: string[] = [];
     for (const row of table.split('\n').filter((l) => l.startsWith('|'))) {
       let dir = '';
-      for (const [, name] of row.matchAll(/`(src\/[^`]*|[\w.-]+)`/g)) {
+      for (const [, name] of row.matchAll(/`(src\/[^`]*|[\w.-]+\.c?ts)`/g)) {
         if (name.startsWith('src/')) dir = path.posix.dirname(name.slice(4));
         const rel = name.startsWith('src/') ? name.slice(4) : path.posix.join(dir, name);
         if (rel.endsWith('/')) folders.push(rel); else listed.add(path.posix.normalize(rel));
