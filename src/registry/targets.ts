@@ -41,7 +41,8 @@ function toInfo([threadId, osTid, name, isMainThread, registeredAt, state, regio
 }
 
 /** All live registered threads of the process, ordered by threadId. */
-export function threads(...args: never[]): ThreadInfo[] {
+export function threads(): ThreadInfo[];
+export function threads(...args: unknown[]): ThreadInfo[] {
   if (args.length > 0) throw new InvalidArgTypeError('threads() takes no arguments');
   return native.threads().map(toInfo).sort((a, b) => a.threadId - b.threadId);
 }
