@@ -394,7 +394,7 @@ void InitBootstrap(Napi::Env env, Napi::Object exports) {
 #define TK_STR(x) TK_STR2(x)
 
 // Read by the JS loader from the file's bytes before it dlopen()s it
-// (src/binary.ts abiOfBinary): a binary for another ABI is refused without
+// (src/shared/binary.ts abiOfBinary): a binary for another ABI is refused without
 // ever being loaded. `used` keeps it through -O3, and stripping keeps
 // .rodata. The format is fixed: "thread-kill:abi=<N>;node=<major>;".
 __attribute__((used)) const char kAbiMarker[] =

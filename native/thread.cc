@@ -99,7 +99,7 @@ Entry* RegisterCurrentThread(v8::Isolate* isolate, int64_t thread_id,
     // Loaded again in this thread (a second module-cache instance, or the
     // library after the KillableWorker bootstrap). One handler per thread:
     // the JS layer keeps its per-thread state in one place whichever
-    // instance receives the events (src/thread-state.ts). The bootstrap
+    // instance receives the events (src/shared/thread-state.ts). The bootstrap
     // registers none; the first real one is kept.
     if (existing->event_handler.IsEmpty() && !event_handler.IsEmpty())
       existing->event_handler.Reset(isolate, event_handler);

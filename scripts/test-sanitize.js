@@ -206,7 +206,7 @@ async function main() {
 
   step('smoke: the sanitized addon is the one loaded');
   const smoke = spawnSync(process.execPath, ['-e', `
-    const n = require('./lib/native.js');
+    const n = require('./lib/shared/native.js');
     const maps = require('fs').readFileSync('/proc/self/maps', 'utf8');
     console.log(JSON.stringify({ binary: n.binaryPath, asan: /libasan/.test(maps), ubsan: /libubsan/.test(maps) }));
   `], { cwd: root, env, encoding: 'utf8' });
@@ -246,7 +246,7 @@ async function main() {
   const stress = await runStep('thread-kill stress on the sanitized addon',
     // ASan's quarantine (256 MB) and shadow memory grow RSS by design: the
     // RSS leak check belongs to the normal stress run, not to this one.
-    ['lib/cli.js', 'stress', '--rounds', rounds, '--concurrency', '2', '--rss-limit', '4096'], env, STRESS_TIMEOUT_MS);
+    ['lib/tools/cli.js', 'stress', '--rounds', rounds, '--concurrency', '2', '--rss-limit', '4096'], env, STRESS_TIMEOUT_MS);
   const stressProblems = problems(stress, collectLogs());
   if (stressProblems.length) failed++;
   else passed++;

@@ -104,6 +104,15 @@ export function scriptWorker<W extends Worker = Worker>(source: string, workerDa
   };
 }
 
+/** Runs `source` as scriptWorker() does; resolves with every message it posted and its exit code once it exits. */
+export function workerMessages(source: string, workerData: Record<string, unknown> = {}): Promise<{ messages: any[]; code: number }> {
+  const s = scriptWorker(source, workerData);
+  return new Promise((resolve, reject) => {
+    s.w.once('error', reject);
+    s.exited.then((code) => resolve({ messages: s.messages, code }), reject);
+  });
+}
+
 export interface ChildResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }
 
 /**

@@ -1,26 +1,10 @@
 import * as assert from 'assert';
 import { Worker, threadId as mainThreadId } from 'worker_threads';
 import * as tk from 'thread-kill';
-import { inSyscall, SCENARIOS, scenarioByName, scenarioFiles } from 'thread-kill/stress';
-import { LIB, SiblingKiller, hang, isLive, makeFifo } from './helpers';
+import { inSyscall, SCENARIOS, scenarioByName, scenarioFiles, waitFlag } from 'thread-kill/stress';
+import { LIB, SiblingKiller, hang, isLive, makeFifo, workerMessages } from './helpers';
 
 const INTERRUPTIBLE = SCENARIOS.filter((s) => s.interrupt === 'interrupted').map((s) => s.name);
-
-/** Runs `source` in a worker with `tk` in scope; resolves with its messages once it exits. */
-function inWorker(source: string, workerData: Record<string, unknown> = {}): Promise<{ messages: any[]; code: number }> {
-  const w = new Worker(`
-    const { parentPort, workerData, threadId } = require('worker_threads');
-    const tk = require(${JSON.stringify(LIB)});
-    const post = (m) => parentPort.postMessage(m);
-    ${source}
-  `, { eval: true, workerData });
-  const messages: any[] = [];
-  w.on('message', (m) => messages.push(m));
-  return new Promise((resolve, reject) => {
-    w.once('error', reject);
-    w.once('exit', (code) => resolve({ messages, code }));
-  });
-}
 
 async function assertHealthyAfterInterrupt(h: ReturnType<typeof hang>, by: number, reason: unknown): Promise<Record<string, unknown>> {
   const m = await h.next('interrupted');
@@ -119,7 +103,7 @@ describe('interrupt()', () => {
   });
 
   it('addressed to a thread, interrupts the outermost region; inner regions let it pass', async () => {
-    const { messages } = await inWorker(`
+    const { messages } = await workerMessages(`
       try {
         tk.interruptible(() => {
           try {
@@ -134,7 +118,7 @@ describe('interrupt()', () => {
   });
 
   it('addressed to a region handle, interrupts exactly that region', async () => {
-    const { messages } = await inWorker(`
+    const { messages } = await workerMessages(`
       tk.interruptible(() => {
         try {
           tk.interruptible(() => {
@@ -155,7 +139,7 @@ describe('interrupt()', () => {
   });
 
   it('a finished region handle is not interrupted (false, no effect)', async () => {
-    const { messages } = await inWorker(`
+    const { messages } = await workerMessages(`
       let handle;
       tk.interruptible(() => { handle = tk.currentRegion(); });
       post(tk.interrupt(handle, 'late'));
@@ -211,7 +195,7 @@ describe('interrupt()', () => {
     const stack = caught.stack!.split('\n');
     assert.strictEqual(stack[0], `InterruptedError: ${caught.message}`);
     assert.deepStrictEqual(stack.slice(1, 23), inRegion.slice(1));
-    assert.match(stack[23], /^ {4}at interruptible \(.*[/\\]lib[/\\]interrupt\.js:\d+:\d+\)$/);
+    assert.match(stack[23], /^ {4}at interruptible \(.*[/\\]lib[/\\]region[/\\]interrupt\.js:\d+:\d+\)$/);
     assert.match(stack[24], /^ {4}at callsRegion \(.*interrupt\.test\.js/);
     assert.strictEqual(clone.stack, caught.stack);
     assert.strictEqual(clone.message, caught.message);
@@ -249,7 +233,7 @@ describe('interrupt()', () => {
   });
 
   it('a frozen Error constructor (no Error.stackTraceLimit writes) still gets an InterruptedError with its stack', async () => {
-    const { messages } = await inWorker(`
+    const { messages } = await workerMessages(`
       Object.freeze(Error);
       try { tk.interruptible(() => { tk.interrupt(threadId, 'frozen'); for (;;) {} }); }
       catch (e) { post([e instanceof tk.InterruptedError, e.reason, /\\n {4}at interruptible \\(/.test(e.stack)]); }
@@ -258,7 +242,7 @@ describe('interrupt()', () => {
   });
 
   it('{ pending: true } waits for the next region entry', async () => {
-    const { messages } = await inWorker(`
+    const { messages } = await workerMessages(`
       post(tk.interrupt(threadId, 'queued', { pending: true }));
       try { tk.interruptible(() => post('body ran')); } catch (e) { post('thrown at entry: ' + e.reason); }
       try { tk.interruptible(() => post('next region runs')); } catch (e) { post('wrong'); }
@@ -267,7 +251,7 @@ describe('interrupt()', () => {
   });
 
   it('without pending, an interrupt with no active region has no effect on a later region', async () => {
-    const { messages } = await inWorker(`
+    const { messages } = await workerMessages(`
       post(tk.interrupt(threadId, 'nothing'));
       try { tk.interruptible(() => post('body ran')); } catch (e) { post('wrong'); }
     `);
@@ -296,7 +280,7 @@ describe('interrupt()', () => {
 
   it('restoreModuleCache: false leaves the half-loaded module in require.cache', async () => {
     const file = scenarioFiles(scenarioByName('require-hang')!)['hang-top-level.js'];
-    const { messages } = await inWorker(`
+    const { messages } = await workerMessages(`
       globalThis.__tkReady = () => tk.interrupt(threadId, 'self');
       try { tk.interruptible(() => require(workerData.file)); } catch (e) { post(e.code); }
       post(workerData.file in require.cache);
@@ -334,7 +318,7 @@ describe('interrupt()', () => {
       const result = new Promise<{ regions: number; interrupted: number; outside: number }>((resolve) => target.once('message', resolve));
       const errors: Error[] = [];
       target.on('error', (e) => errors.push(e));
-      await waitOn(progress);
+      await waitFlag(progress);
       const hits = await sibling.run<number>('interrupt-storm', target.threadId, { count: TOTAL });
       Atomics.store(progress, 1, 1);
       const r = await result;
@@ -377,9 +361,3 @@ describe('interrupt()', () => {
     });
   });
 });
-
-function waitOn(flag: Int32Array): Promise<void> {
-  if (Atomics.load(flag, 0) !== 0) return Promise.resolve();
-  const r = Atomics.waitAsync(flag, 0, 0);
-  return r.async ? r.value.then(() => undefined) : Promise.resolve();
-}

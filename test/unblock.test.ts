@@ -13,7 +13,7 @@ import { FIXTURE_ADDON, LIB, ROOT, STRESS_LIB, SiblingKiller, isLive, makeFifo, 
 
 // The private binding, for the checks only native code can make.
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const native = require(path.join(ROOT, 'lib', 'native.js')).native as {
+const native = require(path.join(ROOT, 'lib', 'shared', 'native.js')).native as {
   unblockSignal(threadId: number): number;
   unblockArm(threadId: number, testStartTime?: number): boolean;
 };

@@ -1,25 +1,14 @@
-// The target side of a kill: the thread's own stop token, its onKill hooks,
-// and what happens when a kill reaches the thread while it can still run JS
+// The target side of a kill: the thread's onKill hooks, and what happens when a kill reaches the thread while it can still run JS
 // — in its event loop (kill()'s cooperative phase posts it a KillReached
 // event) or at the boundary of the region kill()'s interrupt phase stopped,
 // before the InterruptedError propagates. Whichever comes first runs the
 // hooks, once per thread; the thread then stops itself, and a killed thread
 // never turns the kill into an 'error': an uncaught kill ends it quietly.
 import { isMainThread, threadId as currentThreadId } from 'worker_threads';
-import { native } from './native';
-import { deserializeReason } from './reason';
-import { StopToken } from './stop-token';
-import { threadState } from './thread-state';
-import { func } from './validate';
-
-/** This thread's own stop token: what kill()'s cooperative phase and KillableWorker#stop() stop. */
-export function threadStopToken(): StopToken {
-  if (threadState.token === undefined) {
-    const cell = native.stopCell(currentThreadId, true);
-    threadState.token = cell === undefined ? new StopToken() : new StopToken(cell);
-  }
-  return threadState.token as StopToken;
-}
+import { native } from '../shared/native';
+import { deserializeReason } from '../shared/reason';
+import { threadState } from '../shared/thread-state';
+import { func } from '../shared/validate';
 
 /**
  * Registers `fn` to run in this thread when kill() reaches it while it can
@@ -80,3 +69,5 @@ export function killReachedThread(...args: [reason?: unknown]): void {
     setImmediate(stopSelf);
   });
 }
+
+threadState.eventHandlers.killReached = killReachedThread;

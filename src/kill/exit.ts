@@ -5,10 +5,10 @@
 // _exit() instead.
 import * as fs from 'fs';
 import { isMainThread } from 'worker_threads';
-import { native } from './native';
-import { threadState } from './thread-state';
+import { native } from '../shared/native';
+import { threadState } from '../shared/thread-state';
 import { killChildrenOfStuckThreads } from './unblock';
-import { boolean, exitCodeValue, optionsBag } from './validate';
+import { boolean, exitCodeValue, optionsBag } from '../shared/validate';
 
 function flushStdio(): void {
   // stdout/stderr are synchronous for files and pipes on POSIX, so what was
@@ -60,3 +60,5 @@ export function guardExitAgainstAbandoned(): void {
     return handled;
   } as typeof process.emit;
 }
+
+threadState.eventHandlers.abandoned = guardExitAgainstAbandoned;

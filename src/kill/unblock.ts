@@ -13,8 +13,8 @@
 // under the registry mutex. Rules and their tests: docs/DESIGN.md.
 import { threadId as currentThreadId } from 'worker_threads';
 import { ChildProcessInfo, READ_SYSCALLS, processTree, sampleProc, waitsOnChildren } from './diagnose';
-import { native } from './native';
-import { threads } from './targets';
+import { native } from '../shared/native';
+import { threads } from '../registry/targets';
 
 export const UNBLOCK_SIGNAL = 'SIGRTMIN+3';
 

@@ -32,6 +32,12 @@ export interface ThreadState {
   readonly children: Map<number, WeakRef<Worker>>;
   /** (Main thread) process exit does not join abandoned threads. */
   exitGuard: boolean;
+  /**
+   * What the layers above the registry do with the events it routes to them
+   * (installed by stop/on-kill.ts and kill/exit.ts when they load), so the
+   * registry imports nothing above it.
+   */
+  readonly eventHandlers: { killReached?: () => void; abandoned?: () => void };
 }
 
 const KEY = Symbol.for('thread-kill.thread-state.v1');
@@ -48,6 +54,7 @@ function create(): ThreadState {
     moduleHookInstalled: false,
     children: new Map(),
     exitGuard: false,
+    eventHandlers: {},
   };
   Object.defineProperty(process, KEY, { value: state, enumerable: false, configurable: false, writable: false });
   return state;

@@ -1,15 +1,14 @@
 // Registers the current thread with the native registry (the only side
 // effect of importing thread-kill) and routes the events other threads post
-// to this one: a watched thread died, an interrupt was delivered, a kill
-// reached us, a child should be terminated, a thread was abandoned. Every
-// listener lives in the per-thread state (src/thread-state.ts), so whichever
-// loaded instance of this module receives the events, they reach everyone.
+// to this one: a watched thread died, an interrupt was delivered, a child
+// should be terminated — and, to the handlers the layers above installed
+// (stop/on-kill.ts, kill/exit.ts), a kill reached us or a thread was
+// abandoned. Every listener lives in the per-thread state
+// (shared/thread-state.ts), so whichever loaded instance of this module
+// receives the events, they reach everyone.
 import { Worker, isMainThread, threadId } from 'worker_threads';
-import { guardExitAgainstAbandoned } from './exit';
-import { killReachedThread } from './hooks';
-import { interruptFactory } from './interrupted';
-import { EventType, native } from './native';
-import { DeathListener, DeliveryListener, threadState } from './thread-state';
+import { EventType, native } from '../shared/native';
+import { DeathListener, DeliveryListener, threadState } from '../shared/thread-state';
 
 const killedCause = native.constants.cause.Killed;
 
@@ -30,14 +29,14 @@ export function onEvents(flat: number[]): void {
       threadState.deliveryListeners.delete(a);
       fn(b);
     } else if (type === EventType.KillReached) {
-      killReachedThread();
+      threadState.eventHandlers.killReached?.();
     } else if (type === EventType.TerminateWorker) {
       // A sibling is killing a KillableWorker of ours that never registered
       // (hung before its bootstrap ran): only its Worker handle can stop it.
       const w = threadState.children.get(a)?.deref();
       if (w !== undefined) void Worker.prototype.terminate.call(w);
     } else if (type === EventType.Abandoned) {
-      guardExitAgainstAbandoned();
+      threadState.eventHandlers.abandoned?.();
     }
   }
 }
@@ -63,7 +62,6 @@ export function addDeliveryListener(requestId: number, fn: DeliveryListener): ()
 if (!native.register(threadId, isMainThread, '', onEvents)) {
   throw new Error('thread-kill: this context has no Node.js environment to register');
 }
-native.setInterruptFactory(interruptFactory(native.traceFrames));
 // Once the thread is exiting, no region may turn a termination into an
 // InterruptedError: the termination is Node shutting the thread (or, on the
 // main thread, every worker) down.

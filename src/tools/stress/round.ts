@@ -3,10 +3,10 @@
 // outcome. Runs in the main thread or, for the 'parent' killer, inside a
 // worker that is the hung thread's parent.
 import { Worker } from 'worker_threads';
-import { kill, KillReport } from '../kill';
-import { interrupt, InterruptDelivery } from '../interrupt';
-import { stop } from '../stop';
-import { threads } from '../targets';
+import { kill, KillReport } from '../../kill/kill';
+import { interrupt, InterruptDelivery } from '../../region/interrupt';
+import { stop } from '../../stop/stop';
+import { threads } from '../../registry/targets';
 import { HungThread, SiblingKiller, inNativeCode, inSyscall, startHung } from './harness';
 import { Op, Scenario, UnkillableScenario, releaseUnkillable, scenarioByName } from './scenarios';
 

@@ -1,8 +1,8 @@
 // stress(): many rounds of (scenario x operation x killer), verified, timed,
-// aggregated into a report. The CLI (src/cli.ts) is a thin shell around it.
+// aggregated into a report. The CLI (src/tools/cli.ts) is a thin shell around it.
 import * as fs from 'fs';
-import { InvalidArgTypeError, OutOfRangeError } from '../errors';
-import { durationMs, optionsBag } from '../validate';
+import { InvalidArgTypeError, OutOfRangeError } from '../../shared/errors';
+import { durationMs, optionsBag } from '../../shared/validate';
 import { SiblingKiller } from './harness';
 import { KillerKind, ParentKiller, RoundResult, RoundSpec, runRoundHere } from './round';
 import { NATIVE_SCENARIOS, Op, SCENARIOS, UNKILLABLE_SCENARIOS, scenarioByName } from './scenarios';

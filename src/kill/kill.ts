@@ -7,7 +7,7 @@
 //   3. terminate    node::Stop() of its environment, re-issued every
 //                   retryIntervalMs until the environment is torn down;
 //      unblock      from the first retry on, a thread still blocked in a
-//                   read-type syscall gets SIGRTMIN+3 (src/unblock.ts), and
+//                   read-type syscall gets SIGRTMIN+3 (./unblock.ts), and
 //                   the child process trees of one waiting for them
 //                   (spawnSync/execSync) are killed;
 //   4. unkillable   at timeoutMs: diagnose, then onUnkillable.
@@ -15,16 +15,16 @@
 // as fast as a plain hard stop.
 import { Worker, isMainThread, threadId as currentThreadId } from 'worker_threads';
 import { Diagnosis, buildDiagnosis, sampleProc } from './diagnose';
-import { CleanupTimeoutError, MainThreadError, UnknownThreadError } from './errors';
+import { CleanupTimeoutError, MainThreadError, UnknownThreadError } from '../shared/errors';
 import { exitNow, guardExitAgainstAbandoned, writeStderrSync } from './exit';
-import { formatFrames } from './frames';
-import { InterruptStatus, StopStatus, native } from './native';
-import { serializeReason } from './reason';
-import { FLAG_KILL, StopToken, stopTokenWith } from './stop-token';
-import { Target, reportKillExitCode, resolveTarget, threadInfo } from './targets';
-import { addDeathListener } from './thread';
+import { formatFrames } from '../shared/frames';
+import { InterruptStatus, StopStatus, native } from '../shared/native';
+import { serializeReason } from '../shared/reason';
+import { FLAG_KILL, StopToken, stopTokenWith } from '../stop/stop-token';
+import { Target, reportKillExitCode, resolveTarget, threadInfo } from '../registry/targets';
+import { addDeathListener } from '../registry/register';
 import { UnblockDetails, Unblocker } from './unblock';
-import { boolean, durationMs, exitCodeValue, func, oneOf, optionsBag } from './validate';
+import { boolean, durationMs, exitCodeValue, func, oneOf, optionsBag } from '../shared/validate';
 
 export type KillOutcome = 'killed' | 'already-exited' | 'unkillable';
 export type PhaseName = 'cooperative' | 'interrupt' | 'terminate' | 'unblock';

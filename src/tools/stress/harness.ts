@@ -2,15 +2,15 @@
 // worker and know (through Atomics) that it is in its hang; perform an
 // operation on it from the main thread, a sibling worker or its own child.
 import { Worker } from 'worker_threads';
-import { KillableWorker } from '../killable-worker';
-import { sampleProc } from '../diagnose';
-import { threadInfo } from '../targets';
-import { native } from '../native';
+import { KillableWorker } from '../../killable-worker';
+import { sampleProc } from '../../kill/diagnose';
+import { threadInfo } from '../../registry/targets';
+import { native } from '../../shared/native';
 import { Op, Scenario, scenarioFiles, scenarioSource } from './scenarios';
 
 export type Killer = 'main' | 'parent' | 'sibling' | 'child';
 
-const LIB = require.resolve('../index');
+const LIB = require.resolve('../../index');
 
 export interface HungThread {
   worker: Worker;
@@ -39,11 +39,12 @@ export interface StartOptions {
   script?: string;
 }
 
-/** Resolves when word 0 of `flag` becomes non-zero. */
-export function waitFlag(flag: Int32Array): Promise<void> {
-  if (Atomics.load(flag, 0) !== 0) return Promise.resolve();
-  const res = Atomics.waitAsync(flag, 0, 0);
-  return res.async ? res.value.then(() => undefined) : Promise.resolve();
+/** Resolves when word `index` of `flag` is no longer `value` (default: word 0 becomes non-zero). */
+export async function waitFlag(flag: Int32Array, index = 0, value = 0): Promise<void> {
+  while (Atomics.load(flag, index) === value) {
+    const res = Atomics.waitAsync(flag, index, value);
+    if (res.async) await res.value;
+  }
 }
 
 /**

@@ -3,14 +3,14 @@
 //
 // Layout (Int32 words, then bytes):
 //   [0] state   0 running, 1 stopped, 2 a stopper is writing the reason
-//   [1] reason  byte length of the encoded reason (src/reason.ts), or -1 for none
+//   [1] reason  byte length of the encoded reason (src/shared/reason.ts), or -1 for none
 //   [2] flags   bit 0: stopped by kill() (the thread's onKill hooks run)
 //   [4..]       reason bytes
 // Native code can poll word [0] with an atomic load (README has a C example).
-import { InvalidArgTypeError, StoppedError } from './errors';
-import { MAX_REASON_BYTES, deserializeReason, serializeReason } from './reason';
-import { MAX_TIMEOUT_MS, durationMs } from './validate';
-import { native } from './native';
+import { InvalidArgTypeError, StoppedError } from '../shared/errors';
+import { MAX_REASON_BYTES, deserializeReason, serializeReason } from '../shared/reason';
+import { MAX_TIMEOUT_MS, durationMs } from '../shared/validate';
+import { native } from '../shared/native';
 
 const STATE = 0;
 const REASON_LEN = 1;

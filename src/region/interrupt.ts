@@ -2,13 +2,17 @@
 // another thread's synchronous region (the analogue of Python's
 // PyThreadState_SetAsyncExc). How it stays safe is in docs/DESIGN.md.
 import { threadId as currentThreadId } from 'worker_threads';
-import { InvalidArgTypeError, UnknownThreadError } from './errors';
-import { FLAG_KEEP_MODULE_CACHE } from './interrupted';
-import { Delivery, InterruptStatus, native } from './native';
-import { serializeReason } from './reason';
-import { RegionHandle, Target, resolveTarget } from './targets';
-import { addDeliveryListener } from './thread';
-import { MAX_TIMEOUT_MS, boolean, durationMs, func, optionsBag } from './validate';
+import { InvalidArgTypeError, UnknownThreadError } from '../shared/errors';
+import { FLAG_KEEP_MODULE_CACHE, interruptFactory } from './error-factory';
+import { Delivery, InterruptStatus, native } from '../shared/native';
+import { serializeReason } from '../shared/reason';
+import { RegionHandle, Target, resolveTarget } from '../registry/targets';
+import { addDeliveryListener } from '../registry/register';
+import { MAX_TIMEOUT_MS, boolean, durationMs, func, optionsBag } from '../shared/validate';
+
+// This thread's regions throw the errors our factory builds (the bootstrap
+// of a KillableWorker that never imports thread-kill installs it lazily).
+native.setInterruptFactory(interruptFactory(native.traceFrames));
 
 export interface InterruptibleOptions {
   /**

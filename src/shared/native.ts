@@ -74,7 +74,7 @@ export interface Native {
     trace: object | undefined, seq: number, flags: number, kind: number, cause: unknown, timeoutMs: number) => Error): void;
   /** Every frame of a stack a region captured (its factory's `trace`); undefined for anything else. */
   traceFrames(trace: object): RawFrame[] | undefined;
-  // The unblock rung (native/unblock.cc; see src/unblock.ts).
+  // The unblock rung (native/unblock.cc; see src/kill/unblock.ts).
   /** Captures the thread's identity (start time) for unblockSignal. */
   unblockArm(threadId: number, testStartTime?: number): boolean;
   /** One identity-checked signal to a thread being killed: an UnblockStatus. */
@@ -87,7 +87,7 @@ export interface Native {
   signalProcess(pid: number, startTime: number, signal: number): number;
 }
 
-const root = path.resolve(__dirname, '..');
+const root = path.resolve(__dirname, '..', '..');
 
 /**
  * The environment-data key under which a thread publishes the addon file it

@@ -1,8 +1,8 @@
 // threads() and the conversion of every accepted target form into a threadId.
 import { Worker } from 'worker_threads';
-import { InvalidArgTypeError } from './errors';
-import { RawThread, native } from './native';
-import { threadIdValue } from './validate';
+import { InvalidArgTypeError } from '../shared/errors';
+import { RawThread, native } from '../shared/native';
+import { threadIdValue } from '../shared/validate';
 
 export type ThreadState = 'starting' | 'running' | 'stopping' | 'exiting';
 const STATES: ThreadState[] = [];
@@ -41,7 +41,8 @@ function toInfo([threadId, osTid, name, isMainThread, registeredAt, state, regio
 }
 
 /** All live registered threads of the process, ordered by threadId. */
-export function threads(...args: never[]): ThreadInfo[] {
+export function threads(): ThreadInfo[];
+export function threads(...args: unknown[]): ThreadInfo[] {
   if (args.length > 0) throw new InvalidArgTypeError('threads() takes no arguments');
   return native.threads().map(toInfo).sort((a, b) => a.threadId - b.threadId);
 }

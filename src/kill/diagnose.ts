@@ -4,11 +4,11 @@
 //   * on Linux, /proc/self/task/<tid>/{stat,syscall,wchan}: scheduler state,
 //     the syscall it is blocked in, the kernel wait channel and CPU time.
 import * as fs from 'fs';
-import { UnknownThreadError } from './errors';
-import { StopStatus, native } from './native';
-import { Target, resolveTarget, threadInfo } from './targets';
-import { durationMs, optionsBag } from './validate';
-import { formatFrames } from './frames';
+import { UnknownThreadError } from '../shared/errors';
+import { StopStatus, native } from '../shared/native';
+import { Target, resolveTarget, threadInfo } from '../registry/targets';
+import { durationMs, optionsBag } from '../shared/validate';
+import { formatFrames } from '../shared/frames';
 
 export type BlockedIn = 'js' | 'native-cpu' | 'syscall' | 'idle-loop' | 'unknown';
 
