@@ -8,7 +8,6 @@ import * as path from 'path';
 import { stress } from 'thread-kill/stress';
 import { ROOT } from './helpers';
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const PKG = require('thread-kill/package.json') as { version: string; bin: Record<string, string> };
 const CLI = path.join(ROOT, PKG.bin['thread-kill']);
 const EXAMPLES = path.join(ROOT, 'examples');
@@ -67,6 +66,17 @@ describe('thread-kill stress (CLI)', () => {
     assert.match(r.stderr, /scenario\s+op\s+count/);
     assert.match(r.stderr, OK_LINE);
     assert.ok(!fs.existsSync(path.join(ROOT, '-')), 'a file named - was written');
+  });
+
+  it('--json -: what a --script prints goes to stderr, so stdout stays the JSON alone', async () => {
+    const dir = tmpDir();
+    const script = path.join(dir, 'chatty.js');
+    fs.writeFileSync(script, `const { signalReady } = require(${JSON.stringify(require.resolve('thread-kill/stress'))});\n` +
+      "console.log('hello from the script'); process.stdout.write('more\\n'); signalReady(); for (;;) {}\n");
+    const r = await cli(['stress', '--script', script, '--rounds', '6', '--json', '-']);
+    assert.strictEqual(r.code, 0, show(r));
+    assert.strictEqual(JSON.parse(r.stdout).rounds, 6, show(r));
+    assert.ok(r.stderr.includes('hello from the script'), show(r));
   });
 
   it('--quiet prints only the summary line', async () => {
@@ -142,6 +152,13 @@ describe('thread-kill stress (CLI)', () => {
     await assert.rejects(stress({ script: path.join(EXAMPLES, 'my-worker.js'), killers: ['child'] }),
       { code: 'ERR_THREAD_KILL_INVALID_ARG_TYPE', message: /^options\.killers: the child killer cannot stop a script/ });
     await assert.rejects(stress({ timeoutMs: 0 }), { code: 'ERR_THREAD_KILL_OUT_OF_RANGE', message: /^options\.timeoutMs / });
+    await assert.rejects(stress({ rounds: 5, durationMs: 1000 }),
+      { code: 'ERR_THREAD_KILL_INVALID_ARG_TYPE', message: /^options\.rounds and options\.durationMs cannot be combined/ });
+    // A size limit, not a duration: no "milliseconds", no upper bound of a timer.
+    await assert.rejects(stress({ rssLimitMb: 0 }), { code: 'ERR_THREAD_KILL_OUT_OF_RANGE', message: 'options.rssLimitMb must be a finite number greater than 0, got 0' });
+    await assert.rejects(stress({ rssLimitMb: '64' as never }), { code: 'ERR_THREAD_KILL_INVALID_ARG_TYPE', message: 'options.rssLimitMb must be a number, got string 64' });
+    const big = await stress({ rounds: 1, scenarios: ['busy-loop'], rssLimitMb: 1e12 });
+    assert.strictEqual(big.rss.limitMb, 1e12);
   });
 
   describe('the README invocations', () => {

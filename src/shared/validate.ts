@@ -37,6 +37,14 @@ export function durationMs(value: unknown, name: string, fallback: number, min =
   return value;
 }
 
+/** A positive finite number (a size, a limit), or `fallback` when undefined. */
+export function positiveNumber(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number') throw new InvalidArgTypeError(`${name} must be a number, got ${typeName(value)}`);
+  if (!Number.isFinite(value) || value <= 0) throw new OutOfRangeError(`${name} must be a finite number greater than 0, got ${value}`);
+  return value;
+}
+
 export function boolean(value: unknown, name: string, fallback: boolean): boolean {
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') throw new InvalidArgTypeError(`${name} must be a boolean, got ${typeName(value)}`);

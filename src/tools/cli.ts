@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'util';
 import { ALL_KILLERS, ALL_OPS, NATIVE_SCENARIOS, SCENARIOS, SCRIPT_KILLERS, UNKILLABLE_SCENARIOS, scenarioByName, stress, StressProgress, StressReport } from './stress';
-import type { KillerKind, Op } from './stress';
+import type { Killer, Op } from './stress';
 
 const USAGE = `usage: thread-kill stress [options]
        thread-kill --version
@@ -143,7 +143,7 @@ async function main(argv: string[]): Promise<number> {
   const allScenarios = [...SCENARIOS, ...NATIVE_SCENARIOS, ...UNKILLABLE_SCENARIOS].map((s) => s.name);
   const scenarios = parseList<string>(values.scenarios, '--scenarios', allScenarios);
   const ops = parseList<Op>(values.ops, '--ops', ALL_OPS);
-  const killers = parseList<KillerKind>(values.killers, '--killers', ALL_KILLERS);
+  const killers = parseList<Killer>(values.killers, '--killers', ALL_KILLERS);
   if (script !== undefined && killers?.includes('child')) {
     throw new UsageError(`--killers child cannot stop a script: the child killer is a child thread only the built-in scenarios start (use ${SCRIPT_KILLERS.join(',')})`);
   }
@@ -172,8 +172,13 @@ async function main(argv: string[]): Promise<number> {
       throw new UsageError(`--json ${values.json}: cannot write it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
   }
-  // Human output goes to stderr when stdout carries the JSON.
+  // Human output goes to stderr when stdout carries the JSON — and so does
+  // whatever a --script prints: every worker's stdout, at any depth, reaches
+  // the process through this thread's process.stdout, so while stdout is
+  // reserved for the JSON its writes are sent to stderr.
   const out = toStdout ? process.stderr : process.stdout;
+  const writeStdout = process.stdout.write.bind(process.stdout);
+  if (toStdout) process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
   const quiet = values.quiet === true;
   const tty = out.isTTY === true && !quiet;
   let lastPlain = 0;
@@ -200,7 +205,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const json = `${JSON.stringify(report, null, 2)}\n`;
   if (jsonFd !== undefined) { fs.writeSync(jsonFd, json); fs.closeSync(jsonFd); }
-  if (toStdout) process.stdout.write(json);
+  if (toStdout) writeStdout(json);
   if (report.failures.length > 0) {
     out.write(`${quiet ? '' : '\n'}${report.failures.length} failed rounds (rerun with --seed ${report.seed}):\n`);
     for (const f of report.failures.slice(0, 50)) {

@@ -1,13 +1,14 @@
 // Machinery shared by the stress command and the test suite: start a hung
 // worker and know (through Atomics) that it is in its hang; perform an
 // operation on it from the main thread, a sibling worker or its own child.
-import { Worker } from 'worker_threads';
+import { Worker, workerData } from 'worker_threads';
 import { KillableWorker } from '../../killable-worker';
 import { sampleProc } from '../../kill/diagnose';
 import { threadInfo } from '../../registry/targets';
 import { native } from '../../shared/native';
 import { Op, Scenario, scenarioFiles, scenarioSource } from './scenarios';
 
+/** Where a kill comes from: the main thread, the hung thread's parent, a sibling worker, or its own child. */
 export type Killer = 'main' | 'parent' | 'sibling' | 'child';
 
 const LIB = require.resolve('../../index');
@@ -185,9 +186,7 @@ export class SiblingKiller {
  * hangs, so the harness knows the hang has begun. A no-op elsewhere.
  */
 export function signalReady(): void {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { workerData } = require('worker_threads') as { workerData: { ready?: unknown } | null };
-  const buf = workerData?.ready;
+  const buf = (workerData as { ready?: unknown } | null)?.ready;
   if (!(buf instanceof SharedArrayBuffer)) return;
   const flag = new Int32Array(buf);
   Atomics.store(flag, 0, 1);

@@ -6,4 +6,4 @@ export type { HungThread, StartOptions, Killer } from './harness';
 export { stress, ALL_OPS, ALL_KILLERS, SCRIPT_KILLERS } from './run';
 export type { StressOptions, StressReport, StressRow, StressProgress } from './run';
 export { runRoundHere, ParentKiller, SCRIPT_NEEDS } from './round';
-export type { RoundSpec, RoundResult, KillerKind } from './round';
+export type { RoundSpec, RoundResult } from './round';

@@ -7,15 +7,14 @@ import { kill, KillReport } from '../../kill/kill';
 import { interrupt, InterruptDelivery } from '../../region/interrupt';
 import { stop } from '../../stop/stop';
 import { threads } from '../../registry/targets';
-import { HungThread, SiblingKiller, inNativeCode, inSyscall, startHung } from './harness';
+import { HungThread, Killer, SiblingKiller, inNativeCode, inSyscall, startHung } from './harness';
 import { Op, Scenario, UnkillableScenario, releaseUnkillable, scenarioByName } from './scenarios';
 
-export type KillerKind = 'main' | 'parent' | 'sibling' | 'child';
 
 export interface RoundSpec {
   scenario: string;
   op: Op;
-  killer: KillerKind;
+  killer: Killer;
   /** A user worker script instead of a built-in scenario. */
   script?: string;
   seed: number;
@@ -37,7 +36,7 @@ export interface RoundResult {
 
 type Performer = (h: HungThread, spec: RoundSpec, cleanup: () => void) => Promise<unknown>;
 
-function performer(killer: KillerKind, sibling: SiblingKiller | undefined): Performer {
+function performer(killer: Killer, sibling: SiblingKiller | undefined): Performer {
   return async (h, spec, cleanup) => {
     // An unkillable scenario is judged so after a short wait, then released.
     const unkillable = (scenarioByName(spec.scenario) as UnkillableScenario | undefined)?.blockedIn !== undefined;

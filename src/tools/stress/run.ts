@@ -2,19 +2,19 @@
 // aggregated into a report. The CLI (src/tools/cli.ts) is a thin shell around it.
 import * as fs from 'fs';
 import { InvalidArgTypeError, OutOfRangeError } from '../../shared/errors';
-import { durationMs, optionsBag } from '../../shared/validate';
-import { SiblingKiller } from './harness';
-import { KillerKind, ParentKiller, RoundResult, RoundSpec, runRoundHere } from './round';
+import { durationMs, optionsBag, positiveNumber } from '../../shared/validate';
+import { Killer, SiblingKiller } from './harness';
+import { ParentKiller, RoundResult, RoundSpec, runRoundHere } from './round';
 import { NATIVE_SCENARIOS, Op, SCENARIOS, UNKILLABLE_SCENARIOS, scenarioByName } from './scenarios';
 
 export const ALL_OPS: readonly Op[] = ['kill', 'interrupt', 'stop'];
-export const ALL_KILLERS: readonly KillerKind[] = ['main', 'parent', 'sibling', 'child'];
+export const ALL_KILLERS: readonly Killer[] = ['main', 'parent', 'sibling', 'child'];
 /**
  * The killers a user script (`script`) can be stopped from: the 'child'
  * killer is a child thread the built-in scenarios start themselves, which a
  * script does not.
  */
-export const SCRIPT_KILLERS: readonly KillerKind[] = ['main', 'parent', 'sibling'];
+export const SCRIPT_KILLERS: readonly Killer[] = ['main', 'parent', 'sibling'];
 
 export interface StressOptions {
   /** Built-in scenario names (default: all of them). */
@@ -22,7 +22,7 @@ export interface StressOptions {
   /** A user worker script to use as the only scenario. */
   script?: string;
   ops?: Op[];
-  killers?: KillerKind[];
+  killers?: Killer[];
   /** Stop after this many rounds... */
   rounds?: number;
   /** ...or after this long (default 10 s when neither is given). */
@@ -59,7 +59,7 @@ export interface StressRow {
   /** kill rounds whose cleanup ran exactly once, of those with a cleanup (not child-killer rounds). */
   cleanupRan: number;
   cleanupExpected: number;
-  killers: Partial<Record<KillerKind, number>>;
+  killers: Partial<Record<Killer, number>>;
 }
 
 export interface StressReport {
@@ -68,9 +68,9 @@ export interface StressReport {
   rounds: number;
   elapsedMs: number;
   rows: StressRow[];
-  failures: Array<{ scenario: string; op: Op; killer: KillerKind; seed: number; failure: string }>;
+  failures: Array<{ scenario: string; op: Op; killer: Killer; seed: number; failure: string }>;
   rss: { beforeMb: number; afterMb: number; growthMb: number; limitMb: number; ok: boolean };
-  options: { scenarios: string[]; ops: Op[]; killers: KillerKind[]; concurrency: number; script?: string };
+  options: { scenarios: string[]; ops: Op[]; killers: Killer[]; concurrency: number; script?: string };
 }
 
 /** mulberry32: small, seedable, good enough to shuffle rounds reproducibly. */
@@ -125,11 +125,14 @@ export async function stress(options: StressOptions = {}): Promise<StressReport>
     if (!file?.isFile()) throw new InvalidArgTypeError(`options.script: no such file: ${o.script as string}`);
   }
   const rounds = count(o.rounds, 'options.rounds', undefined, 10_000_000);
+  if (rounds !== undefined && o.durationMs !== undefined) {
+    throw new InvalidArgTypeError('options.rounds and options.durationMs cannot be combined: give one (a number of rounds, or a duration)');
+  }
   const duration = o.durationMs === undefined ? (rounds === undefined ? 10_000 : undefined) : durationMs(o.durationMs, 'options.durationMs', 0, 1);
   const concurrency = count(o.concurrency, 'options.concurrency', 2, 64)!;
   const seed = o.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : count(o.seed, 'options.seed', 1, 2 ** 31)!;
   const timeoutMs = durationMs(o.timeoutMs, 'options.timeoutMs', 10_000, 1);
-  const rssLimitMb = o.rssLimitMb === undefined ? 64 : durationMs(o.rssLimitMb, 'options.rssLimitMb', 64, 1);
+  const rssLimitMb = positiveNumber(o.rssLimitMb, 'options.rssLimitMb', 64);
   const onProgress = o.onProgress === undefined ? undefined : (o.onProgress as (p: StressProgress) => void);
   if (onProgress !== undefined && typeof onProgress !== 'function') throw new InvalidArgTypeError('options.onProgress must be a function');
   if (o.script === undefined) {
