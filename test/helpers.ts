@@ -1,5 +1,15 @@
 // Test helpers. Synchronisation is always through Atomics, messages or
 // events — never a fixed sleep.
+//
+// Worker programs live in fixture files, not template strings: one
+// TypeScript file per program (or per family of small programs, chosen by
+// `workerData.case`) under test/fixtures/workers/, compiled and type-checked
+// by tsconfig.test.json like the tests, and started with
+// fixtureWorker('<name>', workerData) (the compiled
+// build-test/test/fixtures/workers/<name>.js). A fixture takes every
+// parameter through workerData, never by string interpolation, and imports
+// thread-kill as 'thread-kill' and its helpers from ./common. Only trivial
+// one-liners ('for (;;) {}') stay inline with `eval: true`.
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -86,14 +96,13 @@ export interface ScriptWorker<W extends Worker> {
   exited: Promise<number>;
 }
 
-/** A worker running `source` with `tk`, `post`, `workerData` and `threadId` in scope. */
-export function scriptWorker<W extends Worker = Worker>(source: string, workerData?: unknown, Ctor: new (code: string, options: object) => W = Worker as never): ScriptWorker<W> {
-  const w = new Ctor(`
-    const { parentPort, workerData, threadId } = require('worker_threads');
-    const tk = require(${JSON.stringify(LIB)});
-    const post = (m) => parentPort.postMessage(m);
-    ${source}
-  `, { eval: true, workerData });
+/** The compiled path of fixture worker `name` (test/fixtures/workers/<name>.ts). */
+export function fixturePath(name: string): string {
+  return path.join(__dirname, 'fixtures', 'workers', `${name}.js`);
+}
+
+/** Wraps a started worker: its messages in order, and its exit code. */
+function watch<W extends Worker>(w: W): ScriptWorker<W> {
   const messages: any[] = [];
   const queue: Array<(m: any) => void> = [];
   w.on('message', (m) => { const q = queue.shift(); if (q) q(m); else messages.push(m); });
@@ -102,6 +111,35 @@ export function scriptWorker<W extends Worker = Worker>(source: string, workerDa
     w, messages, exited,
     next: () => (messages.length ? Promise.resolve(messages.shift()) : new Promise((resolve) => queue.push(resolve))),
   };
+}
+
+/**
+ * A worker running fixture `name` (test/fixtures/workers/<name>.ts, see the
+ * header) with `workerData`; `Ctor` may be tk.KillableWorker. Same shape as
+ * scriptWorker().
+ */
+export function fixtureWorker<W extends Worker = Worker>(name: string, workerData?: unknown, Ctor: new (file: string, options: object) => W = Worker as never, options: object = {}): ScriptWorker<W> {
+  return watch(new Ctor(fixturePath(name), { ...options, workerData }));
+}
+
+/** Runs fixture `name` as fixtureWorker() does; resolves with every message it posted and its exit code once it exits. */
+export function fixtureMessages(name: string, workerData: unknown = {}): Promise<{ messages: any[]; code: number }> {
+  const s = fixtureWorker(name, workerData);
+  return new Promise((resolve, reject) => {
+    s.w.once('error', reject);
+    s.exited.then((code) => resolve({ messages: s.messages, code }), reject);
+  });
+}
+
+/** A worker running `source` with `tk`, `post`, `workerData` and `threadId` in scope. */
+export function scriptWorker<W extends Worker = Worker>(source: string, workerData?: unknown, Ctor: new (code: string, options: object) => W = Worker as never): ScriptWorker<W> {
+  const w = new Ctor(`
+    const { parentPort, workerData, threadId } = require('worker_threads');
+    const tk = require(${JSON.stringify(LIB)});
+    const post = (m) => parentPort.postMessage(m);
+    ${source}
+  `, { eval: true, workerData });
+  return watch(w);
 }
 
 /** Runs `source` as scriptWorker() does; resolves with every message it posted and its exit code once it exits. */
