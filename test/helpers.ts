@@ -52,18 +52,7 @@ export function isLive(threadId: number): boolean {
 
 /** A worker that creates the hung thread itself and kills it: the "parent worker" killer. */
 export function killFromParentWorker(scenario: string, options: Record<string, unknown> = {}): Promise<{ report: tk.KillReport; targetId: number }> {
-  const w = new Worker(`
-    const { parentPort, workerData } = require('worker_threads');
-    const tk = require(workerData.lib);
-    const { startHung, scenarioByName } = require(workerData.stress);
-    (async () => {
-      const h = startHung(scenarioByName(workerData.scenario), { mode: 'kill' });
-      await h.ready;
-      const report = await tk.kill(h.worker, workerData.options);
-      await h.exited;
-      parentPort.postMessage({ report, targetId: h.threadId, live: tk.threads().some((t) => t.threadId === h.threadId) });
-    })();
-  `, { eval: true, workerData: { lib: LIB, stress: STRESS_LIB, scenario, options } });
+  const w = new Worker(fixturePath('parent-killer'), { workerData: { scenario, options } });
   return new Promise((resolve, reject) => {
     w.once('message', (m) => (m.live ? reject(new Error('target still registered after kill')) : resolve(m)));
     w.once('error', reject);
