@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tk from 'thread-kill';
-import { fixtureWorker, LIB, runChild } from './helpers';
+import { fixturePath, fixtureWorker, LIB, runChild } from './helpers';
 
 describe('deadlines: interruptible(fn, { timeoutMs })', () => {
   it('on the main thread: a busy loop throws RegionTimeoutError, an InterruptedError carrying its budget and where it looped', () => {
@@ -107,7 +107,7 @@ describe('deadlines: interruptible(fn, { timeoutMs })', () => {
       const tk = require(TK);
       tk.interruptible(() => 1, { timeoutMs: 60000 }); // the watchdog thread exists now
       const { Worker } = require('worker_threads');
-      const w = new Worker("const tk = require(" + JSON.stringify(TK) + "); tk.interruptible(() => { require('worker_threads').parentPort.postMessage('in'); for (;;) {} }, { timeoutMs: 60000 });", { eval: true });
+      const w = new Worker(${JSON.stringify(fixturePath('deadline'))}, { workerData: { case: 'long-deadline' } });
       w.once('message', () => { console.log('exiting'); process.exit(5); });`, { deadlineMs: 30_000 });
     assert.deepStrictEqual([r.code, r.stdout, r.stderr], [5, 'exiting\n', '']);
     const idle = await runChild(`const tk = require(TK); tk.interruptible(() => 1, { timeoutMs: 60000 }); console.log('done');`, { deadlineMs: 30_000 });
