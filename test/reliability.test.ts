@@ -7,7 +7,11 @@ import * as path from 'path';
 import { Worker } from 'worker_threads';
 import * as tk from 'thread-kill';
 import { inSyscall } from 'thread-kill/stress';
-import { FIXTURE_ADDON, LIB, SiblingKiller, fixtureWorker, isLive, runChild } from './helpers';
+import { FIXTURE_ADDON, LIB, SiblingKiller, fixturePath, fixtureWorker, isLive, runChild } from './helpers';
+
+/** test/fixtures/workers/reliability-child.ts: the workers of this file's child processes. */
+const CHILD = JSON.stringify(fixturePath('reliability-child'));
+const childWorker = (data: Record<string, unknown>): string => `${CHILD}, { workerData: ${JSON.stringify(data)} }`;
 
 /** Fixture test/fixtures/workers/reliability.ts, program `name`, in a KillableWorker or (`Ctor`) another. */
 const program = (name: string, data: Record<string, unknown> = {}, Ctor: new (file: string, options: object) => Worker = Worker) =>
@@ -183,9 +187,7 @@ describe('reliability: loading the library twice in one thread', () => {
       const lib = require('path').dirname(TK);
       for (const k of Object.keys(require.cache)) if (k.startsWith(lib)) delete require.cache[k];
       tk = require(TK);
-      const w = new tk.KillableWorker(
-        "const tk = require(" + JSON.stringify(TK) + "); try { tk.interruptible(() => { require('worker_threads').parentPort.postMessage('ready'); for (;;) {} }); } catch {} for (;;) {}",
-        { eval: true });
+      const w = new tk.KillableWorker(${childWorker({ case: 'region-then-loop' })});
       w.once('message', async () => {
         const t0 = performance.now();
         const d = await tk.interrupt(w, 'x', { untilDelivered: true, timeoutMs: 500 });
@@ -202,10 +204,7 @@ describe('reliability: loading the library twice in one thread', () => {
       const lib = require('path').dirname(TK);
       for (const k of Object.keys(require.cache)) if (k.startsWith(lib)) delete require.cache[k];
       tk = require(TK);
-      const w = new tk.KillableWorker(
-        "const tk = require(" + JSON.stringify(TK) + "); require('worker_threads').parentPort.postMessage('ready');" +
-        "tk.interruptible(() => require(" + ${JSON.stringify(JSON.stringify(FIXTURE_ADDON))} + ").sleepMs(1500))",
-        { eval: true });
+      const w = new tk.KillableWorker(${childWorker({ case: 'region-sleep', addon: FIXTURE_ADDON })});
       w.once('message', async () => {
         await require(${JSON.stringify(require.resolve('thread-kill/stress'))}).inSyscall(w.threadId, ['nanosleep', 'clock_nanosleep']);
         const d = await tk.interrupt(w, 'x', { untilDelivered: true, timeoutMs: 100 });
@@ -415,7 +414,7 @@ describe('reliability: parity with worker.terminate() @sanitize', () => {
       const { Worker } = require('worker_threads');
       for (let i = 0; i < 5; i++) {
         const C = i % 2 ? Worker : tk.KillableWorker;
-        const w = new C("require(" + JSON.stringify(TK) + "); require('worker_threads').parentPort.postMessage('ready'); for (;;) {}", { eval: true });
+        const w = new C(${childWorker({ case: 'loaded-busy' })});
         w.on('exit', (code) => console.log('exit', code));
         w.once('message', () => { w.unref(); tk.kill(w); });
       }`, { deadlineMs: 30_000 });
@@ -428,7 +427,7 @@ describe('reliability: the smaller items', () => {
     for (const end of ['process.exitCode = 3;', 'process.exit(3);']) {
       const r = await runChild(`
         const tk = require(TK);
-        const w = new tk.KillableWorker("require('worker_threads').parentPort.postMessage('ready'); require(" + JSON.stringify(${JSON.stringify(FIXTURE_ADDON)}) + ").sleepMs(30000)", { eval: true });
+        const w = new tk.KillableWorker(${childWorker({ case: 'sleep-30s', addon: FIXTURE_ADDON })});
         w.once('message', async () => {
           await require(${JSON.stringify(require.resolve('thread-kill/stress'))}).inSyscall(w.threadId, ['nanosleep', 'clock_nanosleep']);
           const rep = await tk.kill(w, { timeoutMs: 100, onUnkillable: 'abandon' });
@@ -447,9 +446,9 @@ describe('reliability: the smaller items', () => {
       const r = await runChild(`
         const tk = require(TK);
         const { Worker } = require('worker_threads');
-        const victim = new tk.KillableWorker("require('worker_threads').parentPort.postMessage('ready'); require(" + JSON.stringify(${JSON.stringify(FIXTURE_ADDON)}) + ").sleepMs(30000)", { eval: true });
+        const victim = new tk.KillableWorker(${childWorker({ case: 'sleep-30s', addon: FIXTURE_ADDON })});
         victim.once('message', () => {
-          new Worker("const tk = require(" + JSON.stringify(TK) + "); tk.kill(" + victim.threadId + ", { timeoutMs: 100, onUnkillable: 'exit', exitCode: 9 })", { eval: true });
+          new Worker(${CHILD}, { workerData: { case: 'exit-killer', target: victim.threadId } });
         });`, { deadlineMs: 25_000 });
       assert.strictEqual(r.code, 9);
       assert.match(r.stderr, /^thread-kill: thread \d+ could not be killed \(.*\); exiting with code 9\n$/);
