@@ -71,9 +71,11 @@ describe('thread-kill stress (CLI)', () => {
   it('--json -: what a --script prints goes to stderr, so stdout stays the JSON alone', async () => {
     const dir = tmpDir();
     const script = path.join(dir, 'chatty.js');
-    fs.writeFileSync(script, `const { signalReady } = require(${JSON.stringify(require.resolve('thread-kill/stress'))});\n` +
-      "console.log('hello from the script'); process.stdout.write('more\\n'); signalReady(); for (;;) {}\n");
-    const r = await cli(['stress', '--script', script, '--rounds', '6', '--json', '-']);
+    // Interrupt rounds: the script prints, is interrupted, and ends normally (so all it printed arrives).
+    fs.writeFileSync(script, `const tk = require(${JSON.stringify(require.resolve('thread-kill'))});\n` +
+      `const { signalReady } = require(${JSON.stringify(require.resolve('thread-kill/stress'))});\n` +
+      "try { tk.interruptible(() => { console.log('hello from the script'); signalReady(); for (;;) {} }); } catch {}\n");
+    const r = await cli(['stress', '--script', script, '--ops', 'interrupt', '--rounds', '6', '--json', '-']);
     assert.strictEqual(r.code, 0, show(r));
     assert.strictEqual(JSON.parse(r.stdout).rounds, 6, show(r));
     assert.ok(r.stderr.includes('hello from the script'), show(r));
