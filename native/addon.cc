@@ -76,14 +76,14 @@ Napi::Value Release(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), ReleaseReservation(IntArg(info, 0)));
 }
 
-Napi::Value Stop(const Napi::CallbackInfo& info) {
-  StopOptions opts;
+Napi::Value Terminate(const Napi::CallbackInfo& info) {
+  TerminateOptions opts;
   opts.watch = BoolArg(info, 1);
   opts.capture_stack = BoolArg(info, 2);
   opts.mark_only = BoolArg(info, 3);
   opts.exit_code = static_cast<int32_t>(std::clamp<int64_t>(IntArg(info, 4, 1), 0, 255));
-  StopStatus s = StopThread(IntArg(info, 0), CallerId(), opts);
-  // A primitive only: after stopping our own thread, building objects would
+  TerminateStatus s = TerminateThread(IntArg(info, 0), CallerId(), opts);
+  // A primitive only: after terminating our own thread, building objects would
   // fail (the isolate is terminating).
   return Napi::Number::New(info.Env(), static_cast<int32_t>(s));
 }
@@ -332,11 +332,11 @@ void SetConstants(v8::Isolate* isolate, v8::Local<v8::Context> context,
     constants->CreateDataProperty(context, v8::String::NewFromUtf8(isolate, name).ToLocalChecked(), v)
         .FromMaybe(false);
   };
-  set("stop", object({{"UnknownThread", i(StopStatus::kUnknownThread)},
-                      {"Issued", i(StopStatus::kIssued)},
-                      {"ReservedOnly", i(StopStatus::kReservedOnly)},
-                      {"DeadKilled", i(StopStatus::kDeadKilled)},
-                      {"DeadNatural", i(StopStatus::kDeadNatural)}}));
+  set("terminate", object({{"UnknownThread", i(TerminateStatus::kUnknownThread)},
+                      {"Issued", i(TerminateStatus::kIssued)},
+                      {"ReservedOnly", i(TerminateStatus::kReservedOnly)},
+                      {"DeadKilled", i(TerminateStatus::kDeadKilled)},
+                      {"DeadNatural", i(TerminateStatus::kDeadNatural)}}));
   set("interrupt", object({{"UnknownThread", i(InterruptStatus::kUnknownThread)},
                            {"Hit", i(InterruptStatus::kHit)},
                            {"NoRegion", i(InterruptStatus::kNoRegion)},
@@ -449,7 +449,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
   exports.Set("reserve", Napi::Function::New(env, Reserve));
   exports.Set("release", Napi::Function::New(env, Release));
-  exports.Set("stop", Napi::Function::New(env, Stop));
+  exports.Set("terminate", Napi::Function::New(env, Terminate));
   exports.Set("lookup", Napi::Function::New(env, Lookup));
   exports.Set("watch", Napi::Function::New(env, Watch));
   exports.Set("ping", Napi::Function::New(env, Ping));

@@ -10,10 +10,10 @@ namespace tk {
 
 namespace {
 
-// Target thread, from an interrupt: take a picture of the JS stack, then stop
-// our own environment. The capture happens first because after Stop() the
+// Target thread, from an interrupt: take a picture of the JS stack, then
+// terminate our own environment. The capture happens first because after Stop() the
 // termination unwinds every frame (isolated-vm does the same).
-void CaptureThenStop(void*) {
+void CaptureThenTerminate(void*) {
   Entry* e = CurrentEntry();
   if (e == nullptr) return;
   std::vector<Frame> frames = CaptureStack(e->isolate, kMaxCapturedFrames);
@@ -38,23 +38,23 @@ void Beat(void*) {
 }  // namespace
 
 namespace {
-StopStatus AbsentStatusLocked(const Registry& reg, int64_t target) {
+TerminateStatus AbsentStatusLocked(const Registry& reg, int64_t target) {
   const DeadRecord* d = reg.FindDeadLocked(target);
-  if (d != nullptr && d->cause == ExitCause::kKilled) return StopStatus::kDeadKilled;
-  if (d != nullptr || reg.EverSeenLocked(target)) return StopStatus::kDeadNatural;
-  return StopStatus::kUnknownThread;
+  if (d != nullptr && d->cause == ExitCause::kKilled) return TerminateStatus::kDeadKilled;
+  if (d != nullptr || reg.EverSeenLocked(target)) return TerminateStatus::kDeadNatural;
+  return TerminateStatus::kUnknownThread;
 }
 }  // namespace
 
-StopStatus LookupThread(int64_t target) {
+TerminateStatus LookupThread(int64_t target) {
   Registry& reg = Registry::Get();
   std::lock_guard<std::mutex> lock(reg.mutex);
   Entry* e = reg.FindLocked(target);
   if (e == nullptr) return AbsentStatusLocked(reg, target);
-  return e->env == nullptr ? StopStatus::kReservedOnly : StopStatus::kIssued;
+  return e->env == nullptr ? TerminateStatus::kReservedOnly : TerminateStatus::kIssued;
 }
 
-StopStatus StopThread(int64_t target, int64_t caller, const StopOptions& opts) {
+TerminateStatus TerminateThread(int64_t target, int64_t caller, const TerminateOptions& opts) {
   Registry& reg = Registry::Get();
   std::lock_guard<std::mutex> lock(reg.mutex);
   Entry* e = reg.FindLocked(target);
@@ -64,23 +64,23 @@ StopStatus StopThread(int64_t target, int64_t caller, const StopOptions& opts) {
     for (int64_t w : e->watchers) present = present || w == caller;
     if (!present) e->watchers.push_back(caller);
   }
-  // Set before Stop so that a region on the target never mistakes this
+  // Set before node::Stop so that a region on the target never mistakes this
   // termination for one of its interrupts.
   e->kill_requested.store(true);
   Registry::MarkKilledLocked(e, opts.exit_code);
   int32_t running = static_cast<int32_t>(ThreadState::kRunning);
   e->state.compare_exchange_strong(running,
                                    static_cast<int32_t>(ThreadState::kStopping));
-  if (e->env == nullptr) return StopStatus::kReservedOnly;
-  if (opts.mark_only) return StopStatus::kIssued;
+  if (e->env == nullptr) return TerminateStatus::kReservedOnly;
+  if (opts.mark_only) return TerminateStatus::kIssued;
   if (opts.capture_stack && !e->has_last_stack) {
     // Lands within microseconds if the thread runs JS or idles in its loop;
-    // a thread in native code is reached by the plain Stop() of the retries.
-    node::RequestInterrupt(e->env, CaptureThenStop, nullptr);
+    // a thread in native code is reached by the plain node::Stop() of the retries.
+    node::RequestInterrupt(e->env, CaptureThenTerminate, nullptr);
   } else {
     node::Stop(e->env);
   }
-  return StopStatus::kIssued;
+  return TerminateStatus::kIssued;
 }
 
 bool PingThread(int64_t target) {

@@ -116,7 +116,7 @@ Entry* RegisterCurrentThread(v8::Isolate* isolate, int64_t thread_id,
 
   Registry& reg = Registry::Get();
   Entry* e = nullptr;
-  bool stop_now = false;
+  bool terminate_now = false;
   {
     std::lock_guard<std::mutex> lock(reg.mutex);
     e = reg.FindLocked(thread_id);
@@ -137,14 +137,14 @@ Entry* RegisterCurrentThread(v8::Isolate* isolate, int64_t thread_id,
     inbox->data = e;
     e->context.Reset(isolate, context);
     if (!event_handler.IsEmpty()) e->event_handler.Reset(isolate, event_handler);
-    stop_now = e->kill_requested.load();
-    e->state.store(static_cast<int32_t>(stop_now ? ThreadState::kStopping
-                                                 : ThreadState::kRunning));
+    terminate_now = e->kill_requested.load();
+    e->state.store(static_cast<int32_t>(terminate_now ? ThreadState::kStopping
+                                                      : ThreadState::kRunning));
     SetCurrentEntry(e);
     BindThreadRegions(e);
     // A kill that arrived while this thread was only reserved lands now,
     // before any user code of the thread runs.
-    if (stop_now) node::Stop(env);
+    if (terminate_now) node::Stop(env);
   }
   // Registered after the inbox exists so that it runs first (cleanup hooks
   // run last-in, first-out) and the entry is gone before anything it points

@@ -5,7 +5,7 @@
 //     the syscall it is blocked in, the kernel wait channel and CPU time.
 import * as fs from 'fs';
 import { UnknownThreadError } from './errors';
-import { StopStatus, native } from './native';
+import { TerminateStatus, native } from './native';
 import { Target, resolveTarget, threadInfo } from './targets';
 import { durationMs, optionsBag } from './validate';
 import { formatFrames } from './frames';
@@ -285,7 +285,7 @@ export function buildDiagnosis(threadId: number, osTid: number, beats: { before:
 export async function diagnose(target: Target, options?: { sampleMs?: number }): Promise<Diagnosis | undefined> {
   const { threadId } = resolveTarget(target, 'target');
   const sampleMs = durationMs(optionsBag(options, 'options', ['sampleMs'] as const).sampleMs, 'options.sampleMs', 100);
-  if (threadId >= 0 && native.lookup(threadId) === StopStatus.UnknownThread) throw new UnknownThreadError(threadId, 'target');
+  if (threadId >= 0 && native.lookup(threadId) === TerminateStatus.UnknownThread) throw new UnknownThreadError(threadId, 'target');
   const info = threadInfo(threadId);
   if (info === undefined) return undefined;
   const before = native.heartbeat(threadId);

@@ -1,7 +1,7 @@
 // stop(): the cooperative stop, from any thread — stops a thread's own stop
 // token (the one it reads with threadStopToken()).
 import { UnknownThreadError } from './errors';
-import { StopStatus, native } from './native';
+import { TerminateStatus, native } from './native';
 import { serializeReason } from './reason';
 import { StopToken, stopTokenWith } from './stop-token';
 import { Target, resolveTarget } from './targets';
@@ -17,7 +17,7 @@ export function stop(target: Target, reason?: unknown): boolean {
   if (threadId < 0) return false;
   const cell = native.stopCell(threadId, false);
   if (cell === undefined) {
-    if (native.lookup(threadId) === StopStatus.UnknownThread) throw new UnknownThreadError(threadId, 'target');
+    if (native.lookup(threadId) === TerminateStatus.UnknownThread) throw new UnknownThreadError(threadId, 'target');
     return false;
   }
   return stopTokenWith(new StopToken(cell), bytes, 0);
