@@ -51,6 +51,10 @@ int64_t IntArg(const Napi::CallbackInfo& info, size_t i, int64_t fallback = -1) 
 bool BoolArg(const Napi::CallbackInfo& info, size_t i) {
   return info.Length() > i && info[i].IsBoolean() && info[i].As<Napi::Boolean>().Value();
 }
+// A kill's exit code: 1 when absent, clamped to 0..255 (TS validates it).
+int32_t ExitCodeArg(const Napi::CallbackInfo& info, size_t i) {
+  return static_cast<int32_t>(std::clamp<int64_t>(IntArg(info, i, 1), 0, 255));
+}
 int64_t CallerId() {
   Entry* e = CurrentEntry();
   return e == nullptr ? -1 : e->thread_id;
@@ -81,7 +85,7 @@ Napi::Value Terminate(const Napi::CallbackInfo& info) {
   opts.watch = BoolArg(info, 1);
   opts.capture_stack = BoolArg(info, 2);
   opts.mark_only = BoolArg(info, 3);
-  opts.exit_code = static_cast<int32_t>(std::clamp<int64_t>(IntArg(info, 4, 1), 0, 255));
+  opts.exit_code = ExitCodeArg(info, 4);
   TerminateStatus s = TerminateThread(IntArg(info, 0), CallerId(), opts);
   // A primitive only: after terminating our own thread, building objects would
   // fail (the isolate is terminating).
@@ -95,9 +99,8 @@ std::string BytesArg(const Napi::CallbackInfo& info, size_t i) {
 }
 
 Napi::Value Announce(const Napi::CallbackInfo& info) {
-  int32_t code = static_cast<int32_t>(std::clamp<int64_t>(IntArg(info, 2, 1), 0, 255));
-  return Napi::Boolean::New(info.Env(),
-                            AnnounceKill(IntArg(info, 0), BytesArg(info, 1), code, BoolArg(info, 3)));
+  return Napi::Boolean::New(
+      info.Env(), AnnounceKill(IntArg(info, 0), BytesArg(info, 1), ExitCodeArg(info, 2), BoolArg(info, 3)));
 }
 
 Napi::Value KillReason(const Napi::CallbackInfo& info) {
@@ -168,10 +171,7 @@ Napi::Value Interrupt(const Napi::CallbackInfo& info) {
   args.target = IntArg(info, 0);
   int64_t seq = IntArg(info, 1, 0);
   args.region_seq = seq > 0 ? static_cast<uint64_t>(seq) : 0;
-  if (info.Length() > 2 && info[2].IsTypedArray()) {
-    Napi::Uint8Array bytes = info[2].As<Napi::Uint8Array>();
-    args.reason.assign(reinterpret_cast<const char*>(bytes.Data()), bytes.ByteLength());
-  }
+  args.reason = BytesArg(info, 2);
   args.pending = BoolArg(info, 3);
   args.by = CallerId();
   args.notify = BoolArg(info, 4) ? args.by : -1;

@@ -38,11 +38,13 @@ void Beat(void*) {
 }  // namespace
 
 namespace {
+// `target` is not in `live`: never seen, or dead (killed if its dead record,
+// while kept, says so).
 TerminateStatus AbsentStatusLocked(const Registry& reg, int64_t target) {
+  if (!reg.EverSeenLocked(target)) return TerminateStatus::kUnknownThread;
   const DeadRecord* d = reg.FindDeadLocked(target);
-  if (d != nullptr && d->cause == ExitCause::kKilled) return TerminateStatus::kDeadKilled;
-  if (d != nullptr || reg.EverSeenLocked(target)) return TerminateStatus::kDeadNatural;
-  return TerminateStatus::kUnknownThread;
+  return d != nullptr && d->cause == ExitCause::kKilled ? TerminateStatus::kDeadKilled
+                                                        : TerminateStatus::kDeadNatural;
 }
 }  // namespace
 

@@ -73,5 +73,3 @@ export function threadIdValue(value: number, name: string): number {
   }
   return value;
 }
-
-export { typeName };

@@ -12,7 +12,6 @@ import { inNativeCode, inSyscall, releaseUnkillable, scenarioByName, startHung }
 import { FIXTURE_ADDON, LIB, ROOT, STRESS_LIB, SiblingKiller, isLive, makeFifo, until } from './helpers';
 
 // The private binding, for the checks only native code can make.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const native = require(path.join(ROOT, 'lib', 'native.js')).native as {
   unblockSignal(threadId: number): number;
   unblockArm(threadId: number, testStartTime?: number): boolean;
@@ -456,7 +455,6 @@ describe('the unblock rung: safety', () => {
     assert.strictEqual((await tk.kill(t.w)).outcome, 'killed');
     await t.exited;
     t.done();
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
     const state = require(FIXTURE_ADDON).handlerState(3);
     assert.deepStrictEqual(state, { ours: false, dfl: false, restart: false, runs: 0 });
   });

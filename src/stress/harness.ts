@@ -184,7 +184,6 @@ export class SiblingKiller {
  * hangs, so the harness knows the hang has begun. A no-op elsewhere.
  */
 export function signalReady(): void {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const { workerData } = require('worker_threads') as { workerData: { ready?: unknown } | null };
   const buf = workerData?.ready;
   if (!(buf instanceof SharedArrayBuffer)) return;
