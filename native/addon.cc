@@ -239,7 +239,7 @@ Napi::Value Threads(const Napi::CallbackInfo& info) {
   std::vector<ThreadRow> rows;
   {
     Registry& reg = Registry::Get();
-    std::lock_guard<std::mutex> lock(reg.mutex);
+    RegistryLock lock;
     rows.reserve(reg.live.size());
     for (auto& kv : reg.live) rows.push_back(RowLocked(kv.second));
   }
@@ -254,7 +254,7 @@ Napi::Value ThreadInfoOf(const Napi::CallbackInfo& info) {
   ThreadRow row;
   {
     Registry& reg = Registry::Get();
-    std::lock_guard<std::mutex> lock(reg.mutex);
+    RegistryLock lock;
     Entry* e = reg.FindLocked(IntArg(info, 0));
     if (e == nullptr) return info.Env().Undefined();
     row = RowLocked(e);
@@ -268,7 +268,7 @@ Napi::Value StopCell(const Napi::CallbackInfo& info) {
   std::shared_ptr<v8::BackingStore> cell;
   {
     Registry& reg = Registry::Get();
-    std::lock_guard<std::mutex> lock(reg.mutex);
+    RegistryLock lock;
     Entry* e = reg.FindLocked(target);
     if (e == nullptr) return info.Env().Undefined();
     if (observe) e->token_observed.store(true);

@@ -10,14 +10,19 @@ namespace tk {
 
 namespace {
 
-// Target thread, from an interrupt: take a picture of the JS stack, then
-// terminate our own environment. The capture happens first because after Stop() the
+// Interrupt callbacks (node::RequestInterrupt): they run on the target thread,
+// from V8's interrupt check or from its event loop, and never call JS (a
+// NoJsScope for the whole callback enforces it).
+
+// Target thread: take a picture of the JS stack, then terminate our own
+// environment. The capture happens first because after node::Stop() the
 // termination unwinds every frame (isolated-vm does the same).
 void CaptureThenTerminate(void*) {
   Entry* e = CurrentEntry();
   if (e == nullptr) return;
+  NoJsScope no_js(e->isolate);
   std::vector<Frame> frames = CaptureStack(e->isolate, kMaxCapturedFrames);
-  std::lock_guard<std::mutex> lock(Registry::Get().mutex);
+  RegistryLock lock;
   if (!e->has_last_stack) {
     e->last_stack = std::move(frames);
     e->has_last_stack = true;
@@ -28,6 +33,7 @@ void CaptureThenTerminate(void*) {
 void Beat(void*) {
   Entry* e = CurrentEntry();
   if (e == nullptr) return;
+  NoJsScope no_js(e->isolate);
   e->heartbeat.fetch_add(1);
   v8::HandleScope scope(e->isolate);
   v8::Local<v8::StackTrace> trace =
@@ -50,7 +56,7 @@ TerminateStatus AbsentStatusLocked(const Registry& reg, int64_t target) {
 
 TerminateStatus LookupThread(int64_t target) {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   Entry* e = reg.FindLocked(target);
   if (e == nullptr) return AbsentStatusLocked(reg, target);
   return e->env == nullptr ? TerminateStatus::kReservedOnly : TerminateStatus::kIssued;
@@ -58,7 +64,7 @@ TerminateStatus LookupThread(int64_t target) {
 
 TerminateStatus TerminateThread(int64_t target, int64_t caller, const TerminateOptions& opts) {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   Entry* e = reg.FindLocked(target);
   if (e == nullptr) return AbsentStatusLocked(reg, target);
   if (opts.watch && caller >= 0 && caller != target) {
@@ -87,7 +93,7 @@ TerminateStatus TerminateThread(int64_t target, int64_t caller, const TerminateO
 
 bool PingThread(int64_t target) {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   Entry* e = reg.FindLocked(target);
   if (e == nullptr || e->env == nullptr) return false;
   node::RequestInterrupt(e->env, Beat, nullptr);
@@ -96,7 +102,7 @@ bool PingThread(int64_t target) {
 
 Heartbeat ReadHeartbeat(int64_t target) {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   Heartbeat hb;
   Entry* e = reg.FindLocked(target);
   if (e == nullptr) return hb;
@@ -108,7 +114,7 @@ Heartbeat ReadHeartbeat(int64_t target) {
 
 bool TakeCapturedStack(int64_t target, std::vector<Frame>* out) {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   if (Entry* e = reg.FindLocked(target)) {
     if (!e->has_last_stack) return false;
     *out = e->last_stack;
@@ -122,7 +128,7 @@ bool TakeCapturedStack(int64_t target, std::vector<Frame>* out) {
 
 bool AnnounceKill(int64_t target, const std::string& reason, int32_t exit_code, bool notify) {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   Entry* e = reg.FindLocked(target);
   if (e == nullptr) return false;
   Registry::MarkKilledLocked(e, exit_code);
@@ -137,7 +143,7 @@ bool AnnounceKill(int64_t target, const std::string& reason, int32_t exit_code, 
 
 void MarkAbandoned(int64_t target) {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   Entry* e = reg.FindLocked(target);
   if (e == nullptr || e->abandoned) return;
   e->abandoned = true;
@@ -146,7 +152,7 @@ void MarkAbandoned(int64_t target) {
 
 size_t CountAbandonedAlive() {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   size_t n = 0;
   for (auto& kv : reg.live) n += kv.second->abandoned ? 1 : 0;
   return n;
@@ -155,7 +161,7 @@ size_t CountAbandonedAlive() {
 bool TakeKillReason(std::string* out) {
   Entry* e = CurrentEntry();
   if (e == nullptr) return false;
-  std::lock_guard<std::mutex> lock(Registry::Get().mutex);
+  RegistryLock lock;
   if (!e->kill_announced) return false;
   *out = e->kill_reason;
   return true;
@@ -163,7 +169,7 @@ bool TakeKillReason(std::string* out) {
 
 int32_t KilledExitCode(int64_t target) {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   if (Entry* e = reg.FindLocked(target)) return e->killed ? e->kill_exit_code : -1;
   const DeadRecord* d = reg.FindDeadLocked(target);
   return d != nullptr && d->cause == ExitCause::kKilled ? d->exit_code : -1;
@@ -171,7 +177,7 @@ int32_t KilledExitCode(int64_t target) {
 
 bool AskCreatorToTerminate(int64_t target) {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   Entry* e = reg.FindLocked(target);
   if (e == nullptr || e->env != nullptr || e->reserved_by < 0) return false;
   if (reg.FindLocked(e->reserved_by) == nullptr) return false;
@@ -181,7 +187,7 @@ bool AskCreatorToTerminate(int64_t target) {
 
 void UnwatchThread(int64_t target, int64_t caller) {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   Entry* e = reg.FindLocked(target);
   if (e == nullptr) return;
   auto& w = e->watchers;
@@ -190,7 +196,7 @@ void UnwatchThread(int64_t target, int64_t caller) {
 
 bool WatchThread(int64_t target, int64_t caller) {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   Entry* e = reg.FindLocked(target);
   if (e == nullptr) return false;
   for (int64_t w : e->watchers)

@@ -26,7 +26,7 @@ void OnInbox(uv_async_t* handle) {
   Entry* e = static_cast<Entry*>(handle->data);
   std::vector<Event> events;
   {
-    std::lock_guard<std::mutex> lock(Registry::Get().mutex);
+    RegistryLock lock;
     events.swap(e->inbox);
   }
   if (events.empty() || e->event_handler.IsEmpty()) return;
@@ -56,10 +56,13 @@ void OnInbox(uv_async_t* handle) {
 // other thread can reach this environment through us.
 void OnEnvironmentCleanup(void* arg) {
   Entry* e = static_cast<Entry*>(arg);
+  // Node's FreeEnvironment already refuses JS here (THROW_ON_FAILURE); with
+  // debug checks this makes it a crash, like every other guarded place.
+  NoJsScope no_js(e->isolate);
   uv_async_t* inbox = nullptr;
   Registry& reg = Registry::Get();
   {
-    std::lock_guard<std::mutex> lock(reg.mutex);
+    RegistryLock lock;
     e->state.store(static_cast<int32_t>(ThreadState::kExiting));
     reg.RetireLocked(e);
     // Reservations this thread made for children that never started die
@@ -118,7 +121,7 @@ Entry* RegisterCurrentThread(v8::Isolate* isolate, int64_t thread_id,
   Entry* e = nullptr;
   bool terminate_now = false;
   {
-    std::lock_guard<std::mutex> lock(reg.mutex);
+    RegistryLock lock;
     e = reg.FindLocked(thread_id);
     if (e == nullptr) {
       e = new Entry();
@@ -156,7 +159,7 @@ Entry* RegisterCurrentThread(v8::Isolate* isolate, int64_t thread_id,
 bool ReserveThread(int64_t thread_id, int64_t reserved_by,
                    const std::string& name) {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   if (reg.EverSeenLocked(thread_id)) return false;  // registered or dead
   Entry* e = new Entry();
   e->thread_id = thread_id;
@@ -171,7 +174,7 @@ bool ReserveThread(int64_t thread_id, int64_t reserved_by,
 
 bool ReleaseReservation(int64_t thread_id) {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   Entry* e = reg.FindLocked(thread_id);
   if (e == nullptr || e->env != nullptr) return false;
   reg.RetireLocked(e);
