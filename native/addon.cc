@@ -167,17 +167,16 @@ Napi::Value CapturedStack(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Interrupt(const Napi::CallbackInfo& info) {
-  InterruptArgs args;
-  args.target = IntArg(info, 0);
+  InterruptRequest r;
   int64_t seq = IntArg(info, 1, 0);
-  args.region_seq = seq > 0 ? static_cast<uint64_t>(seq) : 0;
-  args.reason = BytesArg(info, 2);
-  args.pending = BoolArg(info, 3);
-  args.by = CallerId();
-  args.notify = BoolArg(info, 4) ? args.by : -1;
-  args.kill = BoolArg(info, 5);
+  r.region_seq = seq > 0 ? static_cast<uint64_t>(seq) : 0;
+  r.reason = BytesArg(info, 2);
+  r.pending = BoolArg(info, 3);
+  r.by = CallerId();
+  r.notify = BoolArg(info, 4) ? r.by : -1;
+  r.kill = BoolArg(info, 5);
   uint64_t id = 0;
-  InterruptStatus s = RequestRegionInterrupt(args, &id);
+  InterruptStatus s = RequestRegionInterrupt(IntArg(info, 0), std::move(r), &id);
   // One number, not an array: this is on the latency path of every
   // interrupt. Request ids stay far below 2^50.
   return Napi::Number::New(info.Env(), static_cast<double>(id) * 8 + static_cast<int32_t>(s));

@@ -698,36 +698,34 @@ void QueueTimeoutLocked(Entry* e, uint64_t seq) {
   ArmInterrupt(e);
 }
 
-InterruptStatus RequestRegionInterrupt(const InterruptArgs& args,
+InterruptStatus RequestRegionInterrupt(int64_t target, InterruptRequest r,
                                        uint64_t* request_id) {
   Registry& reg = Registry::Get();
   RegistryLock lock;
-  Entry* e = reg.FindLocked(args.target);
+  Entry* e = reg.FindLocked(target);
   if (e == nullptr)
-    return reg.EverSeenLocked(args.target) ? InterruptStatus::kThreadDead
-                                           : InterruptStatus::kUnknownThread;
-  InterruptRequest r;
+    return reg.EverSeenLocked(target) ? InterruptStatus::kThreadDead
+                                      : InterruptStatus::kUnknownThread;
   r.id = ++g_next_request;
-  r.by = args.by;
-  r.notify = args.notify;
-  r.kill = args.kill;
-  r.reason = args.reason;
+  r.timeout = false;  // only the watchdog's (QueueTimeoutLocked)
+  // Only a request for the outermost region with none active waits.
+  const bool may_wait = r.pending;
+  r.pending = false;
 
   const uint32_t depth =
       e->env == nullptr ? 0 : e->region_depth.load(std::memory_order_acquire);
-  if (args.region_seq != 0) {
+  if (r.region_seq != 0) {
     // A region handle: a pre-check here (exact but for a region that is
     // exiting this very moment); the interrupt callback on the target thread
     // makes the final, race-free decision.
     bool maybe_active = false;
     for (uint32_t i = 0; i < std::min(depth, kTrackedRegions); i++)
-      if (e->region_seqs[i].load(std::memory_order_relaxed) == args.region_seq)
+      if (e->region_seqs[i].load(std::memory_order_relaxed) == r.region_seq)
         maybe_active = true;
-    for (uint64_t deep : e->deep_seqs) maybe_active = maybe_active || deep == args.region_seq;
+    for (uint64_t deep : e->deep_seqs) maybe_active = maybe_active || deep == r.region_seq;
     if (!maybe_active) return InterruptStatus::kRegionInactive;
-    r.region_seq = args.region_seq;
   } else if (depth == 0) {
-    if (!args.pending) return InterruptStatus::kNoRegion;
+    if (!may_wait) return InterruptStatus::kNoRegion;
     r.pending = true;
     *request_id = r.id;
     e->requests.push_back(std::move(r));
