@@ -332,10 +332,10 @@ void SetConstants(v8::Isolate* isolate, v8::Local<v8::Context> context,
         .FromMaybe(false);
   };
   set("terminate", object({{"UnknownThread", i(TerminateStatus::kUnknownThread)},
-                      {"Issued", i(TerminateStatus::kIssued)},
-                      {"ReservedOnly", i(TerminateStatus::kReservedOnly)},
-                      {"DeadKilled", i(TerminateStatus::kDeadKilled)},
-                      {"DeadNatural", i(TerminateStatus::kDeadNatural)}}));
+                           {"Issued", i(TerminateStatus::kIssued)},
+                           {"ReservedOnly", i(TerminateStatus::kReservedOnly)},
+                           {"DeadKilled", i(TerminateStatus::kDeadKilled)},
+                           {"DeadNatural", i(TerminateStatus::kDeadNatural)}}));
   set("interrupt", object({{"UnknownThread", i(InterruptStatus::kUnknownThread)},
                            {"Hit", i(InterruptStatus::kHit)},
                            {"NoRegion", i(InterruptStatus::kNoRegion)},
