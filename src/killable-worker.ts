@@ -124,7 +124,7 @@ export class KillableWorker extends Worker {
    * sets its exit code while the environment exists.
    */
   override terminate(): Promise<number> {
-    native.stop(this.originalThreadId, false, false, true, 1);
+    native.terminate(this.originalThreadId, false, false, true, 1);
     return super.terminate();
   }
 }

@@ -4,9 +4,8 @@
 //   * on Linux, /proc/self/task/<tid>/{stat,syscall,wchan}: scheduler state,
 //     the syscall it is blocked in, the kernel wait channel and CPU time.
 import * as fs from 'fs';
-import { UnknownThreadError } from '../shared/errors';
-import { StopStatus, native } from '../shared/native';
-import { Target, resolveTarget, threadInfo } from '../registry/targets';
+import { native } from '../shared/native';
+import { Target, assertKnownThread, resolveTarget, threadInfo } from '../registry/targets';
 import { durationMs, optionsBag } from '../shared/validate';
 import { formatFrames } from '../shared/frames';
 
@@ -285,7 +284,7 @@ export function buildDiagnosis(threadId: number, osTid: number, beats: { before:
 export async function diagnose(target: Target, options?: { sampleMs?: number }): Promise<Diagnosis | undefined> {
   const { threadId } = resolveTarget(target, 'target');
   const sampleMs = durationMs(optionsBag(options, 'options', ['sampleMs'] as const).sampleMs, 'options.sampleMs', 100);
-  if (threadId >= 0 && native.lookup(threadId) === StopStatus.UnknownThread) throw new UnknownThreadError(threadId, 'target');
+  if (threadId >= 0) assertKnownThread(threadId, 'target');
   const info = threadInfo(threadId);
   if (info === undefined) return undefined;
   const before = native.heartbeat(threadId);

@@ -18,7 +18,7 @@ import { Diagnosis, buildDiagnosis, sampleProc } from './diagnose';
 import { CleanupTimeoutError, MainThreadError, UnknownThreadError } from '../shared/errors';
 import { exitNow, guardExitAgainstAbandoned, writeStderrSync } from './exit';
 import { formatFrames } from '../shared/frames';
-import { InterruptStatus, StopStatus, native } from '../shared/native';
+import { InterruptStatus, TerminateStatus, native } from '../shared/native';
 import { serializeReason } from '../shared/reason';
 import { FLAG_KILL, StopToken, stopTokenWith } from '../stop/stop-token';
 import { Target, reportKillExitCode, resolveTarget, threadInfo } from '../registry/targets';
@@ -256,7 +256,7 @@ class KillRun {
     start = this.now();
     const unblock = new Unblocker(tid, { signal: opts.unblock, children: opts.killChildren }, () => this.now());
     const first = this.stopOnce(opts.captureStack);
-    if (first === StopStatus.DeadKilled || first === StopStatus.DeadNatural || this.dead) {
+    if (first === TerminateStatus.DeadKilled || first === TerminateStatus.DeadNatural || this.dead) {
       this.phase('terminate', start, 'killed');
       return this.finish('killed');
     }
@@ -265,7 +265,7 @@ class KillRun {
     native.ping(tid);
     const retry = setInterval(() => {
       const s = this.stopOnce(false);
-      if (s === StopStatus.DeadKilled || s === StopStatus.DeadNatural) this.dead = true;
+      if (s === TerminateStatus.DeadKilled || s === TerminateStatus.DeadNatural) this.dead = true;
       else unblock.tick();
     }, opts.retryIntervalMs);
     let died: boolean;
@@ -283,18 +283,18 @@ class KillRun {
     const osTid = threadInfo(tid)?.osTid ?? 0;
     const frames = native.capturedStack(tid);
     this.report.diagnosis = buildDiagnosis(tid, osTid, { before: beatsBefore, after: native.heartbeat(tid) },
-      firstSample, sampleProc(osTid), frames ? formatFrames(frames) : undefined, native.lookup(tid) === StopStatus.ReservedOnly);
+      firstSample, sampleProc(osTid), frames ? formatFrames(frames) : undefined, native.lookup(tid) === TerminateStatus.ReservedOnly);
     if (opts.onUnkillable === 'abandon') this.abandon();
     return this.finish('unkillable');
   }
 
   private stopOnce(capture: boolean): number {
-    const status = native.stop(this.tid, true, capture, false, this.opts.exitCode);
-    if (status === StopStatus.Issued || status === StopStatus.ReservedOnly) this.report.attempts++;
+    const status = native.terminate(this.tid, true, capture, false, this.opts.exitCode);
+    if (status === TerminateStatus.Issued || status === TerminateStatus.ReservedOnly) this.report.attempts++;
     // Reserved, not registered: its thread is still starting (or hung before
     // thread-kill's bootstrap ran, say in a preload of the user's). The
     // registry cannot reach it; its Worker handle can.
-    if (status === StopStatus.ReservedOnly && !this.askedCreator) {
+    if (status === TerminateStatus.ReservedOnly && !this.askedCreator) {
       this.askedCreator = true;
       if (this.parent !== undefined) void nodeTerminate.call(this.parent.worker);
       else native.askCreatorToTerminate(this.tid);
@@ -309,8 +309,8 @@ class KillRun {
     native.markAbandoned(this.tid);
     if (isMainThread) guardExitAgainstAbandoned();
     const retry = setInterval(() => {
-      const s = native.stop(this.tid, false, false, false, this.opts.exitCode);
-      if (s !== StopStatus.Issued && s !== StopStatus.ReservedOnly) clearInterval(retry);
+      const s = native.terminate(this.tid, false, false, false, this.opts.exitCode);
+      if (s !== TerminateStatus.Issued && s !== TerminateStatus.ReservedOnly) clearInterval(retry);
     }, Math.max(this.opts.retryIntervalMs, 50));
     retry.unref();
   }
@@ -377,17 +377,17 @@ export async function kill(target: Target, options?: KillOptions): Promise<KillR
   if (tid < 0) {
     report = { threadId: tid, outcome: 'already-exited', attempts: 0, elapsedMs: performance.now() - t0, phases: [] };
   } else if (tid === currentThreadId) {
-    native.stop(tid, false, false, false, opts.exitCode);
+    native.terminate(tid, false, false, false, opts.exitCode);
     return new Promise<KillReport>(() => undefined);
   } else {
     const status = native.lookup(tid);
-    if (status === StopStatus.UnknownThread) {
+    if (status === TerminateStatus.UnknownThread) {
       if (resolved.worker !== undefined && resolved.worker.threadId === tid) {
         report = await terminateUnregistered(resolved.worker, tid, opts, t0);
       } else {
         throw new UnknownThreadError(tid, 'target');
       }
-    } else if (status === StopStatus.DeadKilled || status === StopStatus.DeadNatural) {
+    } else if (status === TerminateStatus.DeadKilled || status === TerminateStatus.DeadNatural) {
       // Gone already; its parent still sees 'exit' before we answer.
       if (resolved.worker !== undefined) await new ParentView(resolved.worker, tid).exited;
       report = { threadId: tid, outcome: 'already-exited', attempts: 0, elapsedMs: performance.now() - t0, phases: [] };

@@ -1,12 +1,21 @@
 // threads() and the conversion of every accepted target form into a threadId.
 import { Worker } from 'worker_threads';
-import { InvalidArgTypeError } from '../shared/errors';
-import { RawThread, native } from '../shared/native';
+import { InvalidArgTypeError, UnknownThreadError } from '../shared/errors';
+import { RawThread, TerminateStatus, native } from '../shared/native';
 import { threadIdValue } from '../shared/validate';
 
 export type ThreadState = 'starting' | 'running' | 'stopping' | 'exiting';
 const STATES: ThreadState[] = [];
 for (const [name, code] of Object.entries(native.constants.state)) STATES[code] = name as ThreadState;
+
+/**
+ * Throws UnknownThreadError (naming argument `name`) unless the registry has
+ * seen `threadId`, live or dead: the one check for callers that have no
+ * status of their own to read it from (kill() and interrupt() read theirs).
+ */
+export function assertKnownThread(threadId: number, name: string): void {
+  if (native.lookup(threadId) === TerminateStatus.UnknownThread) throw new UnknownThreadError(threadId, name);
+}
 
 /** A live thread known to thread-kill. Plain data: safe to postMessage. */
 export interface ThreadInfo {

@@ -9,7 +9,7 @@ export type RawFrame = [string, string, number, number];
 
 /** The binding's own constants (native/addon.cc SetConstants): nothing here is mirrored by hand. */
 export interface Constants {
-  stop: { UnknownThread: number; Issued: number; ReservedOnly: number; DeadKilled: number; DeadNatural: number };
+  terminate: { UnknownThread: number; Issued: number; ReservedOnly: number; DeadKilled: number; DeadNatural: number };
   interrupt: { UnknownThread: number; Hit: number; NoRegion: number; QueuedPending: number; ThreadDead: number; RegionInactive: number };
   event: { ThreadDead: number; InterruptResult: number; KillReached: number; TerminateWorker: number; Abandoned: number };
   delivery: { RegionFinished: number; Delivered: number; ThreadExited: number };
@@ -31,9 +31,9 @@ export interface Native {
   register(threadId: number, isMain: boolean, name: string, onEvents: (flat: number[]) => void): boolean;
   reserve(threadId: number, name: string): boolean;
   release(threadId: number): boolean;
-  /** Marks the thread killed (exitCode: what its 'exit' reports) and, unless markOnly, stops it. */
-  stop(threadId: number, watch: boolean, captureStack: boolean, markOnly?: boolean, exitCode?: number): number;
-  /** Like stop() without touching the thread: Issued means live, ReservedOnly reserved. */
+  /** Marks the thread killed (exitCode: what its 'exit' reports) and, unless markOnly, terminates it (node::Stop). */
+  terminate(threadId: number, watch: boolean, captureStack: boolean, markOnly?: boolean, exitCode?: number): number;
+  /** Like terminate() without touching the thread: Issued means live, ReservedOnly reserved. */
   lookup(threadId: number): number;
   watch(threadId: number): boolean;
   unwatch(threadId: number): void;
@@ -109,6 +109,6 @@ function load(): Native {
 
 let loadedFrom = '';
 export const native: Native = load();
-export const { stop: StopStatus, interrupt: InterruptStatus, event: EventType, delivery: Delivery } = native.constants;
+export const { terminate: TerminateStatus, interrupt: InterruptStatus, event: EventType, delivery: Delivery } = native.constants;
 /** The addon file this process uses. */
 export const binaryPath: string = loadedFrom;

@@ -81,5 +81,3 @@ export function threadIdValue(value: number, name: string): number {
   }
   return value;
 }
-
-export { typeName };

@@ -30,7 +30,7 @@ export function onKill(fn: (reason: unknown) => unknown): () => void {
 
 /** Stops this (worker) thread, as killed. */
 function stopSelf(): void {
-  if (!isMainThread) native.stop(currentThreadId, false, false);
+  if (!isMainThread) native.terminate(currentThreadId, false, false);
 }
 
 /**

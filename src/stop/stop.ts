@@ -1,10 +1,9 @@
 // A thread's own stop token: the one it reads with threadStopToken(), and
 // which stop() — the cooperative stop, from any thread — stops.
-import { UnknownThreadError } from '../shared/errors';
-import { StopStatus, native } from '../shared/native';
+import { native } from '../shared/native';
 import { serializeReason } from '../shared/reason';
 import { StopToken, stopTokenWith } from './stop-token';
-import { Target, resolveTarget } from '../registry/targets';
+import { Target, assertKnownThread, resolveTarget } from '../registry/targets';
 import { threadState } from '../shared/thread-state';
 import { threadId as currentThreadId } from 'worker_threads';
 
@@ -28,7 +27,7 @@ export function stop(target: Target, reason?: unknown): boolean {
   if (threadId < 0) return false;
   const cell = native.stopCell(threadId, false);
   if (cell === undefined) {
-    if (native.lookup(threadId) === StopStatus.UnknownThread) throw new UnknownThreadError(threadId, 'target');
+    assertKnownThread(threadId, 'target');
     return false;
   }
   return stopTokenWith(new StopToken(cell), bytes, 0);
