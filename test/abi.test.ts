@@ -117,6 +117,22 @@ describe('ABI safety: a binary for another Node is refused, never crashes', () =
   });
 });
 
+describe('which binary: a local build before the prebuilds (node-gyp-build\'s order)', () => {
+  it('a build in build/Release is not shadowed by a prebuild for the same Node that npm pack left', () => {
+    const { candidates } = require(BINARY_JS) as { candidates(root: string, env: object): Array<{ file: string; origin: string }> };
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tk-order-'));
+    const dir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, `thread-kill.abi${process.versions.modules}.glibc.node`), '');
+    const order = candidates(root, {}).map((c) => `${c.origin}:${path.relative(root, c.file)}`);
+    assert.deepStrictEqual(order, [
+      `build:${path.join('build', 'Release', 'thread_kill.node')}`,
+      `build:${path.join('build', 'Debug', 'thread_kill.node')}`,
+      `prebuild:${path.join('prebuilds', `${process.platform}-${process.arch}`, `thread-kill.abi${process.versions.modules}.glibc.node`)}`,
+    ]);
+  });
+});
+
 describe('no binary: the error says what to do in the situation at hand', () => {
   const missing = path.join(os.tmpdir(), 'thread-kill-no-such-binary.node');
 

@@ -4,9 +4,12 @@
 // into another it dies on its first V8 call ("symbol lookup error", exit
 // 127) with no JS error. Rules (docs/DESIGN.md, "Binaries"):
 //   1. THREAD_KILL_BINARY, alone: an explicit choice never falls back.
-//   2. A prebuild: prebuilds/<platform>-<arch>/thread-kill.abi<N>.<libc>.node,
+//   2. A local build: build/Release, then build/Debug — as node-gyp-build
+//      orders them: a build made here is newer than any prebuild (the
+//      install step builds only when no prebuild loads; a developer's
+//      `npm run build` must not be shadowed by the prebuilds `npm pack` left).
+//   3. A prebuild: prebuilds/<platform>-<arch>/thread-kill.abi<N>.<libc>.node,
 //      matched by node-gyp-build's tag rules (prebuildify's naming).
-//   3. A local build: build/Release, then build/Debug.
 // Every file is read before it is loaded: the addon embeds the ABI it was
 // compiled for ("thread-kill:abi=<N>;node=<major>;", native/addon.cc), and
 // one for another ABI is skipped. The addon checks again in its init.
@@ -43,9 +46,9 @@ export function candidates(root: string, env: NodeJS.ProcessEnv = process.env): 
     .filter(rules.matchTags('node', process.versions.modules)) as Tags[];
   tags.sort(rules.compareTags('node'));
   return [
-    ...tags.map((t): Candidate => ({ file: path.join(dir, t.file), origin: 'prebuild' })),
     { file: path.join(root, 'build', 'Release', 'thread_kill.node'), origin: 'build' },
     { file: path.join(root, 'build', 'Debug', 'thread_kill.node'), origin: 'build' },
+    ...tags.map((t): Candidate => ({ file: path.join(dir, t.file), origin: 'prebuild' })),
   ];
 }
 
