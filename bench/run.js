@@ -181,12 +181,28 @@ function regionOverhead() {
   return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
 }
 
-/** interrupt() → catch in the target; `reason`: JS source of the reason each interrupt carries (or none). */
-async function interruptLatency(reason) {
-  const ROUNDS = n(10_000, 1000);
+// The reasons the latency rows measure: [label, source in the interrupter (i: the round)].
+const LATENCY_REASONS = [
+  ['no reason', undefined],
+  ['a number', 'i'],
+  ['a short string', "'too slow'"],
+  ['a small object', '{ round: i, why: "too slow" }'],
+  ['a small nested object', '{ round: i, tags: ["slow", "retry"], limits: { ms: 50, ok: false } }'],
+];
+
+/**
+ * interrupt() → catch in the target, for each reason source in `reasons`
+ * (JS source evaluated in the interrupter with `i` the round; undefined: no
+ * reason), the kinds alternating round by round in one pair of threads, so
+ * machine noise hits every kind alike.
+ */
+async function interruptLatency(reasons = [undefined]) {
+  const PER_KIND = n(10_000, 1000);
+  const kinds = reasons.length;
+  const ROUNDS = PER_KIND * kinds;
   const shared = new SharedArrayBuffer(16 + ROUNDS * 8);
   const target = new Worker(`
-    const { workerData: { shared, rounds } } = require('worker_threads');
+    const { workerData: { shared, rounds, kinds, hasReason } } = require('worker_threads');
     const tk = require(${JSON.stringify(LIB)});
     const flag = new Int32Array(shared, 0, 1);
     const t0 = new BigInt64Array(shared, 8, 1);
@@ -197,28 +213,33 @@ async function interruptLatency(reason) {
         tk.interruptible(() => { Atomics.store(flag, 0, i); Atomics.notify(flag, 0); for (;;) {} });
       } catch (e) {
         lat[i - 1] = Number(process.hrtime.bigint() - t0[0]) / 1000; // the catch runs: µs since interrupt()
-        if (i === 1 && ${JSON.stringify(reason ?? 'undefined')} !== 'undefined' && e.reason === undefined) throw new Error('no reason');
+        if (i <= kinds && hasReason[(i - 1) % kinds] && e.reason === undefined) throw new Error('no reason');
       }
       Atomics.store(flag, 0, -i); Atomics.notify(flag, 0);
     }
-  `, { eval: true, workerData: { shared, rounds: ROUNDS } });
+  `, { eval: true, workerData: { shared, rounds: ROUNDS, kinds, hasReason: reasons.map((r) => r !== undefined) } });
   const interrupter = new Worker(`
     const { workerData: { shared, rounds, target } } = require('worker_threads');
     const tk = require(${JSON.stringify(LIB)});
     const flag = new Int32Array(shared, 0, 1);
     const t0 = new BigInt64Array(shared, 8, 1);
+    const send = [${reasons.map((r) => `(i) => tk.interrupt(target${r === undefined ? '' : `, ${r}`})`).join(', ')}];
     for (let i = 1; i <= rounds; i++) {
       // The target is in region i (it cannot move past it until interrupted).
       for (let v; (v = Atomics.load(flag, 0)) !== i;) Atomics.wait(flag, 0, v);
       t0[0] = process.hrtime.bigint();
-      tk.interrupt(target${reason === undefined ? '' : `, ${reason}`});
+      send[(i - 1) % ${kinds}](i);
       // It caught the interrupt and left region i (it may already be in i + 1).
       Atomics.wait(flag, 0, i);
     }
   `, { eval: true, workerData: { shared, rounds: ROUNDS, target: target.threadId } });
   await Promise.all([once(target, 'exit'), once(interrupter, 'exit')]);
-  const lat = Array.from(new Float64Array(shared, 16, ROUNDS));
-  return { rounds: ROUNDS, p50: pct(lat, 50), p99: pct(lat, 99), max: Math.max(...lat) };
+  const all = new Float64Array(shared, 16, ROUNDS);
+  return reasons.map((_, k) => {
+    const lat = [];
+    for (let i = k; i < ROUNDS; i += kinds) lat.push(all[i]);
+    return { rounds: lat.length, p50: pct(lat, 50), p99: pct(lat, 99), max: Math.max(...lat) };
+  });
 }
 
 const POOL_WORKER = `
@@ -573,11 +594,8 @@ async function main() {
   log('region overhead ...');
   const region = regionOverhead();
   log('interrupt latency ...');
-  const lat = await interruptLatency();
-  const latReasons = [];
-  for (const [label, src] of [['a number', 'i'], ['a short string', "'too slow'"], ['a small object', '{ round: i, why: "too slow" }']]) {
-    latReasons.push({ label, ...(await interruptLatency(src)) });
-  }
+  const [lat, ...latWith] = await interruptLatency(LATENCY_REASONS.map(([, src]) => src));
+  const latReasons = LATENCY_REASONS.slice(1).map(([label], k) => ({ label, ...latWith[k] }));
   log('cancel-and-reuse ...');
   const reuse = await cancelAndReuse();
   log('startup ...');
@@ -721,10 +739,9 @@ if (process.argv.includes('--mocha-child')) {
   void mochaChild(Number(process.argv[i + 1]), Number(process.argv[i + 2]));
 } else if (process.argv.includes('--latency')) {
   (async () => {
-    for (const src of [undefined, 'i', "'too slow'", '{ round: i, why: "too slow" }']) {
-      const r = await interruptLatency(src);
-      process.stdout.write(`${src ?? 'no reason'}: p50 ${f(r.p50, 1)} µs, p99 ${f(r.p99, 1)} µs\n`);
-    }
+    // Just these rows (node bench/run.js --latency), the kinds alternating round by round.
+    const rows = await interruptLatency(LATENCY_REASONS.map(([, src]) => src));
+    rows.forEach((r, k) => process.stdout.write(`${LATENCY_REASONS[k][0]}: p50 ${f(r.p50, 1)} µs, p99 ${f(r.p99, 1)} µs\n`));
   })();
 } else if (process.argv.includes('--deadlines')) {
   // Just these figures (node bench/run.js --deadlines).
