@@ -469,35 +469,84 @@ async function interruptMemory() {
   };
 }
 
+/**
+ * piscina: abort() of a running task until the pool has run the next one,
+ * runInterruptible (cancel in place) vs piscina's own abort (terminate and
+ * respawn). Each side has its own pool in its own process (so neither side's
+ * respawns, worker teardowns or their garbage cool the other's worker), and
+ * the parent alternates the two round by round.
+ */
 async function piscinaCancel() {
+  const { fork } = require('child_process');
+  const sides = ['ours', 'piscina'];
+  const children = Object.fromEntries(sides.map((side) => [side, fork(__filename, ['--piscina-child', side], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })]));
+  const ask = (side, msg) => new Promise((resolve, reject) => {
+    const child = children[side];
+    const onExit = (code) => reject(new Error(`piscina child (${side}) exited with ${code}`));
+    child.once('exit', onExit);
+    child.once('message', (m) => { child.off('exit', onExit); resolve(m); });
+    child.send(msg);
+  });
+  // Turns alternate; a turn is PER_TURN cycles in a row on one side. The
+  // first cycle of a turn comes right after the other side's turn (a cold
+  // machine: its caches went to the respawns), the rest are steady state.
+  const PER_TURN = 4;
+  const rounds = { ours: [], piscina: [] };
+  const first = { ours: [], piscina: [] };
+  try {
+    await Promise.all(sides.map((side) => ask(side, 'warm')));
+    for (let i = 0; i < n(20, 2); i++) {
+      for (const side of i % 2 ? ['ours', 'piscina'] : ['piscina', 'ours']) {
+        const [cold, ...steady] = await ask(side, PER_TURN);
+        first[side].push(cold);
+        rounds[side].push(...steady);
+      }
+    }
+  } finally {
+    await Promise.all(sides.map((side) => new Promise((resolve) => { children[side].once('exit', resolve); children[side].send('done'); })));
+  }
+  const ours = median(rounds.ours.map((r) => r.total));
+  const theirs = median(rounds.piscina.map((r) => r.total));
+  const oursFirst = median(first.ours.map((r) => r.total));
+  const theirsFirst = median(first.piscina.map((r) => r.total));
+  return {
+    rounds: rounds.ours.length, firstRounds: first.ours.length, perTurn: PER_TURN,
+    inPlace: ours, piscina: theirs, ratio: theirs / ours,
+    inPlaceReject: median(rounds.ours.map((r) => r.reject)), inPlaceNext: median(rounds.ours.map((r) => r.next)),
+    inPlaceFirst: oursFirst, piscinaFirst: theirsFirst, ratioFirst: theirsFirst / oursFirst,
+  };
+}
+
+/** One side of piscinaCancel, in its own process: answers 'warm', then a number k with k rounds' times (ms), back to back. */
+function piscinaChild(side) {
   const { Piscina } = require('piscina');
   const filename = path.join(ROOT, 'test', 'fixtures', 'piscina-worker.js');
-  const inPlace = [];
-  const theirs = [];
-  const ours = new Piscina({ filename, minThreads: 1, maxThreads: 1 });
-  const native = new Piscina({ filename, minThreads: 1, maxThreads: 1 });
-  await ours.run({ value: 1 });
-  await native.run({ value: 1 });
-  for (let i = 0; i < n(40, 5); i++) {
-    for (const side of i % 2 ? ['ours', 'piscina'] : ['piscina', 'ours']) {
-      const started = new Int32Array(new SharedArrayBuffer(4));
-      const ac = new AbortController();
-      const task = { runaway: true, started: started.buffer };
-      const running = side === 'ours'
-        ? runInterruptible(ours, task, { signal: ac.signal })
-        : native.run(task, { signal: ac.signal });
-      running.catch(() => {});
-      await waitFlag(started, 0, 0);
-      const t = performance.now();
-      ac.abort('cancel');
-      await running.catch(() => {});
-      await (side === 'ours' ? ours : native).run({ value: 2 }); // the next task has run
-      (side === 'ours' ? inPlace : theirs).push(performance.now() - t);
+  const pool = new Piscina({ filename, minThreads: 1, maxThreads: 1 });
+  const round = async () => {
+    const started = new Int32Array(new SharedArrayBuffer(4));
+    const ac = new AbortController();
+    const task = { runaway: true, started: started.buffer };
+    const running = side === 'ours' ? runInterruptible(pool, task, { signal: ac.signal }) : pool.run(task, { signal: ac.signal });
+    running.catch(() => {});
+    await waitFlag(started, 0, 0);
+    const t = performance.now();
+    ac.abort('cancel');
+    await running.catch(() => {});
+    const t1 = performance.now();
+    await pool.run({ value: 2 }); // the next task has run
+    const t2 = performance.now();
+    return { total: t2 - t, reject: t1 - t, next: t2 - t1 };
+  };
+  process.on('message', (m) => {
+    if (m === 'done') {
+      pool.destroy().then(() => process.disconnect());
+      return;
     }
-  }
-  await ours.destroy();
-  await native.destroy();
-  return { inPlace: median(inPlace), piscina: median(theirs), ratio: median(theirs) / median(inPlace) };
+    const work = m === 'warm'
+      ? (async () => { await pool.run({ value: 1 }); for (let i = 0; i < 3; i++) await round(); return 'warm'; })()
+      : (async () => { const times = []; for (let i = 0; i < m; i++) times.push(await round()); return times; })();
+    work.then((r) => process.send(r), (err) => { console.error(err); process.exit(1); });
+  });
 }
 
 /**
@@ -734,7 +783,12 @@ uninstaller), timed from \`mocha.run()\` to its end; "added" is the median of th
   process.stdout.write(md);
 }
 
-if (process.argv.includes('--mocha-child')) {
+if (process.argv.includes('--piscina-child')) {
+  piscinaChild(process.argv[process.argv.indexOf('--piscina-child') + 1]);
+} else if (process.argv.includes('--piscina')) {
+  // Just this section (node bench/run.js --piscina).
+  piscinaCancel().then((r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`)).catch((err) => { console.error(err); process.exitCode = 1; });
+} else if (process.argv.includes('--mocha-child')) {
   const i = process.argv.indexOf('--mocha-child');
   void mochaChild(Number(process.argv[i + 1]), Number(process.argv[i + 2]));
 } else if (process.argv.includes('--latency')) {

@@ -1,6 +1,7 @@
 #include "region.h"
 
 #include <node.h>
+#include <node_buffer.h>
 
 #include <algorithm>
 #include <unordered_set>
@@ -329,11 +330,17 @@ void ThrowInterrupted(v8::Isolate* isolate, RegionStack& rs,
   v8::Local<v8::Context> context = isolate->GetCurrentContext();
   v8::Local<v8::Value> reason = v8::Undefined(isolate);
   if (!r.reason.empty()) {
-    std::shared_ptr<v8::BackingStore> store =
-        v8::ArrayBuffer::NewBackingStore(isolate, r.reason.size());
-    memcpy(store->Data(), r.reason.data(), r.reason.size());
-    v8::Local<v8::ArrayBuffer> ab = v8::ArrayBuffer::New(isolate, store);
-    reason = v8::Uint8Array::New(ab, 0, r.reason.size());
+    // A Buffer, not a bare Uint8Array: the codec decodes its text with one
+    // call (toString) instead of wrapping it first, on the latency path.
+    v8::Local<v8::Object> bytes;
+    if (node::Buffer::Copy(isolate, r.reason.data(), r.reason.size()).ToLocal(&bytes)) {
+      reason = bytes;
+    } else {  // (no Node environment on this thread: a plain Uint8Array)
+      std::shared_ptr<v8::BackingStore> store =
+          v8::ArrayBuffer::NewBackingStore(isolate, r.reason.size());
+      memcpy(store->Data(), r.reason.data(), r.reason.size());
+      reason = v8::Uint8Array::New(v8::ArrayBuffer::New(isolate, store), 0, r.reason.size());
+    }
   }
   v8::Local<v8::Value> in_region = v8::Array::New(isolate, 0);
   v8::Local<v8::Value> handle = v8::Undefined(isolate);

@@ -148,15 +148,22 @@ function serialize(reason: unknown, name: string, limit: number): Uint8Array {
   return out;
 }
 
+/** The UTF-8 text of bytes[start..] (a region's bytes are a Buffer: one call). */
+function utf8(bytes: Uint8Array, start: number, length = bytes.byteLength - start): string {
+  return bytes instanceof Buffer
+    ? bytes.toString('utf8', start, start + length)
+    : Buffer.from(bytes.buffer, bytes.byteOffset + start, length).toString('utf8');
+}
+
 /** For an error's message: the reason's description without decoding it (undefined: no reason). */
 export function describeEncoded(bytes: Uint8Array | null | undefined): string | undefined {
   if (bytes == null || bytes.byteLength === 0) return undefined;
   if (bytes[0] === TAG_DESCRIBED) {
     const n = bytes[1] | (bytes[2] << 8);
-    return Buffer.from(bytes.buffer, bytes.byteOffset + 3, n).toString('utf8');
+    return utf8(bytes, 3, n);
   }
   // A JSON text is what describe() makes of its value: describe the text.
-  if (bytes[0] === TAG_JSON) return describe(Buffer.from(bytes.buffer, bytes.byteOffset + 1, bytes.byteLength - 1).toString('utf8'));
+  if (bytes[0] === TAG_JSON) return describe(utf8(bytes, 1));
   return describe(deserializeReason(bytes));
 }
 
@@ -175,7 +182,7 @@ export function deserializeReason(bytes: Uint8Array | null | undefined): unknown
   if (bytes == null || bytes.byteLength === 0) return undefined;
   switch (bytes[0]) {
     case TAG_STRING:
-      return Buffer.from(bytes.buffer, bytes.byteOffset + 1, bytes.byteLength - 1).toString('utf8');
+      return utf8(bytes, 1);
     case TAG_NUMBER:
       for (let i = 0; i < 8; i++) f64Bytes[i] = bytes[1 + i];
       return f64[0];
@@ -187,7 +194,7 @@ export function deserializeReason(bytes: Uint8Array | null | undefined): unknown
       return v8.deserialize(bytes.subarray(3 + n));
     }
     case TAG_JSON:
-      return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 1, bytes.byteLength - 1).toString('utf8'));
+      return JSON.parse(utf8(bytes, 1));
     default:
       return v8.deserialize(bytes);
   }
