@@ -678,20 +678,20 @@ void QueueTimeoutLocked(Entry* e, uint64_t seq) {
   ArmInterrupt(e);
 }
 
-InterruptStatus RequestRegionInterrupt(const InterruptArgs& args,
+InterruptStatus RequestRegionInterrupt(InterruptArgs& args,
                                        uint64_t* request_id) {
+  InterruptRequest r;
+  r.by = args.by;
+  r.notify = args.notify;
+  r.kill = args.kill;
+  r.reason = std::move(args.reason);
   Registry& reg = Registry::Get();
   std::lock_guard<std::mutex> lock(reg.mutex);
   Entry* e = reg.FindLocked(args.target);
   if (e == nullptr)
     return reg.EverSeenLocked(args.target) ? InterruptStatus::kThreadDead
                                            : InterruptStatus::kUnknownThread;
-  InterruptRequest r;
   r.id = ++g_next_request;
-  r.by = args.by;
-  r.notify = args.notify;
-  r.kill = args.kill;
-  r.reason = args.reason;
 
   const uint32_t depth =
       e->env == nullptr ? 0 : e->region_depth.load(std::memory_order_acquire);

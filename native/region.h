@@ -30,8 +30,9 @@ struct InterruptArgs {
   std::string reason;
 };
 
-// Any thread. `*request_id` is set when a request was queued.
-InterruptStatus RequestRegionInterrupt(const InterruptArgs& args,
+// Any thread. `*request_id` is set when a request was queued. Takes the
+// reason out of `args` (moved, not copied under the registry mutex).
+InterruptStatus RequestRegionInterrupt(InterruptArgs& args,
                                        uint64_t* request_id);
 
 // Any thread: re-arm the target's interrupt for a still-queued request.
