@@ -71,7 +71,7 @@ function restoreModuleCache(seq: number): void {
 }
 
 /** What the native region calls to build its error (see setInterruptFactory). */
-export type InterruptFactory = (reasonBytes: Uint8Array | undefined, by: number, inRegion: RawFrame[],
+export type InterruptFactory = (reasonBytes: Uint8Array | string | number | boolean | undefined, by: number, inRegion: RawFrame[],
   trace: object | undefined, seq: number, flags: number, kind: number, cause: unknown, timeoutMs: number) => Error;
 
 /**

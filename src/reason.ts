@@ -155,8 +155,17 @@ function utf8(bytes: Uint8Array, start: number, length = bytes.byteLength - star
     : Buffer.from(bytes.buffer, bytes.byteOffset + start, length).toString('utf8');
 }
 
+/**
+ * What a region receives: the bytes, or already decoded by the binding: a
+ * number or a boolean as itself; for the text encodings (a string, a JSON
+ * text) the bytes as one JS string, tag included.
+ */
+export type Encoded = Uint8Array | string | number | boolean;
+
 /** For an error's message: the reason's description without decoding it (undefined: no reason). */
-export function describeEncoded(bytes: Uint8Array | null | undefined): string | undefined {
+export function describeEncoded(bytes: Encoded | null | undefined): string | undefined {
+  if (typeof bytes === 'string') return bytes.length === 0 ? undefined : describe(bytes.slice(1));
+  if (typeof bytes === 'number' || typeof bytes === 'boolean') return describe(bytes);
   if (bytes == null || bytes.byteLength === 0) return undefined;
   if (bytes[0] === TAG_DESCRIBED) {
     const n = bytes[1] | (bytes[2] << 8);
@@ -178,7 +187,13 @@ export function serializeReason(reason: unknown, name: string, limit = MAX_REASO
 }
 
 /** The reason in this thread, from its bytes (undefined for none). */
-export function deserializeReason(bytes: Uint8Array | null | undefined): unknown {
+export function deserializeReason(bytes: Encoded | null | undefined): unknown {
+  if (typeof bytes === 'string') {
+    if (bytes.length === 0) return undefined;
+    const text = bytes.slice(1);
+    return bytes.charCodeAt(0) === TAG_JSON ? JSON.parse(text) : text;
+  }
+  if (typeof bytes === 'number' || typeof bytes === 'boolean') return bytes;
   if (bytes == null || bytes.byteLength === 0) return undefined;
   switch (bytes[0]) {
     case TAG_STRING:
