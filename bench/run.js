@@ -490,12 +490,12 @@ async function piscinaCancel() {
   // Turns alternate; a turn is PER_TURN cycles in a row on one side. The
   // first cycle of a turn comes right after the other side's turn (a cold
   // machine: its caches went to the respawns), the rest are steady state.
-  const PER_TURN = 4;
+  const PER_TURN = 6;
   const rounds = { ours: [], piscina: [] };
   const first = { ours: [], piscina: [] };
   try {
     await Promise.all(sides.map((side) => ask(side, 'warm')));
-    for (let i = 0; i < n(20, 2); i++) {
+    for (let i = 0; i < n(16, 2); i++) {
       for (const side of i % 2 ? ['ours', 'piscina'] : ['piscina', 'ours']) {
         const [cold, ...steady] = await ask(side, PER_TURN);
         first[side].push(cold);
@@ -522,6 +522,8 @@ function piscinaChild(side) {
   const { Piscina } = require('piscina');
   const filename = path.join(ROOT, 'test', 'fixtures', 'piscina-worker.js');
   const pool = new Piscina({ filename, minThreads: 1, maxThreads: 1 });
+  // Both sides warm up alike: a long-lived pool has run its code paths before.
+  const WARM_ROUNDS = n(30, 3);
   const round = async () => {
     const started = new Int32Array(new SharedArrayBuffer(4));
     const ac = new AbortController();
@@ -543,7 +545,7 @@ function piscinaChild(side) {
       return;
     }
     const work = m === 'warm'
-      ? (async () => { await pool.run({ value: 1 }); for (let i = 0; i < 3; i++) await round(); return 'warm'; })()
+      ? (async () => { await pool.run({ value: 1 }); for (let i = 0; i < WARM_ROUNDS; i++) await round(); return 'warm'; })()
       : (async () => { const times = []; for (let i = 0; i < m; i++) times.push(await round()); return times; })();
     work.then((r) => process.send(r), (err) => { console.error(err); process.exit(1); });
   });
