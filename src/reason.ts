@@ -12,7 +12,8 @@
 // the first byte tells them apart. An object also carries its one-line
 // description (for the error's message), made on the sender's side — a JSON
 // text is its own — so the target decodes it only when `reason` is first
-// read.
+// read. A region gets the common encodings from the binding already as JS
+// values (see Encoded).
 import * as v8 from 'v8';
 import { types } from 'util';
 import { describe } from './describe';
