@@ -47,7 +47,7 @@ const JSON_DEPTH = 8;
 const ObjectPrototype = Object.prototype;
 const ArrayPrototype = Array.prototype;
 const { getOwnPropertyDescriptor, getPrototypeOf, keys } = Object;
-const { isProxy } = types;
+const { isArgumentsObject, isProxy } = types;
 const seen: object[] = []; // jsonExact's objects so far (it runs no user code: no reentrance)
 let budget = 0; // what is left of JSON_TEXT, counting each value's shortest JSON text
 
@@ -56,7 +56,7 @@ let budget = 0; // what is left of JSON_TEXT, counting each value's shortest JSO
  * v8.deserialize(v8.serialize(v)) would, and JSON.stringify(v) runs no user
  * code: `v` is a number (finite, not -0), a string, a boolean, null, or a
  * plain object or dense array (its own realm's prototype, no proxy, no
- * accessor, no `toJSON`, no `__proto__` key, no object reached twice) of
+ * arguments object, no accessor, no `toJSON`, no `__proto__` key, no object reached twice) of
  * such values, nested at most JSON_DEPTH deep, and its text can be at most
  * JSON_TEXT long. Runs no user code itself (no getter, no proxy trap), so
  * falling back to v8.serialize() afterwards is exact.
@@ -80,7 +80,8 @@ function jsonExact(v: unknown, depth: number): boolean {
         }
         return true;
       }
-      if (getPrototypeOf(v) !== ObjectPrototype || 'toJSON' in v) return false;
+      // (An arguments object has the plain prototype, but v8 will not clone it.)
+      if (getPrototypeOf(v) !== ObjectPrototype || 'toJSON' in v || isArgumentsObject(v)) return false;
       budget -= 2;
       for (const k of keys(v)) {
         if (k === '__proto__' || (budget -= k.length + 4) < 0) return false;

@@ -139,6 +139,8 @@ describe('the reason codec: exactly the structured clone, whichever encoding', (
     ['escapes past the text bound', () => ({ s: '\u0001'.repeat(200) })],
     ['a long description', () => ({ list: Array.from({ length: 120 }, (_, i) => i * 1.5) })],
     ['an object from another realm', () => require('vm').runInNewContext('({ a: 1, b: [2] })')],
+    ['namespace-like built-ins', () => ({ m: Math, j: JSON, r: Reflect })],
+    ['a frozen empty object', () => Object.freeze({})],
   ];
   for (const [name, make] of cases) {
     it(`${name}: the same value and message as v8.serialize gives`, () => assertRoundTrip(make));
@@ -185,6 +187,13 @@ describe('the reason codec: exactly the structured clone, whichever encoding', (
     traps = 0;
     assert.throws(() => tk.interrupt(threadId, make(), { pending: true }), { code: 'ERR_THREAD_KILL_NOT_CLONEABLE' });
     assert.strictEqual(traps, v8Traps);
+  });
+
+  it('an arguments object (plain prototype, yet not cloneable) is refused as v8 refuses it', () => {
+    const args = (function (..._: unknown[]) { return arguments; })(1, 'a'); // eslint-disable-line prefer-rest-params
+    assert.strictEqual(Object.getPrototypeOf(args), Object.prototype);
+    assert.throws(() => v8.serialize(args));
+    assert.throws(() => tk.interrupt(threadId, { args }, { pending: true }), { code: 'ERR_THREAD_KILL_NOT_CLONEABLE' });
   });
 
   it('what cannot be cloned is refused as before', () => {
