@@ -9,6 +9,7 @@ const path = require('path');
 const { Worker } = require('worker_threads');
 const tk = require('..');
 const { runInterruptible } = require('../lib/piscina');
+const { waitFlag } = require('../lib/tools/stress');
 
 const QUICK = process.argv.includes('--quick');
 const LIB = require.resolve('..');
@@ -18,7 +19,6 @@ const n = (full, quick) => (QUICK ? quick : full);
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor((s.length - 1) / 2)]; };
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]; };
 const once = (emitter, event) => new Promise((resolve) => emitter.once(event, resolve));
-const waitFlag = async (i32, index, value) => { while (Atomics.load(i32, index) === value) { const r = Atomics.waitAsync(i32, index, value); if (r.async) await r.value; } };
 const mb = (bytes) => bytes / 2 ** 20;
 const gc = () => { if (global.gc) { global.gc(); global.gc(); } };
 
@@ -74,7 +74,7 @@ const SYSCALL_HANG = {
 };
 
 async function syscallBlocked() {
-  const { inSyscall } = require('../lib/stress');
+  const { inSyscall } = require('../lib/tools/stress');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tk-bench-'));
   const fifo = path.join(dir, 'fifo');
   require('child_process').execFileSync('mkfifo', [fifo]);

@@ -51,6 +51,10 @@ int64_t IntArg(const Napi::CallbackInfo& info, size_t i, int64_t fallback = -1) 
 bool BoolArg(const Napi::CallbackInfo& info, size_t i) {
   return info.Length() > i && info[i].IsBoolean() && info[i].As<Napi::Boolean>().Value();
 }
+// A kill's exit code: 1 when absent, clamped to 0..255 (TS validates it).
+int32_t ExitCodeArg(const Napi::CallbackInfo& info, size_t i) {
+  return static_cast<int32_t>(std::clamp<int64_t>(IntArg(info, i, 1), 0, 255));
+}
 int64_t CallerId() {
   Entry* e = CurrentEntry();
   return e == nullptr ? -1 : e->thread_id;
@@ -76,14 +80,14 @@ Napi::Value Release(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), ReleaseReservation(IntArg(info, 0)));
 }
 
-Napi::Value Stop(const Napi::CallbackInfo& info) {
-  StopOptions opts;
+Napi::Value Terminate(const Napi::CallbackInfo& info) {
+  TerminateOptions opts;
   opts.watch = BoolArg(info, 1);
   opts.capture_stack = BoolArg(info, 2);
   opts.mark_only = BoolArg(info, 3);
-  opts.exit_code = static_cast<int32_t>(std::clamp<int64_t>(IntArg(info, 4, 1), 0, 255));
-  StopStatus s = StopThread(IntArg(info, 0), CallerId(), opts);
-  // A primitive only: after stopping our own thread, building objects would
+  opts.exit_code = ExitCodeArg(info, 4);
+  TerminateStatus s = TerminateThread(IntArg(info, 0), CallerId(), opts);
+  // A primitive only: after terminating our own thread, building objects would
   // fail (the isolate is terminating).
   return Napi::Number::New(info.Env(), static_cast<int32_t>(s));
 }
@@ -95,9 +99,8 @@ std::string BytesArg(const Napi::CallbackInfo& info, size_t i) {
 }
 
 Napi::Value Announce(const Napi::CallbackInfo& info) {
-  int32_t code = static_cast<int32_t>(std::clamp<int64_t>(IntArg(info, 2, 1), 0, 255));
-  return Napi::Boolean::New(info.Env(),
-                            AnnounceKill(IntArg(info, 0), BytesArg(info, 1), code, BoolArg(info, 3)));
+  return Napi::Boolean::New(
+      info.Env(), AnnounceKill(IntArg(info, 0), BytesArg(info, 1), ExitCodeArg(info, 2), BoolArg(info, 3)));
 }
 
 Napi::Value KillReason(const Napi::CallbackInfo& info) {
@@ -164,20 +167,16 @@ Napi::Value CapturedStack(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Interrupt(const Napi::CallbackInfo& info) {
-  InterruptArgs args;
-  args.target = IntArg(info, 0);
+  InterruptRequest r;
   int64_t seq = IntArg(info, 1, 0);
-  args.region_seq = seq > 0 ? static_cast<uint64_t>(seq) : 0;
-  if (info.Length() > 2 && info[2].IsTypedArray()) {
-    Napi::Uint8Array bytes = info[2].As<Napi::Uint8Array>();
-    args.reason.assign(reinterpret_cast<const char*>(bytes.Data()), bytes.ByteLength());
-  }
-  args.pending = BoolArg(info, 3);
-  args.by = CallerId();
-  args.notify = BoolArg(info, 4) ? args.by : -1;
-  args.kill = BoolArg(info, 5);
+  r.region_seq = seq > 0 ? static_cast<uint64_t>(seq) : 0;
+  r.reason = BytesArg(info, 2);
+  r.pending = BoolArg(info, 3);
+  r.by = CallerId();
+  r.notify = BoolArg(info, 4) ? r.by : -1;
+  r.kill = BoolArg(info, 5);
   uint64_t id = 0;
-  InterruptStatus s = RequestRegionInterrupt(args, &id);
+  InterruptStatus s = RequestRegionInterrupt(IntArg(info, 0), std::move(r), &id);
   // One number, not an array: this is on the latency path of every
   // interrupt. Request ids stay far below 2^50.
   return Napi::Number::New(info.Env(), static_cast<double>(id) * 8 + static_cast<int32_t>(s));
@@ -239,7 +238,7 @@ Napi::Value Threads(const Napi::CallbackInfo& info) {
   std::vector<ThreadRow> rows;
   {
     Registry& reg = Registry::Get();
-    std::lock_guard<std::mutex> lock(reg.mutex);
+    RegistryLock lock;
     rows.reserve(reg.live.size());
     for (auto& kv : reg.live) rows.push_back(RowLocked(kv.second));
   }
@@ -254,7 +253,7 @@ Napi::Value ThreadInfoOf(const Napi::CallbackInfo& info) {
   ThreadRow row;
   {
     Registry& reg = Registry::Get();
-    std::lock_guard<std::mutex> lock(reg.mutex);
+    RegistryLock lock;
     Entry* e = reg.FindLocked(IntArg(info, 0));
     if (e == nullptr) return info.Env().Undefined();
     row = RowLocked(e);
@@ -268,7 +267,7 @@ Napi::Value StopCell(const Napi::CallbackInfo& info) {
   std::shared_ptr<v8::BackingStore> cell;
   {
     Registry& reg = Registry::Get();
-    std::lock_guard<std::mutex> lock(reg.mutex);
+    RegistryLock lock;
     Entry* e = reg.FindLocked(target);
     if (e == nullptr) return info.Env().Undefined();
     if (observe) e->token_observed.store(true);
@@ -332,11 +331,11 @@ void SetConstants(v8::Isolate* isolate, v8::Local<v8::Context> context,
     constants->CreateDataProperty(context, v8::String::NewFromUtf8(isolate, name).ToLocalChecked(), v)
         .FromMaybe(false);
   };
-  set("stop", object({{"UnknownThread", i(StopStatus::kUnknownThread)},
-                      {"Issued", i(StopStatus::kIssued)},
-                      {"ReservedOnly", i(StopStatus::kReservedOnly)},
-                      {"DeadKilled", i(StopStatus::kDeadKilled)},
-                      {"DeadNatural", i(StopStatus::kDeadNatural)}}));
+  set("terminate", object({{"UnknownThread", i(TerminateStatus::kUnknownThread)},
+                           {"Issued", i(TerminateStatus::kIssued)},
+                           {"ReservedOnly", i(TerminateStatus::kReservedOnly)},
+                           {"DeadKilled", i(TerminateStatus::kDeadKilled)},
+                           {"DeadNatural", i(TerminateStatus::kDeadNatural)}}));
   set("interrupt", object({{"UnknownThread", i(InterruptStatus::kUnknownThread)},
                            {"Hit", i(InterruptStatus::kHit)},
                            {"NoRegion", i(InterruptStatus::kNoRegion)},
@@ -394,7 +393,7 @@ void InitBootstrap(Napi::Env env, Napi::Object exports) {
 #define TK_STR(x) TK_STR2(x)
 
 // Read by the JS loader from the file's bytes before it dlopen()s it
-// (src/binary.ts abiOfBinary): a binary for another ABI is refused without
+// (src/shared/binary.ts abiOfBinary): a binary for another ABI is refused without
 // ever being loaded. `used` keeps it through -O3, and stripping keeps
 // .rodata. The format is fixed: "thread-kill:abi=<N>;node=<major>;".
 __attribute__((used)) const char kAbiMarker[] =
@@ -449,7 +448,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
   exports.Set("reserve", Napi::Function::New(env, Reserve));
   exports.Set("release", Napi::Function::New(env, Release));
-  exports.Set("stop", Napi::Function::New(env, Stop));
+  exports.Set("terminate", Napi::Function::New(env, Terminate));
   exports.Set("lookup", Napi::Function::New(env, Lookup));
   exports.Set("watch", Napi::Function::New(env, Watch));
   exports.Set("ping", Napi::Function::New(env, Ping));

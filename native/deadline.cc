@@ -39,7 +39,7 @@ Watchdog& Dog() {
 // `live`, so it cannot be freed meanwhile (DESIGN.md, lifetime rule 2).
 void Fire(const std::vector<std::pair<int64_t, uint64_t>>& expired) {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   const int64_t now = MonotonicNs();
   for (const auto& [tid, seq] : expired) {
     Entry* e = reg.FindLocked(tid);

@@ -10,14 +10,19 @@ namespace tk {
 
 namespace {
 
-// Target thread, from an interrupt: take a picture of the JS stack, then stop
-// our own environment. The capture happens first because after Stop() the
+// Interrupt callbacks (node::RequestInterrupt): they run on the target thread,
+// from V8's interrupt check or from its event loop, and never call JS (a
+// NoJsScope for the whole callback enforces it).
+
+// Target thread: take a picture of the JS stack, then terminate our own
+// environment. The capture happens first because after node::Stop() the
 // termination unwinds every frame (isolated-vm does the same).
-void CaptureThenStop(void*) {
+void CaptureThenTerminate(void*) {
   Entry* e = CurrentEntry();
   if (e == nullptr) return;
+  NoJsScope no_js(e->isolate);
   std::vector<Frame> frames = CaptureStack(e->isolate, kMaxCapturedFrames);
-  std::lock_guard<std::mutex> lock(Registry::Get().mutex);
+  RegistryLock lock;
   if (!e->has_last_stack) {
     e->last_stack = std::move(frames);
     e->has_last_stack = true;
@@ -28,6 +33,7 @@ void CaptureThenStop(void*) {
 void Beat(void*) {
   Entry* e = CurrentEntry();
   if (e == nullptr) return;
+  NoJsScope no_js(e->isolate);
   e->heartbeat.fetch_add(1);
   v8::HandleScope scope(e->isolate);
   v8::Local<v8::StackTrace> trace =
@@ -38,25 +44,27 @@ void Beat(void*) {
 }  // namespace
 
 namespace {
-StopStatus AbsentStatusLocked(const Registry& reg, int64_t target) {
+// `target` is not in `live`: never seen, or dead (killed if its dead record,
+// while kept, says so).
+TerminateStatus AbsentStatusLocked(const Registry& reg, int64_t target) {
+  if (!reg.EverSeenLocked(target)) return TerminateStatus::kUnknownThread;
   const DeadRecord* d = reg.FindDeadLocked(target);
-  if (d != nullptr && d->cause == ExitCause::kKilled) return StopStatus::kDeadKilled;
-  if (d != nullptr || reg.EverSeenLocked(target)) return StopStatus::kDeadNatural;
-  return StopStatus::kUnknownThread;
+  return d != nullptr && d->cause == ExitCause::kKilled ? TerminateStatus::kDeadKilled
+                                                        : TerminateStatus::kDeadNatural;
 }
 }  // namespace
 
-StopStatus LookupThread(int64_t target) {
+TerminateStatus LookupThread(int64_t target) {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   Entry* e = reg.FindLocked(target);
   if (e == nullptr) return AbsentStatusLocked(reg, target);
-  return e->env == nullptr ? StopStatus::kReservedOnly : StopStatus::kIssued;
+  return e->env == nullptr ? TerminateStatus::kReservedOnly : TerminateStatus::kIssued;
 }
 
-StopStatus StopThread(int64_t target, int64_t caller, const StopOptions& opts) {
+TerminateStatus TerminateThread(int64_t target, int64_t caller, const TerminateOptions& opts) {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   Entry* e = reg.FindLocked(target);
   if (e == nullptr) return AbsentStatusLocked(reg, target);
   if (opts.watch && caller >= 0 && caller != target) {
@@ -64,28 +72,28 @@ StopStatus StopThread(int64_t target, int64_t caller, const StopOptions& opts) {
     for (int64_t w : e->watchers) present = present || w == caller;
     if (!present) e->watchers.push_back(caller);
   }
-  // Set before Stop so that a region on the target never mistakes this
+  // Set before node::Stop so that a region on the target never mistakes this
   // termination for one of its interrupts.
   e->kill_requested.store(true);
   Registry::MarkKilledLocked(e, opts.exit_code);
   int32_t running = static_cast<int32_t>(ThreadState::kRunning);
   e->state.compare_exchange_strong(running,
                                    static_cast<int32_t>(ThreadState::kStopping));
-  if (e->env == nullptr) return StopStatus::kReservedOnly;
-  if (opts.mark_only) return StopStatus::kIssued;
+  if (e->env == nullptr) return TerminateStatus::kReservedOnly;
+  if (opts.mark_only) return TerminateStatus::kIssued;
   if (opts.capture_stack && !e->has_last_stack) {
     // Lands within microseconds if the thread runs JS or idles in its loop;
-    // a thread in native code is reached by the plain Stop() of the retries.
-    node::RequestInterrupt(e->env, CaptureThenStop, nullptr);
+    // a thread in native code is reached by the plain node::Stop() of the retries.
+    node::RequestInterrupt(e->env, CaptureThenTerminate, nullptr);
   } else {
     node::Stop(e->env);
   }
-  return StopStatus::kIssued;
+  return TerminateStatus::kIssued;
 }
 
 bool PingThread(int64_t target) {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   Entry* e = reg.FindLocked(target);
   if (e == nullptr || e->env == nullptr) return false;
   node::RequestInterrupt(e->env, Beat, nullptr);
@@ -94,7 +102,7 @@ bool PingThread(int64_t target) {
 
 Heartbeat ReadHeartbeat(int64_t target) {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   Heartbeat hb;
   Entry* e = reg.FindLocked(target);
   if (e == nullptr) return hb;
@@ -106,7 +114,7 @@ Heartbeat ReadHeartbeat(int64_t target) {
 
 bool TakeCapturedStack(int64_t target, std::vector<Frame>* out) {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   if (Entry* e = reg.FindLocked(target)) {
     if (!e->has_last_stack) return false;
     *out = e->last_stack;
@@ -120,7 +128,7 @@ bool TakeCapturedStack(int64_t target, std::vector<Frame>* out) {
 
 bool AnnounceKill(int64_t target, const std::string& reason, int32_t exit_code, bool notify) {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   Entry* e = reg.FindLocked(target);
   if (e == nullptr) return false;
   Registry::MarkKilledLocked(e, exit_code);
@@ -135,7 +143,7 @@ bool AnnounceKill(int64_t target, const std::string& reason, int32_t exit_code, 
 
 void MarkAbandoned(int64_t target) {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   Entry* e = reg.FindLocked(target);
   if (e == nullptr || e->abandoned) return;
   e->abandoned = true;
@@ -144,7 +152,7 @@ void MarkAbandoned(int64_t target) {
 
 size_t CountAbandonedAlive() {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   size_t n = 0;
   for (auto& kv : reg.live) n += kv.second->abandoned ? 1 : 0;
   return n;
@@ -153,7 +161,7 @@ size_t CountAbandonedAlive() {
 bool TakeKillReason(std::string* out) {
   Entry* e = CurrentEntry();
   if (e == nullptr) return false;
-  std::lock_guard<std::mutex> lock(Registry::Get().mutex);
+  RegistryLock lock;
   if (!e->kill_announced) return false;
   *out = e->kill_reason;
   return true;
@@ -161,7 +169,7 @@ bool TakeKillReason(std::string* out) {
 
 int32_t KilledExitCode(int64_t target) {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   if (Entry* e = reg.FindLocked(target)) return e->killed ? e->kill_exit_code : -1;
   const DeadRecord* d = reg.FindDeadLocked(target);
   return d != nullptr && d->cause == ExitCause::kKilled ? d->exit_code : -1;
@@ -169,7 +177,7 @@ int32_t KilledExitCode(int64_t target) {
 
 bool AskCreatorToTerminate(int64_t target) {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   Entry* e = reg.FindLocked(target);
   if (e == nullptr || e->env != nullptr || e->reserved_by < 0) return false;
   if (reg.FindLocked(e->reserved_by) == nullptr) return false;
@@ -179,7 +187,7 @@ bool AskCreatorToTerminate(int64_t target) {
 
 void UnwatchThread(int64_t target, int64_t caller) {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   Entry* e = reg.FindLocked(target);
   if (e == nullptr) return;
   auto& w = e->watchers;
@@ -188,7 +196,7 @@ void UnwatchThread(int64_t target, int64_t caller) {
 
 bool WatchThread(int64_t target, int64_t caller) {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   Entry* e = reg.FindLocked(target);
   if (e == nullptr) return false;
   for (int64_t w : e->watchers)

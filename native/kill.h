@@ -1,5 +1,7 @@
-// Hard stop of another thread's environment, and the probes the kill ladder
-// uses while it waits (heartbeat, captured stack).
+// Hard termination (node::Stop) of another thread's environment, and the
+// probes the kill ladder uses while it waits (heartbeat, captured stack).
+// "Stop" alone is the cooperative stop (StopToken, src/stop.ts); the hard
+// one is called "terminate" everywhere.
 #pragma once
 
 #include <cstdint>
@@ -10,7 +12,7 @@
 
 namespace tk {
 
-enum class StopStatus : int32_t {
+enum class TerminateStatus : int32_t {
   kUnknownThread = 0,  // never registered
   kIssued = 1,         // node::Stop was called on the live environment
   kReservedOnly = 2,   // reserved, not registered yet: lands at registration
@@ -18,15 +20,15 @@ enum class StopStatus : int32_t {
   kDeadNatural = 4,    // already gone by itself
 };
 
-struct StopOptions {
+struct TerminateOptions {
   bool watch = false;          // post kThreadDead to the caller when it dies
-  bool capture_stack = false;  // first attempt: capture the JS stack, then stop
-  bool mark_only = false;      // record the kill, stop nothing (Worker#terminate() will)
+  bool capture_stack = false;  // first attempt: capture the JS stack, then terminate
+  bool mark_only = false;      // record the kill, terminate nothing (Worker#terminate() will)
   int32_t exit_code = 1;       // what the thread's 'exit' event reports (first kill wins)
 };
 
 // Any thread. `caller` is the calling thread's threadId (for watch).
-StopStatus StopThread(int64_t target, int64_t caller, const StopOptions& opts);
+TerminateStatus TerminateThread(int64_t target, int64_t caller, const TerminateOptions& opts);
 
 // Any thread: kill()'s cooperative phase. Records the kill (reason, exit
 // code) and, if the thread takes part (it has onKill hooks or looked at its
@@ -57,9 +59,9 @@ bool AskCreatorToTerminate(int64_t target);
 // Any thread: stop watching (a kill() that ends without the death).
 void UnwatchThread(int64_t target, int64_t caller);
 
-// Any thread: what StopThread would find, without stopping anything
+// Any thread: what TerminateThread would find, without terminating anything
 // (kIssued = live and registered).
-StopStatus LookupThread(int64_t target);
+TerminateStatus LookupThread(int64_t target);
 
 // Any thread: ask the target to bump its heartbeat at its next interrupt
 // check (JS) or loop turn (idle). False if the thread is not live.
@@ -75,7 +77,7 @@ Heartbeat ReadHeartbeat(int64_t target);
 // The stack captured when a kill landed (live or dead thread).
 bool TakeCapturedStack(int64_t target, std::vector<Frame>* out);
 
-// Any thread: watch without stopping (join()). False if already gone.
+// Any thread: watch without terminating (join()). False if already gone.
 bool WatchThread(int64_t target, int64_t caller);
 
 }  // namespace tk

@@ -82,6 +82,7 @@ std::atomic<uint64_t> g_next_request{0};
 // Tells an untilDelivered interrupter how its request ended, and forgets it
 // as in flight. Mutex held.
 void PostResult(Entry* e, const InterruptRequest& r, DeliveryResult result) {
+  AssertRegistryLocked();
   if (r.notify < 0) return;
   auto& f = e->in_flight;
   f.erase(std::remove_if(f.begin(), f.end(), [&](const auto& p) { return p.first == r.id; }),
@@ -192,30 +193,22 @@ void LearnRegionFrame(v8::Isolate* isolate, RegionStack& rs) {
   rs.region_function_name.Reset(isolate, fn);
 }
 
-// Runs on the target thread, either from V8's interrupt check while JS runs
-// or from the event loop. It never calls JS and never throws: it only decides
-// whether an addressed region is active right now and, if so, asks V8 to
-// terminate — on this very thread, so the region cannot exit in between.
-// The registry mutex is held only to move plain data: the stack capture
-// (which allocates, and so may collect garbage) happens outside it.
+// Runs on the target thread, from V8's interrupt check while JS runs. It
+// never calls JS (a NoJsScope for the whole callback enforces it) and never
+// throws: it only decides whether an addressed region is active right now
+// and, if so, asks V8 to terminate — on this very thread, so the region
+// cannot exit in between. The registry mutex is held only to move plain
+// data: the stack capture (which allocates, and so may collect garbage)
+// happens outside it.
 void OnInterrupt(void*) {
   Entry* e = CurrentEntry();
   if (e == nullptr || tl_regions == nullptr) return;
   RegionStack& rs = *tl_regions;
   v8::Isolate* isolate = e->isolate;
+  NoJsScope no_js(isolate);
   std::vector<InterruptRequest> taken;
-  Registry& reg = Registry::Get();
-  // Spin briefly first: the interrupter usually still holds the mutex for a
-  // few more instructions, and a futex sleep/wake here costs microseconds of
-  // interrupt latency.
-  for (int spins = 0; !reg.mutex.try_lock(); spins++) {
-    if (spins == 4096) {
-      reg.mutex.lock();
-      break;
-    }
-  }
   {
-    std::lock_guard<std::mutex> lock(reg.mutex, std::adopt_lock);
+    RegistryLock lock(RegistryLock::kSpinFirst, isolate);
     auto keep = std::stable_partition(
         e->requests.begin(), e->requests.end(),
         [](const InterruptRequest& r) { return r.pending; });
@@ -278,7 +271,7 @@ void OnInterrupt(void*) {
   bool any = !answers.empty() || Notifies(rs.fired);
   for (const InterruptRequest& m : rs.merged) any = any || Notifies(m);
   if (!any) return;
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock(RegistryLock::kBlock, isolate);
   for (auto& [r, result] : answers) PostResult(e, r, result);
   auto track = [e](const InterruptRequest& r) {
     if (!Notifies(r)) return;
@@ -296,7 +289,7 @@ InterruptRequest ResolveFired(Entry* e, RegionStack& rs, DeliveryResult result) 
   bool any = Notifies(fired);
   for (const InterruptRequest& m : rs.merged) any = any || Notifies(m);
   if (any) {
-    std::lock_guard<std::mutex> lock(Registry::Get().mutex);
+    RegistryLock lock;
     PostResult(e, fired, result);
     for (const InterruptRequest& m : rs.merged) PostResult(e, m, result);
   }
@@ -309,6 +302,7 @@ InterruptRequest ResolveFired(Entry* e, RegionStack& rs, DeliveryResult result) 
 // mutex and loop wake-up (an eventfd write) on this latency-critical path.
 // The callback owns no data, so one dropped at isolate disposal leaks nothing.
 void ArmInterrupt(Entry* e) {
+  AssertRegistryLocked();  // lifetime rule 2: `e` was found in `live`
   e->isolate->RequestInterrupt([](v8::Isolate*, void*) { OnInterrupt(nullptr); }, nullptr);
 }
 
@@ -329,7 +323,7 @@ void ThrowInterrupted(v8::Isolate* isolate, RegionStack& rs,
                       double timeout_ms = 0) {
   v8::Local<v8::Context> context = isolate->GetCurrentContext();
   v8::Local<v8::Value> reason = v8::Undefined(isolate);
-  // The codec's common encodings (src/reason.ts) cross as JS values it
+  // The codec's common encodings (src/shared/reason.ts) cross as JS values it
   // reads without decoding anything itself: a number (tag 2) or a boolean
   // (3, 4) as itself; the text ones (tag 1, a string; tag 7, a JSON text),
   // valid UTF-8 tag byte included, as one JS string.
@@ -397,8 +391,7 @@ void ThrowInterrupted(v8::Isolate* isolate, RegionStack& rs,
 
 // { pending: true } requests wait for the next outermost region entry.
 bool TakePendingRequest(Entry* e, InterruptRequest* out) {
-  Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   bool found = false;
   for (auto it = e->requests.begin(); it != e->requests.end(); ++it) {
     if (it->pending) {
@@ -418,7 +411,7 @@ bool TakePendingRequest(Entry* e, InterruptRequest* out) {
 // A request aimed at region `seq` that is still queued (its interrupt
 // callback has not run: the region spent the time in native code).
 bool TakeQueuedRequestFor(Entry* e, uint64_t seq, InterruptRequest* out) {
-  std::lock_guard<std::mutex> lock(Registry::Get().mutex);
+  RegistryLock lock;
   for (auto it = e->requests.begin(); it != e->requests.end(); ++it) {
     if (!it->pending && it->region_seq == seq) {
       *out = std::move(*it);
@@ -434,11 +427,11 @@ bool TakeQueuedRequestFor(Entry* e, uint64_t seq, InterruptRequest* out) {
 // the entry's deep_seqs, which interrupters read under the mutex: the owner
 // writes it under the mutex too (a rare, deep case).
 [[gnu::noinline]] void PushDeep(Entry* e, uint64_t seq) {
-  std::lock_guard<std::mutex> lock(Registry::Get().mutex);
+  RegistryLock lock;
   e->deep_seqs.push_back(seq);
 }
 [[gnu::noinline]] void PopDeep(Entry* e) {
-  std::lock_guard<std::mutex> lock(Registry::Get().mutex);
+  RegistryLock lock;
   e->deep_seqs.pop_back();
 }
 
@@ -529,7 +522,7 @@ namespace {
         rs.fired_cut = 0;
       } else {
         // An outer region is already being interrupted.
-        std::lock_guard<std::mutex> lock(Registry::Get().mutex);
+        RegistryLock lock;
         PostResult(e, queued, DeliveryResult::kRegionFinished);
       }
     }
@@ -568,6 +561,64 @@ namespace {
 
 }  // namespace
 
+namespace {
+
+// A region's entry and exit, paired by construction: the constructor makes
+// the region active (its sequence number at its depth, then the depth,
+// which interrupters read) and, with kDeadline, arms the thread's deadline
+// slot; the destructor puts back exactly what was there. Whatever way the
+// region's call ends (a value, an exception, a termination) or a future
+// edit leaves this scope early, the region is never left active. It closes
+// before the boundary work (ExitSlow, the factory's JS), which must see the
+// region as finished. Everything inlines: the hot path is the same stores as
+// written by hand (measured, DESIGN.md lifetime rule 10).
+template <bool kDeadline>
+class RegionScope {
+ public:
+  RegionScope(Entry* e, uint64_t seq, uint32_t depth, double timeout_ms)
+      : e_(e), seq_(seq), depth_(depth) {
+    if (__builtin_expect(depth < kTrackedRegions, 1))
+      e->region_seqs[depth].store(seq, std::memory_order_relaxed);
+    else
+      PushDeep(e, seq);
+    e->region_depth.store(depth + 1, std::memory_order_release);
+    if constexpr (kDeadline) {
+      // The slot holds the earliest deadline among the active regions; this
+      // one takes it only if it is earlier, and puts back what was there
+      // when it leaves (so an outer deadline fires at the outer region).
+      prev_deadline_ = e->deadline.deadline_ns.load(std::memory_order_relaxed);
+      prev_seq_ = e->deadline.seq.load(std::memory_order_relaxed);
+      if (timeout_ms > 0 && timeout_ms < 9.0e12) {
+        const int64_t at = MonotonicNs() + static_cast<int64_t>(timeout_ms * 1e6);
+        if (at < prev_deadline_) ArmDeadline(e, at, seq);
+      }
+    }
+  }
+
+  ~RegionScope() {
+    if constexpr (kDeadline) {
+      // The slot is ours (we armed it, or rearmDeadline() did): put back what
+      // was there before this region. Sequence numbers are unique per thread.
+      if (e_->deadline.seq.load(std::memory_order_relaxed) == seq_)
+        RestoreDeadline(e_, prev_deadline_, prev_seq_);
+    }
+    if (__builtin_expect(depth_ >= kTrackedRegions, 0)) PopDeep(e_);
+    e_->region_depth.store(depth_, std::memory_order_release);
+  }
+
+  RegionScope(const RegionScope&) = delete;
+  RegionScope& operator=(const RegionScope&) = delete;
+
+ private:
+  Entry* const e_;
+  const uint64_t seq_;
+  const uint32_t depth_;
+  int64_t prev_deadline_ = kNoDeadline;  // kDeadline only
+  uint64_t prev_seq_ = 0;                // kDeadline only
+};
+
+}  // namespace
+
 // The region itself; kDeadline adds the thread's deadline slot (a
 // compile-time switch, so the plain region's hot path is unchanged).
 template <bool kDeadline>
@@ -592,32 +643,15 @@ inline void RunRegionImpl(const v8::FunctionCallbackInfo<v8::Value>& info) {
     if (EnterSlow(info, rs, e, seq, depth)) return;
   }
 
-  if (__builtin_expect(depth < kTrackedRegions, 1))
-    e->region_seqs[depth].store(seq, std::memory_order_relaxed);
-  else
-    PushDeep(e, seq);
-  e->region_depth.store(depth + 1, std::memory_order_release);
-
-  // Deadline: the slot holds the earliest deadline among the active
-  // regions; this one takes it only if it is earlier, and puts back what
-  // was there when it leaves (so an outer deadline fires at the outer region).
   double timeout_ms = 0;
-  int64_t prev_deadline = kNoDeadline;
-  uint64_t prev_seq = 0;
-  if constexpr (kDeadline) {
+  if constexpr (kDeadline)
     timeout_ms = info.Length() > 2 && info[2]->IsNumber() ? info[2].As<v8::Number>()->Value() : 0;
-    prev_deadline = e->deadline.deadline_ns.load(std::memory_order_relaxed);
-    prev_seq = e->deadline.seq.load(std::memory_order_relaxed);
-    if (timeout_ms > 0 && timeout_ms < 9.0e12) {
-      const int64_t at = MonotonicNs() + static_cast<int64_t>(timeout_ms * 1e6);
-      if (at < prev_deadline) ArmDeadline(e, at, seq);
-    }
-  }
 
   v8::Local<v8::Value> value;
   v8::Local<v8::Value> caught;
   bool terminated = false;
   {
+    RegionScope<kDeadline> region(e, seq, depth, timeout_ms);
     v8::TryCatch try_catch(isolate);
     // A call that returned a value threw nothing: only ask the TryCatch
     // (two calls into V8) when it did not.
@@ -636,15 +670,7 @@ inline void RunRegionImpl(const v8::FunctionCallbackInfo<v8::Value>& info) {
           try_catch.ReThrow();
       }
     }
-  }
-
-  if constexpr (kDeadline) {
-    // The slot is ours (we armed it, or rearmDeadline() did): put back what
-    // was there before this region. Sequence numbers are unique per thread.
-    if (e->deadline.seq.load(std::memory_order_relaxed) == seq) RestoreDeadline(e, prev_deadline, prev_seq);
-  }
-  if (__builtin_expect(depth >= kTrackedRegions, 0)) PopDeep(e);
-  e->region_depth.store(depth, std::memory_order_release);
+  }  // the TryCatch closes, then the region (reverse order of their opening)
 
   if (__builtin_expect(terminated || rs.fired_seq != 0 ||
                            e->queued_requests.load(std::memory_order_acquire) != 0,
@@ -689,6 +715,7 @@ void RearmDeadline(const v8::FunctionCallbackInfo<v8::Value>& info) {
 }
 
 void QueueTimeoutLocked(Entry* e, uint64_t seq) {
+  AssertRegistryLocked();
   InterruptRequest r;
   r.id = ++g_next_request;
   r.by = e->thread_id;
@@ -699,36 +726,34 @@ void QueueTimeoutLocked(Entry* e, uint64_t seq) {
   ArmInterrupt(e);
 }
 
-InterruptStatus RequestRegionInterrupt(InterruptArgs& args,
+InterruptStatus RequestRegionInterrupt(int64_t target, InterruptRequest r,
                                        uint64_t* request_id) {
-  InterruptRequest r;
-  r.by = args.by;
-  r.notify = args.notify;
-  r.kill = args.kill;
-  r.reason = std::move(args.reason);
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
-  Entry* e = reg.FindLocked(args.target);
+  RegistryLock lock;
+  Entry* e = reg.FindLocked(target);
   if (e == nullptr)
-    return reg.EverSeenLocked(args.target) ? InterruptStatus::kThreadDead
-                                           : InterruptStatus::kUnknownThread;
+    return reg.EverSeenLocked(target) ? InterruptStatus::kThreadDead
+                                      : InterruptStatus::kUnknownThread;
   r.id = ++g_next_request;
+  r.timeout = false;  // only the watchdog's (QueueTimeoutLocked)
+  // Only a request for the outermost region with none active waits.
+  const bool may_wait = r.pending;
+  r.pending = false;
 
   const uint32_t depth =
       e->env == nullptr ? 0 : e->region_depth.load(std::memory_order_acquire);
-  if (args.region_seq != 0) {
+  if (r.region_seq != 0) {
     // A region handle: a pre-check here (exact but for a region that is
     // exiting this very moment); the interrupt callback on the target thread
     // makes the final, race-free decision.
     bool maybe_active = false;
     for (uint32_t i = 0; i < std::min(depth, kTrackedRegions); i++)
-      if (e->region_seqs[i].load(std::memory_order_relaxed) == args.region_seq)
+      if (e->region_seqs[i].load(std::memory_order_relaxed) == r.region_seq)
         maybe_active = true;
-    for (uint64_t deep : e->deep_seqs) maybe_active = maybe_active || deep == args.region_seq;
+    for (uint64_t deep : e->deep_seqs) maybe_active = maybe_active || deep == r.region_seq;
     if (!maybe_active) return InterruptStatus::kRegionInactive;
-    r.region_seq = args.region_seq;
   } else if (depth == 0) {
-    if (!args.pending) return InterruptStatus::kNoRegion;
+    if (!may_wait) return InterruptStatus::kNoRegion;
     r.pending = true;
     *request_id = r.id;
     e->requests.push_back(std::move(r));
@@ -746,7 +771,7 @@ InterruptStatus RequestRegionInterrupt(InterruptArgs& args,
 
 bool CancelRegionInterrupt(int64_t target, uint64_t request_id) {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   Entry* e = reg.FindLocked(target);
   if (e == nullptr) return false;
   for (auto it = e->requests.begin(); it != e->requests.end(); ++it) {
@@ -765,7 +790,7 @@ bool CancelRegionInterrupt(int64_t target, uint64_t request_id) {
 
 bool ReissueRegionInterrupt(int64_t target, uint64_t request_id) {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   Entry* e = reg.FindLocked(target);
   if (e == nullptr || e->env == nullptr) return false;
   for (const InterruptRequest& r : e->requests) {

@@ -5,7 +5,6 @@
 #include <v8.h>
 
 #include <cstdint>
-#include <string>
 
 #include "registry.h"
 
@@ -20,19 +19,11 @@ enum class InterruptStatus : int32_t {
   kRegionInactive = 5,  // the addressed region handle has finished
 };
 
-struct InterruptArgs {
-  int64_t target = -1;
-  uint64_t region_seq = 0;  // 0: the thread's outermost region
-  bool pending = false;
-  int64_t notify = -1;      // threadId to receive kInterruptResult
-  int64_t by = -1;
-  bool kill = false;        // kill()'s interrupt phase (see InterruptRequest)
-  std::string reason;
-};
-
-// Any thread. `*request_id` is set when a request was queued. Takes the
-// reason out of `args` (moved, not copied under the registry mutex).
-InterruptStatus RequestRegionInterrupt(InterruptArgs& args,
+// Any thread. `request` says who asks (by, notify), what for (kill, reason)
+// and where: `region_seq` a region handle, or 0 for the thread's outermost
+// region — then `pending` waits for the next entry if none is active. Its id
+// is assigned here; `*request_id` is set when it was queued.
+InterruptStatus RequestRegionInterrupt(int64_t target, InterruptRequest request,
                                        uint64_t* request_id);
 
 // Any thread: re-arm the target's interrupt for a still-queued request.

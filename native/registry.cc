@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 
 namespace tk {
 
@@ -14,7 +16,53 @@ thread_local Entry* tl_entry = nullptr;
 // Dead records kept for late kill() calls; ever_seen remembers every id.
 constexpr size_t kMaxDeadRecords = 4096;
 constexpr size_t kDeadStacksKept = 64;
+
+#if defined(TK_DEBUG_CHECKS)
+// Whether this thread holds the registry mutex (debug checks only: a
+// thread_local costs a __tls_get_addr call in a shared object).
+thread_local bool tl_holds_registry = false;
+
+[[noreturn]] void DebugCheckFailed(const char* what) {
+  std::fprintf(stderr, "thread-kill: debug check failed: %s\n", what);
+  std::abort();
+}
+#endif
 }  // namespace
+
+RegistryLock::RegistryLock(Wait wait, v8::Isolate* isolate) : no_js_(isolate) {
+#if defined(TK_DEBUG_CHECKS)
+  // std::mutex is not recursive: a second lock by the same thread would
+  // deadlock silently. Say so instead.
+  if (tl_holds_registry) DebugCheckFailed("the registry mutex taken twice by one thread");
+#endif
+  std::mutex& m = Registry::Get().mutex_;
+  if (wait == kSpinFirst) {
+    for (int spins = 0; !m.try_lock(); spins++) {
+      if (spins == 4096) {
+        m.lock();
+        break;
+      }
+    }
+  } else {
+    m.lock();
+  }
+#if defined(TK_DEBUG_CHECKS)
+  tl_holds_registry = true;
+#endif
+}
+
+RegistryLock::~RegistryLock() {
+#if defined(TK_DEBUG_CHECKS)
+  tl_holds_registry = false;
+#endif
+  Registry::Get().mutex_.unlock();
+}
+
+#if defined(TK_DEBUG_CHECKS)
+void AssertRegistryLocked() {
+  if (!tl_holds_registry) DebugCheckFailed("registry state touched without the registry mutex");
+}
+#endif
 
 Entry* CurrentEntry() { return tl_entry; }
 void SetCurrentEntry(Entry* e) { tl_entry = e; }
@@ -35,11 +83,13 @@ Registry& Registry::Get() {
 }
 
 Entry* Registry::FindLocked(int64_t thread_id) {
+  AssertRegistryLocked();
   auto it = live.find(thread_id);
   return it == live.end() ? nullptr : it->second;
 }
 
 void Registry::MarkSeenLocked(int64_t thread_id) {
+  AssertRegistryLocked();
   if (thread_id < 0) return;
   size_t i = static_cast<size_t>(thread_id);
   if (ever_seen.size() <= i) ever_seen.resize(i + 1024, false);
@@ -47,16 +97,19 @@ void Registry::MarkSeenLocked(int64_t thread_id) {
 }
 
 bool Registry::EverSeenLocked(int64_t thread_id) const {
+  AssertRegistryLocked();
   return thread_id >= 0 && static_cast<size_t>(thread_id) < ever_seen.size() &&
          ever_seen[static_cast<size_t>(thread_id)];
 }
 
 const DeadRecord* Registry::FindDeadLocked(int64_t thread_id) const {
+  AssertRegistryLocked();
   auto it = dead.find(thread_id);
   return it == dead.end() ? nullptr : &it->second;
 }
 
 void Registry::PostLocked(int64_t thread_id, Event ev) {
+  AssertRegistryLocked();
   Entry* w = FindLocked(thread_id);
   if (w == nullptr || w->inbox_async == nullptr) return;
   w->inbox.push_back(ev);
@@ -66,11 +119,13 @@ void Registry::PostLocked(int64_t thread_id, Event ev) {
 }
 
 void Registry::MarkKilledLocked(Entry* e, int32_t exit_code) {
+  AssertRegistryLocked();
   if (!e->killed) e->kill_exit_code = exit_code;
   e->killed = true;
 }
 
 void Registry::RetireLocked(Entry* e) {
+  AssertRegistryLocked();
   live.erase(e->thread_id);
   DeadRecord rec;
   // Only a kill counts: the thread's own 'exit' event also sets

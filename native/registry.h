@@ -5,7 +5,9 @@
 // not registered yet. Lifetime and locking rules are in docs/DESIGN.md; the
 // short version:
 //   * Registry::mutex guards the map and every non-atomic field of every
-//     Entry that another thread may read or write.
+//     Entry that another thread may read or write. It is only ever taken
+//     through a RegistryLock, which also disallows JavaScript on the calling
+//     thread's isolate for as long (see the guards at the end of this file).
 //   * An Entry is removed from the map and deleted only by its own thread's
 //     environment cleanup hook (or, for a reservation that never started,
 //     by Unreserve), always under the mutex. So a pointer found in the map
@@ -24,6 +26,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -173,14 +176,13 @@ class Registry {
  public:
   static Registry& Get();
 
-  std::mutex mutex;
   std::unordered_map<int64_t, Entry*> live;
   // Recently dead threads (bounded) and every id ever seen (a bitset).
   std::unordered_map<int64_t, DeadRecord> dead;
   std::vector<int64_t> dead_order;
   std::vector<bool> ever_seen;
 
-  // All of these require `mutex` to be held by the caller.
+  // All of these require the caller to hold a RegistryLock.
   Entry* FindLocked(int64_t thread_id);
   void MarkSeenLocked(int64_t thread_id);
   bool EverSeenLocked(int64_t thread_id) const;
@@ -194,8 +196,72 @@ class Registry {
   static void MarkKilledLocked(Entry* e, int32_t exit_code);
 
  private:
+  friend class RegistryLock;
   Registry() = default;
+  std::mutex mutex_;
 };
+
+// ---- Guards: invariants enforced rather than commented.
+//
+// Built with TK_DEBUG_CHECKS (node-gyp's Debug configuration, the sanitizer
+// run of `npm run test:sanitize`), a violation stops the process on the spot,
+// naming what was broken. A release build keeps every guard but never turns
+// a violation into a crash (see NoJsScope).
+#if defined(TK_DEBUG_CHECKS)
+constexpr bool kDebugChecks = true;
+#else
+constexpr bool kDebugChecks = false;
+#endif
+
+// While open, V8 refuses to run JavaScript in `isolate`, which must be the
+// calling thread's own (null: a thread without one, nothing to guard). The
+// code inside may still use V8 (handles, stack traces, TerminateExecution);
+// it can never re-enter user code (a setter, a getter, a finalizer's JS).
+// The mode: with debug checks CRASH_ON_FAILURE, so any JS call is a V8 fatal
+// error ("Invoke in DisallowJavascriptExecutionScope") and the sanitizer run
+// proves the invariant; in release THROW_ON_FAILURE, as Node's own
+// FreeEnvironment uses it: the call fails with an exception instead of
+// running, and the process lives. DESIGN.md, "Guards".
+class NoJsScope {
+ public:
+  explicit NoJsScope(v8::Isolate* isolate) {
+    if (isolate != nullptr) scope_.emplace(isolate, kOnFailure);
+  }
+
+ private:
+  static constexpr v8::Isolate::DisallowJavascriptExecutionScope::OnFailure kOnFailure =
+      kDebugChecks ? v8::Isolate::DisallowJavascriptExecutionScope::CRASH_ON_FAILURE
+                   : v8::Isolate::DisallowJavascriptExecutionScope::THROW_ON_FAILURE;
+  std::optional<v8::Isolate::DisallowJavascriptExecutionScope> scope_;
+};
+
+// The registry mutex, held for this object's scope, with JavaScript
+// disallowed on the calling thread's isolate (if it has one; the deadline
+// watchdog has none) for at least as long: nothing a locked section calls can
+// run user code, which could deadlock every thread (reliability rule 1).
+// kSpinFirst: try_lock a few thousand times before sleeping on the mutex
+// (the interrupt callback: the interrupter usually releases it within
+// instructions, and a futex sleep/wake costs microseconds of latency).
+class RegistryLock {
+ public:
+  enum Wait { kBlock, kSpinFirst };
+  explicit RegistryLock(Wait wait = kBlock, v8::Isolate* isolate = v8::Isolate::TryGetCurrent());
+  ~RegistryLock();
+  RegistryLock(const RegistryLock&) = delete;
+  RegistryLock& operator=(const RegistryLock&) = delete;
+
+ private:
+  NoJsScope no_js_;  // opened before the mutex is taken, closed after it is released
+};
+
+// Debug checks: stops the process unless the calling thread holds the
+// registry mutex (through a RegistryLock). Release: nothing. Called by every
+// *Locked function and by the cross-thread calls that need the lock.
+#if defined(TK_DEBUG_CHECKS)
+void AssertRegistryLocked();
+#else
+inline void AssertRegistryLocked() {}
+#endif
 
 // The entry of the calling thread, or null (not registered / torn down).
 Entry* CurrentEntry();

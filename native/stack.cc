@@ -5,8 +5,26 @@
 namespace tk {
 
 namespace {
+
+// One frame's four fields, as V8 values.
+struct FrameFields {
+  v8::Local<v8::String> function;
+  v8::Local<v8::String> script;
+  int line;
+  int column;
+};
+
+// Frame `i` of `trace`; a missing name or script is the empty string.
+FrameFields FieldsAt(v8::Isolate* isolate, v8::Local<v8::StackTrace> trace, int i) {
+  v8::Local<v8::StackFrame> f = trace->GetFrame(isolate, i);
+  v8::Local<v8::String> fn = f->GetFunctionName();
+  v8::Local<v8::String> script = f->GetScriptNameOrSourceURL();
+  v8::Local<v8::String> empty = v8::String::Empty(isolate);
+  return FrameFields{fn.IsEmpty() ? empty : fn, script.IsEmpty() ? empty : script,
+                     f->GetLineNumber(), f->GetColumn()};
+}
+
 std::string ToUtf8(v8::Isolate* isolate, v8::Local<v8::String> s) {
-  if (s.IsEmpty()) return std::string();
   v8::String::Utf8Value utf8(isolate, s);
   return *utf8 ? std::string(*utf8, utf8.length()) : std::string();
 }
@@ -16,6 +34,23 @@ v8::Local<v8::String> Str(v8::Isolate* isolate, const std::string& s) {
                                  static_cast<int>(s.size()))
       .FromMaybe(v8::String::Empty(isolate));
 }
+
+// [[function, script, line, column], ...] of `n` frames, frame i from
+// `fields_at(i)`. Arrays are built from their elements, never with [[Set]],
+// which would run any setter a program put on Array.prototype.
+template <typename FieldsAtFn>
+v8::Local<v8::Array> RowsToArray(v8::Isolate* isolate, int n, FieldsAtFn fields_at) {
+  std::vector<v8::Local<v8::Value>> rows;
+  rows.reserve(std::max(0, n));
+  for (int i = 0; i < n; i++) {
+    const FrameFields f = fields_at(i);
+    v8::Local<v8::Value> items[] = {f.function, f.script, v8::Integer::New(isolate, f.line),
+                                    v8::Integer::New(isolate, f.column)};
+    rows.push_back(v8::Array::New(isolate, items, 4));
+  }
+  return v8::Array::New(isolate, rows.data(), rows.size());
+}
+
 }  // namespace
 
 std::vector<Frame> CaptureStack(v8::Isolate* isolate, int limit) {
@@ -27,50 +62,26 @@ std::vector<Frame> CaptureStack(v8::Isolate* isolate, int limit) {
   const int n = trace->GetFrameCount();
   out.reserve(n);
   for (int i = 0; i < n; i++) {
-    v8::Local<v8::StackFrame> f = trace->GetFrame(isolate, i);
-    Frame frame;
-    frame.function = ToUtf8(isolate, f->GetFunctionName());
-    frame.script = ToUtf8(isolate, f->GetScriptNameOrSourceURL());
-    frame.line = f->GetLineNumber();
-    frame.column = f->GetColumn();
-    out.push_back(std::move(frame));
+    const FrameFields f = FieldsAt(isolate, trace, i);
+    out.push_back(Frame{ToUtf8(isolate, f.function), ToUtf8(isolate, f.script), f.line, f.column});
   }
   return out;
 }
 
 v8::Local<v8::Array> FramesToArray(v8::Isolate* isolate,
                                    const std::vector<Frame>& frames) {
-  // Arrays are built from their elements, never with [[Set]], which would
-  // run any setter a program put on Array.prototype.
-  std::vector<v8::Local<v8::Value>> rows;
-  rows.reserve(frames.size());
-  for (const Frame& f : frames) {
-    v8::Local<v8::Value> items[] = {
-        Str(isolate, f.function), Str(isolate, f.script),
-        v8::Integer::New(isolate, f.line), v8::Integer::New(isolate, f.column)};
-    rows.push_back(v8::Array::New(isolate, items, 4));
-  }
-  return v8::Array::New(isolate, rows.data(), rows.size());
+  return RowsToArray(isolate, static_cast<int>(frames.size()), [&](int i) {
+    const Frame& f = frames[i];
+    return FrameFields{Str(isolate, f.function), Str(isolate, f.script), f.line, f.column};
+  });
 }
 
 v8::Local<v8::Array> TraceToArray(v8::Isolate* isolate,
                                   v8::Local<v8::StackTrace> trace, int from,
                                   int to) {
   to = std::min(to, trace->GetFrameCount());
-  std::vector<v8::Local<v8::Value>> rows;
-  rows.reserve(std::max(0, to - from));
-  v8::Local<v8::String> empty = v8::String::Empty(isolate);
-  for (int i = from; i < to; i++) {
-    v8::Local<v8::StackFrame> f = trace->GetFrame(isolate, i);
-    v8::Local<v8::String> fn = f->GetFunctionName();
-    v8::Local<v8::String> script = f->GetScriptNameOrSourceURL();
-    v8::Local<v8::Value> items[] = {
-        fn.IsEmpty() ? empty : fn, script.IsEmpty() ? empty : script,
-        v8::Integer::New(isolate, f->GetLineNumber()),
-        v8::Integer::New(isolate, f->GetColumn())};
-    rows.push_back(v8::Array::New(isolate, items, 4));
-  }
-  return v8::Array::New(isolate, rows.data(), rows.size());
+  return RowsToArray(isolate, to - from,
+                     [&](int i) { return FieldsAt(isolate, trace, from + i); });
 }
 
 }  // namespace tk

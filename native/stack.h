@@ -22,12 +22,12 @@ constexpr int kMaxCapturedFrames = 64;
 // Must run on the isolate's own thread. Never calls JS.
 std::vector<Frame> CaptureStack(v8::Isolate* isolate, int limit);
 
-// [[function, script, line, column], ...] for JS.
+// Frames as JS sees them: [[function, script, line, column], ...], from
+// frames copied off another thread (FramesToArray) or from frames [from, to)
+// of a trace captured on this thread, taken straight from V8's strings, no
+// UTF-8 round trip (TraceToArray). Both build every row the same way.
 v8::Local<v8::Array> FramesToArray(v8::Isolate* isolate,
                                    const std::vector<Frame>& frames);
-
-// The same for frames [from, to) of a trace captured on this thread, taken
-// straight from V8's strings (no UTF-8 round trip).
 v8::Local<v8::Array> TraceToArray(v8::Isolate* isolate,
                                   v8::Local<v8::StackTrace> trace, int from,
                                   int to);

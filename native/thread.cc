@@ -26,7 +26,7 @@ void OnInbox(uv_async_t* handle) {
   Entry* e = static_cast<Entry*>(handle->data);
   std::vector<Event> events;
   {
-    std::lock_guard<std::mutex> lock(Registry::Get().mutex);
+    RegistryLock lock;
     events.swap(e->inbox);
   }
   if (events.empty() || e->event_handler.IsEmpty()) return;
@@ -56,10 +56,13 @@ void OnInbox(uv_async_t* handle) {
 // other thread can reach this environment through us.
 void OnEnvironmentCleanup(void* arg) {
   Entry* e = static_cast<Entry*>(arg);
+  // Node's FreeEnvironment already refuses JS here (THROW_ON_FAILURE); with
+  // debug checks this makes it a crash, like every other guarded place.
+  NoJsScope no_js(e->isolate);
   uv_async_t* inbox = nullptr;
   Registry& reg = Registry::Get();
   {
-    std::lock_guard<std::mutex> lock(reg.mutex);
+    RegistryLock lock;
     e->state.store(static_cast<int32_t>(ThreadState::kExiting));
     reg.RetireLocked(e);
     // Reservations this thread made for children that never started die
@@ -99,7 +102,7 @@ Entry* RegisterCurrentThread(v8::Isolate* isolate, int64_t thread_id,
     // Loaded again in this thread (a second module-cache instance, or the
     // library after the KillableWorker bootstrap). One handler per thread:
     // the JS layer keeps its per-thread state in one place whichever
-    // instance receives the events (src/thread-state.ts). The bootstrap
+    // instance receives the events (src/shared/thread-state.ts). The bootstrap
     // registers none; the first real one is kept.
     if (existing->event_handler.IsEmpty() && !event_handler.IsEmpty())
       existing->event_handler.Reset(isolate, event_handler);
@@ -116,9 +119,9 @@ Entry* RegisterCurrentThread(v8::Isolate* isolate, int64_t thread_id,
 
   Registry& reg = Registry::Get();
   Entry* e = nullptr;
-  bool stop_now = false;
+  bool terminate_now = false;
   {
-    std::lock_guard<std::mutex> lock(reg.mutex);
+    RegistryLock lock;
     e = reg.FindLocked(thread_id);
     if (e == nullptr) {
       e = new Entry();
@@ -137,14 +140,14 @@ Entry* RegisterCurrentThread(v8::Isolate* isolate, int64_t thread_id,
     inbox->data = e;
     e->context.Reset(isolate, context);
     if (!event_handler.IsEmpty()) e->event_handler.Reset(isolate, event_handler);
-    stop_now = e->kill_requested.load();
-    e->state.store(static_cast<int32_t>(stop_now ? ThreadState::kStopping
-                                                 : ThreadState::kRunning));
+    terminate_now = e->kill_requested.load();
+    e->state.store(static_cast<int32_t>(terminate_now ? ThreadState::kStopping
+                                                      : ThreadState::kRunning));
     SetCurrentEntry(e);
     BindThreadRegions(e);
     // A kill that arrived while this thread was only reserved lands now,
     // before any user code of the thread runs.
-    if (stop_now) node::Stop(env);
+    if (terminate_now) node::Stop(env);
   }
   // Registered after the inbox exists so that it runs first (cleanup hooks
   // run last-in, first-out) and the entry is gone before anything it points
@@ -156,7 +159,7 @@ Entry* RegisterCurrentThread(v8::Isolate* isolate, int64_t thread_id,
 bool ReserveThread(int64_t thread_id, int64_t reserved_by,
                    const std::string& name) {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   if (reg.EverSeenLocked(thread_id)) return false;  // registered or dead
   Entry* e = new Entry();
   e->thread_id = thread_id;
@@ -171,7 +174,7 @@ bool ReserveThread(int64_t thread_id, int64_t reserved_by,
 
 bool ReleaseReservation(int64_t thread_id) {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   Entry* e = reg.FindLocked(thread_id);
   if (e == nullptr || e->env != nullptr) return false;
   reg.RetireLocked(e);

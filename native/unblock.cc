@@ -125,7 +125,7 @@ int UnblockHandlerState() {
 bool ArmUnblock(int64_t thread_id, uint64_t test_start_time) {
   if (!kSupported) return false;
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   Entry* e = reg.FindLocked(thread_id);
   if (e == nullptr || e->env == nullptr || e->os_tid <= 0) return false;
   // The entry is in `live`, so its thread has not run its cleanup hook and
@@ -138,7 +138,7 @@ bool ArmUnblock(int64_t thread_id, uint64_t test_start_time) {
 UnblockStatus SignalBlockedThread(int64_t thread_id) {
   if (!kSupported) return UnblockStatus::kUnsupported;
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   Entry* e = reg.FindLocked(thread_id);
   if (e == nullptr || e->env == nullptr || e->os_tid <= 0) return UnblockStatus::kNotLive;
   // Never before termination: without a pending termination the EINTR
@@ -158,7 +158,7 @@ UnblockStatus SignalBlockedThread(int64_t thread_id) {
 
 int ThreadLoopFd(int64_t thread_id) {
   Registry& reg = Registry::Get();
-  std::lock_guard<std::mutex> lock(reg.mutex);
+  RegistryLock lock;
   Entry* e = reg.FindLocked(thread_id);
   if (e == nullptr || e->inbox_async == nullptr || e->inbox_async->loop == nullptr) return -1;
   // backend_fd is set once by uv_loop_init; reading it is a plain int load.

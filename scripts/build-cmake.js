@@ -44,7 +44,7 @@ if (built.status !== 0) fail(`cmake-js build failed: node ${args.join(' ')}`);
 // so also check which file it actually loaded.
 const check = spawnSync(process.execPath, ['-e', `
   const threads = require('./lib/index.js').threads();
-  const { binaryPath } = require('./lib/native.js');
+  const { binaryPath } = require('./lib/shared/native.js');
   console.log(JSON.stringify({ threads, binaryPath }));
 `], { cwd: root, encoding: 'utf8', env: { ...process.env, THREAD_KILL_BINARY: binary } });
 let result;

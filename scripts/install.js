@@ -16,16 +16,16 @@ const root = path.resolve(__dirname, '..');
 
 /**
  * The prebuild the library would load here, or null. Asked of the library's
- * own loader (lib/binary.js, present in the published package; a git clone
+ * own loader (lib/shared/binary.js, present in the published package; a git clone
  * has no prebuilds until `npm pack`) in a child process, so a binary that
  * cannot load here (e.g. a newer glibc) costs a source build, not this install.
  */
 function loadablePrebuild() {
-  if (!fs.existsSync(path.join(root, 'lib', 'binary.js'))) return null;
+  if (!fs.existsSync(path.join(root, 'lib', 'shared', 'binary.js'))) return null;
   const env = { ...process.env };
   delete env.THREAD_KILL_BINARY;
   const r = spawnSync(process.execPath, ['-e', `
-    const { loadBinary } = require('./lib/binary.js');
+    const { loadBinary } = require('./lib/shared/binary.js');
     const { file, origin } = loadBinary(process.cwd());
     console.log(JSON.stringify({ file, origin }));
   `], { cwd: root, env, encoding: 'utf8' });

@@ -27,4 +27,8 @@ const body = [
   'export default cjs;',
   '',
 ].join('\n');
-fs.writeFileSync(path.join(lib, 'index.mjs'), body);
+const out = path.join(lib, 'index.mjs');
+// Unchanged: not rewritten, so a test run reading it meanwhile never sees it half-written.
+let current = null;
+try { current = fs.readFileSync(out, 'utf8'); } catch { /* first build */ }
+if (current !== body) fs.writeFileSync(out, body);

@@ -6,7 +6,7 @@
 // and registers; the library's JS is loaded lazily, the first time an event
 // or an interrupt needs it, or when the worker imports thread-kill itself.
 import { getEnvironmentData, isMainThread, threadId } from 'worker_threads';
-import type { Native } from './native';
+import type { Native } from './shared/native';
 
 const binary = getEnvironmentData('thread-kill:binary');
 if (typeof binary === 'string') {
@@ -20,10 +20,10 @@ if (typeof binary === 'string') {
   // library itself (watching, untilDelivered, onKill hooks), and the
   // library's own registration installs it then.
   native.register(threadId, isMainThread, '', undefined as never);
-  let factory: import('./interrupted').InterruptFactory | undefined;
+  let factory: import('./region/error-factory').InterruptFactory | undefined;
   native.setInterruptFactory((...args) =>
-    (factory ??= (require('./interrupted') as typeof import('./interrupted')).interruptFactory(native.traceFrames))(...args));
+    (factory ??= (require('./region/error-factory') as typeof import('./region/error-factory')).interruptFactory(native.traceFrames))(...args));
   process.on('exit', () => native.markExiting(isMainThread));
 } else {
-  require('./thread');
+  require('./index');
 }

@@ -3,13 +3,13 @@
 // thread even if it hangs on its first line or never imports thread-kill.
 import * as path from 'path';
 import { Worker, WorkerOptions, setEnvironmentData } from 'worker_threads';
-import { InvalidArgTypeError } from './errors';
-import { kill, KillOptions, KillReport } from './kill';
-import { BINARY_KEY, binaryPath, native } from './native';
-import { stop } from './stop';
-import { exitCodeFor, knownWorkerIds } from './targets';
-import { threadState } from './thread-state';
-import { durationMs } from './validate';
+import { InvalidArgTypeError } from './shared/errors';
+import { kill, KillOptions, KillReport } from './kill/kill';
+import { BINARY_KEY, binaryPath, native } from './shared/native';
+import { stop } from './stop/stop';
+import { exitCodeFor, knownWorkerIds } from './registry/targets';
+import { threadState } from './shared/thread-state';
+import { durationMs } from './shared/validate';
 
 // .cjs: Node loads it without looking up the package.json "type" first.
 const BOOTSTRAP = path.join(__dirname, 'bootstrap.cjs');
@@ -124,7 +124,7 @@ export class KillableWorker extends Worker {
    * sets its exit code while the environment exists.
    */
   override terminate(): Promise<number> {
-    native.stop(this.originalThreadId, false, false, true, 1);
+    native.terminate(this.originalThreadId, false, false, true, 1);
     return super.terminate();
   }
 }

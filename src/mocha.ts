@@ -10,11 +10,11 @@
 // error, whose stack shows where it was looping, and the run goes on.
 // Asynchronous parts keep mocha's own timer. Loaded in the main process and
 // in every --parallel worker (mocha passes --require on to them).
-import './thread';
+import './index';
 import * as path from 'path';
-import { RegionTimeoutError } from './errors';
-import { native } from './native';
-import { MAX_TIMEOUT_MS } from './validate';
+import { RegionTimeoutError } from './shared/errors';
+import { native } from './shared/native';
+import { MAX_TIMEOUT_MS } from './shared/validate';
 
 const runRegionDeadline = native.runRegionDeadline;
 

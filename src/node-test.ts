@@ -8,11 +8,11 @@
 // interruptible() region whose deadline is its own `timeout` option; a stuck
 // one fails with "test timed out after <ms>ms" and the stack of where it was
 // looping, and the run goes on. Without a `timeout` nothing changes.
-import './thread';
+import './index';
 import * as nodeTest from 'node:test';
-import { RegionTimeoutError } from './errors';
-import { native } from './native';
-import { MAX_TIMEOUT_MS } from './validate';
+import { RegionTimeoutError } from './shared/errors';
+import { native } from './shared/native';
+import { MAX_TIMEOUT_MS } from './shared/validate';
 
 type Fn = (...args: unknown[]) => unknown;
 const runRegionDeadline = native.runRegionDeadline;

@@ -11,11 +11,11 @@
 //
 // Works with any pool whose run(task, options) ships the task to a worker
 // with postMessage (SharedArrayBuffers are shared, not copied).
-import './thread';
+import './index';
 import { threadId } from 'worker_threads';
-import { InterruptedError, InvalidArgTypeError } from './errors';
-import { interrupt, interruptible, currentRegion } from './interrupt';
-import { func } from './validate';
+import { InterruptedError, InvalidArgTypeError } from './shared/errors';
+import { interrupt, interruptible, currentRegion } from './region/interrupt';
+import { func } from './shared/validate';
 
 const MARK = '__threadKillTask';
 

@@ -10,8 +10,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { LIB, ROOT } from './helpers';
 
-const BINARY_JS = path.join(ROOT, 'lib', 'binary.js');
-const { binaryPath } = require(path.join(ROOT, 'lib', 'native.js')) as { binaryPath: string };
+const BINARY_JS = path.join(ROOT, 'lib', 'shared', 'binary.js');
+const { binaryPath } = require(path.join(ROOT, 'lib', 'shared', 'native.js')) as { binaryPath: string };
 
 interface Outcome { status: number | null; signal: string | null; stdout: string; stderr: string }
 

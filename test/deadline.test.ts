@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tk from 'thread-kill';
-import { LIB, runChild, scriptWorker } from './helpers';
+import { fixturePath, fixtureWorker, LIB, runChild } from './helpers';
 
 describe('deadlines: interruptible(fn, { timeoutMs })', () => {
   it('on the main thread: a busy loop throws RegionTimeoutError, an InterruptedError carrying its budget and where it looped', () => {
@@ -58,12 +58,7 @@ describe('deadlines: interruptible(fn, { timeoutMs })', () => {
 
   it('in workers (plain and KillableWorker, no other thread involved), 50 rounds each', async () => {
     for (const Ctor of [undefined, tk.KillableWorker]) {
-      const t = scriptWorker(`
-        let n = 0;
-        for (let i = 0; i < 50; i++) {
-          try { tk.interruptible(() => { for (;;) {} }, { timeoutMs: 2 }); } catch (e) { if (e instanceof tk.RegionTimeoutError) n++; }
-        }
-        post(n);`, undefined, Ctor as never);
+      const t = fixtureWorker('deadline', { case: 'rounds' }, Ctor as never);
       assert.strictEqual(await t.next(), 50);
       assert.strictEqual(await t.exited, 0);
     }
@@ -72,17 +67,13 @@ describe('deadlines: interruptible(fn, { timeoutMs })', () => {
   it('inside a require(): the half-loaded module is removed from require.cache', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tk-dl-'));
     fs.writeFileSync(path.join(dir, 'slow.js'), 'globalThis.loads = (globalThis.loads || 0) + 1; for (;;) {}');
-    const t = scriptWorker(`
-      const file = workerData + '/slow.js';
-      try { tk.interruptible(() => require(file), { timeoutMs: 20 }); } catch (e) { post([e.name, require.cache[file] === undefined, globalThis.loads]); }`, dir);
+    const t = fixtureWorker('deadline', { case: 'require', dir });
     assert.deepStrictEqual(await t.next(), ['RegionTimeoutError', true, 1]);
   });
 
   it('a deadline racing a kill: the thread always dies (50 rounds) @sanitize', async () => {
     for (let i = 0; i < 50; i++) {
-      const t = scriptWorker(`
-        post('ready');
-        for (;;) { try { tk.interruptible(() => { for (;;) {} }, { timeoutMs: 1 }); } catch (e) { /* keep going */ } }`, undefined, tk.KillableWorker as never);
+      const t = fixtureWorker('deadline', { case: 'race-kill' }, tk.KillableWorker);
       assert.strictEqual(await t.next(), 'ready');
       const r = await tk.kill(t.w);
       assert.strictEqual(r.outcome, 'killed');
@@ -91,14 +82,7 @@ describe('deadlines: interruptible(fn, { timeoutMs })', () => {
   });
 
   it('a deadline racing an interrupt: exactly one error per region, never both, never swallowed (200 rounds) @sanitize', async () => {
-    const t = scriptWorker(`
-      for (let i = 0; ; i++) {
-        let thrown = 0, kind;
-        try { tk.interruptible(() => { post('in'); for (;;) {} }, { timeoutMs: 3 }); }
-        catch (e) { thrown++; kind = e.reason === 'leave' ? 'leave' : e.timedOut ? 'timeout' : 'interrupt'; }
-        post([thrown, kind]);
-        if (kind === 'leave') break;
-      }`);
+    const t = fixtureWorker('deadline', { case: 'race-interrupt' });
     const kinds = new Set<string>();
     for (let i = 0; i < 200; i++) {
       assert.strictEqual(await t.next(), 'in');
@@ -123,7 +107,7 @@ describe('deadlines: interruptible(fn, { timeoutMs })', () => {
       const tk = require(TK);
       tk.interruptible(() => 1, { timeoutMs: 60000 }); // the watchdog thread exists now
       const { Worker } = require('worker_threads');
-      const w = new Worker("const tk = require(" + JSON.stringify(TK) + "); tk.interruptible(() => { require('worker_threads').parentPort.postMessage('in'); for (;;) {} }, { timeoutMs: 60000 });", { eval: true });
+      const w = new Worker(${JSON.stringify(fixturePath('deadline'))}, { workerData: { case: 'long-deadline' } });
       w.once('message', () => { console.log('exiting'); process.exit(5); });`, { deadlineMs: 30_000 });
     assert.deepStrictEqual([r.code, r.stdout, r.stderr], [5, 'exiting\n', '']);
     const idle = await runChild(`const tk = require(TK); tk.interruptible(() => 1, { timeoutMs: 60000 }); console.log('done');`, { deadlineMs: 30_000 });
@@ -132,8 +116,7 @@ describe('deadlines: interruptible(fn, { timeoutMs })', () => {
   });
 
   it('a thread that exits with a deadline armed elsewhere leaves the watchdog working (100 short-lived workers)', async () => {
-    const workers = Array.from({ length: 100 }, (_, i) => scriptWorker(`
-      try { tk.interruptible(() => { for (;;) {} }, { timeoutMs: ${1 + (i % 5)} }); } catch (e) { post(e.timedOut); }`));
+    const workers = Array.from({ length: 100 }, (_, i) => fixtureWorker('deadline', { case: 'short', timeoutMs: 1 + (i % 5) }));
     for (const t of workers) assert.strictEqual(await t.next(), true);
     await Promise.all(workers.map((t) => t.exited));
     assert.throws(() => tk.interruptible(() => { for (;;) { /* */ } }, { timeoutMs: 10 }), tk.RegionTimeoutError);

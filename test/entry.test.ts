@@ -3,7 +3,7 @@
 import * as assert from 'assert';
 import { execFileSync } from 'child_process';
 import { Worker } from 'worker_threads';
-import { LIB, ROOT } from './helpers';
+import { ROOT, fixturePath } from './helpers';
 
 function node(args: string[]): string {
   return execFileSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8' }).trim();
@@ -42,24 +42,7 @@ describe('entry points', () => {
 
 describe('inside a worker', () => {
   it('kill, interrupt, interruptible, StopToken and threads all work from a worker', async () => {
-    const w = new Worker(`
-      const { parentPort, threadId } = require('worker_threads');
-      const tk = require(${JSON.stringify(LIB)});
-      (async () => {
-        const out = {};
-        // A grandchild to kill, from this worker.
-        const g = new tk.KillableWorker('for (;;) {}', { eval: true });
-        out.kill = (await tk.kill(g)).outcome;
-        // Our own region, interrupted by ourselves.
-        try { tk.interruptible(() => { tk.interrupt(threadId, 'self'); for (;;) {} }); } catch (e) { out.interrupt = e.reason; }
-        const t = new tk.StopToken();
-        t.stop('x');
-        out.token = [t.stopped, t.reason];
-        out.threads = tk.threads().some((x) => x.threadId === threadId && !x.isMainThread);
-        out.main = await tk.kill(0).catch((e) => e.code);
-        parentPort.postMessage(out);
-      })();
-    `, { eval: true });
+    const w = new Worker(fixturePath('entry'));
     const exited = new Promise((resolve) => w.once('exit', resolve)); // before it can happen
     const out = await new Promise((resolve) => w.once('message', resolve));
     assert.deepStrictEqual(out, { kill: 'killed', interrupt: 'self', token: [true, 'x'], threads: true, main: 'ERR_THREAD_KILL_MAIN_THREAD' });

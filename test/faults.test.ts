@@ -4,7 +4,9 @@ import * as assert from 'assert';
 import { Worker } from 'worker_threads';
 import * as tk from 'thread-kill';
 import { inSyscall } from 'thread-kill/stress';
-import { LIB, hang, isLive, makeFifo, turn, until } from './helpers';
+import { fixturePath, hang, isLive, makeFifo, turn, until } from './helpers';
+
+const FAULTS = fixturePath('faults');
 
 describe('fault injection', () => {
   it('kills threads at every point of their startup and registration (200 rounds)', async function () {
@@ -26,36 +28,18 @@ describe('fault injection', () => {
     assert.strictEqual((await tk.kill(h.worker)).outcome, 'killed');
     await h.exited;
 
-    const gcHeavy = new tk.KillableWorker(`
-      require('worker_threads').parentPort.postMessage('go');
-      let keep = [];
-      for (;;) { keep.push(new Array(1000).fill({})); if (keep.length > 2000) keep = []; }
-    `, { eval: true });
+    const gcHeavy = new tk.KillableWorker(FAULTS, { workerData: { case: 'gc-heavy' } });
     await new Promise((resolve) => gcHeavy.once('message', resolve));
     assert.strictEqual((await tk.kill(gcHeavy)).outcome, 'killed');
 
-    const flood = new tk.KillableWorker(`
-      const { parentPort } = require('worker_threads');
-      const payload = { blob: 'x'.repeat(1000) };
-      for (;;) parentPort.postMessage(payload);
-    `, { eval: true });
+    const flood = new tk.KillableWorker(FAULTS, { workerData: { case: 'flood' } });
     await new Promise((resolve) => flood.once('message', resolve));
     assert.strictEqual((await tk.kill(flood)).outcome, 'killed');
     await flood.join();
   });
 
   it('interrupts a region inside a GC-heavy loop; the thread goes on', async () => {
-    const w = new Worker(`
-      const tk = require(${JSON.stringify(LIB)});
-      const { parentPort } = require('worker_threads');
-      try {
-        tk.interruptible(() => {
-          parentPort.postMessage('in');
-          let keep = [];
-          for (;;) { keep.push(new Array(1000).fill({})); if (keep.length > 2000) keep = []; }
-        });
-      } catch (e) { parentPort.postMessage(e.code); }
-    `, { eval: true });
+    const w = new Worker(FAULTS, { workerData: { case: 'gc-region' } });
     const exited = new Promise((resolve) => w.once('exit', resolve)); // before it can happen
     assert.strictEqual(await new Promise((resolve) => w.once('message', resolve)), 'in');
     const got = new Promise((resolve) => w.once('message', resolve));
@@ -70,13 +54,7 @@ describe('fault injection', () => {
     const victim = hang('fifo-read', { mode: 'interrupt', data: { fifo: fifo.path } });
     await victim.ready;
     await inSyscall(victim.threadId, ['read']);
-    const killer = new tk.KillableWorker(`
-      const tk = require(${JSON.stringify(LIB)});
-      const { parentPort, workerData } = require('worker_threads');
-      tk.interrupt(workerData, 'pending', { untilDelivered: true, timeoutMs: 60000 });
-      tk.kill(workerData, { timeoutMs: 60000, unblock: false });
-      parentPort.postMessage('killing');
-    `, { eval: true, workerData: victim.threadId });
+    const killer = new tk.KillableWorker(FAULTS, { workerData: { case: 'killer', target: victim.threadId } });
     await new Promise((resolve) => killer.once('message', resolve));
     // Past the cooperative phases (the victim's region ignores its interrupt
     // while in read()), the killer's hard stop is pending.
@@ -101,9 +79,9 @@ describe('fault injection', () => {
     const errors: string[] = [];
     const spawn = (slot: number): void => {
       // Half the targets live in interruptible regions, half are plain busy loops.
-      const w = new tk.KillableWorker(slot % 2 === 0
-        ? `const tk = require(${JSON.stringify(LIB)}); for (;;) { try { tk.interruptible(() => { for (let i = 0; i < 1e5; i++); }); } catch (e) { if (e.code !== 'ERR_THREAD_INTERRUPTED') throw e; } }`
-        : 'for (;;) {}', { eval: true });
+      const w = slot % 2 === 0
+        ? new tk.KillableWorker(FAULTS, { workerData: { case: 'region-loop' } })
+        : new tk.KillableWorker('for (;;) {}', { eval: true });
       w.on('error', (e) => errors.push(`target error: ${String(e)}`));
       const exited = new Promise<number>((resolve) => w.once('exit', resolve));
       targets.set(w.threadId, { w, exited });
@@ -114,29 +92,7 @@ describe('fault injection', () => {
       });
     };
     for (let s = 0; s < SLOTS; s++) spawn(s);
-    const chaos = Array.from({ length: 8 }, (_, k) => new Worker(`
-      const tk = require(${JSON.stringify(LIB)});
-      const { parentPort, workerData: { ids, seed, slots } } = require('worker_threads');
-      const view = new Int32Array(ids);
-      let a = seed >>> 0;
-      const random = () => { a = (a + 0x6d2b79f5) >>> 0; let t = Math.imul(a ^ (a >>> 15), a | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
-      const counts = { kill: 0, interrupt: 0, deliver: 0, errors: [] };
-      (async () => {
-        while (Atomics.load(view, slots) === 0) {
-          const id = Atomics.load(view, Math.floor(random() * slots));
-          const op = random();
-          try {
-            if (op < 0.2) { await tk.kill(id, { timeoutMs: 10000 }); counts.kill++; }
-            else if (op < 0.6) { tk.interrupt(id, 'chaos'); counts.interrupt++; }
-            else { await tk.interrupt(id, 'chaos', { untilDelivered: true, timeoutMs: 200 }); counts.deliver++; }
-          } catch (e) {
-            if (e.code !== 'ERR_THREAD_KILL_UNKNOWN_THREAD') counts.errors.push(e.code + ' ' + e.message);
-          }
-          await new Promise((r) => setImmediate(r));
-        }
-        parentPort.postMessage(counts);
-      })();
-    `, { eval: true, workerData: { ids: ids.buffer, seed: seed + k, slots: SLOTS } }));
+    const chaos = Array.from({ length: 8 }, (_, k) => new Worker(FAULTS, { workerData: { case: 'chaos', ids: ids.buffer, seed: seed + k, slots: SLOTS } }));
     const chaosExits = chaos.map((c) => new Promise((resolve) => c.once('exit', resolve)));
     const reports = chaos.map((c) => new Promise<{ kill: number; interrupt: number; deliver: number; errors: string[] }>((resolve, reject) => {
       c.once('message', resolve);

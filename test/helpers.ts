@@ -1,5 +1,18 @@
 // Test helpers. Synchronisation is always through Atomics, messages or
 // events — never a fixed sleep.
+//
+// Worker programs live in fixture files, not template strings. Convention:
+// one TypeScript file per test file (test/fixtures/workers/<name>.ts; a
+// family of small programs in one file, chosen by `workerData.case`),
+// compiled and type-checked by tsconfig.test.json like the tests, into
+// build-test/test/fixtures/workers/<name>.js. A fixture takes every
+// parameter through workerData, never by string interpolation; it imports
+// thread-kill as 'thread-kill' (the package's own name, the same module the
+// tests load) and post()/input() from ./common. Start one with
+// fixtureWorker('<name>', workerData, Ctor?) (Ctor: Worker or
+// tk.KillableWorker, both take the file path), or pass fixturePath('<name>')
+// to a constructor yourself, also inside a child process's program. Only
+// trivial one-liners ('for (;;) {}', '0') stay inline with `eval: true`.
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -42,18 +55,7 @@ export function isLive(threadId: number): boolean {
 
 /** A worker that creates the hung thread itself and kills it: the "parent worker" killer. */
 export function killFromParentWorker(scenario: string, options: Record<string, unknown> = {}): Promise<{ report: tk.KillReport; targetId: number }> {
-  const w = new Worker(`
-    const { parentPort, workerData } = require('worker_threads');
-    const tk = require(workerData.lib);
-    const { startHung, scenarioByName } = require(workerData.stress);
-    (async () => {
-      const h = startHung(scenarioByName(workerData.scenario), { mode: 'kill' });
-      await h.ready;
-      const report = await tk.kill(h.worker, workerData.options);
-      await h.exited;
-      parentPort.postMessage({ report, targetId: h.threadId, live: tk.threads().some((t) => t.threadId === h.threadId) });
-    })();
-  `, { eval: true, workerData: { lib: LIB, stress: STRESS_LIB, scenario, options } });
+  const w = new Worker(fixturePath('parent-killer'), { workerData: { scenario, options } });
   return new Promise((resolve, reject) => {
     w.once('message', (m) => (m.live ? reject(new Error('target still registered after kill')) : resolve(m)));
     w.once('error', reject);
@@ -77,23 +79,23 @@ export function makeFifo(): { path: string; release: () => void } {
   };
 }
 
-export interface ScriptWorker<W extends Worker> {
+/** A started worker: its messages in order, and its exit code. */
+export interface WatchedWorker<W extends Worker> {
   w: W;
   /** Messages not yet taken by next(). */
   messages: any[];
-  /** The next message the script posted, in order. */
+  /** The next message the worker posted, in order. */
   next: () => Promise<any>;
   exited: Promise<number>;
 }
 
-/** A worker running `source` with `tk`, `post`, `workerData` and `threadId` in scope. */
-export function scriptWorker<W extends Worker = Worker>(source: string, workerData?: unknown, Ctor: new (code: string, options: object) => W = Worker as never): ScriptWorker<W> {
-  const w = new Ctor(`
-    const { parentPort, workerData, threadId } = require('worker_threads');
-    const tk = require(${JSON.stringify(LIB)});
-    const post = (m) => parentPort.postMessage(m);
-    ${source}
-  `, { eval: true, workerData });
+/** The compiled path of fixture worker `name` (test/fixtures/workers/<name>.ts). */
+export function fixturePath(name: string): string {
+  return path.join(__dirname, 'fixtures', 'workers', `${name}.js`);
+}
+
+/** Watches a started worker's messages and exit. */
+function watch<W extends Worker>(w: W): WatchedWorker<W> {
   const messages: any[] = [];
   const queue: Array<(m: any) => void> = [];
   w.on('message', (m) => { const q = queue.shift(); if (q) q(m); else messages.push(m); });
@@ -104,10 +106,29 @@ export function scriptWorker<W extends Worker = Worker>(source: string, workerDa
   };
 }
 
+/**
+ * A worker running fixture `name` (test/fixtures/workers/<name>.ts, see the
+ * header) with `workerData`; `Ctor` may be tk.KillableWorker (it takes the
+ * file path as it is), `options` any other Worker option.
+ */
+export function fixtureWorker<W extends Worker = Worker>(name: string, workerData?: unknown, Ctor: new (file: string, options: object) => W = Worker as never, options: object = {}): WatchedWorker<W> {
+  return watch(new Ctor(fixturePath(name), { ...options, workerData }));
+}
+
+/** Runs fixture `name` as fixtureWorker() does; resolves with every message it posted and its exit code once it exits. */
+export function fixtureMessages(name: string, workerData: unknown = {}): Promise<{ messages: any[]; code: number }> {
+  const s = fixtureWorker(name, workerData);
+  return new Promise((resolve, reject) => {
+    s.w.once('error', reject);
+    s.exited.then((code) => resolve({ messages: s.messages, code }), reject);
+  });
+}
+
 export interface ChildResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }
 
 /**
- * Runs `source` as a CommonJS script in a child Node process (cwd: a fresh
+ * Runs `source` (the child's main program; its workers are fixtures too,
+ * started by fixturePath()) as a CommonJS script in a child Node process (cwd: a fresh
  * temp dir holding `files`), with `tk` = thread-kill's path. The deadline
  * only keeps a broken run from hanging the suite: the child is killed and the
  * result says so (signal SIGKILL).

@@ -1,26 +1,10 @@
 import * as assert from 'assert';
 import { Worker, threadId as mainThreadId } from 'worker_threads';
 import * as tk from 'thread-kill';
-import { inSyscall, SCENARIOS, scenarioByName, scenarioFiles } from 'thread-kill/stress';
-import { LIB, SiblingKiller, hang, isLive, makeFifo } from './helpers';
+import { inSyscall, SCENARIOS, scenarioByName, scenarioFiles, waitFlag } from 'thread-kill/stress';
+import { SiblingKiller, fixtureMessages, fixturePath, hang, isLive, makeFifo } from './helpers';
 
 const INTERRUPTIBLE = SCENARIOS.filter((s) => s.interrupt === 'interrupted').map((s) => s.name);
-
-/** Runs `source` in a worker with `tk` in scope; resolves with its messages once it exits. */
-function inWorker(source: string, workerData: Record<string, unknown> = {}): Promise<{ messages: any[]; code: number }> {
-  const w = new Worker(`
-    const { parentPort, workerData, threadId } = require('worker_threads');
-    const tk = require(${JSON.stringify(LIB)});
-    const post = (m) => parentPort.postMessage(m);
-    ${source}
-  `, { eval: true, workerData });
-  const messages: any[] = [];
-  w.on('message', (m) => messages.push(m));
-  return new Promise((resolve, reject) => {
-    w.once('error', reject);
-    w.once('exit', (code) => resolve({ messages, code }));
-  });
-}
 
 async function assertHealthyAfterInterrupt(h: ReturnType<typeof hang>, by: number, reason: unknown): Promise<Record<string, unknown>> {
   const m = await h.next('interrupted');
@@ -119,49 +103,19 @@ describe('interrupt()', () => {
   });
 
   it('addressed to a thread, interrupts the outermost region; inner regions let it pass', async () => {
-    const { messages } = await inWorker(`
-      try {
-        tk.interruptible(() => {
-          try {
-            // A region inside a callback inside a region.
-            [1].forEach(() => tk.interruptible(() => { tk.interrupt(threadId, 'task'); for (;;) {} }));
-          } catch (e) { post('inner caught'); }
-          post('after inner');
-        });
-      } catch (e) { post('outer caught ' + e.code); }
-    `);
+    const { messages } = await fixtureMessages('interrupt', { case: 'outermost' });
     assert.deepStrictEqual(messages, ['outer caught ERR_THREAD_INTERRUPTED']);
   });
 
   it('addressed to a region handle, interrupts exactly that region', async () => {
-    const { messages } = await inWorker(`
-      tk.interruptible(() => {
-        try {
-          tk.interruptible(() => {
-            const handle = tk.currentRegion();
-            post({ depth: tk.threads().find((t) => t.threadId === threadId).regionDepth, handle });
-            // Lands at the next interrupt check: maybe before interrupt() returns.
-            tk.interrupt(handle, 'inner only');
-            for (;;) {}
-          });
-        } catch (e) { post('inner caught ' + e.reason); }
-        post('outer continues');
-      });
-      post({ after: tk.currentRegion() });
-    `);
+    const { messages } = await fixtureMessages('interrupt', { case: 'handle' });
     assert.strictEqual(messages[0].depth, 2);
     assert.strictEqual(typeof messages[0].handle.regionSeq, 'number');
     assert.deepStrictEqual(messages.slice(1), ['inner caught inner only', 'outer continues', { after: null }]);
   });
 
   it('a finished region handle is not interrupted (false, no effect)', async () => {
-    const { messages } = await inWorker(`
-      let handle;
-      tk.interruptible(() => { handle = tk.currentRegion(); });
-      post(tk.interrupt(handle, 'late'));
-      try { tk.interruptible(() => { let x = 0; for (let i = 0; i < 1e6; i++) x += i; }); post('second region ran'); }
-      catch (e) { post('wrongly interrupted'); }
-    `);
+    const { messages } = await fixtureMessages('interrupt', { case: 'finished-handle' });
     assert.deepStrictEqual(messages, [false, 'second region ran']);
   });
 
@@ -211,7 +165,7 @@ describe('interrupt()', () => {
     const stack = caught.stack!.split('\n');
     assert.strictEqual(stack[0], `InterruptedError: ${caught.message}`);
     assert.deepStrictEqual(stack.slice(1, 23), inRegion.slice(1));
-    assert.match(stack[23], /^ {4}at interruptible \(.*[/\\]lib[/\\]interrupt\.js:\d+:\d+\)$/);
+    assert.match(stack[23], /^ {4}at interruptible \(.*[/\\]lib[/\\]region[/\\]interrupt\.js:\d+:\d+\)$/);
     assert.match(stack[24], /^ {4}at callsRegion \(.*interrupt\.test\.js/);
     assert.strictEqual(clone.stack, caught.stack);
     assert.strictEqual(clone.message, caught.message);
@@ -225,13 +179,7 @@ describe('interrupt()', () => {
   });
   it('a worker can interrupt a synchronous region on the main thread', async () => {
     const flag = new Int32Array(new SharedArrayBuffer(4));
-    const w = new Worker(`
-      const { workerData } = require('worker_threads');
-      const tk = require(${JSON.stringify(LIB)});
-      const flag = new Int32Array(workerData);
-      Atomics.wait(flag, 0, 0);
-      tk.interrupt(0, 'ctrl-c', { untilDelivered: true });
-    `, { eval: true, workerData: flag.buffer });
+    const w = new Worker(fixturePath('interrupt'), { workerData: { case: 'interrupt-main', flag: flag.buffer } });
     let caught: tk.InterruptedError | undefined;
     try {
       tk.interruptible(() => {
@@ -249,28 +197,17 @@ describe('interrupt()', () => {
   });
 
   it('a frozen Error constructor (no Error.stackTraceLimit writes) still gets an InterruptedError with its stack', async () => {
-    const { messages } = await inWorker(`
-      Object.freeze(Error);
-      try { tk.interruptible(() => { tk.interrupt(threadId, 'frozen'); for (;;) {} }); }
-      catch (e) { post([e instanceof tk.InterruptedError, e.reason, /\\n {4}at interruptible \\(/.test(e.stack)]); }
-    `);
+    const { messages } = await fixtureMessages('interrupt', { case: 'frozen-error' });
     assert.deepStrictEqual(messages, [[true, 'frozen', true]]);
   });
 
   it('{ pending: true } waits for the next region entry', async () => {
-    const { messages } = await inWorker(`
-      post(tk.interrupt(threadId, 'queued', { pending: true }));
-      try { tk.interruptible(() => post('body ran')); } catch (e) { post('thrown at entry: ' + e.reason); }
-      try { tk.interruptible(() => post('next region runs')); } catch (e) { post('wrong'); }
-    `);
+    const { messages } = await fixtureMessages('interrupt', { case: 'pending' });
     assert.deepStrictEqual(messages, [false, 'thrown at entry: queued', 'next region runs']);
   });
 
   it('without pending, an interrupt with no active region has no effect on a later region', async () => {
-    const { messages } = await inWorker(`
-      post(tk.interrupt(threadId, 'nothing'));
-      try { tk.interruptible(() => post('body ran')); } catch (e) { post('wrong'); }
-    `);
+    const { messages } = await fixtureMessages('interrupt', { case: 'not-pending' });
     assert.deepStrictEqual(messages, [false, 'body ran']);
   });
 
@@ -296,13 +233,7 @@ describe('interrupt()', () => {
 
   it('restoreModuleCache: false leaves the half-loaded module in require.cache', async () => {
     const file = scenarioFiles(scenarioByName('require-hang')!)['hang-top-level.js'];
-    const { messages } = await inWorker(`
-      globalThis.__tkReady = () => tk.interrupt(threadId, 'self');
-      try { tk.interruptible(() => require(workerData.file)); } catch (e) { post(e.code); }
-      post(workerData.file in require.cache);
-      try { tk.interruptible(() => require(workerData.file), { restoreModuleCache: false }); } catch (e) { post(e.code); }
-      post(require.cache[workerData.file] !== undefined && require.cache[workerData.file].loaded === false);
-    `, { file });
+    const { messages } = await fixtureMessages('interrupt', { case: 'restore-module-cache', file });
     assert.deepStrictEqual(messages, ['ERR_THREAD_INTERRUPTED', false, 'ERR_THREAD_INTERRUPTED', true]);
   });
 
@@ -311,30 +242,12 @@ describe('interrupt()', () => {
       this.timeout(300_000);
       const TOTAL = 100_000;
       const progress = new Int32Array(new SharedArrayBuffer(8));
-      const target = new Worker(`
-        const { parentPort, workerData } = require('worker_threads');
-        const tk = require(${JSON.stringify(LIB)});
-        const progress = new Int32Array(workerData);
-        let regions = 0, interrupted = 0, outside = 0;
-        function chunk() {
-          // Event-loop callbacks between chunks: a stray termination here
-          // would kill the thread (the canary).
-          for (let i = 0; i < 200; i++) {
-            try { tk.interruptible(() => { regions++; let x = 0; for (let j = 0; j < 50; j++) x += j; return x; }); }
-            catch (e) { if (e.code !== 'ERR_THREAD_INTERRUPTED') throw e; interrupted++; }
-            outside++; // code outside any region
-          }
-          if (Atomics.load(progress, 1) === 1) return parentPort.postMessage({ regions, interrupted, outside });
-          setImmediate(chunk);
-        }
-        Atomics.store(progress, 0, 1); Atomics.notify(progress, 0);
-        chunk();
-      `, { eval: true, workerData: progress.buffer });
+      const target = new Worker(fixturePath('interrupt'), { workerData: { case: 'entry-race', progress: progress.buffer } });
       const exited = new Promise<number>((resolve) => target.once('exit', resolve));
       const result = new Promise<{ regions: number; interrupted: number; outside: number }>((resolve) => target.once('message', resolve));
       const errors: Error[] = [];
       target.on('error', (e) => errors.push(e));
-      await waitOn(progress);
+      await waitFlag(progress);
       const hits = await sibling.run<number>('interrupt-storm', target.threadId, { count: TOTAL });
       Atomics.store(progress, 1, 1);
       const r = await result;
@@ -377,9 +290,3 @@ describe('interrupt()', () => {
     });
   });
 });
-
-function waitOn(flag: Int32Array): Promise<void> {
-  if (Atomics.load(flag, 0) !== 0) return Promise.resolve();
-  const r = Atomics.waitAsync(flag, 0, 0);
-  return r.async ? r.value.then(() => undefined) : Promise.resolve();
-}

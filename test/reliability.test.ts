@@ -7,9 +7,16 @@ import * as path from 'path';
 import { Worker } from 'worker_threads';
 import * as tk from 'thread-kill';
 import { inSyscall } from 'thread-kill/stress';
-import { FIXTURE_ADDON, LIB, SiblingKiller, isLive, runChild, scriptWorker } from './helpers';
+import { FIXTURE_ADDON, LIB, SiblingKiller, fixturePath, fixtureWorker, isLive, runChild } from './helpers';
 
-const killable = (source: string, workerData?: unknown) => scriptWorker(source, workerData, tk.KillableWorker);
+/** test/fixtures/workers/reliability-child.ts: the workers of this file's child processes. */
+const CHILD = JSON.stringify(fixturePath('reliability-child'));
+const childWorker = (data: Record<string, unknown>): string => `${CHILD}, { workerData: ${JSON.stringify(data)} }`;
+
+/** Fixture test/fixtures/workers/reliability.ts, program `name`, in a KillableWorker or (`Ctor`) another. */
+const program = (name: string, data: Record<string, unknown> = {}, Ctor: new (file: string, options: object) => Worker = Worker) =>
+  fixtureWorker('reliability', { case: name, ...data }, Ctor);
+const killable = (name: string, data: Record<string, unknown> = {}) => fixtureWorker('reliability', { case: name, ...data }, tk.KillableWorker);
 
 /** Records every 'error' a worker emits (an app without a listener would crash on one). */
 function errorsOf(w: Worker): unknown[] {
@@ -28,8 +35,8 @@ describe('reliability: a kill never turns into an error @sanitize', () => {
   for (const kind of ['KillableWorker', 'plain Worker'] as const) {
     it(`${kind}: an uncaught kill in a top-level region ends the thread quietly, as killed, with exit code 1`, async () => {
       const t = kind === 'KillableWorker'
-        ? killable(`tk.interruptible(() => { post('ready'); for (;;) {} });`)
-        : scriptWorker(`tk.interruptible(() => { post('ready'); for (;;) {} });`);
+        ? killable('region')
+        : program('region');
       const errors = errorsOf(t.w);
       assert.strictEqual(await t.next(), 'ready');
       const r = await tk.kill(t.w);
@@ -41,7 +48,7 @@ describe('reliability: a kill never turns into an error @sanitize', () => {
   }
 
   it('the same from a sibling (plain Worker), with exitCode 7 through a KillableWorker', async () => {
-    const t = killable(`tk.interruptible(() => { post('ready'); for (;;) {} });`);
+    const t = killable('region');
     const errors = errorsOf(t.w);
     assert.strictEqual(await t.next(), 'ready');
     const r = await sibling.run<tk.KillReport>('kill', t.w.threadId, { exitCode: 7 });
@@ -51,7 +58,7 @@ describe('reliability: a kill never turns into an error @sanitize', () => {
   });
 
   it('an uncaught kill inside an async function (an unhandled rejection) also ends quietly', async () => {
-    const t = killable(`(async () => { await null; tk.interruptible(() => { post('ready'); for (;;) {} }); })();`);
+    const t = killable('async-region');
     const errors = errorsOf(t.w);
     assert.strictEqual(await t.next(), 'ready');
     assert.strictEqual((await tk.kill(t.w)).outcome, 'killed');
@@ -60,9 +67,7 @@ describe('reliability: a kill never turns into an error @sanitize', () => {
   });
 
   it("the thread's own 'uncaughtException' listener still sees the kill's error", async () => {
-    const t = killable(`
-      process.on('uncaughtException', (e) => post({ seen: e.code, kill: e.kill }));
-      tk.interruptible(() => { post('ready'); for (;;) {} });`);
+    const t = killable('uncaught-listener');
     assert.strictEqual(await t.next(), 'ready');
     assert.strictEqual((await tk.kill(t.w)).outcome, 'killed');
     assert.deepStrictEqual(await t.next(), { seen: 'ERR_THREAD_INTERRUPTED', kill: true });
@@ -72,10 +77,7 @@ describe('reliability: a kill never turns into an error @sanitize', () => {
 
 describe('reliability: the kill marker is out of band', () => {
   it("a kill's InterruptedError says kill: true and carries exactly the caller's reason", async () => {
-    const t = killable(`
-      try { tk.interruptible(() => { post('ready'); for (;;) {} }); }
-      catch (e) { post({ kill: e.kill, reason: e.reason, isError: e instanceof tk.InterruptedError, message: e.message }); }
-      setInterval(() => {}, 1e9);`);
+    const t = killable('catch-kill');
     assert.strictEqual(await t.next(), 'ready');
     const r = await tk.kill(t.w, { reason: { why: 'shutdown' }, graceMs: 5000 });
     assert.strictEqual(r.outcome, 'killed');
@@ -85,13 +87,7 @@ describe('reliability: the kill marker is out of band', () => {
   });
 
   it("no reason value makes interrupt() act as a kill: { threadKill: 'kill' } is just a reason", async () => {
-    const t = killable(`
-      tk.onKill(() => post('hook ran'));
-      for (let i = 0; i < 2; i++) {
-        try { tk.interruptible(() => { post('ready'); for (;;) {} }); }
-        catch (e) { post({ kill: e.kill, reason: e.reason }); }
-      }
-      post('alive');`);
+    const t = killable('reason-not-kill');
     for (let i = 0; i < 2; i++) {
       assert.strictEqual(await t.next(), 'ready');
       const d = await tk.interrupt(t.w, { threadKill: 'kill', reason: i }, { untilDelivered: true });
@@ -106,11 +102,7 @@ describe('reliability: the kill marker is out of band', () => {
 
 describe('reliability: onKill hooks run once, where the kill first finds the thread able to run JS', () => {
   it('a region that catches the kill and goes on computing: the hook runs at the boundary, before the catch', async () => {
-    const t = killable(`
-      tk.onKill((reason) => post({ hook: reason }));
-      try { tk.interruptible(() => { post('ready'); for (;;) {} }); }
-      catch (e) { post('caught ' + e.kill); }
-      for (;;) {}`);
+    const t = killable('hook-catch');
     assert.strictEqual(await t.next(), 'ready');
     const r = await tk.kill(t.w, { reason: 'bye', graceMs: 500 });
     assert.deepStrictEqual(phases(r), ['cooperative:grace-expired', 'interrupt:grace-expired', 'terminate:killed']);
@@ -119,11 +111,7 @@ describe('reliability: onKill hooks run once, where the kill first finds the thr
   });
 
   it('stop() first, then kill(): the idle thread still runs its hook (the token was already stopped)', async () => {
-    const t = killable(`
-      tk.onKill((reason) => post({ hook: reason }));
-      tk.threadStopToken().signal.addEventListener('abort', () => post('stopped'));
-      setInterval(() => {}, 1e9);
-      post('ready');`);
+    const t = killable('hook-stopped');
     assert.strictEqual(await t.next(), 'ready');
     assert.strictEqual((t.w as tk.KillableWorker).stop('please'), true);
     assert.strictEqual(await t.next(), 'stopped');
@@ -135,7 +123,7 @@ describe('reliability: onKill hooks run once, where the kill first finds the thr
 
   it('an uncaught top-level region runs the hook (5 rounds), then ends quietly', async () => {
     for (let round = 0; round < 5; round++) {
-      const t = killable(`tk.onKill(() => post('hook')); tk.interruptible(() => { post('ready'); for (;;) {} });`);
+      const t = killable('hook-region');
       const errors = errorsOf(t.w);
       assert.strictEqual(await t.next(), 'ready');
       // The loop never yields, so the cooperative phase waits out its grace;
@@ -150,10 +138,7 @@ describe('reliability: onKill hooks run once, where the kill first finds the thr
   });
 
   it('hooks run exactly once per thread: two kills, a stop token and a region all at once', async () => {
-    const t = killable(`
-      tk.onKill(() => post('hook'));
-      tk.threadStopToken();
-      setTimeout(() => { try { tk.interruptible(() => { post('ready'); for (;;) {} }); } catch {} setInterval(() => {}, 1e9); });`);
+    const t = killable('hook-once');
     assert.strictEqual(await t.next(), 'ready');
     // Grace long enough that a starved machine still lets the thread reach its hooks.
     const [a, b] = await Promise.all([tk.kill(t.w, { graceMs: 1000 }), tk.kill(t.w, { graceMs: 1000 })]);
@@ -186,13 +171,9 @@ describe('reliability: no JavaScript runs while the registry mutex is held @sani
   });
 
   it("a worker's setter spinning inside threads() does not block another thread's kill()", async () => {
-    const t = scriptWorker(`
-      Object.defineProperty(Array.prototype, '0', { configurable: true, set(v) {
-        Object.defineProperty(this, '0', { value: v, writable: true, configurable: true });
-        post('spinning'); for (;;) {} } });
-      tk.threads();`);
+    const t = program('setter-spin');
     assert.strictEqual(await t.next(), 'spinning');
-    const victim = killable(`post('ready'); for (;;) {}`);
+    const victim = killable('busy');
     assert.strictEqual(await victim.next(), 'ready');
     assert.strictEqual((await tk.kill(victim.w)).outcome, 'killed');
     assert.strictEqual((await tk.kill(t.w)).outcome, 'killed');
@@ -206,9 +187,7 @@ describe('reliability: loading the library twice in one thread', () => {
       const lib = require('path').dirname(TK);
       for (const k of Object.keys(require.cache)) if (k.startsWith(lib)) delete require.cache[k];
       tk = require(TK);
-      const w = new tk.KillableWorker(
-        "const tk = require(" + JSON.stringify(TK) + "); try { tk.interruptible(() => { require('worker_threads').parentPort.postMessage('ready'); for (;;) {} }); } catch {} for (;;) {}",
-        { eval: true });
+      const w = new tk.KillableWorker(${childWorker({ case: 'region-then-loop' })});
       w.once('message', async () => {
         const t0 = performance.now();
         const d = await tk.interrupt(w, 'x', { untilDelivered: true, timeoutMs: 500 });
@@ -225,10 +204,7 @@ describe('reliability: loading the library twice in one thread', () => {
       const lib = require('path').dirname(TK);
       for (const k of Object.keys(require.cache)) if (k.startsWith(lib)) delete require.cache[k];
       tk = require(TK);
-      const w = new tk.KillableWorker(
-        "const tk = require(" + JSON.stringify(TK) + "); require('worker_threads').parentPort.postMessage('ready');" +
-        "tk.interruptible(() => require(" + ${JSON.stringify(JSON.stringify(FIXTURE_ADDON))} + ").sleepMs(1500))",
-        { eval: true });
+      const w = new tk.KillableWorker(${childWorker({ case: 'region-sleep', addon: FIXTURE_ADDON })});
       w.once('message', async () => {
         await require(${JSON.stringify(require.resolve('thread-kill/stress'))}).inSyscall(w.threadId, ['nanosleep', 'clock_nanosleep']);
         const d = await tk.interrupt(w, 'x', { untilDelivered: true, timeoutMs: 100 });
@@ -242,16 +218,7 @@ describe('reliability: loading the library twice in one thread', () => {
 describe('reliability: a vm timeout inside a region does not make it deaf @sanitize', () => {
   it('300 interrupts of a region looping over vm timeouts are each delivered, and the answers are true', async function () {
     this.timeout(120_000);
-    const t = scriptWorker(`
-      const vm = require('vm');
-      const ctx = vm.createContext({});
-      let n = 0;
-      for (;;) {
-        try {
-          tk.interruptible(() => { post('in'); for (;;) { try { vm.runInContext('for(;;){}', ctx, { timeout: 1 }); } catch (e) { if (e.code !== 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw e; } } });
-        } catch (e) { if (e.reason === 'leave') break; n++; }
-      }
-      post(n);`);
+    const t = program('vm-timeouts');
     for (let i = 0; i < 300; i++) {
       assert.strictEqual(await t.next(), 'in');
       const d = await tk.interrupt(t.w, i, { untilDelivered: true, timeoutMs: 20_000, retryIntervalMs: 2 });
@@ -278,7 +245,7 @@ describe('reliability: restoreModuleCache removes exactly what began loading ins
         try { tk.interruptible(() => { tk.interrupt(tk.currentRegion()); for (let i = 0; i < 1e6; i++); }); } catch {}
         module.exports = { ok: true };`,
     });
-    const t = scriptWorker(`const a = require(workerData + '/m.js'); const b = require(workerData + '/m.js'); post([a === b, a.ok, globalThis.runs]);`, dir);
+    const t = program('module-top-level', { dir });
     assert.deepStrictEqual(await t.next(), [true, true, 1]);
   });
 
@@ -286,10 +253,7 @@ describe('reliability: restoreModuleCache removes exactly what began loading ins
     const files: Record<string, string> = {};
     for (let i = 0; i < 80; i++) files[`d${i}.js`] = i === 79 ? `require('worker_threads').parentPort.postMessage('deep'); for (;;) {}` : `require('./d${i + 1}.js');`;
     const dir = moduleDir(files);
-    const t = scriptWorker(`
-      try { tk.interruptible(() => require(workerData + '/d0.js')); } catch (e) { post(e.code); }
-      const left = Object.keys(require.cache).filter((k) => k.startsWith(workerData)).length;
-      post(left);`, dir);
+    const t = program('module-chain', { dir });
     assert.strictEqual(await t.next(), 'deep');
     assert.strictEqual((await tk.interrupt(t.w, undefined, { untilDelivered: true })).delivered, true);
     assert.deepStrictEqual([await t.next(), await t.next()], ['ERR_THREAD_INTERRUPTED', 0]);
@@ -302,7 +266,7 @@ describe('reliability: restoreModuleCache removes exactly what began loading ins
         module.exports.innerCached = Object.keys(require.cache).some((k) => k.endsWith('inner.js'));`,
       'inner.js': `const tk = require(${JSON.stringify(LIB)}); tk.interrupt(tk.currentRegion()); for (let i = 0; i < 1e6; i++);`,
     });
-    const t = scriptWorker(`const o = require(workerData + '/outer.js'); post([o.code, o.innerCached, require(workerData + '/outer.js') === o]);`, dir);
+    const t = program('module-outer-inner', { dir });
     assert.deepStrictEqual(await t.next(), ['ERR_THREAD_INTERRUPTED', false, true]);
   });
 });
@@ -321,12 +285,7 @@ describe("reliability: InterruptedError.reason is always the interrupter's", () 
 
   it('interrupting JSON.parse of bad input from another thread (100 rounds): the reason is never the SyntaxError', async function () {
     this.timeout(60_000);
-    const t = scriptWorker(`
-      const bad = '[' + '1,'.repeat(2e5) + ']';
-      for (;;) {
-        try { tk.interruptible(() => { post('in'); for (;;) { try { JSON.parse(bad); } catch (e) { if (!(e instanceof SyntaxError)) throw e; } } }); }
-        catch (e) { if (e.reason === 'leave') break; post([typeof e.reason, e.reason, e instanceof tk.InterruptedError]); }
-      }`);
+    const t = program('json-parse');
     for (let i = 0; i < 100; i++) {
       assert.strictEqual(await t.next(), 'in');
       assert.strictEqual((await tk.interrupt(t.w, `r${i}`, { untilDelivered: true })).delivered, true);
@@ -342,7 +301,7 @@ describe('reliability: over-long reasons are refused before anything happens', (
   const long = 'x'.repeat(5000);
 
   it('kill() with a stop token and cleanup: rejects with ERR_THREAD_KILL_OUT_OF_RANGE, target alive, no watcher, no cleanup', async () => {
-    const t = killable(`tk.threadStopToken(); setInterval(() => {}, 1e9); post('ready');`);
+    const t = killable('token-idle');
     assert.strictEqual(await t.next(), 'ready');
     let cleaned = 0;
     await assert.rejects(tk.kill(t.w, { reason: long, cleanup: () => { cleaned++; } }),
@@ -354,7 +313,7 @@ describe('reliability: over-long reasons are refused before anything happens', (
   });
 
   it('kill() without a stop token refuses the same reason (one limit for every call)', async () => {
-    const t = killable(`post('ready'); for (;;) {}`);
+    const t = killable('busy');
     assert.strictEqual(await t.next(), 'ready');
     await assert.rejects(tk.kill(t.w, { reason: long }), { code: 'ERR_THREAD_KILL_OUT_OF_RANGE' });
     assert.strictEqual(tk.threadInfo(t.w.threadId)!.watchers, 0);
@@ -365,7 +324,7 @@ describe('reliability: over-long reasons are refused before anything happens', (
   });
 
   it('a kill that ends unkillable leaves no watcher behind', async () => {
-    const t = killable(`const addon = require(workerData); post('ready'); addon.sleepMs(800);`, FIXTURE_ADDON);
+    const t = killable('addon-sleep', { addon: FIXTURE_ADDON });
     assert.strictEqual(await t.next(), 'ready');
     await inSyscall(t.w.threadId, ['nanosleep', 'clock_nanosleep']);
     const r = await tk.kill(t.w, { timeoutMs: 50 });
@@ -410,19 +369,20 @@ describe('reliability: a KillableWorker hung before it registered', () => {
 });
 
 describe('reliability: parity with worker.terminate() @sanitize', () => {
+  /** Test name: the reliability fixture's program. */
   const SCENARIOS: Record<string, string> = {
-    'busy loop': `post('ready'); for (;;) {}`,
-    'idle loop': `setInterval(() => {}, 1e9); post('ready');`,
-    'microtask loop': `post('ready'); const f = () => Promise.resolve().then(f); f();`,
-    'uncaught region': `tk.interruptible(() => { post('ready'); for (;;) {} });`,
-    'vm context loop': `post('ready'); require('vm').runInNewContext('for (;;) {}');`,
+    'busy loop': 'busy',
+    'idle loop': 'idle',
+    'microtask loop': 'microtask',
+    'uncaught region': 'region',
+    'vm context loop': 'vm',
   };
-  for (const [name, source] of Object.entries(SCENARIOS)) {
+  for (const [name, fixture] of Object.entries(SCENARIOS)) {
     for (const Ctor of [Worker, tk.KillableWorker]) {
       it(`${name} (${Ctor.name}): kill() and terminate() give the same exit code, 'exit' before the promise, no 'error'`, async () => {
         const seen: Record<string, unknown[]> = {};
         for (const how of ['terminate', 'kill'] as const) {
-          const t = scriptWorker(source, undefined, Ctor as never);
+          const t = program(fixture, {}, Ctor);
           const errors = errorsOf(t.w);
           const order: string[] = [];
           t.w.once('exit', (code) => order.push(`exit ${code}`));
@@ -440,7 +400,7 @@ describe('reliability: parity with worker.terminate() @sanitize', () => {
   it('KillableWorker#terminate() of an idle worker reports 1 every time (20 rounds)', async () => {
     const codes: number[] = [];
     for (let i = 0; i < 20; i++) {
-      const t = killable(`setInterval(() => {}, 1e9); post('ready');`);
+      const t = killable('idle');
       assert.strictEqual(await t.next(), 'ready');
       codes.push(await t.w.terminate());
       assert.strictEqual(await t.exited, 1);
@@ -454,7 +414,7 @@ describe('reliability: parity with worker.terminate() @sanitize', () => {
       const { Worker } = require('worker_threads');
       for (let i = 0; i < 5; i++) {
         const C = i % 2 ? Worker : tk.KillableWorker;
-        const w = new C("require(" + JSON.stringify(TK) + "); require('worker_threads').parentPort.postMessage('ready'); for (;;) {}", { eval: true });
+        const w = new C(${childWorker({ case: 'loaded-busy' })});
         w.on('exit', (code) => console.log('exit', code));
         w.once('message', () => { w.unref(); tk.kill(w); });
       }`, { deadlineMs: 30_000 });
@@ -467,7 +427,7 @@ describe('reliability: the smaller items', () => {
     for (const end of ['process.exitCode = 3;', 'process.exit(3);']) {
       const r = await runChild(`
         const tk = require(TK);
-        const w = new tk.KillableWorker("require('worker_threads').parentPort.postMessage('ready'); require(" + JSON.stringify(${JSON.stringify(FIXTURE_ADDON)}) + ").sleepMs(30000)", { eval: true });
+        const w = new tk.KillableWorker(${childWorker({ case: 'sleep-30s', addon: FIXTURE_ADDON })});
         w.once('message', async () => {
           await require(${JSON.stringify(require.resolve('thread-kill/stress'))}).inSyscall(w.threadId, ['nanosleep', 'clock_nanosleep']);
           const rep = await tk.kill(w, { timeoutMs: 100, onUnkillable: 'abandon' });
@@ -486,9 +446,9 @@ describe('reliability: the smaller items', () => {
       const r = await runChild(`
         const tk = require(TK);
         const { Worker } = require('worker_threads');
-        const victim = new tk.KillableWorker("require('worker_threads').parentPort.postMessage('ready'); require(" + JSON.stringify(${JSON.stringify(FIXTURE_ADDON)}) + ").sleepMs(30000)", { eval: true });
+        const victim = new tk.KillableWorker(${childWorker({ case: 'sleep-30s', addon: FIXTURE_ADDON })});
         victim.once('message', () => {
-          new Worker("const tk = require(" + JSON.stringify(TK) + "); tk.kill(" + victim.threadId + ", { timeoutMs: 100, onUnkillable: 'exit', exitCode: 9 })", { eval: true });
+          new Worker(${CHILD}, { workerData: { case: 'exit-killer', target: victim.threadId } });
         });`, { deadlineMs: 25_000 });
       assert.strictEqual(r.code, 9);
       assert.match(r.stderr, /^thread-kill: thread \d+ could not be killed \(.*\); exiting with code 9\n$/);
@@ -520,10 +480,7 @@ describe('reliability: the smaller items', () => {
 
   it('token.wait() and token.sleep() without an argument wait until the token stops', async () => {
     for (const how of ['wait', 'sleep']) {
-      const t = killable(`
-        const token = tk.threadStopToken();
-        post('ready');
-        (async () => { const r = ${how === 'wait' ? 'token.wait()' : 'await token.sleep()'}; post(['woke', r, token.reason]); })();`);
+      const t = killable('token-wait', { how });
       assert.strictEqual(await t.next(), 'ready');
       assert.strictEqual((t.w as tk.KillableWorker).stop('go'), true);
       assert.deepStrictEqual(await t.next(), ['woke', true, 'go']);
@@ -532,19 +489,14 @@ describe('reliability: the smaller items', () => {
   });
 
   it('once a thread sees token.stopped, token.signal.aborted agrees', async () => {
-    const t = killable(`
-      const token = tk.threadStopToken();
-      const signal = token.signal;
-      post('ready');
-      while (!token.stopped);
-      post([signal.aborted, signal.reason && signal.reason.code]);`);
+    const t = killable('token-signal');
     assert.strictEqual(await t.next(), 'ready');
     (t.w as tk.KillableWorker).stop();
     assert.deepStrictEqual(await t.next(), [true, 'ERR_THREAD_STOPPED']);
   });
 
   it('a cleanup that never settles is bounded by timeoutMs', async () => {
-    const t = killable(`post('ready'); for (;;) {}`);
+    const t = killable('busy');
     assert.strictEqual(await t.next(), 'ready');
     const r = await tk.kill(t.w, { timeoutMs: 300, cleanup: () => new Promise(() => undefined) });
     assert.strictEqual(r.outcome, 'killed');
@@ -552,9 +504,9 @@ describe('reliability: the smaller items', () => {
   });
 
   it('a killed thread is told from a finished one: exit code 1 by default, exitCode to choose, 0 for a natural end', async () => {
-    const a = killable(`post('ready'); for (;;) {}`);
-    const b = killable(`post('ready'); for (;;) {}`);
-    const c = killable(`post('ready');`);
+    const a = killable('busy');
+    const b = killable('busy');
+    const c = killable('done');
     assert.deepStrictEqual([await a.next(), await b.next(), await c.next()], ['ready', 'ready', 'ready']);
     await Promise.all([tk.kill(a.w), tk.kill(b.w, { exitCode: 42 })]);
     assert.deepStrictEqual([await a.exited, await b.exited, await c.exited], [1, 42, 0]);

@@ -1,8 +1,9 @@
 import * as assert from 'assert';
 import * as tk from 'thread-kill';
-import { FIXTURE_ADDON, LIB, SiblingKiller, hang, scriptWorker } from './helpers';
+import { FIXTURE_ADDON, SiblingKiller, fixturePath, fixtureWorker, hang } from './helpers';
 
-const worker = (source: string, workerData?: unknown) => scriptWorker(source, workerData);
+/** Fixture test/fixtures/workers/stop.ts, program `name`. */
+const worker = (name: string, data: Record<string, unknown> = {}) => fixtureWorker('stop', { case: name, ...data });
 
 describe('StopToken', () => {
   it('stops once, keeps the first reason, and throws a typed StoppedError', () => {
@@ -21,12 +22,7 @@ describe('StopToken', () => {
 
   it('is the same token in another thread (workerData), which wakes from wait() when stopped here', async () => {
     const token = new tk.StopToken();
-    const { next, exited } = worker(`
-      const t = tk.StopToken.from(workerData.token);
-      post('waiting');
-      const stopped = t.wait(2 ** 31 - 1);
-      post({ stopped, reason: t.reason });
-    `, { token });
+    const { next, exited } = worker('wait', { token });
     assert.strictEqual(await next(), 'waiting');
     token.stop('from main');
     assert.deepStrictEqual(await next(), { stopped: true, reason: 'from main' });
@@ -35,12 +31,7 @@ describe('StopToken', () => {
 
   it("aborts the reading thread's AbortSignal when another thread stops it", async () => {
     const token = new tk.StopToken();
-    const { next, exited } = worker(`
-      const t = tk.StopToken.from(workerData);
-      const keep = setInterval(() => {}, 1e9);
-      t.signal.addEventListener('abort', () => { post({ aborted: t.signal.aborted, reason: t.signal.reason.reason }); clearInterval(keep); });
-      post('listening');
-    `, token.buffer);
+    const { next, exited } = worker('signal', { buffer: token.buffer });
     assert.strictEqual(await next(), 'listening');
     token.stop('go');
     assert.deepStrictEqual(await next(), { aborted: true, reason: 'go' });
@@ -58,11 +49,7 @@ describe('StopToken', () => {
 
   it('a C loop in an addon polls the token and stops within one poll (fixture addon)', async () => {
     const token = new tk.StopToken();
-    const { next, exited } = worker(`
-      const addon = require(workerData.addon);
-      post('polling');
-      post(addon.pollToken(new Int32Array(workerData.buffer), 60000));
-    `, { addon: FIXTURE_ADDON, buffer: token.buffer });
+    const { next, exited } = worker('addon-poll', { addon: FIXTURE_ADDON, buffer: token.buffer });
     assert.strictEqual(await next(), 'polling');
     token.stop();
     assert.strictEqual(await next(), true);
@@ -91,12 +78,7 @@ describe('StopToken', () => {
 
 describe('KillableWorker stop() and join()', () => {
   it('stop() stops the thread cooperatively and join() resolves when it has exited', async () => {
-    const w = new tk.KillableWorker(`
-      const tk = require(${JSON.stringify(LIB)});
-      const t = tk.threadStopToken();
-      require('worker_threads').parentPort.postMessage('up');
-      while (!t.wait(1000)) {}
-    `, { eval: true });
+    const w = new tk.KillableWorker(fixturePath('stop'), { workerData: { case: 'thread-token' } });
     await new Promise((resolve) => w.once('message', resolve));
     assert.strictEqual(w.stop('bye'), true);
     assert.strictEqual(await w.join(), true);

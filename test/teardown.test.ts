@@ -3,7 +3,10 @@
 import * as assert from 'assert';
 import { ChildProcess, execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
-import { FIXTURE_ADDON, LIB, makeFifo, until } from './helpers';
+import { FIXTURE_ADDON, LIB, fixturePath, makeFifo, until } from './helpers';
+
+/** test/fixtures/workers/teardown.ts: the workers of this file's child processes. */
+const TEARDOWN = fixturePath('teardown');
 
 interface Child {
   proc: ChildProcess;
@@ -18,12 +21,7 @@ interface Child {
 function childWithStuckWorker(fifo: string, body: string): Child {
   const source = `
     const tk = require(${JSON.stringify(LIB)});
-    const w = new tk.KillableWorker(\`
-      const fs = require('fs');
-      const fd = fs.openSync(${JSON.stringify(fifo)}, 'r+');
-      require('worker_threads').parentPort.postMessage('blocking');
-      require(${JSON.stringify(FIXTURE_ADDON)}).readFd(fd);
-    \`, { eval: true });
+    const w = new tk.KillableWorker(${JSON.stringify(TEARDOWN)}, { workerData: ${JSON.stringify({ case: 'native-read', fifo, addon: FIXTURE_ADDON })} });
     w.once('message', async () => {
       await require(${JSON.stringify(require.resolve('thread-kill/stress'))}).inSyscall(w.threadId, ['read']);
       ${body}
@@ -120,10 +118,7 @@ describe('teardown with a worker stuck in native code @sanitize', () => {
   it('process.exit() on the main thread is not swallowed by a worker inside interruptible()', async () => {
     const proc = spawn(process.execPath, ['-e', `
       const tk = require(${JSON.stringify(LIB)});
-      const w = new tk.KillableWorker(\`
-        const tk = require(${JSON.stringify(LIB)});
-        tk.interruptible(() => { require('worker_threads').parentPort.postMessage('in region'); for (;;) {} });
-      \`, { eval: true });
+      const w = new tk.KillableWorker(${JSON.stringify(TEARDOWN)}, { workerData: { case: 'region' } });
       w.once('message', () => { console.log('exiting'); process.exit(5); });
     `], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';

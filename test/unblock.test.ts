@@ -9,11 +9,10 @@ import * as path from 'path';
 import { Worker } from 'worker_threads';
 import * as tk from 'thread-kill';
 import { inNativeCode, inSyscall, releaseUnkillable, scenarioByName, startHung } from 'thread-kill/stress';
-import { FIXTURE_ADDON, LIB, ROOT, STRESS_LIB, SiblingKiller, isLive, makeFifo, until } from './helpers';
+import { FIXTURE_ADDON, LIB, ROOT, STRESS_LIB, SiblingKiller, fixturePath, isLive, makeFifo, until } from './helpers';
 
 // The private binding, for the checks only native code can make.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const native = require(path.join(ROOT, 'lib', 'native.js')).native as {
+const native = require(path.join(ROOT, 'lib', 'shared', 'native.js')).native as {
   unblockSignal(threadId: number): number;
   unblockArm(threadId: number, testStartTime?: number): boolean;
 };
@@ -21,14 +20,13 @@ const NOT_KILLED = 3;
 const READS = ['read', 'pread64', 'readv', 'recvfrom', 'recvmsg'];
 const CHILD_WAITS = ['epoll_wait', 'epoll_pwait', 'epoll_pwait2'];
 
-/** Source of a KillableWorker: `post` and `workerData` in scope; posts 'ready' just before it blocks. */
-function target(body: string): string {
-  return `const { parentPort, workerData } = require('worker_threads'); const post = (m) => parentPort.postMessage(m); ${body}`;
-}
+/** test/fixtures/workers/unblock.ts: the programs of this file. */
+const UNBLOCK = fixturePath('unblock');
 
 interface Case {
   title: string;
-  body: string;
+  /** The unblock fixture's program: it posts 'ready' just before it blocks. */
+  program: string;
   syscalls: string[];
   expect: 'signalled' | 'children-killed';
   /** Fresh workerData per run, and what to undo after. */
@@ -43,24 +41,24 @@ const fifoCase = (): { data: Record<string, unknown>; done: () => void } => {
 const KILLABLE: Case[] = [
   {
     title: 'readSync on a silent FIFO', syscalls: READS, expect: 'signalled', setup: fifoCase,
-    body: `const fs = require('fs'); const fd = fs.openSync(workerData.fifo, 'r+'); post('ready'); fs.readSync(fd, Buffer.alloc(1)); post('returned');`,
+    program: 'fifo-read',
   },
   {
     title: 'readFileSync of a FIFO with an open silent writer', syscalls: READS, expect: 'signalled', setup: fifoCase,
-    body: `const fs = require('fs'); fs.openSync(workerData.fifo, 'r+'); post('ready'); fs.readFileSync(workerData.fifo); post('returned');`,
+    program: 'fifo-read-file',
   },
   {
     title: 'recv() on a socketpair (fixture addon)', syscalls: READS, expect: 'signalled',
     setup: () => ({ data: { addon: FIXTURE_ADDON }, done: () => undefined }),
-    body: `const a = require(workerData.addon); const [s] = a.socketPair(); post('ready'); a.recvFd(s); post('returned');`,
+    program: 'recv',
   },
   {
     title: "execSync('sleep 30')", syscalls: CHILD_WAITS, expect: 'children-killed',
-    body: `post('ready'); require('child_process').execSync('sleep 30'); post('returned');`,
+    program: 'exec-sleep',
   },
   {
     title: 'spawnSync of a shell whose grandchild holds the pipes', syscalls: CHILD_WAITS, expect: 'children-killed',
-    body: `post('ready'); require('child_process').spawnSync('sh', ['-c', 'sleep 30 & sleep 31; wait']); post('returned');`,
+    program: 'spawn-grandchild',
   },
 ];
 
@@ -98,7 +96,7 @@ async function assertUnblocked(c: Case, r: tk.KillReport, messages: unknown[]): 
 /** A KillableWorker in `c`, started here, blocked in its call. */
 async function startBlocked(c: Case): Promise<{ w: tk.KillableWorker; messages: unknown[]; exited: Promise<number>; done: () => void }> {
   const s = c.setup?.() ?? { data: {}, done: () => undefined };
-  const w = new tk.KillableWorker(target(c.body), { eval: true, workerData: s.data });
+  const w = new tk.KillableWorker(UNBLOCK, { workerData: { case: c.program, ...s.data } });
   const messages: unknown[] = [];
   const exited = new Promise<number>((resolve) => w.once('exit', resolve));
   await new Promise<void>((resolve) => w.on('message', (m) => { messages.push(m); if (m === 'ready') resolve(); }));
@@ -109,22 +107,7 @@ async function startBlocked(c: Case): Promise<{ w: tk.KillableWorker; messages: 
 /** A worker that starts the target itself, waits until it blocks, kills it and reports. */
 function killFromParent(c: Case, options: tk.KillOptions = {}): Promise<{ report: tk.KillReport; messages: unknown[]; live: boolean }> {
   const s = c.setup?.() ?? { data: {}, done: () => undefined };
-  const w = new Worker(`
-    const { parentPort, workerData } = require('worker_threads');
-    const tk = require(workerData.lib);
-    const { inSyscall } = require(workerData.stress);
-    const t = new tk.KillableWorker(workerData.source, { eval: true, workerData: workerData.data });
-    const messages = [];
-    const exited = new Promise((r) => t.once('exit', r));
-    t.on('message', async (m) => {
-      messages.push(m);
-      if (m !== 'ready') return;
-      await inSyscall(t.threadId, workerData.syscalls);
-      const report = await tk.kill(t, workerData.options);
-      await exited;
-      parentPort.postMessage({ report, messages, live: tk.threads().some((x) => x.threadId === t.originalThreadId) });
-    });
-  `, { eval: true, workerData: { lib: LIB, stress: STRESS_LIB, source: target(c.body), data: s.data, syscalls: c.syscalls, options } });
+  const w = new Worker(UNBLOCK, { workerData: { case: 'parent', target: { case: c.program, ...s.data }, syscalls: c.syscalls, options } });
   return new Promise((resolve, reject) => {
     w.once('message', (m) => { s.done(); resolve(m); });
     w.once('error', reject);
@@ -178,33 +161,15 @@ describe('the unblock rung: killable system calls', () => {
         let h = startHung(scenario, { mode: 'kill' });
         await h.ready; await inSyscall(h.threadId, ['read']);
         out.main = summary(await tk.kill(h.worker)); await h.exited;
-        const killer = (code) => new Promise((resolve, reject) => {
-          const w = new Worker(code, { eval: true, workerData: { lib: ${lib}, stress: ${stress} } });
+        const killer = (workerData) => new Promise((resolve, reject) => {
+          const w = new Worker(${JSON.stringify(UNBLOCK)}, { workerData });
           w.once('message', resolve); w.once('error', reject);
         });
-        out.parent = await killer(\`
-          const { parentPort, workerData } = require('worker_threads');
-          const tk = require(workerData.lib);
-          const { startHung, scenarioByName, inSyscall } = require(workerData.stress);
-          (async () => {
-            const h = startHung(scenarioByName('stdin-read'), { mode: 'kill' });
-            await h.ready; await inSyscall(h.threadId, ['read']);
-            const r = await tk.kill(h.worker); await h.exited;
-            const u = r.phases.find((p) => p.phase === 'unblock');
-            parentPort.postMessage({ outcome: r.outcome, unblock: u && u.result });
-          })();
-        \`);
+        out.parent = await killer({ case: 'stdin-parent' });
         h = startHung(scenario, { mode: 'kill' });
         await h.ready; await inSyscall(h.threadId, ['read']);
         const tid = h.threadId;
-        out.sibling = await killer(\`
-          const { parentPort, workerData } = require('worker_threads');
-          const tk = require(workerData.lib);
-          tk.kill(\${tid}).then((r) => {
-            const u = r.phases.find((p) => p.phase === 'unblock');
-            parentPort.postMessage({ outcome: r.outcome, unblock: u && u.result });
-          });
-        \`);
+        out.sibling = await killer({ case: 'kill-summary', target: tid });
         await h.exited;
         console.log(JSON.stringify(out));
       })();
@@ -258,7 +223,7 @@ describe('no child process outlives the process', () => {
       const tk = require(${JSON.stringify(LIB)});
       const { inSyscall } = require(${JSON.stringify(STRESS_LIB)});
       const fs = require('fs');
-      const e = new tk.KillableWorker("require('worker_threads').parentPort.postMessage(1); require('child_process').execSync('sleep 30')", { eval: true });
+      const e = new tk.KillableWorker(${JSON.stringify(UNBLOCK)}, { workerData: { case: 'exec-sleep-quiet' } });
       e.once('message', async () => {
         await inSyscall(e.threadId, ${JSON.stringify(CHILD_WAITS)});
         let d;
@@ -288,7 +253,7 @@ describe('no child process outlives the process', () => {
     const fifo = makeFifo();
     try {
       const r = await run(`
-        const a = new tk.KillableWorker("const fs = require('fs'); const fd = fs.openSync('${fifo.path}', 'r+'); require('worker_threads').parentPort.postMessage(1); fs.readSync(fd, Buffer.alloc(1));", { eval: true });
+        const a = new tk.KillableWorker(${JSON.stringify(UNBLOCK)}, { workerData: { case: 'fifo-block', fifo: ${JSON.stringify(fifo.path)} } });
         a.once('message', async () => {
           await inSyscall(a.threadId, ['read']);
           tk.kill(a, { timeoutMs: 100, onUnkillable: 'exit', exitCode: 9, unblock: false });
@@ -352,18 +317,7 @@ describe('the unblock rung: safety', () => {
     const mine = makeFifo();
     const theirs = makeFifo();
     // Registered (a KillableWorker), so it is in the very registry the kills search.
-    const bystander = new tk.KillableWorker(`
-      const { parentPort, workerData } = require('worker_threads');
-      const fs = require('fs');
-      const fd = fs.openSync(workerData, 'r+');
-      const buf = Buffer.alloc(1);
-      parentPort.postMessage({ up: true });
-      for (;;) {
-        try { const n = fs.readSync(fd, buf); parentPort.postMessage({ n, data: buf.toString('latin1', 0, n) }); }
-        catch (e) { parentPort.postMessage({ error: e.code }); }
-        if (buf[0] === 0x71) break; // 'q'
-      }
-    `, { eval: true, workerData: mine.path });
+    const bystander = new tk.KillableWorker(UNBLOCK, { workerData: { case: 'bystander', fifo: mine.path } });
     const got: Array<Record<string, unknown>> = [];
     const waiting: Array<(m: Record<string, unknown>) => void> = [];
     bystander.on('message', (m) => { const w = waiting.shift(); if (w) w(m); else got.push(m); });
@@ -372,8 +326,7 @@ describe('the unblock rung: safety', () => {
     const wfd = fs.openSync(mine.path, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
     try {
       for (let i = 0; i < 100; i++) {
-        const neighbour = new tk.KillableWorker(`const fs = require('fs'); const fd = fs.openSync(require('worker_threads').workerData, 'r+');
-          require('worker_threads').parentPort.postMessage('ready'); fs.readSync(fd, Buffer.alloc(1));`, { eval: true, workerData: theirs.path });
+        const neighbour = new tk.KillableWorker(UNBLOCK, { workerData: { case: 'fifo-block', fifo: theirs.path } });
         await new Promise((r) => neighbour.once('message', r));
         await inSyscall(neighbour.threadId, ['read']);
         await inSyscall(bystander.threadId, ['read']);
@@ -428,8 +381,7 @@ describe('the unblock rung: safety', () => {
       if (!addon.installHandler(3)) throw new Error('could not install');
       const tk = require(${JSON.stringify(LIB)});
       const { inSyscall } = require(${JSON.stringify(STRESS_LIB)});
-      const w = new tk.KillableWorker(\`const fs = require('fs'); const fd = fs.openSync(${JSON.stringify(fifo.path)}, 'r+');
-        require('worker_threads').parentPort.postMessage('ready'); fs.readSync(fd, Buffer.alloc(1));\`, { eval: true });
+      const w = new tk.KillableWorker(${JSON.stringify(UNBLOCK)}, { workerData: { case: 'fifo-block', fifo: ${JSON.stringify(fifo.path)} } });
       w.once('message', async () => {
         await inSyscall(w.threadId, ['read']);
         const r = await tk.kill(w, { timeoutMs: 150, onUnkillable: 'abandon' });
@@ -456,7 +408,6 @@ describe('the unblock rung: safety', () => {
     assert.strictEqual((await tk.kill(t.w)).outcome, 'killed');
     await t.exited;
     t.done();
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
     const state = require(FIXTURE_ADDON).handlerState(3);
     assert.deepStrictEqual(state, { ours: false, dfl: false, restart: false, runs: 0 });
   });
@@ -473,8 +424,7 @@ describe('the unblock rung: safety', () => {
       try {
         while (next < ROUNDS) {
           const i = next++;
-          const w = new tk.KillableWorker(`const fs = require('fs'); const fd = fs.openSync(require('worker_threads').workerData, 'r+');
-            require('worker_threads').parentPort.postMessage('ready'); fs.readSync(fd, Buffer.alloc(1));`, { eval: true, workerData: fifo.path });
+          const w = new tk.KillableWorker(UNBLOCK, { workerData: { case: 'fifo-block', fifo: fifo.path } });
           const exited = new Promise((r) => w.once('exit', r));
           await new Promise((r) => w.once('message', r));
           // Vary when the read returns by itself relative to the kill and its signals.

@@ -1,0 +1,407 @@
+// kill(): the escalation ladder, callable from any thread.
+//
+//   1. cooperative  stop the thread's own token (if it looks at one) and wait
+//                   up to graceMs for it to exit;
+//   2. interrupt    interrupt its outermost interruptible() region (if any),
+//                   so its catch/finally and onKill hooks run; up to graceMs;
+//   3. terminate    node::Stop() of its environment, re-issued every
+//                   retryIntervalMs until the environment is torn down;
+//      unblock      from the first retry on, a thread still blocked in a
+//                   read-type syscall gets SIGRTMIN+3 (./unblock.ts), and
+//                   the child process trees of one waiting for them
+//                   (spawnSync/execSync) are killed;
+//   4. unkillable   at timeoutMs: diagnose, then onUnkillable.
+// Phases that cannot apply are skipped at once, so a busy JS loop is killed
+// as fast as a plain hard stop.
+import { Worker, isMainThread, threadId as currentThreadId } from 'worker_threads';
+import { Diagnosis, buildDiagnosis, sampleProc } from './diagnose';
+import { CleanupTimeoutError, MainThreadError, UnknownThreadError } from '../shared/errors';
+import { exitNow, guardExitAgainstAbandoned, writeStderrSync } from './exit';
+import { formatFrames } from '../shared/frames';
+import { InterruptStatus, TerminateStatus, native } from '../shared/native';
+import { serializeReason } from '../shared/reason';
+import { FLAG_KILL, StopToken, stopTokenWith } from '../stop/stop-token';
+import { Target, reportKillExitCode, resolveTarget, threadInfo } from '../registry/targets';
+import { addDeathListener } from '../registry/register';
+import { UnblockDetails, Unblocker } from './unblock';
+import { boolean, durationMs, exitCodeValue, func, oneOf, optionsBag } from '../shared/validate';
+
+export type KillOutcome = 'killed' | 'already-exited' | 'unkillable';
+export type PhaseName = 'cooperative' | 'interrupt' | 'terminate' | 'unblock';
+export type PhaseResult = 'skipped' | 'exited' | 'grace-expired' | 'not-delivered' | 'killed' | 'timeout' | 'signalled' | 'children-killed';
+
+export interface PhaseReport {
+  phase: PhaseName;
+  /** ms after kill() started. */
+  startMs: number;
+  durationMs: number;
+  result: PhaseResult;
+  /** Why a skipped phase did not apply (for 'unblock': also what it did). */
+  note?: string;
+  /** Phase 'unblock' only: signals sent, child processes killed, or why it was skipped. */
+  unblock?: UnblockDetails;
+}
+
+export interface KillReport {
+  threadId: number;
+  outcome: KillOutcome;
+  /** Hard-stop (node::Stop) attempts this call made. */
+  attempts: number;
+  elapsedMs: number;
+  phases: PhaseReport[];
+  /** The target's JS stack when the hard stop reached it (if it was running JS). */
+  jsStack?: string;
+  /** Present when outcome is 'unkillable': what the thread is doing instead of dying. */
+  diagnosis?: Diagnosis;
+  /** onUnkillable: 'abandon' — still retrying in the background; the Worker handle was unref'd. */
+  abandoned?: boolean;
+  /** What options.cleanup threw or rejected with, or a CleanupTimeoutError if it did not settle within timeoutMs (kill() still resolves). */
+  cleanupError?: unknown;
+}
+
+export type OnUnkillable = 'report' | 'abandon' | 'exit';
+
+export interface KillOptions {
+  /** Per cooperative phase (1 and 2): how long to let the thread exit by itself. Default 100. */
+  graceMs?: number;
+  /** Total time before the thread is judged unkillable. Default 10000. */
+  timeoutMs?: number;
+  /** How often the hard stop is re-issued. Default 10. */
+  retryIntervalMs?: number;
+  /** Runs exactly once in the calling thread, after the thread is dead or judged unkillable; awaited for at most timeoutMs. */
+  cleanup?: (report: KillReport) => unknown;
+  /** What to do when the thread cannot be killed in time. Default 'report'. */
+  onUnkillable?: OnUnkillable;
+  /** What the killed Worker's 'exit' event reports (as worker.terminate(): 1 by default), and the process's exit code for onUnkillable: 'exit'. */
+  exitCode?: number;
+  /** Exactly what the thread's onKill hooks and InterruptedError.reason get (structured-cloneable, at most 4080 bytes serialized). */
+  reason?: unknown;
+  /** Capture the target's JS stack as the hard stop lands. Default true. */
+  captureStack?: boolean;
+  /** Interrupt a blocked read-type syscall of the thread with SIGRTMIN+3 once the hard stop is requested. Default true. */
+  unblock?: boolean;
+  /** Kill the process trees of child processes the thread waits for (spawnSync/execSync). Default true. */
+  killChildren?: boolean;
+}
+
+const KILL_OPTION_KEYS = ['graceMs', 'timeoutMs', 'retryIntervalMs', 'cleanup', 'onUnkillable', 'exitCode', 'reason', 'captureStack', 'unblock', 'killChildren'] as const;
+
+interface ParsedKillOptions {
+  graceMs: number;
+  timeoutMs: number;
+  retryIntervalMs: number;
+  cleanup?: (report: KillReport) => unknown;
+  onUnkillable: OnUnkillable;
+  exitCode: number;
+  /** options.reason, serialized once (this also validates it, size included). */
+  reasonBytes: Uint8Array | undefined;
+  captureStack: boolean;
+  unblock: boolean;
+  killChildren: boolean;
+}
+
+/** Every option is checked here, before anything is sent, set or watched: a kill that rejects leaves nothing behind. */
+function parseKillOptions(options: unknown): ParsedKillOptions {
+  const o = optionsBag(options, 'options', KILL_OPTION_KEYS);
+  return {
+    graceMs: durationMs(o.graceMs, 'options.graceMs', 100),
+    timeoutMs: durationMs(o.timeoutMs, 'options.timeoutMs', 10_000),
+    retryIntervalMs: durationMs(o.retryIntervalMs, 'options.retryIntervalMs', 10, 1),
+    cleanup: o.cleanup === undefined ? undefined : func<(report: KillReport) => unknown>(o.cleanup, 'options.cleanup'),
+    onUnkillable: oneOf(o.onUnkillable, 'options.onUnkillable', ['report', 'abandon', 'exit'] as const, 'report'),
+    exitCode: exitCodeValue(o.exitCode, 'options.exitCode', 1),
+    reasonBytes: serializeReason(o.reason, 'options.reason'),
+    captureStack: boolean(o.captureStack, 'options.captureStack', true),
+    unblock: boolean(o.unblock, 'options.unblock', true),
+    killChildren: boolean(o.killChildren, 'options.killChildren', true),
+  };
+}
+
+/** Resolves true when `tid` dies; resolves false at once if it is not live. */
+function deathOf(tid: number): { dead: Promise<boolean>; cancel: () => void } {
+  let cancel = (): void => undefined;
+  const dead = new Promise<boolean>((resolve) => {
+    if (!native.watch(tid)) return resolve(false);
+    const unlisten = addDeathListener(tid, () => resolve(true));
+    cancel = () => { unlisten(); native.unwatch(tid); };
+  });
+  return { dead, cancel };
+}
+
+function delay(ms: number): { done: Promise<void>; cancel: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const done = new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); });
+  return { done, cancel: () => clearTimeout(timer) };
+}
+
+/** Node's own Worker#terminate(), also for a KillableWorker (whose override marks the thread first). */
+const nodeTerminate = Worker.prototype.terminate;
+
+/**
+ * The parent's view of the kill: a Worker object exists only in the thread
+ * that created it, so whoever passes one is its parent. Its 'exit' event is
+ * what pool bookkeeping waits for, so kill() resolves only after it (as
+ * worker.terminate() does), and the Worker is ref()ed meanwhile (as
+ * terminate() does) so the event cannot be lost to an unref'd handle.
+ */
+class ParentView {
+  readonly exited: Promise<void>;
+  private done = false;
+  private readonly onExit: () => void;
+
+  constructor(readonly worker: Worker, tid: number) {
+    reportKillExitCode(worker, tid);
+    let resolve!: () => void;
+    this.exited = new Promise<void>((r) => { resolve = r; });
+    this.onExit = () => { this.done = true; resolve(); };
+    if (worker.threadId < 0) this.onExit(); // its 'exit' was already emitted
+    else worker.once('exit', this.onExit);
+    worker.ref();
+  }
+
+  /** Stop waiting (the thread is not dying after all). */
+  release(): void {
+    if (!this.done) this.worker.off('exit', this.onExit);
+  }
+}
+
+class KillRun {
+  private readonly t0 = performance.now();
+  private readonly report: KillReport;
+  private readonly death: Promise<boolean>;
+  private readonly cancelDeath: () => void;
+  private dead = false;
+  private askedCreator = false;
+
+  constructor(private readonly tid: number, private readonly opts: ParsedKillOptions, private readonly parent: ParentView | undefined) {
+    this.report = { threadId: tid, outcome: 'killed', attempts: 0, elapsedMs: 0, phases: [] };
+    const { dead, cancel } = deathOf(tid);
+    this.death = dead.then((d) => { this.dead = true; return d; });
+    this.cancelDeath = cancel;
+  }
+
+  private now(): number { return performance.now() - this.t0; }
+
+  /** Waits for death up to `ms`; true if the thread died. */
+  private async waitDeath(ms: number): Promise<boolean> {
+    if (this.dead) return true;
+    const d = delay(Math.max(0, ms));
+    await Promise.race([this.death, d.done]);
+    d.cancel();
+    return this.dead;
+  }
+
+  private phase(phase: PhaseName, startMs: number, result: PhaseResult, note?: string): void {
+    const p: PhaseReport = { phase, startMs, durationMs: this.now() - startMs, result };
+    if (note !== undefined) p.note = note;
+    this.report.phases.push(p);
+  }
+
+  private async finish(outcome: KillOutcome): Promise<KillReport> {
+    this.report.outcome = outcome;
+    const frames = native.capturedStack(this.tid);
+    if (frames && frames.length > 0) this.report.jsStack = formatFrames(frames);
+    if (outcome === 'killed' && this.parent !== undefined) await this.parent.exited;
+    this.report.elapsedMs = this.now();
+    return this.report;
+  }
+
+  async run(): Promise<KillReport> {
+    try {
+      return await this.ladder();
+    } finally {
+      // Every path (dead, unkillable, or a throw) leaves no watcher, listener or timer behind.
+      this.cancelDeath();
+      if (!this.dead) this.parent?.release();
+    }
+  }
+
+  private async ladder(): Promise<KillReport> {
+    const { opts, tid } = this;
+    const info = threadInfo(tid);
+
+    // 1. cooperative: the thread's own event loop runs its onKill hooks (a
+    // KillReached event) and its stop token stops, whatever state either was in.
+    let start = this.now();
+    const takesPart = info !== undefined && (info.hasStopToken || info.hasKillHooks);
+    const cooperative = takesPart && opts.graceMs > 0;
+    native.announceKill(tid, opts.reasonBytes, opts.exitCode, cooperative);
+    if (cooperative) {
+      if (info!.hasStopToken) {
+        const cell = native.stopCell(tid, false);
+        if (cell !== undefined) stopTokenWith(new StopToken(cell), opts.reasonBytes, FLAG_KILL);
+      }
+      if (await this.waitDeath(opts.graceMs)) { this.phase('cooperative', start, 'exited'); return this.finish('killed'); }
+      this.phase('cooperative', start, 'grace-expired');
+    } else {
+      this.phase('cooperative', start, 'skipped', takesPart ? 'graceMs is 0' : 'the thread has no stop token and no onKill hooks');
+    }
+
+    // 2. interrupt: the kill flag travels in the request itself.
+    start = this.now();
+    const depth = threadInfo(tid)?.regionDepth ?? 0;
+    if (depth > 0 && opts.graceMs > 0) {
+      const status = native.interrupt(tid, 0, opts.reasonBytes, false, false, true) % 8;
+      if (status === InterruptStatus.Hit) {
+        if (await this.waitDeath(opts.graceMs)) { this.phase('interrupt', start, 'exited'); return this.finish('killed'); }
+        this.phase('interrupt', start, 'grace-expired');
+      } else {
+        this.phase('interrupt', start, 'not-delivered', 'the region finished first');
+      }
+    } else {
+      this.phase('interrupt', start, 'skipped', depth > 0 ? 'graceMs is 0' : 'the thread is in no interruptible() region');
+    }
+
+    // 3. terminate, re-issued until the environment is gone
+    start = this.now();
+    const unblock = new Unblocker(tid, { signal: opts.unblock, children: opts.killChildren }, () => this.now());
+    const first = this.stopOnce(opts.captureStack);
+    if (first === TerminateStatus.DeadKilled || first === TerminateStatus.DeadNatural || this.dead) {
+      this.phase('terminate', start, 'killed');
+      return this.finish('killed');
+    }
+    const firstSample = sampleProc(threadInfo(tid)?.osTid ?? 0);
+    const beatsBefore = native.heartbeat(tid);
+    native.ping(tid);
+    const retry = setInterval(() => {
+      const s = this.stopOnce(false);
+      if (s === TerminateStatus.DeadKilled || s === TerminateStatus.DeadNatural) this.dead = true;
+      else unblock.tick();
+    }, opts.retryIntervalMs);
+    let died: boolean;
+    try {
+      died = await this.waitDeath(opts.timeoutMs - this.now());
+    } finally {
+      clearInterval(retry);
+    }
+    this.phase('terminate', start, died ? 'killed' : 'timeout');
+    const u = unblock.report(died);
+    if (u !== undefined) this.report.phases.push({ phase: 'unblock', startMs: u.startMs, durationMs: this.now() - u.startMs, result: u.result, note: u.note, unblock: u.unblock });
+    if (died) return this.finish('killed');
+
+    // 4. unkillable
+    const osTid = threadInfo(tid)?.osTid ?? 0;
+    const frames = native.capturedStack(tid);
+    this.report.diagnosis = buildDiagnosis(tid, osTid, { before: beatsBefore, after: native.heartbeat(tid) },
+      firstSample, sampleProc(osTid), frames ? formatFrames(frames) : undefined, native.lookup(tid) === TerminateStatus.ReservedOnly);
+    if (opts.onUnkillable === 'abandon') this.abandon();
+    return this.finish('unkillable');
+  }
+
+  private stopOnce(capture: boolean): number {
+    const status = native.terminate(this.tid, true, capture, false, this.opts.exitCode);
+    if (status === TerminateStatus.Issued || status === TerminateStatus.ReservedOnly) this.report.attempts++;
+    // Reserved, not registered: its thread is still starting (or hung before
+    // thread-kill's bootstrap ran, say in a preload of the user's). The
+    // registry cannot reach it; its Worker handle can.
+    if (status === TerminateStatus.ReservedOnly && !this.askedCreator) {
+      this.askedCreator = true;
+      if (this.parent !== undefined) void nodeTerminate.call(this.parent.worker);
+      else native.askCreatorToTerminate(this.tid);
+    }
+    return status;
+  }
+
+  /** Keep stopping it quietly, without keeping this thread (or the process's end) waiting for it. */
+  private abandon(): void {
+    this.report.abandoned = true;
+    this.parent?.worker.unref();
+    native.markAbandoned(this.tid);
+    if (isMainThread) guardExitAgainstAbandoned();
+    const retry = setInterval(() => {
+      const s = native.terminate(this.tid, false, false, false, this.opts.exitCode);
+      if (s !== TerminateStatus.Issued && s !== TerminateStatus.ReservedOnly) clearInterval(retry);
+    }, Math.max(this.opts.retryIntervalMs, 50));
+    retry.unref();
+  }
+}
+
+/** options.cleanup, once, awaited for at most timeoutMs: a cleanup that never settles cannot make kill() hang. */
+async function runCleanup(opts: ParsedKillOptions, report: KillReport): Promise<void> {
+  if (opts.cleanup === undefined) return;
+  const cleanup = opts.cleanup;
+  const limit = delay(opts.timeoutMs);
+  try {
+    const settled = Promise.resolve().then(() => cleanup(report)).then(
+      () => true,
+      (err: unknown) => { report.cleanupError = err; return true; },
+    );
+    if (!(await Promise.race([settled, limit.done.then(() => false)]))) {
+      report.cleanupError = new CleanupTimeoutError(opts.timeoutMs);
+    }
+  } finally {
+    limit.cancel();
+  }
+}
+
+/** Ends a plain Worker (one that never loaded thread-kill) through its own handle. */
+async function terminateUnregistered(worker: Worker, tid: number, opts: ParsedKillOptions, t0: number): Promise<KillReport> {
+  const report: KillReport = { threadId: tid, outcome: 'killed', attempts: 1, elapsedMs: 0, phases: [] };
+  reportKillExitCode(worker, tid, opts.exitCode);
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  void worker.terminate();
+  const d = delay(opts.timeoutMs);
+  const done = await Promise.race([exited.then(() => true), d.done.then(() => false)]);
+  d.cancel();
+  report.phases.push({ phase: 'terminate', startMs: 0, durationMs: performance.now() - t0, result: done ? 'killed' : 'timeout', note: 'worker.terminate(): the thread never loaded thread-kill' });
+  report.outcome = done ? 'killed' : 'unkillable';
+  report.elapsedMs = performance.now() - t0;
+  if (!done) {
+    report.diagnosis = {
+      threadId: tid, osTid: 0, blockedIn: 'unknown', servicingInterrupts: false, watchedMs: opts.timeoutMs,
+      summary: 'the thread never loaded thread-kill, so nothing is known about it beyond its Worker handle',
+      unavailable: ['not registered with thread-kill: no OS thread id, no heartbeat'],
+    };
+    if (opts.onUnkillable === 'abandon') { report.abandoned = true; worker.unref(); }
+  }
+  return report;
+}
+
+/**
+ * Kills a thread of this process from any thread: the main thread, its
+ * parent, a sibling, or its own child. Resolves when the thread's
+ * environment has been torn down (or when it is judged unkillable).
+ *
+ * Killing the current (worker) thread stops it right away: the returned
+ * promise never settles and no cleanup runs. The main thread cannot be
+ * killed (ERR_THREAD_KILL_MAIN_THREAD); use exitNow() instead.
+ */
+export async function kill(target: Target, options?: KillOptions): Promise<KillReport> {
+  const t0 = performance.now();
+  const resolved = resolveTarget(target, 'target');
+  const opts = parseKillOptions(options);
+  const tid = resolved.threadId;
+  if (tid === 0) throw new MainThreadError('target');
+
+  let report: KillReport;
+  if (tid < 0) {
+    report = { threadId: tid, outcome: 'already-exited', attempts: 0, elapsedMs: performance.now() - t0, phases: [] };
+  } else if (tid === currentThreadId) {
+    native.terminate(tid, false, false, false, opts.exitCode);
+    return new Promise<KillReport>(() => undefined);
+  } else {
+    const status = native.lookup(tid);
+    if (status === TerminateStatus.UnknownThread) {
+      if (resolved.worker !== undefined && resolved.worker.threadId === tid) {
+        report = await terminateUnregistered(resolved.worker, tid, opts, t0);
+      } else {
+        throw new UnknownThreadError(tid, 'target');
+      }
+    } else if (status === TerminateStatus.DeadKilled || status === TerminateStatus.DeadNatural) {
+      // Gone already; its parent still sees 'exit' before we answer.
+      if (resolved.worker !== undefined) await new ParentView(resolved.worker, tid).exited;
+      report = { threadId: tid, outcome: 'already-exited', attempts: 0, elapsedMs: performance.now() - t0, phases: [] };
+    } else {
+      const parent = resolved.worker !== undefined ? new ParentView(resolved.worker, tid) : undefined;
+      report = await new KillRun(tid, opts, parent).run();
+    }
+  }
+  await runCleanup(opts, report);
+  if (report.outcome === 'unkillable' && opts.onUnkillable === 'exit') {
+    // Synchronously: a worker's process.stderr is asynchronous, and the
+    // process leaves right after.
+    writeStderrSync(`thread-kill: thread ${tid} could not be killed (${report.diagnosis?.summary ?? 'no diagnosis'}); exiting with code ${opts.exitCode}\n`);
+    exitNow(opts.exitCode, { killChildren: opts.killChildren });
+  }
+  return report;
+}

@@ -1,0 +1,175 @@
+// interruptible() and interrupt(): raise a catchable InterruptedError in
+// another thread's synchronous region (the analogue of Python's
+// PyThreadState_SetAsyncExc). How it stays safe is in docs/DESIGN.md.
+import { threadId as currentThreadId } from 'worker_threads';
+import { InvalidArgTypeError, UnknownThreadError } from '../shared/errors';
+import { FLAG_KEEP_MODULE_CACHE, interruptFactory } from './error-factory';
+import { Delivery, InterruptStatus, native } from '../shared/native';
+import { serializeReason } from '../shared/reason';
+import { RegionHandle, Target, resolveTarget } from '../registry/targets';
+import { addDeliveryListener } from '../registry/register';
+import { MAX_TIMEOUT_MS, boolean, durationMs, func, optionsBag } from '../shared/validate';
+
+// This thread's regions throw the errors our factory builds (the bootstrap
+// of a KillableWorker that never imports thread-kill installs it lazily).
+native.setInterruptFactory(interruptFactory(native.traceFrames));
+
+export interface InterruptibleOptions {
+  /**
+   * When interrupted inside require(), remove the modules whose loading was
+   * cut short from require.cache so a retry loads them cleanly. Default true.
+   */
+  restoreModuleCache?: boolean;
+  /**
+   * A deadline: after this many milliseconds the region throws a
+   * RegionTimeoutError (an InterruptedError). Nested deadlines: the earliest
+   * fires, at its own region. Works on every thread, the main one included.
+   */
+  timeoutMs?: number;
+}
+
+const runRegion = native.runRegion;
+const runRegionDeadline = native.runRegionDeadline;
+const FunctionPrototype = Function.prototype;
+// Regions are synchronous: an async function returns at its first await,
+// and what runs after it is beyond any interrupt's reach.
+const AsyncFunctionPrototype = Object.getPrototypeOf(async () => undefined) as object;
+const AsyncGeneratorFunctionPrototype = Object.getPrototypeOf(async function* () { /* never run */ }) as object;
+
+function refuseAsync(fn: Function): void {
+  const proto = Object.getPrototypeOf(fn);
+  if (proto === AsyncFunctionPrototype || proto === AsyncGeneratorFunctionPrototype) {
+    throw new InvalidArgTypeError('fn must be a synchronous function: an interruptible() region cannot reach code after an await (got an async function)');
+  }
+}
+
+/**
+ * Runs `fn` synchronously inside an interruptible region and returns its
+ * result. If another thread calls interrupt() on this region, `fn` stops
+ * where it is and an InterruptedError is thrown here; the thread goes on.
+ * `fn` must be synchronous (async functions are refused).
+ */
+export function interruptible<T>(fn: () => T, options?: InterruptibleOptions): T {
+  if (typeof fn !== 'function') func(fn, 'fn');
+  if (Object.getPrototypeOf(fn) !== FunctionPrototype) refuseAsync(fn);
+  if (options === undefined) return runRegion(fn);
+  // The common deadline call, { timeoutMs: <positive number> }, skips the
+  // generic option parsing: it is on the path of every test a test-runner
+  // plugin runs.
+  if (options !== null && typeof options === 'object') {
+    const ms = (options as { timeoutMs?: unknown }).timeoutMs;
+    if (typeof ms === 'number' && ms > 0 && ms <= MAX_TIMEOUT_MS && onlyTimeout(options)) return runRegionDeadline(fn, 0, ms);
+  }
+  const o = optionsBag(options, 'options', ['restoreModuleCache', 'timeoutMs'] as const);
+  const flags = boolean(o.restoreModuleCache, 'options.restoreModuleCache', true) ? 0 : FLAG_KEEP_MODULE_CACHE;
+  if (o.timeoutMs === undefined) return runRegion(fn, flags);
+  const ms = durationMs(o.timeoutMs, 'options.timeoutMs', 0);
+  // 0 means no deadline, like a test runner's timeout of 0.
+  return ms === 0 ? runRegion(fn, flags) : runRegionDeadline(fn, flags, ms);
+}
+
+function onlyTimeout(options: object): boolean {
+  for (const key in options) if (key !== 'timeoutMs') return false;
+  return true;
+}
+
+/** The innermost active region of this thread, or null outside any region. */
+export function currentRegion(): RegionHandle | null {
+  const seq = native.currentRegion();
+  return seq === 0 ? null : Object.freeze({ threadId: currentThreadId, regionSeq: seq });
+}
+
+export interface InterruptOptions {
+  /** With no active region, deliver at the thread's next region entry. */
+  pending?: boolean;
+  /** Return a Promise<InterruptDelivery> that settles when the region has actually thrown. */
+  untilDelivered?: boolean;
+  /** untilDelivered: give up after this long. Default 10000. */
+  timeoutMs?: number;
+  /** untilDelivered: re-arm the interrupt this often while it waits. Default 10. */
+  retryIntervalMs?: number;
+}
+
+export interface InterruptDelivery {
+  threadId: number;
+  delivered: boolean;
+  /** Why not delivered. */
+  why?: 'no-region' | 'region-finished' | 'thread-exited' | 'timeout';
+  attempts: number;
+  elapsedMs: number;
+}
+
+const INTERRUPT_OPTION_KEYS = ['pending', 'untilDelivered', 'timeoutMs', 'retryIntervalMs'] as const;
+
+/**
+ * Interrupts a thread's outermost active interruptible() region (or exactly
+ * the region of a RegionHandle). Returns true if it hit an active region;
+ * false if none was active, and then it has no effect at all (unless
+ * `pending`, which queues it for the next region entry).
+ * With `untilDelivered`, returns a Promise<InterruptDelivery> instead.
+ */
+export function interrupt(target: Target | RegionHandle, reason?: unknown, options?: InterruptOptions & { untilDelivered?: false }): boolean;
+export function interrupt(target: Target | RegionHandle, reason: unknown, options: InterruptOptions & { untilDelivered: true }): Promise<InterruptDelivery>;
+export function interrupt(target: Target | RegionHandle, reason?: unknown, options?: InterruptOptions): boolean | Promise<InterruptDelivery> {
+  const resolved = resolveTarget(target, 'target', true);
+  let pending = false;
+  let untilDelivered = false;
+  let timeoutMs = 10_000;
+  let retryIntervalMs = 10;
+  if (options !== undefined) { // (the common call has none: it is on the latency path)
+    const o = optionsBag(options, 'options', INTERRUPT_OPTION_KEYS);
+    pending = boolean(o.pending, 'options.pending', false);
+    untilDelivered = boolean(o.untilDelivered, 'options.untilDelivered', false);
+    timeoutMs = durationMs(o.timeoutMs, 'options.timeoutMs', timeoutMs);
+    retryIntervalMs = durationMs(o.retryIntervalMs, 'options.retryIntervalMs', retryIntervalMs, 1);
+  }
+  const bytes = serializeReason(reason, 'reason'); // throws before anything is sent
+  const tid = resolved.threadId;
+
+  if (tid < 0) {
+    return untilDelivered ? Promise.resolve({ threadId: tid, delivered: false, why: 'thread-exited', attempts: 0, elapsedMs: 0 }) : false;
+  }
+  const t0 = untilDelivered ? performance.now() : 0;
+  const sent = native.interrupt(tid, resolved.region ?? 0, bytes, pending, untilDelivered);
+  const status = sent % 8;
+  if (status === InterruptStatus.UnknownThread) throw new UnknownThreadError(tid, 'target');
+  if (!untilDelivered) return status === InterruptStatus.Hit;
+  const requestId = (sent - status) / 8;
+
+  const miss = (why: InterruptDelivery['why']): Promise<InterruptDelivery> =>
+    Promise.resolve({ threadId: tid, delivered: false, why, attempts: 0, elapsedMs: performance.now() - t0 });
+  if (status === InterruptStatus.ThreadDead) return miss('thread-exited');
+  if (status === InterruptStatus.NoRegion) return miss('no-region');
+  if (status === InterruptStatus.RegionInactive) return miss('region-finished');
+
+  return new Promise<InterruptDelivery>((resolve) => {
+    let attempts = 1;
+    const finish = (delivered: boolean, why?: InterruptDelivery['why']): void => {
+      clearInterval(retry);
+      clearTimeout(timer);
+      stopListening();
+      const d: InterruptDelivery = { threadId: tid, delivered, attempts, elapsedMs: performance.now() - t0 };
+      if (why !== undefined) d.why = why;
+      resolve(d);
+    };
+    const stopListening = addDeliveryListener(requestId, (result) => {
+      if (result === Delivery.Delivered) finish(true);
+      else finish(false, result === Delivery.ThreadExited ? 'thread-exited' : 'region-finished');
+    });
+    // A region inside a native call only sees the interrupt when the call
+    // returns, and one whose termination someone else cancelled (a vm
+    // timeout) needs it fired again: re-arming covers both. Unref'd: only
+    // the deadline below keeps the thread alive for this promise.
+    const retry = setInterval(() => {
+      if (native.reissueInterrupt(tid, requestId)) attempts++;
+    }, retryIntervalMs);
+    retry.unref();
+    const timer = setTimeout(() => {
+      clearInterval(retry);
+      // Withdraw it so it cannot land after we said it did not. If the target
+      // already took it, its answer is on the way (the region's boundary, or
+      // the thread's death, always answers): wait for that, the truth.
+      if (native.cancelInterrupt(tid, requestId)) finish(false, 'timeout');
+    }, timeoutMs);
+  });
+}

@@ -1,9 +1,0 @@
-// thread-kill/stress: the stress harness as a library.
-export { SCENARIOS, NATIVE_SCENARIOS, UNKILLABLE_SCENARIOS, releaseUnkillable, scenarioByName, scenarioSource, scenarioFiles, PRELUDE } from './scenarios';
-export type { Scenario, Op, UnkillableScenario } from './scenarios';
-export { startHung, SiblingKiller, waitFlag, inSyscall, inNativeCode, signalReady } from './harness';
-export type { HungThread, StartOptions, Killer } from './harness';
-export { stress, ALL_OPS, ALL_KILLERS } from './run';
-export type { StressOptions, StressReport, StressRow, StressProgress } from './run';
-export { runRoundHere, ParentKiller } from './round';
-export type { RoundSpec, RoundResult, KillerKind } from './round';

@@ -1,0 +1,231 @@
+// One stress round: start a hung thread, wait until it is really in its
+// hang, perform one operation on it from one killer position, and verify the
+// outcome. Runs in the main thread or, for the 'parent' killer, inside a
+// worker that is the hung thread's parent.
+import { Worker } from 'worker_threads';
+import { kill, KillReport } from '../../kill/kill';
+import { interrupt, InterruptDelivery } from '../../region/interrupt';
+import { stop } from '../../stop/stop';
+import { threads } from '../../registry/targets';
+import { HungThread, Killer, SiblingKiller, inNativeCode, inSyscall, startHung } from './harness';
+import { Op, Scenario, UnkillableScenario, releaseUnkillable, scenarioByName } from './scenarios';
+
+
+export interface RoundSpec {
+  scenario: string;
+  op: Op;
+  killer: Killer;
+  /** A user worker script instead of a built-in scenario. */
+  script?: string;
+  seed: number;
+  timeoutMs: number;
+}
+
+export interface RoundResult {
+  spec: RoundSpec;
+  ok: boolean;
+  /** Why it failed. */
+  failure?: string;
+  /** ms from the operation to its verified effect. */
+  latencyMs: number;
+  outcome: string;
+  cleanupRan?: boolean;
+  unkillable?: boolean;
+  diagnosis?: string;
+}
+
+type Performer = (h: HungThread, spec: RoundSpec, cleanup: () => void) => Promise<unknown>;
+
+function performer(killer: Killer, sibling: SiblingKiller | undefined): Performer {
+  return async (h, spec, cleanup) => {
+    // An unkillable scenario is judged so after a short wait, then released.
+    const unkillable = (scenarioByName(spec.scenario) as UnkillableScenario | undefined)?.blockedIn !== undefined;
+    const options = { timeoutMs: unkillable ? Math.min(spec.timeoutMs, 300) : spec.timeoutMs };
+    if (killer === 'sibling') {
+      if (!sibling) throw new Error('no sibling killer');
+      if (spec.op === 'kill') {
+        const r = await sibling.run<KillReport>('kill', h.threadId, options);
+        cleanup(); // the cleanup callback cannot cross threads; run it on the report's arrival
+        return r;
+      }
+      if (spec.op === 'interrupt') return sibling.run<InterruptDelivery>('interrupt', h.threadId, { reason: spec.seed, timeoutMs: spec.timeoutMs });
+      return sibling.run<boolean>('stop', h.threadId, { reason: spec.seed });
+    }
+    if (spec.op === 'kill') return kill(h.worker, { ...options, cleanup });
+    if (spec.op === 'interrupt') return interrupt(h.threadId, spec.seed, { untilDelivered: true, timeoutMs: spec.timeoutMs });
+    return stop(h.threadId, spec.seed);
+  };
+}
+
+/** What a user script must do for each operation (stress `script`). */
+export const SCRIPT_NEEDS: Readonly<Record<Op, string>> = {
+  kill: 'call signalReady() right before it hangs',
+  interrupt: 'for interrupt rounds a script must hang inside interruptible(), call signalReady() inside it, '
+    + 'catch the InterruptedError and end normally (exit code 0)',
+  stop: 'for stop rounds a script must watch threadStopToken() (stopped, signal or wait()) and end normally (exit code 0) once stopped',
+};
+
+const epochNow = (): number => performance.timeOrigin + performance.now();
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms); }),
+  ]);
+}
+
+/** Runs one round in this thread (killer 'main', 'sibling' or 'child'). */
+export async function runRoundHere(spec: RoundSpec, sibling?: SiblingKiller): Promise<RoundResult> {
+  const scenario: Scenario | undefined = spec.script ? undefined : scenarioByName(spec.scenario);
+  if (!spec.script && !scenario) return { spec, ok: false, failure: `unknown scenario ${spec.scenario}`, latencyMs: 0, outcome: 'error' };
+  const h = startHung(scenario, { mode: spec.op, childKiller: spec.killer === 'child', script: spec.script, data: { seed: spec.seed } });
+  const result: RoundResult = { spec, ok: false, latencyMs: 0, outcome: 'pending' };
+  const fail = (why: string): RoundResult => { result.ok = false; result.failure = why; return result; };
+  try {
+    if (spec.script && spec.op !== 'kill') {
+      // An interrupt or a stop needs the script in its hang: signalReady() is required.
+      const first = await withTimeout(Promise.race([h.ready.then(() => 'ready'), h.exited.then(() => 'exited')]), spec.timeoutMs,
+        `the script to call signalReady() (${SCRIPT_NEEDS[spec.op]})`);
+      if (first === 'exited') {
+        const error = h.messages.find((m) => m.kind === 'error');
+        return fail(`the script ended before it called signalReady()${error ? ` (${String(error.message)})` : ''}: ${SCRIPT_NEEDS[spec.op]}`);
+      }
+    } else if (spec.script) await Promise.race([h.ready, new Promise((r) => h.worker.once('online', r))]);
+    else await withTimeout(h.ready, spec.timeoutMs, 'the thread to reach its hang');
+    const stuck = scenario as UnkillableScenario | undefined;
+    if (stuck?.blockedIn !== undefined && spec.killer !== 'child') {
+      // Judged only once it is really in the call no signal can end.
+      await withTimeout(stuck.syscall ? inSyscall(h.threadId, stuck.syscall) : inNativeCode(h.threadId, 200), spec.timeoutMs, 'the thread to enter its call');
+    }
+    const t0 = performance.now();
+    let cleanups = 0;
+    if (spec.killer === 'child') {
+      // The hung thread's own child performs the op as soon as it hangs.
+      if (spec.op === 'kill') {
+        await withTimeout(h.exited, spec.timeoutMs, 'the thread to die');
+        result.latencyMs = epochNow() - h.childOpStartedAt();
+        result.outcome = 'killed';
+        return check(result, h, true);
+      }
+    } else {
+      const r = await withTimeout(performer(spec.killer, sibling)(h, spec, () => { cleanups++; }), spec.timeoutMs * 2, `${spec.op} to settle`);
+      if (spec.op === 'kill') {
+        const report = r as KillReport;
+        result.latencyMs = report.elapsedMs;
+        result.outcome = report.outcome;
+        result.cleanupRan = cleanups === 1;
+        const expected = (scenario as UnkillableScenario | undefined)?.blockedIn;
+        if (expected !== undefined) {
+          // No signal can end it: it must be reported unkillable, blocked where it is.
+          result.unkillable = report.outcome === 'unkillable';
+          result.diagnosis = report.diagnosis?.summary;
+          const fifo = h.messages.find((m) => m.kind === 'fifo')?.path as string | undefined;
+          await withTimeout(releaseUnkillable(spec.scenario, fifo, h.exited), spec.timeoutMs, 'the call to return after its release');
+          if (report.outcome !== 'unkillable') return fail(`outcome ${report.outcome}, expected unkillable`);
+          if (report.diagnosis?.blockedIn !== expected) return fail(`blockedIn ${String(report.diagnosis?.blockedIn)}, expected ${expected}: ${report.diagnosis?.summary}`);
+          if (cleanups !== 1) return fail(`cleanup ran ${cleanups} times`);
+          result.outcome = 'unkillable';
+          return check(result, h, true);
+        }
+        if (report.outcome === 'unkillable') {
+          result.unkillable = true;
+          result.diagnosis = report.diagnosis?.summary;
+          return fail(`unkillable: ${report.diagnosis?.summary}`);
+        }
+        if (report.outcome !== 'killed') return fail(`outcome ${report.outcome}`);
+        if (cleanups !== 1) return fail(`cleanup ran ${cleanups} times`);
+        await withTimeout(h.exited, spec.timeoutMs, 'the exit event');
+        return check(result, h, true);
+      }
+      if (spec.op === 'stop' && r !== true) return fail(`stop() returned ${String(r)}`);
+      if (spec.script) {
+        // A script needs no protocol: the interrupt must reach a region, and
+        // the thread must then end normally by itself.
+        if (spec.op === 'interrupt') {
+          const d = r as InterruptDelivery;
+          if (!d.delivered) { await h.worker.terminate(); return fail(`interrupt not delivered (${String(d.why)}): ${SCRIPT_NEEDS.interrupt}`); }
+        }
+        result.outcome = spec.op === 'interrupt' ? 'interrupted' : 'stopped';
+        const code = await withTimeout(h.exited, spec.timeoutMs, `the script to end after the ${spec.op} (${SCRIPT_NEEDS[spec.op]})`);
+        result.latencyMs = performance.now() - t0;
+        if (code !== 0) return fail(`exit code ${code} after the ${spec.op}: ${SCRIPT_NEEDS[spec.op]}`);
+        return check(result, h, false);
+      }
+    }
+    // interrupt / stop: the thread reports, then proves it is healthy (interrupt) or exits (stop).
+    const expectInterrupt = scenario?.interrupt ?? 'interrupted';
+    if (spec.op === 'interrupt' && expectInterrupt === 'no-region') {
+      result.latencyMs = performance.now() - t0;
+      result.outcome = 'no-region';
+    } else {
+      const kind = spec.op === 'interrupt' ? 'interrupted' : 'stopped';
+      const m = await withTimeout(h.next(kind), spec.timeoutMs, `the thread to report '${kind}'`);
+      result.latencyMs = spec.killer === 'child' ? epochNow() - h.childOpStartedAt() : performance.now() - t0;
+      result.outcome = kind;
+      if (spec.op === 'interrupt' && m.code !== 'ERR_THREAD_INTERRUPTED') return fail(`wrong error ${String(m.code)}`);
+      const expectedReason = spec.killer === 'child' ? 'from child' : spec.seed;
+      if (!spec.script && m.reason !== expectedReason) return fail(`reason ${String(m.reason)} !== ${String(expectedReason)}`);
+    }
+    if (spec.op === 'interrupt') {
+      h.worker.postMessage('ping');
+      await withTimeout(h.next('pong'), spec.timeoutMs, 'the thread to answer after the interrupt');
+      h.worker.postMessage('leave');
+    }
+    const code = await withTimeout(h.exited, spec.timeoutMs, 'the thread to exit');
+    if (code !== 0) return fail(`exit code ${code}`);
+    return check(result, h, false);
+  } catch (err) {
+    await h.worker.terminate();
+    return fail(String((err as Error).message ?? err));
+  }
+}
+
+function check(result: RoundResult, h: HungThread, killed: boolean): RoundResult {
+  if (threads().some((t) => t.threadId === h.threadId)) {
+    result.ok = false;
+    result.failure = 'the thread is still registered after it exited';
+    return result;
+  }
+  const inner = h.messages.filter((m) => m.kind === 'inner-catch' || m.kind === 'inner-finally' || m.kind === 'error');
+  if (killed && inner.length > 0) {
+    result.ok = false;
+    result.failure = `code inside the killed region ran: ${JSON.stringify(inner)}`;
+    return result;
+  }
+  const child = h.messages.find((m) => m.kind === 'child');
+  if (child && threads().some((t) => t.threadId === child.threadId)) {
+    result.ok = false;
+    result.failure = `its child thread ${String(child.threadId)} survived`;
+    return result;
+  }
+  result.ok = true;
+  return result;
+}
+
+const PARENT_SOURCE = `
+const { parentPort, workerData } = require('worker_threads');
+const { runRoundHere } = require(workerData.round);
+parentPort.on('message', async (spec) => {
+  const result = await runRoundHere({ ...spec, killer: 'main' });
+  result.spec = spec;
+  parentPort.postMessage(result);
+});
+`;
+
+/** A worker that runs rounds as the hung thread's parent (killer 'parent'). */
+export class ParentKiller {
+  readonly worker: Worker;
+  constructor() {
+    this.worker = new Worker(PARENT_SOURCE, { eval: true, workerData: { round: __filename } });
+    this.worker.unref();
+  }
+  /** Runs one round in the parent worker (one at a time per ParentKiller). */
+  send(spec: RoundSpec): Promise<RoundResult> {
+    this.worker.ref();
+    const result = new Promise<RoundResult>((resolve) => this.worker.once('message', (r: RoundResult) => { this.worker.unref(); resolve(r); }));
+    this.worker.postMessage(spec);
+    return result;
+  }
+  close(): Promise<number> { return this.worker.terminate(); }
+}
