@@ -181,12 +181,28 @@ function regionOverhead() {
   return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
 }
 
-/** interrupt() → catch in the target; `reason`: JS source of the reason each interrupt carries (or none). */
-async function interruptLatency(reason) {
-  const ROUNDS = n(10_000, 1000);
+// The reasons the latency rows measure: [label, source in the interrupter (i: the round)].
+const LATENCY_REASONS = [
+  ['no reason', undefined],
+  ['a number', 'i'],
+  ['a short string', "'too slow'"],
+  ['a small object', '{ round: i, why: "too slow" }'],
+  ['a small nested object', '{ round: i, tags: ["slow", "retry"], limits: { ms: 50, ok: false } }'],
+];
+
+/**
+ * interrupt() → catch in the target, for each reason source in `reasons`
+ * (JS source evaluated in the interrupter with `i` the round; undefined: no
+ * reason), the kinds alternating round by round in one pair of threads, so
+ * machine noise hits every kind alike.
+ */
+async function interruptLatency(reasons = [undefined]) {
+  const PER_KIND = n(10_000, 1000);
+  const kinds = reasons.length;
+  const ROUNDS = PER_KIND * kinds;
   const shared = new SharedArrayBuffer(16 + ROUNDS * 8);
   const target = new Worker(`
-    const { workerData: { shared, rounds } } = require('worker_threads');
+    const { workerData: { shared, rounds, kinds, hasReason } } = require('worker_threads');
     const tk = require(${JSON.stringify(LIB)});
     const flag = new Int32Array(shared, 0, 1);
     const t0 = new BigInt64Array(shared, 8, 1);
@@ -197,28 +213,33 @@ async function interruptLatency(reason) {
         tk.interruptible(() => { Atomics.store(flag, 0, i); Atomics.notify(flag, 0); for (;;) {} });
       } catch (e) {
         lat[i - 1] = Number(process.hrtime.bigint() - t0[0]) / 1000; // the catch runs: µs since interrupt()
-        if (i === 1 && ${JSON.stringify(reason ?? 'undefined')} !== 'undefined' && e.reason === undefined) throw new Error('no reason');
+        if (i <= kinds && hasReason[(i - 1) % kinds] && e.reason === undefined) throw new Error('no reason');
       }
       Atomics.store(flag, 0, -i); Atomics.notify(flag, 0);
     }
-  `, { eval: true, workerData: { shared, rounds: ROUNDS } });
+  `, { eval: true, workerData: { shared, rounds: ROUNDS, kinds, hasReason: reasons.map((r) => r !== undefined) } });
   const interrupter = new Worker(`
     const { workerData: { shared, rounds, target } } = require('worker_threads');
     const tk = require(${JSON.stringify(LIB)});
     const flag = new Int32Array(shared, 0, 1);
     const t0 = new BigInt64Array(shared, 8, 1);
+    const send = [${reasons.map((r) => `(i) => tk.interrupt(target${r === undefined ? '' : `, ${r}`})`).join(', ')}];
     for (let i = 1; i <= rounds; i++) {
       // The target is in region i (it cannot move past it until interrupted).
       for (let v; (v = Atomics.load(flag, 0)) !== i;) Atomics.wait(flag, 0, v);
       t0[0] = process.hrtime.bigint();
-      tk.interrupt(target${reason === undefined ? '' : `, ${reason}`});
+      send[(i - 1) % ${kinds}](i);
       // It caught the interrupt and left region i (it may already be in i + 1).
       Atomics.wait(flag, 0, i);
     }
   `, { eval: true, workerData: { shared, rounds: ROUNDS, target: target.threadId } });
   await Promise.all([once(target, 'exit'), once(interrupter, 'exit')]);
-  const lat = Array.from(new Float64Array(shared, 16, ROUNDS));
-  return { rounds: ROUNDS, p50: pct(lat, 50), p99: pct(lat, 99), max: Math.max(...lat) };
+  const all = new Float64Array(shared, 16, ROUNDS);
+  return reasons.map((_, k) => {
+    const lat = [];
+    for (let i = k; i < ROUNDS; i += kinds) lat.push(all[i]);
+    return { rounds: lat.length, p50: pct(lat, 50), p99: pct(lat, 99), max: Math.max(...lat) };
+  });
 }
 
 const POOL_WORKER = `
@@ -448,35 +469,86 @@ async function interruptMemory() {
   };
 }
 
+/**
+ * piscina: abort() of a running task until the pool has run the next one,
+ * runInterruptible (cancel in place) vs piscina's own abort (terminate and
+ * respawn). Each side has its own pool in its own process (so neither side's
+ * respawns, worker teardowns or their garbage cool the other's worker), and
+ * the parent alternates the two round by round.
+ */
 async function piscinaCancel() {
+  const { fork } = require('child_process');
+  const sides = ['ours', 'piscina'];
+  const children = Object.fromEntries(sides.map((side) => [side, fork(__filename, ['--piscina-child', side], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })]));
+  const ask = (side, msg) => new Promise((resolve, reject) => {
+    const child = children[side];
+    const onExit = (code) => reject(new Error(`piscina child (${side}) exited with ${code}`));
+    child.once('exit', onExit);
+    child.once('message', (m) => { child.off('exit', onExit); resolve(m); });
+    child.send(msg);
+  });
+  // Turns alternate; a turn is PER_TURN cycles in a row on one side. The
+  // first cycle of a turn comes right after the other side's turn (a cold
+  // machine: its caches went to the respawns), the rest are steady state.
+  const PER_TURN = 6;
+  const rounds = { ours: [], piscina: [] };
+  const first = { ours: [], piscina: [] };
+  try {
+    await Promise.all(sides.map((side) => ask(side, 'warm')));
+    for (let i = 0; i < n(16, 2); i++) {
+      for (const side of i % 2 ? ['ours', 'piscina'] : ['piscina', 'ours']) {
+        const [cold, ...steady] = await ask(side, PER_TURN);
+        first[side].push(cold);
+        rounds[side].push(...steady);
+      }
+    }
+  } finally {
+    await Promise.all(sides.map((side) => new Promise((resolve) => { children[side].once('exit', resolve); children[side].send('done'); })));
+  }
+  const ours = median(rounds.ours.map((r) => r.total));
+  const theirs = median(rounds.piscina.map((r) => r.total));
+  const oursFirst = median(first.ours.map((r) => r.total));
+  const theirsFirst = median(first.piscina.map((r) => r.total));
+  return {
+    rounds: rounds.ours.length, firstRounds: first.ours.length, perTurn: PER_TURN,
+    inPlace: ours, piscina: theirs, ratio: theirs / ours,
+    inPlaceReject: median(rounds.ours.map((r) => r.reject)), inPlaceNext: median(rounds.ours.map((r) => r.next)),
+    inPlaceFirst: oursFirst, piscinaFirst: theirsFirst, ratioFirst: theirsFirst / oursFirst,
+  };
+}
+
+/** One side of piscinaCancel, in its own process: answers 'warm', then a number k with k rounds' times (ms), back to back. */
+function piscinaChild(side) {
   const { Piscina } = require('piscina');
   const filename = path.join(ROOT, 'test', 'fixtures', 'piscina-worker.js');
-  const inPlace = [];
-  const theirs = [];
-  const ours = new Piscina({ filename, minThreads: 1, maxThreads: 1 });
-  const native = new Piscina({ filename, minThreads: 1, maxThreads: 1 });
-  await ours.run({ value: 1 });
-  await native.run({ value: 1 });
-  for (let i = 0; i < n(40, 5); i++) {
-    for (const side of i % 2 ? ['ours', 'piscina'] : ['piscina', 'ours']) {
-      const started = new Int32Array(new SharedArrayBuffer(4));
-      const ac = new AbortController();
-      const task = { runaway: true, started: started.buffer };
-      const running = side === 'ours'
-        ? runInterruptible(ours, task, { signal: ac.signal })
-        : native.run(task, { signal: ac.signal });
-      running.catch(() => {});
-      await waitFlag(started, 0, 0);
-      const t = performance.now();
-      ac.abort('cancel');
-      await running.catch(() => {});
-      await (side === 'ours' ? ours : native).run({ value: 2 }); // the next task has run
-      (side === 'ours' ? inPlace : theirs).push(performance.now() - t);
+  const pool = new Piscina({ filename, minThreads: 1, maxThreads: 1 });
+  // Both sides warm up alike: a long-lived pool has run its code paths before.
+  const WARM_ROUNDS = n(30, 3);
+  const round = async () => {
+    const started = new Int32Array(new SharedArrayBuffer(4));
+    const ac = new AbortController();
+    const task = { runaway: true, started: started.buffer };
+    const running = side === 'ours' ? runInterruptible(pool, task, { signal: ac.signal }) : pool.run(task, { signal: ac.signal });
+    running.catch(() => {});
+    await waitFlag(started, 0, 0);
+    const t = performance.now();
+    ac.abort('cancel');
+    await running.catch(() => {});
+    const t1 = performance.now();
+    await pool.run({ value: 2 }); // the next task has run
+    const t2 = performance.now();
+    return { total: t2 - t, reject: t1 - t, next: t2 - t1 };
+  };
+  process.on('message', (m) => {
+    if (m === 'done') {
+      pool.destroy().then(() => process.disconnect());
+      return;
     }
-  }
-  await ours.destroy();
-  await native.destroy();
-  return { inPlace: median(inPlace), piscina: median(theirs), ratio: median(theirs) / median(inPlace) };
+    const work = m === 'warm'
+      ? (async () => { await pool.run({ value: 1 }); for (let i = 0; i < WARM_ROUNDS; i++) await round(); return 'warm'; })()
+      : (async () => { const times = []; for (let i = 0; i < m; i++) times.push(await round()); return times; })();
+    work.then((r) => process.send(r), (err) => { console.error(err); process.exit(1); });
+  });
 }
 
 /**
@@ -573,11 +645,8 @@ async function main() {
   log('region overhead ...');
   const region = regionOverhead();
   log('interrupt latency ...');
-  const lat = await interruptLatency();
-  const latReasons = [];
-  for (const [label, src] of [['a number', 'i'], ['a short string', "'too slow'"], ['a small object', '{ round: i, why: "too slow" }']]) {
-    latReasons.push({ label, ...(await interruptLatency(src)) });
-  }
+  const [lat, ...latWith] = await interruptLatency(LATENCY_REASONS.map(([, src]) => src));
+  const latReasons = LATENCY_REASONS.slice(1).map(([label], k) => ({ label, ...latWith[k] }));
   log('cancel-and-reuse ...');
   const reuse = await cancelAndReuse();
   log('startup ...');
@@ -632,20 +701,24 @@ ${syscallSection(sys)}
 | interrupt() → catch in the target, p50 (${lat.rounds} rounds, hrtime through a SharedArrayBuffer) | ${f(lat.p50, 1)} µs | ≤ 10 µs |
 | same, p99 | ${f(lat.p99, 1)} µs | ≤ 100 µs |
 | same, max | ${f(lat.max, 1)} µs | |
-${latReasons.map((r) => `| same with ${r.label} as the reason: p50 / p99 | ${f(r.p50, 1)} / ${f(r.p99, 1)} µs | ≤ 10 / ≤ 100 µs |`).join('\n')}
+${latReasons.map((r) => `| same with ${r.label} as the reason (kinds alternating round by round): p50 / p99 | ${f(r.p50, 1)} / ${f(r.p99, 1)} µs (no reason, same run: ${f(lat.p50, 1)} / ${f(lat.p99, 1)}) | ≤ 10 / ≤ 100 µs |`).join('\n')}
 | cancel a runaway task, same thread ready again (interrupt) | ${f(reuse.reuse, 3)} ms | |
 | cancel by terminate + respawn + ready (the pool way) | ${f(reuse.respawn)} ms | |
 | ratio | ${f(reuse.ratio, 0)}× faster | ≥ 200× |
 
 ## piscina: cancel a task in place vs piscina's own abort
 
-Time from \`abort()\` until the pool has run the next task (pool of one thread).
+Time from \`abort()\` of a running task until the pool has run the next task. Each side has its own
+pool of one thread in its own process; the parent alternates turns of ${pis.perTurn} cycles back to back
+(${pis.firstRounds} turns a side). "Steady" are a turn's later cycles; "first" is a turn's first cycle, right
+after the other side's turn.
 
-| | median ms |
-|---|---|
-| thread-kill/piscina \`runInterruptible\` (worker kept) | ${f(pis.inPlace, 3)} |
-| piscina \`run(task, { signal })\` (worker terminated, respawned) | ${f(pis.piscina)} |
-| ratio | ${f(pis.ratio, 0)}× faster |
+| | steady, median ms | first of a turn, median ms |
+|---|---|---|
+| thread-kill/piscina \`runInterruptible\` (worker kept) | ${f(pis.inPlace, 3)} | ${f(pis.inPlaceFirst, 3)} |
+| of which abort() → rejected / → the next task done | ${f(pis.inPlaceReject, 3)} / ${f(pis.inPlaceNext, 3)} | |
+| piscina \`run(task, { signal })\` (worker terminated, respawned) | ${f(pis.piscina)} | ${f(pis.piscinaFirst)} |
+| ratio (target ≥ 200×, i.e. ≤ 0.2 ms) | ${f(pis.ratio, 0)}× faster | ${f(pis.ratioFirst, 0)}× faster |
 
 ## Startup
 
@@ -716,15 +789,19 @@ uninstaller), timed from \`mocha.run()\` to its end; "added" is the median of th
   process.stdout.write(md);
 }
 
-if (process.argv.includes('--mocha-child')) {
+if (process.argv.includes('--piscina-child')) {
+  piscinaChild(process.argv[process.argv.indexOf('--piscina-child') + 1]);
+} else if (process.argv.includes('--piscina')) {
+  // Just this section (node bench/run.js --piscina).
+  piscinaCancel().then((r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`)).catch((err) => { console.error(err); process.exitCode = 1; });
+} else if (process.argv.includes('--mocha-child')) {
   const i = process.argv.indexOf('--mocha-child');
   void mochaChild(Number(process.argv[i + 1]), Number(process.argv[i + 2]));
 } else if (process.argv.includes('--latency')) {
   (async () => {
-    for (const src of [undefined, 'i', "'too slow'", '{ round: i, why: "too slow" }']) {
-      const r = await interruptLatency(src);
-      process.stdout.write(`${src ?? 'no reason'}: p50 ${f(r.p50, 1)} µs, p99 ${f(r.p99, 1)} µs\n`);
-    }
+    // Just these rows (node bench/run.js --latency), the kinds alternating round by round.
+    const rows = await interruptLatency(LATENCY_REASONS.map(([, src]) => src));
+    rows.forEach((r, k) => process.stdout.write(`${LATENCY_REASONS[k][0]}: p50 ${f(r.p50, 1)} µs, p99 ${f(r.p99, 1)} µs\n`));
   })();
 } else if (process.argv.includes('--deadlines')) {
   // Just these figures (node bench/run.js --deadlines).

@@ -1,6 +1,7 @@
 #include "region.h"
 
 #include <node.h>
+#include <node_buffer.h>
 
 #include <algorithm>
 #include <unordered_set>
@@ -322,12 +323,39 @@ void ThrowInterrupted(v8::Isolate* isolate, RegionStack& rs,
                       double timeout_ms = 0) {
   v8::Local<v8::Context> context = isolate->GetCurrentContext();
   v8::Local<v8::Value> reason = v8::Undefined(isolate);
-  if (!r.reason.empty()) {
-    std::shared_ptr<v8::BackingStore> store =
-        v8::ArrayBuffer::NewBackingStore(isolate, r.reason.size());
-    memcpy(store->Data(), r.reason.data(), r.reason.size());
-    v8::Local<v8::ArrayBuffer> ab = v8::ArrayBuffer::New(isolate, store);
-    reason = v8::Uint8Array::New(ab, 0, r.reason.size());
+  // The codec's common encodings (src/shared/reason.ts) cross as JS values it
+  // reads without decoding anything itself: a number (tag 2) or a boolean
+  // (3, 4) as itself; the text ones (tag 1, a string; tag 7, a JSON text),
+  // valid UTF-8 tag byte included, as one JS string.
+  constexpr char kTagString = 1;
+  constexpr char kTagNumber = 2;
+  constexpr char kTagTrue = 3;
+  constexpr char kTagFalse = 4;
+  constexpr char kTagJson = 7;
+  v8::Local<v8::String> text;
+  if (r.reason.size() == 1 + sizeof(double) && r.reason[0] == kTagNumber) {
+    double value;
+    memcpy(&value, r.reason.data() + 1, sizeof value);
+    reason = v8::Number::New(isolate, value);
+  } else if (r.reason.size() == 1 && (r.reason[0] == kTagTrue || r.reason[0] == kTagFalse)) {
+    reason = v8::Boolean::New(isolate, r.reason[0] == kTagTrue);
+  } else if (!r.reason.empty() && (r.reason[0] == kTagString || r.reason[0] == kTagJson) &&
+      v8::String::NewFromUtf8(isolate, r.reason.data(), v8::NewStringType::kNormal,
+                              static_cast<int>(r.reason.size()))
+          .ToLocal(&text)) {
+    reason = text;
+  } else if (!r.reason.empty()) {
+    // A Buffer, not a bare Uint8Array: the codec decodes its text with one
+    // call (toString) instead of wrapping it first, on the latency path.
+    v8::Local<v8::Object> bytes;
+    if (node::Buffer::Copy(isolate, r.reason.data(), r.reason.size()).ToLocal(&bytes)) {
+      reason = bytes;
+    } else {  // (no Node environment on this thread: a plain Uint8Array)
+      std::shared_ptr<v8::BackingStore> store =
+          v8::ArrayBuffer::NewBackingStore(isolate, r.reason.size());
+      memcpy(store->Data(), r.reason.data(), r.reason.size());
+      reason = v8::Uint8Array::New(v8::ArrayBuffer::New(isolate, store), 0, r.reason.size());
+    }
   }
   v8::Local<v8::Value> in_region = v8::Array::New(isolate, 0);
   v8::Local<v8::Value> handle = v8::Undefined(isolate);

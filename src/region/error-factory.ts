@@ -16,7 +16,7 @@ const KIND_HAS_CAUSE = 2;
 const KIND_TIMEOUT = 4;
 
 /** What the native region calls to build its error (see setInterruptFactory). */
-export type InterruptFactory = (reasonBytes: Uint8Array | undefined, by: number, inRegion: RawFrame[],
+export type InterruptFactory = (reasonBytes: Uint8Array | string | number | boolean | undefined, by: number, inRegion: RawFrame[],
   trace: object | undefined, seq: number, flags: number, kind: number, cause: unknown, timeoutMs: number) => Error;
 
 /**

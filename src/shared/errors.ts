@@ -53,10 +53,10 @@ let fromCapture: (reason: EncodedReason, by: number, inRegion: RawFrame[], trace
 
 /** A reason still in its sender's encoding: decoded when `reason` is first read. */
 export interface EncodedReason {
-  bytes: Uint8Array | undefined;
+  bytes: Uint8Array | string | number | boolean | undefined;
   /** For the message, without decoding (undefined: no reason). */
   description: string | undefined;
-  decode: (bytes: Uint8Array) => unknown;
+  decode: (bytes: Uint8Array | string | number | boolean) => unknown;
 }
 
 // The constructor's lazy mode, only reachable from this module.
@@ -79,8 +79,8 @@ export class InterruptedError extends Error {
   // Exactly the value passed to interrupt() (or kill()'s `options.reason`),
   // cloned into this thread when first read (see the `reason` getter).
   #reason: unknown;
-  #reasonBytes: Uint8Array | undefined;
-  #decode: ((bytes: Uint8Array) => unknown) | undefined;
+  #reasonBytes: Uint8Array | string | number | boolean | undefined;
+  #decode: ((bytes: Uint8Array | string | number | boolean) => unknown) | undefined;
   /** threadId of the thread that called interrupt() or kill(). */
   readonly by: number;
   /**

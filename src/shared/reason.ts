@@ -4,13 +4,18 @@
 // nowhere must not half-happen.
 //
 // Interrupt latency is what the target pays, so the common reasons skip the
-// structured-clone serializer: a number, a boolean, null or a string of up
-// to 1,024 characters is one tag byte and its payload; anything else is
+// structured-clone serializer: a number, a boolean, null or a well-formed
+// string of up to 1,024 characters is one tag byte and its payload; a small
+// plain object or array of such values (see jsonExact) is its JSON text,
+// which is then exactly its structured clone; anything else is
 // v8.serialize() output, which always starts with 0xFF (its version tag), so
-// the first byte tells the two apart. An object also carries its one-line
-// description (for the error's message), made on the sender's side, so the
-// target deserializes it only when `reason` is first read.
+// the first byte tells them apart. An object also carries its one-line
+// description (for the error's message), made on the sender's side — a JSON
+// text is its own — so the target decodes it only when `reason` is first
+// read. A region gets the common encodings from the binding already as JS
+// values (see Encoded).
 import * as v8 from 'v8';
+import { types } from 'util';
 import { describe } from './describe';
 import { NotCloneableError, OutOfRangeError } from './errors';
 
@@ -23,28 +28,111 @@ const TRUE = Uint8Array.of(3);
 const FALSE = Uint8Array.of(4);
 const NULL = Uint8Array.of(5);
 const TAG_DESCRIBED = 6; // [6][description length: u16 LE][description utf8][v8.serialize() bytes]
+const TAG_JSON = 7; // [7][JSON text utf8]
 const SHORT_STRING = 1024;
+// A number's bytes go through this (a DataView per call costs more than the rest).
+const f64 = new Float64Array(1);
+const f64Bytes = new Uint8Array(f64.buffer);
 
-function serialize(reason: unknown, name: string): Uint8Array {
+// The JSON fast path's bounds. Its text is at most JSON_TEXT UTF-16 units:
+// v8.serialize() never takes more than 4.5 bytes per unit of a value's JSON
+// text (its worst: an element of a double array, "1," in 2 units, 9 bytes),
+// plus a few of header and framing, and a description is at most 600 bytes,
+// so everything the fast path takes would also fit the v8 encoding's limit
+// (3 + 600 + 4.5 × 700 + 10 < 4,080): it accepts exactly what the v8 path
+// did (at the default limit; under a smaller one it is not used), and its
+// own bytes (at most 1 + 3 × 700) fit too.
+const JSON_TEXT = 700;
+const JSON_DEPTH = 8;
+const ObjectPrototype = Object.prototype;
+const ArrayPrototype = Array.prototype;
+const { getOwnPropertyDescriptor, getPrototypeOf, keys } = Object;
+const { isArgumentsObject, isProxy } = types;
+const seen: object[] = []; // jsonExact's objects so far (it runs no user code: no reentrance)
+let budget = 0; // what is left of JSON_TEXT, counting each value's shortest JSON text
+
+/**
+ * True when JSON.parse(JSON.stringify(v)) gives exactly what
+ * v8.deserialize(v8.serialize(v)) would, and JSON.stringify(v) runs no user
+ * code: `v` is a number (finite, not -0), a string, a boolean, null, or a
+ * plain object or dense array (its own realm's prototype, no proxy, no
+ * arguments object, no accessor, no `toJSON`, no `__proto__` key, no object reached twice) of
+ * such values, nested at most JSON_DEPTH deep, and its text can be at most
+ * JSON_TEXT long. Runs no user code itself (no getter, no proxy trap), so
+ * falling back to v8.serialize() afterwards is exact.
+ */
+function jsonExact(v: unknown, depth: number): boolean {
+  switch (typeof v) {
+    case 'string': return (budget -= v.length + 2) >= 0;
+    case 'number': return --budget >= 0 && Number.isFinite(v) && !(v === 0 && 1 / v < 0);
+    case 'boolean': return (budget -= 4) >= 0;
+    case 'object': {
+      if (v === null) return (budget -= 4) >= 0;
+      if (depth >= JSON_DEPTH || isProxy(v) || seen.includes(v)) return false;
+      seen.push(v);
+      if (Array.isArray(v)) {
+        const n = v.length;
+        if ((budget -= n + 1) < 0 || getPrototypeOf(v) !== ArrayPrototype || 'toJSON' in v) return false;
+        if (keys(v).length !== n) return false; // holes, or properties besides the elements
+        for (let i = 0; i < n; i++) {
+          const d = getOwnPropertyDescriptor(v, i);
+          if (d === undefined || !('value' in d) || !d.enumerable || !jsonExact(d.value, depth + 1)) return false;
+        }
+        return true;
+      }
+      // (An arguments object has the plain prototype, but v8 will not clone it.)
+      if (getPrototypeOf(v) !== ObjectPrototype || 'toJSON' in v || isArgumentsObject(v)) return false;
+      budget -= 2;
+      for (const k of keys(v)) {
+        if (k === '__proto__' || (budget -= k.length + 4) < 0) return false;
+        const d = getOwnPropertyDescriptor(v, k)!;
+        if (!('value' in d) || !jsonExact(d.value, depth + 1)) return false;
+      }
+      return budget >= 0;
+    }
+    default:
+      return false;
+  }
+}
+
+/** The JSON text of `v` when it is exactly its structured clone (see jsonExact), else undefined. */
+function exactJson(v: object): string | undefined {
+  budget = JSON_TEXT;
+  let exact: boolean;
+  try {
+    exact = jsonExact(v, 0);
+  } finally {
+    seen.length = 0;
+  }
+  if (!exact) return undefined;
+  const text = JSON.stringify(v);
+  return text.length <= JSON_TEXT ? text : undefined; // (escapes make it longer than the budget counted)
+}
+
+function serialize(reason: unknown, name: string, limit: number): Uint8Array {
   switch (typeof reason) {
     case 'string':
-      if (reason.length <= SHORT_STRING) {
-        const out = Buffer.allocUnsafe(1 + 3 * reason.length);
-        out[0] = TAG_STRING;
-        return out.subarray(0, 1 + out.write(reason, 1, 'utf8'));
+      // A lone surrogate has no UTF-8: such a string takes the v8 path.
+      if (reason.length <= SHORT_STRING && (reason as unknown as { isWellFormed(): boolean }).isWellFormed()) {
+        return Buffer.from(`\u0001${reason}`, 'utf8'); // the tag is the first character's one byte
       }
       break;
     case 'number': {
       const out = new Uint8Array(9);
       out[0] = TAG_NUMBER;
-      new DataView(out.buffer).setFloat64(1, reason, true);
+      f64[0] = reason;
+      out.set(f64Bytes, 1);
       return out;
     }
     case 'boolean':
       return reason ? TRUE : FALSE;
-    case 'object':
+    case 'object': {
       if (reason === null) return NULL;
+      if (limit < MAX_REASON_BYTES) break;
+      const text = exactJson(reason);
+      if (text !== undefined) return Buffer.from(`\u0007${text}`, 'utf8'); // the tag is the first character's one byte
       break;
+    }
     default:
   }
   let body: Uint8Array;
@@ -62,20 +150,38 @@ function serialize(reason: unknown, name: string): Uint8Array {
   return out;
 }
 
+/** The UTF-8 text of bytes[start..] (a region's bytes are a Buffer: one call). */
+function utf8(bytes: Uint8Array, start: number, length = bytes.byteLength - start): string {
+  return bytes instanceof Buffer
+    ? bytes.toString('utf8', start, start + length)
+    : Buffer.from(bytes.buffer, bytes.byteOffset + start, length).toString('utf8');
+}
+
+/**
+ * What a region receives: the bytes, or already decoded by the binding: a
+ * number or a boolean as itself; for the text encodings (a string, a JSON
+ * text) the bytes as one JS string, tag included.
+ */
+export type Encoded = Uint8Array | string | number | boolean;
+
 /** For an error's message: the reason's description without decoding it (undefined: no reason). */
-export function describeEncoded(bytes: Uint8Array | null | undefined): string | undefined {
+export function describeEncoded(bytes: Encoded | null | undefined): string | undefined {
+  if (typeof bytes === 'string') return bytes.length === 0 ? undefined : describe(bytes.slice(1));
+  if (typeof bytes === 'number' || typeof bytes === 'boolean') return describe(bytes);
   if (bytes == null || bytes.byteLength === 0) return undefined;
   if (bytes[0] === TAG_DESCRIBED) {
     const n = bytes[1] | (bytes[2] << 8);
-    return Buffer.from(bytes.buffer, bytes.byteOffset + 3, n).toString('utf8');
+    return utf8(bytes, 3, n);
   }
+  // A JSON text is what describe() makes of its value: describe the text.
+  if (bytes[0] === TAG_JSON) return describe(utf8(bytes, 1));
   return describe(deserializeReason(bytes));
 }
 
 /** The reason's bytes, checked against `limit`; undefined stays undefined. */
 export function serializeReason(reason: unknown, name: string, limit = MAX_REASON_BYTES): Uint8Array | undefined {
   if (reason === undefined) return undefined;
-  const bytes = serialize(reason, name);
+  const bytes = serialize(reason, name, limit);
   if (bytes.byteLength > limit) {
     throw new OutOfRangeError(`${name} is too large to send (${bytes.byteLength} bytes serialized, at most ${limit})`);
   }
@@ -83,13 +189,20 @@ export function serializeReason(reason: unknown, name: string, limit = MAX_REASO
 }
 
 /** The reason in this thread, from its bytes (undefined for none). */
-export function deserializeReason(bytes: Uint8Array | null | undefined): unknown {
+export function deserializeReason(bytes: Encoded | null | undefined): unknown {
+  if (typeof bytes === 'string') {
+    if (bytes.length === 0) return undefined;
+    const text = bytes.slice(1);
+    return bytes.charCodeAt(0) === TAG_JSON ? JSON.parse(text) : text;
+  }
+  if (typeof bytes === 'number' || typeof bytes === 'boolean') return bytes;
   if (bytes == null || bytes.byteLength === 0) return undefined;
   switch (bytes[0]) {
     case TAG_STRING:
-      return Buffer.from(bytes.buffer, bytes.byteOffset + 1, bytes.byteLength - 1).toString('utf8');
+      return utf8(bytes, 1);
     case TAG_NUMBER:
-      return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getFloat64(1, true);
+      for (let i = 0; i < 8; i++) f64Bytes[i] = bytes[1 + i];
+      return f64[0];
     case 3: return true;
     case 4: return false;
     case 5: return null;
@@ -97,6 +210,8 @@ export function deserializeReason(bytes: Uint8Array | null | undefined): unknown
       const n = bytes[1] | (bytes[2] << 8);
       return v8.deserialize(bytes.subarray(3 + n));
     }
+    case TAG_JSON:
+      return JSON.parse(utf8(bytes, 1));
     default:
       return v8.deserialize(bytes);
   }
