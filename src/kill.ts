@@ -190,6 +190,14 @@ class ParentView {
   }
 }
 
+/** Why the cooperative / interrupt phase did not apply (PhaseReport.note). */
+function cooperativeSkipped(takesPart: boolean): string {
+  return takesPart ? 'graceMs is 0' : 'the thread has no stop token and no onKill hooks';
+}
+function interruptSkipped(inRegion: boolean): string {
+  return inRegion ? 'graceMs is 0' : 'the thread is in no interruptible() region';
+}
+
 class KillRun {
   private readonly report: KillReport;
   private readonly death: Promise<boolean>;
@@ -277,6 +285,7 @@ class KillRun {
       if ((this.started & 7) === StopStatus.Issued) {
         await this.waitFirstRetry(Math.min(this.opts.retryIntervalMs, this.opts.timeoutMs - this.now()));
         this.waitedFirst = true;
+        if (this.dead) return await this.diedAtOnce();
       }
       return await this.ladder();
     } finally {
@@ -284,6 +293,16 @@ class KillRun {
       this.cancelDeath();
       if (!this.dead) this.parent?.release();
     }
+  }
+
+  /** The usual end, in less (cold) code than ladder(): stopped by startKill(), dead within the first retry interval. */
+  private diedAtOnce(): Promise<KillReport> {
+    const issuedMs = this.startedAt - this.t0;
+    this.phase('cooperative', issuedMs, 'skipped', cooperativeSkipped((this.started & TakesPart) !== 0));
+    this.phase('interrupt', issuedMs, 'skipped', interruptSkipped((this.started & InRegion) !== 0));
+    this.counted(StopStatus.Issued);
+    this.phase('terminate', issuedMs, 'killed');
+    return this.finish('killed');
   }
 
   private async ladder(): Promise<KillReport> {
@@ -308,7 +327,7 @@ class KillRun {
       if (await this.waitDeath(opts.graceMs)) { this.phase('cooperative', start, 'exited'); return this.finish('killed'); }
       this.phase('cooperative', start, 'grace-expired');
     } else {
-      this.phase('cooperative', start, 'skipped', (started & TakesPart) !== 0 ? 'graceMs is 0' : 'the thread has no stop token and no onKill hooks');
+      this.phase('cooperative', start, 'skipped', cooperativeSkipped((started & TakesPart) !== 0));
     }
 
     // 2. interrupt: the kill flag travels in the request itself.
@@ -324,7 +343,7 @@ class KillRun {
       }
     } else {
       const inRegion = stoppedAlready ? (started & InRegion) !== 0 : depth > 0;
-      this.phase('interrupt', start, 'skipped', inRegion ? 'graceMs is 0' : 'the thread is in no interruptible() region');
+      this.phase('interrupt', start, 'skipped', interruptSkipped(inRegion));
     }
 
     // 3. terminate, re-issued until the environment is gone
@@ -469,39 +488,68 @@ async function terminateUnregistered(worker: Worker, tid: number, opts: ParsedKi
  * promise never settles and no cleanup runs. The main thread cannot be
  * killed (ERR_THREAD_KILL_MAIN_THREAD); use exitNow() instead.
  */
-export async function kill(target: Target, options?: KillOptions): Promise<KillReport> {
+export function kill(target: Target, options?: KillOptions): Promise<KillReport> {
   const t0 = nowMs();
+  // The usual calls, kill(worker) and kill(threadId) without options, reach
+  // the native stop through this short function alone: the first kill in a
+  // process runs cold code (each function is compiled on its first call),
+  // and nothing else can change what happens to the thread.
+  if (options === undefined) {
+    let tid = -1;
+    let worker: Worker | undefined;
+    try {
+      if (typeof target === 'number') tid = target;
+      else if (target instanceof Worker) { worker = target; tid = target.threadId; }
+    } catch {
+      tid = -1; // (an exotic object: the checked path reports it)
+    }
+    if (Number.isSafeInteger(tid) && tid > 0 && tid !== currentThreadId) {
+      const started = native.startKill(tid, undefined, DEFAULTS.exitCode, DEFAULTS.graceMs > 0, DEFAULTS.captureStack, worker !== undefined);
+      return killStarted(tid, worker, DEFAULTS, t0, started, nowMs());
+    }
+  }
+  return killChecked(target, options, t0);
+}
+
+/** kill() with every argument validated first. */
+async function killChecked(target: Target, options: KillOptions | undefined, t0: number): Promise<KillReport> {
   const resolved = resolveTarget(target, 'target');
   const opts = parseKillOptions(options);
   const tid = resolved.threadId;
   if (tid === 0) throw new MainThreadError('target');
 
-  let report: KillReport;
   if (tid < 0) {
-    report = { threadId: tid, outcome: 'already-exited', attempts: 0, elapsedMs: nowMs() - t0, phases: [] };
-  } else if (tid === currentThreadId) {
+    const report: KillReport = { threadId: tid, outcome: 'already-exited', attempts: 0, elapsedMs: nowMs() - t0, phases: [] };
+    await runCleanup(opts, report);
+    return report;
+  }
+  if (tid === currentThreadId) {
     native.stop(tid, false, false, false, opts.exitCode);
     return new Promise<KillReport>(() => undefined);
-  } else {
-    // Everything is validated: stop it first (unless a cooperative phase
-    // applies), then set up the bookkeeping.
-    const started = native.startKill(tid, opts.reasonBytes, opts.exitCode, opts.graceMs > 0, opts.captureStack, resolved.worker !== undefined);
-    const startedAt = nowMs();
-    const status = started & 7;
-    if (status === StopStatus.UnknownThread) {
-      if (resolved.worker !== undefined && resolved.worker.threadId === tid) {
-        report = await terminateUnregistered(resolved.worker, tid, opts, t0);
-      } else {
-        throw new UnknownThreadError(tid, 'target');
-      }
-    } else if (status === StopStatus.DeadKilled || status === StopStatus.DeadNatural) {
-      // Gone already; its parent still sees 'exit' before we answer.
-      if (resolved.worker !== undefined) await new ParentView(resolved.worker, tid).exited;
-      report = { threadId: tid, outcome: 'already-exited', attempts: 0, elapsedMs: nowMs() - t0, phases: [] };
+  }
+  // Everything is validated: stop it first (unless a cooperative phase
+  // applies), then set up the bookkeeping.
+  const started = native.startKill(tid, opts.reasonBytes, opts.exitCode, opts.graceMs > 0, opts.captureStack, resolved.worker !== undefined);
+  return killStarted(tid, resolved.worker, opts, t0, started, nowMs());
+}
+
+/** The rest of kill(), once native.startKill() returned `started` at `startedAt`. */
+async function killStarted(tid: number, worker: Worker | undefined, opts: ParsedKillOptions, t0: number, started: number, startedAt: number): Promise<KillReport> {
+  let report: KillReport;
+  const status = started & 7;
+  if (status === StopStatus.UnknownThread) {
+    if (worker !== undefined && worker.threadId === tid) {
+      report = await terminateUnregistered(worker, tid, opts, t0);
     } else {
-      const parent = resolved.worker !== undefined ? new ParentView(resolved.worker, tid) : undefined;
-      report = await new KillRun(tid, opts, parent, t0, started, startedAt).run();
+      throw new UnknownThreadError(tid, 'target');
     }
+  } else if (status === StopStatus.DeadKilled || status === StopStatus.DeadNatural) {
+    // Gone already; its parent still sees 'exit' before we answer.
+    if (worker !== undefined) await new ParentView(worker, tid).exited;
+    report = { threadId: tid, outcome: 'already-exited', attempts: 0, elapsedMs: nowMs() - t0, phases: [] };
+  } else {
+    const parent = worker !== undefined ? new ParentView(worker, tid) : undefined;
+    report = await new KillRun(tid, opts, parent, t0, started, startedAt).run();
   }
   await runCleanup(opts, report);
   if (report.outcome === 'unkillable' && opts.onUnkillable === 'exit') {
