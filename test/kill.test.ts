@@ -217,7 +217,8 @@ describe('kill()', () => {
       // The killer's only pending work is the kill: if nothing kept its loop
       // alive through the first retry interval, it would exit without a report.
       const killer = scriptWorker('tk.kill(workerData, { unblock: false, timeoutMs: 300, retryIntervalMs: 100 }).then((r) => post(r.outcome));', h.threadId);
-      assert.strictEqual(await killer.next(), 'unkillable');
+      const first = await Promise.race([killer.next(), killer.exited.then((code) => `exited (${code}) without a report`)]);
+      assert.strictEqual(first, 'unkillable');
       await killer.exited;
       fifo.release(); // the read returns; the stop that was left pending lands
       await h.exited;
