@@ -16,6 +16,7 @@
 //   sibling    kill(threadId) from the sibling (its call time crosses to the
 //              parent as process.hrtime through a SharedArrayBuffer)
 //
+// `killOptions` (default none) are passed to both kills, e.g. { captureStack: false }.
 // Every process has the same threads whatever the side. The driver
 // alternates the three sides sample by sample (rotating their order) and
 // reports medians per scenario and the median of the per-scenario ratios.
@@ -38,12 +39,13 @@ async function child(specFile, side) {
     const { parentPort, workerData } = require('worker_threads');
     const tk = require(workerData.lib);
     const clock = new BigInt64Array(workerData.clock);
+    const options = workerData.options;
     parentPort.on('message', (threadId) => {
       clock[0] = process.hrtime.bigint();
-      tk.kill(threadId).then((r) => { clock[1] = process.hrtime.bigint(); parentPort.postMessage(r.outcome); });
+      tk.kill(threadId, options).then((r) => { clock[1] = process.hrtime.bigint(); parentPort.postMessage(r.outcome); });
     });
     parentPort.postMessage('ready');
-  `, { eval: true, workerData: { lib: spec.lib, clock: clock.buffer } });
+  `, { eval: true, workerData: { lib: spec.lib, clock: clock.buffer, options: spec.killOptions } });
   await new Promise((resolve) => sibling.once('message', resolve));
 
   const flag = new Int32Array(new SharedArrayBuffer(8));
@@ -67,7 +69,7 @@ async function child(specFile, side) {
     settled = w.terminate();
   } else if (side === 'kill') {
     t0 = now();
-    settled = tk.kill(w).then((r) => { resolvedAt = now(); outcome = r.outcome; });
+    settled = tk.kill(w, spec.killOptions).then((r) => { resolvedAt = now(); outcome = r.outcome; });
   } else {
     sibling.postMessage(w.threadId);
     settled = new Promise((resolve) => sibling.once('message', (o) => { outcome = o; resolve(); }));
@@ -85,14 +87,14 @@ async function child(specFile, side) {
  * { scenario, terminate, kill, sibling, killRatio, siblingRatio } (medians,
  * ms) and the overall figures.
  */
-function firstKill({ samples = 11, killable = false, log = () => undefined } = {}) {
+function firstKill({ samples = 11, killable = false, killOptions = undefined, log = () => undefined } = {}) {
   const { SCENARIOS, scenarioSource, scenarioFiles } = require('thread-kill/stress');
   const lib = require.resolve('..');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tk-first-kill-'));
   const scenarios = SCENARIOS.filter((s) => s.ops.includes('kill'));
   const specs = scenarios.map((s) => {
     const file = path.join(dir, `${s.name}.json`);
-    fs.writeFileSync(file, JSON.stringify({ lib, killable, source: scenarioSource(s), files: scenarioFiles(s) }));
+    fs.writeFileSync(file, JSON.stringify({ lib, killable, killOptions, source: scenarioSource(s), files: scenarioFiles(s) }));
     return file;
   });
   const times = scenarios.map(() => ({ terminate: [], kill: [], sibling: [] }));
@@ -119,7 +121,7 @@ function firstKill({ samples = 11, killable = false, log = () => undefined } = {
     return { scenario: s.name, ...m, killRatio: m.kill / m.terminate, siblingRatio: m.sibling / m.terminate };
   });
   return {
-    samples, killable, rows,
+    samples, killable, killOptions, rows,
     killRatio: median(rows.map((r) => r.killRatio)),
     siblingRatio: median(rows.map((r) => r.siblingRatio)),
     terminate: median(rows.map((r) => r.terminate)),

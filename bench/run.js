@@ -120,7 +120,7 @@ async function syscallBlocked() {
 }
 
 /** The first kill in a fresh process (bench/first-kill.js), as a BENCHMARKS.md section. */
-function firstKillSection(r, date) {
+function firstKillSection(r, date, noCapture) {
   const x = (v) => `${f(v)}×`;
   return `## The first kill in a fresh process (\`node bench/run.js --first-kill\`, ${date})
 
@@ -137,7 +137,12 @@ ${r.rows.map((w) => `| ${w.scenario} | ${f(w.terminate)} | ${f(w.kill)} | ${f(w.
 | **median over the scenarios** | ${f(r.terminate)} | ${f(r.kill)} | ${f(r.sibling)} | **${x(r.killRatio)}** (target ≤ 1.0×) | **${x(r.siblingRatio)}** (target ≤ 1.0×) |
 
 The ratios in the last row are the medians of the per-scenario ratios.
-`;
+${noCapture === undefined ? '' : `
+The same run with \`{ captureStack: false }\` passed to both kills (the report then has no \`jsStack\`;
+with options, the call also validates them before its stop), medians over the scenarios:
+\`terminate()\` ${f(noCapture.terminate)} ms, \`kill(worker)\` ${f(noCapture.kill)} ms (**${x(noCapture.killRatio)}**),
+\`kill(threadId)\` from a sibling ${f(noCapture.sibling)} ms (**${x(noCapture.siblingRatio)}**).
+`}`;
 }
 
 function syscallSection(rows) {
@@ -591,6 +596,7 @@ async function main() {
   const sib = await killFromSibling();
   log('the first kill in a fresh process ...');
   const first = require('./first-kill').firstKill({ samples: n(11, 3), log });
+  const firstNoCapture = require('./first-kill').firstKill({ samples: n(11, 3), killOptions: { captureStack: false }, log });
   log('blocked in a system call ...');
   const sys = await syscallBlocked();
   log('region overhead ...');
@@ -637,7 +643,7 @@ ${kvt.map((r) => `| ${r.kind} | ${f(r.kill)} | ${f(r.terminate)} | ${f(r.ratio)}
 Both are measured from the call until its promise resolves (kill: the environment was torn down;
 terminate: the 'exit' event).
 
-${firstKillSection(first, started.toISOString().slice(0, 10))}
+${firstKillSection(first, started.toISOString().slice(0, 10), firstNoCapture)}
 ## Kill from a sibling thread (terminate() cannot do this at all)
 
 | worker is in | kill() from a sibling, median ms |
@@ -756,8 +762,11 @@ if (process.argv.includes('--mocha-child')) {
 } else if (process.argv.includes('--first-kill')) {
   // Just this section, spliced into BENCHMARKS.md in place (node bench/run.js --first-kill [--quick]),
   // right after the warm kill-vs-terminate table.
-  const r = require('./first-kill').firstKill({ samples: n(11, 3), log: (s) => process.stderr.write(`${s}\n`) });
-  const section = firstKillSection(r, new Date().toISOString().slice(0, 10));
+  const log = (s) => process.stderr.write(`${s}\n`);
+  const r = require('./first-kill').firstKill({ samples: n(11, 3), log });
+  log('  again with { captureStack: false } ...');
+  const r2 = require('./first-kill').firstKill({ samples: n(11, 3), killOptions: { captureStack: false }, log });
+  const section = firstKillSection(r, new Date().toISOString().slice(0, 10), r2);
   const file = path.join(ROOT, 'BENCHMARKS.md');
   let md = fs.readFileSync(file, 'utf8');
   const at = md.indexOf('## The first kill in a fresh process');
@@ -769,7 +778,7 @@ if (process.argv.includes('--mocha-child')) {
     md = before >= 0 ? `${md.slice(0, before)}${section}\n${md.slice(before)}` : `${md}\n${section}`;
   }
   fs.writeFileSync(file, md);
-  process.stdout.write(`${section}\n${JSON.stringify(r)}\n`);
+  process.stdout.write(`${section}\n${JSON.stringify(r)}\n${JSON.stringify(r2)}\n`);
 } else if (process.argv.includes('--syscall-blocked')) {
   // Just this section, spliced into BENCHMARKS.md in place (node bench/run.js --syscall-blocked).
   syscallBlocked().then((rows) => {

@@ -488,7 +488,9 @@ async function terminateUnregistered(worker: Worker, tid: number, opts: ParsedKi
  * promise never settles and no cleanup runs. The main thread cannot be
  * killed (ERR_THREAD_KILL_MAIN_THREAD); use exitNow() instead.
  */
-export function kill(target: Target, options?: KillOptions): Promise<KillReport> {
+// (The parentheses make V8 compile it with the module, not at the first
+// kill: measured ≈0.07 ms here, before the stop can go out.)
+export const kill: (target: Target, options?: KillOptions) => Promise<KillReport> = (function kill(target: Target, options?: KillOptions): Promise<KillReport> {
   const t0 = nowMs();
   // The usual calls, kill(worker) and kill(threadId) without options, reach
   // the native stop through this short function alone: the first kill in a
@@ -509,7 +511,7 @@ export function kill(target: Target, options?: KillOptions): Promise<KillReport>
     }
   }
   return killChecked(target, options, t0);
-}
+});
 
 /** kill() with every argument validated first. */
 async function killChecked(target: Target, options: KillOptions | undefined, t0: number): Promise<KillReport> {
