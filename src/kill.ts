@@ -535,8 +535,8 @@ async function killChecked(target: Target, options: KillOptions | undefined, t0:
   return killStarted(tid, resolved.worker, opts, t0, started, nowMs());
 }
 
-/** The rest of kill(), once native.startKill() returned `started` at `startedAt`. */
-async function killStarted(tid: number, worker: Worker | undefined, opts: ParsedKillOptions, t0: number, started: number, startedAt: number): Promise<KillReport> {
+/** The rest of kill(), once native.startKill() returned `started` at `startedAt` (compiled with the module too: it runs while the thread tears down). */
+const killStarted = (async function killStarted(tid: number, worker: Worker | undefined, opts: ParsedKillOptions, t0: number, started: number, startedAt: number): Promise<KillReport> {
   let report: KillReport;
   const status = started & 7;
   if (status === StopStatus.UnknownThread) {
@@ -561,4 +561,4 @@ async function killStarted(tid: number, worker: Worker | undefined, opts: Parsed
     exitNow(opts.exitCode, { killChildren: opts.killChildren });
   }
   return report;
-}
+});
