@@ -98,6 +98,7 @@ function firstKill({ samples = 11, killable = false, killOptions = undefined, lo
     return file;
   });
   const times = scenarios.map(() => ({ terminate: [], kill: [], sibling: [] }));
+  const loadBefore = os.loadavg()[0];
   try {
     for (let i = 0; i < samples; i++) {
       log(`  sample ${i + 1}/${samples}`);
@@ -121,7 +122,7 @@ function firstKill({ samples = 11, killable = false, killOptions = undefined, lo
     return { scenario: s.name, ...m, killRatio: m.kill / m.terminate, siblingRatio: m.sibling / m.terminate };
   });
   return {
-    samples, killable, killOptions, rows,
+    samples, killable, killOptions, rows, load: [loadBefore, os.loadavg()[0]],
     killRatio: median(rows.map((r) => r.killRatio)),
     siblingRatio: median(rows.map((r) => r.siblingRatio)),
     terminate: median(rows.map((r) => r.terminate)),

@@ -130,6 +130,8 @@ sibling worker (which loads thread-kill too) and the hung worker of one built-in
 its hang (the scenario's Atomics flag and \`'online'\`), then times from the call until the Worker's
 \`'exit'\` event in the parent (process.hrtime; the sibling's call time crosses in a SharedArrayBuffer).
 ${r.samples} samples per scenario and side, the three sides alternating (their order rotating).
+Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}; 1-minute load average
+${r.load[0].toFixed(1)} at the start, ${r.load[1].toFixed(1)} at the end (the machine is shared: the ratios move with it).
 
 | scenario | \`terminate()\` (parent) ms | \`kill(worker)\` (parent) ms | \`kill(threadId)\` (sibling) ms | parent / terminate | sibling / terminate |
 |---|---|---|---|---|---|
