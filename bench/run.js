@@ -119,6 +119,34 @@ async function syscallBlocked() {
   return rows;
 }
 
+/** The first kill in a fresh process (bench/first-kill.js), as a BENCHMARKS.md section. */
+function firstKillSection(r, date, noCapture) {
+  const x = (v) => `${f(v)}×`;
+  return `## The first kill in a fresh process (\`node bench/run.js --first-kill\`, ${date})
+
+Every sample is its own child process, which never killed before: it loads thread-kill, starts a
+sibling worker (which loads thread-kill too) and the hung worker of one built-in scenario
+(\`src/stress/scenarios.ts\`: a plain \`Worker\` whose code requires thread-kill), waits until it is in
+its hang (the scenario's Atomics flag and \`'online'\`), then times from the call until the Worker's
+\`'exit'\` event in the parent (process.hrtime; the sibling's call time crosses in a SharedArrayBuffer).
+${r.samples} samples per scenario and side, the three sides alternating (their order rotating).
+Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}; 1-minute load average
+${r.load[0].toFixed(1)} at the start, ${r.load[1].toFixed(1)} at the end (the machine is shared: the ratios move with it).
+
+| scenario | \`terminate()\` (parent) ms | \`kill(worker)\` (parent) ms | \`kill(threadId)\` (sibling) ms | parent / terminate | sibling / terminate |
+|---|---|---|---|---|---|
+${r.rows.map((w) => `| ${w.scenario} | ${f(w.terminate)} | ${f(w.kill)} | ${f(w.sibling)} | ${x(w.killRatio)} | ${x(w.siblingRatio)} |`).join('\n')}
+| **median over the scenarios** | ${f(r.terminate)} | ${f(r.kill)} | ${f(r.sibling)} | **${x(r.killRatio)}** (target ≤ 1.0×) | **${x(r.siblingRatio)}** (target ≤ 1.0×) |
+
+The ratios in the last row are the medians of the per-scenario ratios.
+${noCapture === undefined ? '' : `
+The same run with \`{ captureStack: false }\` passed to both kills (the report then has no \`jsStack\`;
+with options, the call also validates them before its stop), medians over the scenarios:
+\`terminate()\` ${f(noCapture.terminate)} ms, \`kill(worker)\` ${f(noCapture.kill)} ms (**${x(noCapture.killRatio)}**),
+\`kill(threadId)\` from a sibling ${f(noCapture.sibling)} ms (**${x(noCapture.siblingRatio)}**).
+`}`;
+}
+
 function syscallSection(rows) {
   return `## Killing a thread blocked in a system call (the unblock rung)
 
@@ -640,6 +668,9 @@ async function main() {
   const kvt = await killVsTerminate();
   log('kill from a sibling ...');
   const sib = await killFromSibling();
+  log('the first kill in a fresh process ...');
+  const first = require('./first-kill').firstKill({ samples: n(11, 3), log });
+  const firstNoCapture = require('./first-kill').firstKill({ samples: n(11, 3), killOptions: { captureStack: false }, log });
   log('blocked in a system call ...');
   const sys = await syscallBlocked();
   log('region overhead ...');
@@ -683,6 +714,7 @@ ${kvt.map((r) => `| ${r.kind} | ${f(r.kill)} | ${f(r.terminate)} | ${f(r.ratio)}
 Both are measured from the call until its promise resolves (kill: the environment was torn down;
 terminate: the 'exit' event).
 
+${firstKillSection(first, started.toISOString().slice(0, 10), firstNoCapture)}
 ## Kill from a sibling thread (terminate() cannot do this at all)
 
 | worker is in | kill() from a sibling, median ms |
@@ -806,6 +838,26 @@ if (process.argv.includes('--piscina-child')) {
 } else if (process.argv.includes('--deadlines')) {
   // Just these figures (node bench/run.js --deadlines).
   process.stdout.write(`${JSON.stringify({ deadlines: deadlines(), mocha: mochaPlugin() }, null, 2)}\n`);
+} else if (process.argv.includes('--first-kill')) {
+  // Just this section, spliced into BENCHMARKS.md in place (node bench/run.js --first-kill [--quick]),
+  // right after the warm kill-vs-terminate table.
+  const log = (s) => process.stderr.write(`${s}\n`);
+  const r = require('./first-kill').firstKill({ samples: n(11, 3), log });
+  log('  again with { captureStack: false } ...');
+  const r2 = require('./first-kill').firstKill({ samples: n(11, 3), killOptions: { captureStack: false }, log });
+  const section = firstKillSection(r, new Date().toISOString().slice(0, 10), r2);
+  const file = path.join(ROOT, 'BENCHMARKS.md');
+  let md = fs.readFileSync(file, 'utf8');
+  const at = md.indexOf('## The first kill in a fresh process');
+  if (at >= 0) {
+    const end = md.indexOf('\n## ', at + 3);
+    md = md.slice(0, at) + section + (end >= 0 ? md.slice(end) : '');
+  } else {
+    const before = md.indexOf('## Kill from a sibling thread');
+    md = before >= 0 ? `${md.slice(0, before)}${section}\n${md.slice(before)}` : `${md}\n${section}`;
+  }
+  fs.writeFileSync(file, md);
+  process.stdout.write(`${section}\n${JSON.stringify(r)}\n${JSON.stringify(r2)}\n`);
 } else if (process.argv.includes('--syscall-blocked')) {
   // Just this section, spliced into BENCHMARKS.md in place (node bench/run.js --syscall-blocked).
   syscallBlocked().then((rows) => {

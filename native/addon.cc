@@ -86,6 +86,7 @@ Napi::Value Terminate(const Napi::CallbackInfo& info) {
   opts.capture_stack = BoolArg(info, 2);
   opts.mark_only = BoolArg(info, 3);
   opts.exit_code = ExitCodeArg(info, 4);
+  opts.quiet = BoolArg(info, 5);
   TerminateStatus s = TerminateThread(IntArg(info, 0), CallerId(), opts);
   // A primitive only: after terminating our own thread, building objects would
   // fail (the isolate is terminating).
@@ -101,6 +102,12 @@ std::string BytesArg(const Napi::CallbackInfo& info, size_t i) {
 Napi::Value Announce(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(
       info.Env(), AnnounceKill(IntArg(info, 0), BytesArg(info, 1), ExitCodeArg(info, 2), BoolArg(info, 3)));
+}
+
+Napi::Value StartKillFn(const Napi::CallbackInfo& info) {
+  int32_t code = ExitCodeArg(info, 2);
+  return Napi::Number::New(info.Env(), StartKill(IntArg(info, 0), CallerId(), BytesArg(info, 1), code,
+                                                 BoolArg(info, 3), BoolArg(info, 4), BoolArg(info, 5)));
 }
 
 Napi::Value KillReason(const Napi::CallbackInfo& info) {
@@ -144,7 +151,7 @@ Napi::Value Lookup(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Watch(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), WatchThread(IntArg(info, 0), CallerId()));
+  return Napi::Boolean::New(info.Env(), WatchThread(IntArg(info, 0), CallerId(), BoolArg(info, 1)));
 }
 
 Napi::Value Ping(const Napi::CallbackInfo& info) {
@@ -214,7 +221,7 @@ struct ThreadRow {
 ThreadRow RowLocked(const Entry* e) {
   return ThreadRow{e->thread_id, e->os_tid, e->name, e->is_main, e->registered_at,
                    e->state.load(), e->region_depth.load(), e->token_observed.load(),
-                   e->watchers.size(), e->has_kill_hooks.load()};
+                   e->watchers.size() + e->quiet_watchers.size(), e->has_kill_hooks.load()};
 }
 
 v8::Local<v8::Value> RowToJs(v8::Isolate* isolate, const ThreadRow& r) {
@@ -294,6 +301,19 @@ Napi::Value ExitNow(const Napi::CallbackInfo& info) {
   _exit(static_cast<int>(IntArg(info, 0, 1)));
 }
 
+// The calling thread's inbox keeps its event loop alive while holds > 0:
+// kill() waits for its first retry with Atomics.waitAsync (no JS timer, whose
+// first use in a process costs ≈0.3 ms), which does not keep a loop alive.
+Napi::Value HoldLoop(const Napi::CallbackInfo& info) {
+  Entry* e = CurrentEntry();
+  if (e == nullptr || e->inbox_async == nullptr) return info.Env().Undefined();
+  e->loop_holds += BoolArg(info, 0) ? 1 : -1;
+  if (e->loop_holds < 0) e->loop_holds = 0;
+  uv_handle_t* h = reinterpret_cast<uv_handle_t*>(e->inbox_async);
+  if (e->loop_holds > 0) uv_ref(h); else uv_unref(h);
+  return info.Env().Undefined();
+}
+
 Napi::Value OsTid(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), CurrentOsTid());
 }
@@ -336,6 +356,10 @@ void SetConstants(v8::Isolate* isolate, v8::Local<v8::Context> context,
                            {"ReservedOnly", i(TerminateStatus::kReservedOnly)},
                            {"DeadKilled", i(TerminateStatus::kDeadKilled)},
                            {"DeadNatural", i(TerminateStatus::kDeadNatural)}}));
+  set("startKill", object({{"Cooperative", kKillCooperative},
+                           {"InterruptFirst", kKillInterruptFirst},
+                           {"TakesPart", kKillTakesPart},
+                           {"InRegion", kKillInRegion}}));
   set("interrupt", object({{"UnknownThread", i(InterruptStatus::kUnknownThread)},
                            {"Hit", i(InterruptStatus::kHit)},
                            {"NoRegion", i(InterruptStatus::kNoRegion)},
@@ -460,6 +484,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("threads", Napi::Function::New(env, Threads));
   exports.Set("threadInfo", Napi::Function::New(env, ThreadInfoOf));
   exports.Set("announceKill", Napi::Function::New(env, Announce));
+  exports.Set("startKill", Napi::Function::New(env, StartKillFn));
   exports.Set("killReason", Napi::Function::New(env, KillReason));
   exports.Set("killedExitCode", Napi::Function::New(env, KilledCode));
   exports.Set("askCreatorToTerminate", Napi::Function::New(env, AskCreator));
@@ -470,6 +495,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("stopCell", Napi::Function::New(env, StopCell));
   exports.Set("exitNow", Napi::Function::New(env, ExitNow));
   exports.Set("osTid", Napi::Function::New(env, OsTid));
+  exports.Set("holdLoop", Napi::Function::New(env, HoldLoop));
   SetRaw(isolate, context, raw, "runRegion", RunRegion, ThreadRegionsData());
   SetRaw(isolate, context, raw, "runRegionDeadline", RunRegionDeadline, ThreadRegionsData());
   SetRaw(isolate, context, raw, "rearmDeadline", RearmDeadline);

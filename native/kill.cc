@@ -62,15 +62,13 @@ TerminateStatus LookupThread(int64_t target) {
   return e->env == nullptr ? TerminateStatus::kReservedOnly : TerminateStatus::kIssued;
 }
 
-TerminateStatus TerminateThread(int64_t target, int64_t caller, const TerminateOptions& opts) {
-  Registry& reg = Registry::Get();
-  RegistryLock lock;
-  Entry* e = reg.FindLocked(target);
-  if (e == nullptr) return AbsentStatusLocked(reg, target);
+namespace {
+TerminateStatus TerminateLocked(Entry* e, int64_t target, int64_t caller, const TerminateOptions& opts) {
   if (opts.watch && caller >= 0 && caller != target) {
+    std::vector<int64_t>& list = opts.quiet ? e->quiet_watchers : e->watchers;
     bool present = false;
-    for (int64_t w : e->watchers) present = present || w == caller;
-    if (!present) e->watchers.push_back(caller);
+    for (int64_t w : list) present = present || w == caller;
+    if (!present) list.push_back(caller);
   }
   // Set before node::Stop so that a region on the target never mistakes this
   // termination for one of its interrupts.
@@ -89,6 +87,46 @@ TerminateStatus TerminateThread(int64_t target, int64_t caller, const TerminateO
     node::Stop(e->env);
   }
   return TerminateStatus::kIssued;
+}
+
+void AnnounceLocked(Entry* e, const std::string& reason, int32_t exit_code) {
+  Registry::MarkKilledLocked(e, exit_code);
+  if (!e->kill_announced) {
+    e->kill_announced = true;
+    e->kill_reason = reason;
+  }
+}
+}  // namespace
+
+TerminateStatus TerminateThread(int64_t target, int64_t caller, const TerminateOptions& opts) {
+  Registry& reg = Registry::Get();
+  RegistryLock lock;
+  Entry* e = reg.FindLocked(target);
+  if (e == nullptr) return AbsentStatusLocked(reg, target);
+  return TerminateLocked(e, target, caller, opts);
+}
+
+int32_t StartKill(int64_t target, int64_t caller, const std::string& reason, int32_t exit_code,
+                  bool grace, bool capture_stack, bool quiet) {
+  Registry& reg = Registry::Get();
+  RegistryLock lock;
+  Entry* e = reg.FindLocked(target);
+  if (e == nullptr) return static_cast<int32_t>(AbsentStatusLocked(reg, target));
+  AnnounceLocked(e, reason, exit_code);
+  const bool takes_part = e->has_kill_hooks.load() || e->token_observed.load();
+  const bool in_region = e->env != nullptr && e->region_depth.load(std::memory_order_acquire) > 0;
+  const int32_t bits = (takes_part ? kKillTakesPart : 0) | (in_region ? kKillInRegion : 0);
+  if (grace && takes_part) {
+    if (e->env != nullptr) reg.PostLocked(target, Event{EventType::kKillReached, target, 0});
+    return kKillCooperative | bits;
+  }
+  if (grace && in_region) return kKillInterruptFirst | bits;
+  TerminateOptions opts;
+  opts.watch = true;
+  opts.capture_stack = capture_stack;
+  opts.exit_code = exit_code;
+  opts.quiet = quiet;
+  return static_cast<int32_t>(TerminateLocked(e, target, caller, opts)) | bits;
 }
 
 bool PingThread(int64_t target) {
@@ -131,11 +169,7 @@ bool AnnounceKill(int64_t target, const std::string& reason, int32_t exit_code, 
   RegistryLock lock;
   Entry* e = reg.FindLocked(target);
   if (e == nullptr) return false;
-  Registry::MarkKilledLocked(e, exit_code);
-  if (!e->kill_announced) {
-    e->kill_announced = true;
-    e->kill_reason = reason;
-  }
+  AnnounceLocked(e, reason, exit_code);
   if (notify && e->env != nullptr && (e->has_kill_hooks.load() || e->token_observed.load()))
     reg.PostLocked(target, Event{EventType::kKillReached, target, 0});
   return true;
@@ -190,18 +224,19 @@ void UnwatchThread(int64_t target, int64_t caller) {
   RegistryLock lock;
   Entry* e = reg.FindLocked(target);
   if (e == nullptr) return;
-  auto& w = e->watchers;
-  w.erase(std::remove(w.begin(), w.end(), caller), w.end());
+  for (auto* w : {&e->watchers, &e->quiet_watchers})
+    w->erase(std::remove(w->begin(), w->end(), caller), w->end());
 }
 
-bool WatchThread(int64_t target, int64_t caller) {
+bool WatchThread(int64_t target, int64_t caller, bool quiet) {
   Registry& reg = Registry::Get();
   RegistryLock lock;
   Entry* e = reg.FindLocked(target);
   if (e == nullptr) return false;
-  for (int64_t w : e->watchers)
+  std::vector<int64_t>& list = quiet ? e->quiet_watchers : e->watchers;
+  for (int64_t w : list)
     if (w == caller) return true;
-  e->watchers.push_back(caller);
+  list.push_back(caller);
   return true;
 }
 

@@ -25,6 +25,7 @@ struct TerminateOptions {
   bool capture_stack = false;  // first attempt: capture the JS stack, then terminate
   bool mark_only = false;      // record the kill, terminate nothing (Worker#terminate() will)
   int32_t exit_code = 1;       // what the thread's 'exit' event reports (first kill wins)
+  bool quiet = false;          // with watch: counted as a watcher, told nothing (Entry::quiet_watchers)
 };
 
 // Any thread. `caller` is the calling thread's threadId (for watch).
@@ -35,6 +36,24 @@ TerminateStatus TerminateThread(int64_t target, int64_t caller, const TerminateO
 // stop token), posts it a kKillReached event so its own event loop runs the
 // hooks. False if the thread is not live.
 bool AnnounceKill(int64_t target, const std::string& reason, int32_t exit_code, bool notify);
+
+// Any thread: kill()'s first step, in one locked section, so that a thread
+// neither cooperative phase can reach is stopped before any bookkeeping of
+// the caller runs. Records the kill like AnnounceKill; then:
+//   * `grace` and the thread has onKill hooks or looked at its stop token:
+//     posts it kKillReached (if registered) and returns kKillCooperative;
+//   * `grace` and it is in an interruptible() region: returns
+//     kKillInterruptFirst (the caller interrupts it);
+//   * otherwise: TerminateThread(watch, capture_stack, quiet) and returns its status.
+// An absent thread is left alone (kUnknownThread, kDeadKilled, kDeadNatural).
+// Bits 3 and 4 of the result say whether the thread had hooks/a token and
+// whether it was in a region (the reasons phases were skipped).
+constexpr int32_t kKillCooperative = 5;
+constexpr int32_t kKillInterruptFirst = 6;
+constexpr int32_t kKillTakesPart = 8;
+constexpr int32_t kKillInRegion = 16;
+int32_t StartKill(int64_t target, int64_t caller, const std::string& reason, int32_t exit_code,
+                  bool grace, bool capture_stack, bool quiet);
 
 // onUnkillable: 'abandon'. The thread is remembered as abandoned and the main
 // thread is told (kAbandoned), so that the process's normal end leaves
@@ -77,7 +96,8 @@ Heartbeat ReadHeartbeat(int64_t target);
 // The stack captured when a kill landed (live or dead thread).
 bool TakeCapturedStack(int64_t target, std::vector<Frame>* out);
 
-// Any thread: watch without terminating (join()). False if already gone.
-bool WatchThread(int64_t target, int64_t caller);
+// Any thread: watch without stopping (join()); `quiet` as in TerminateOptions.
+// False if already gone.
+bool WatchThread(int64_t target, int64_t caller, bool quiet = false);
 
 }  // namespace tk

@@ -156,6 +156,7 @@ void Registry::RetireLocked(Entry* e) {
                               static_cast<int64_t>(dead[e->thread_id].cause)});
   }
   e->watchers.clear();
+  e->quiet_watchers.clear();
   // Outstanding untilDelivered interrupts can no longer be delivered.
   const int64_t exited = static_cast<int64_t>(DeliveryResult::kThreadExited);
   for (const InterruptRequest& r : e->requests) {

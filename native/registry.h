@@ -99,6 +99,9 @@ struct Entry {
   v8::Isolate* isolate = nullptr;
   node::Environment* env = nullptr;
   uv_async_t* inbox_async = nullptr;
+  // Owner thread only: kill() calls of this thread waiting without a JS
+  // timer (holdLoop); while > 0 the inbox keeps the event loop alive.
+  int32_t loop_holds = 0;
 
   std::atomic<int32_t> state{static_cast<int32_t>(ThreadState::kStarting)};
   // Set under the mutex before any node::Stop aimed at this thread, and by
@@ -144,6 +147,9 @@ struct Entry {
   std::vector<InterruptRequest> requests;
   std::vector<Event> inbox;
   std::vector<int64_t> watchers;  // threadIds to tell when this one dies
+  // Waiting too, but told by other means (a parent's kill(worker) waits for
+  // the Worker's 'exit'): counted in threads().watchers, never posted to.
+  std::vector<int64_t> quiet_watchers;
   std::vector<Frame> last_stack;  // captured just before a kill landed
   bool has_last_stack = false;
   // Identity for the unblock rung (native/unblock.cc): the thread's start

@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import { Worker } from 'worker_threads';
 import * as tk from 'thread-kill';
 import { inSyscall } from 'thread-kill/stress';
-import { SiblingKiller, hang, isLive, killFromParentWorker, makeFifo, until } from './helpers';
+import { SiblingKiller, fixtureWorker, hang, isLive, killFromParentWorker, makeFifo, runChild, until } from './helpers';
 
 const HANGS = ['busy-loop', 'idle-loop', 'atomics-wait', 'microtask-loop'];
 
@@ -147,6 +147,82 @@ describe('kill()', () => {
     } finally {
       await Promise.all(others.map((k) => k.close()));
     }
+  });
+
+  describe('the first kill in a fresh process', () => {
+    it('kill(worker) from the parent and kill(threadId) from a sibling keep every part of the report', async () => {
+      // A child process that never killed before: the short path to the stop
+      // and the report built without the ladder are what runs.
+      const r = await runChild(`
+        const tk = require(TK);
+        const { Worker } = require('worker_threads');
+        const hung = () => {
+          const flag = new Int32Array(new SharedArrayBuffer(4));
+          const w = new Worker(\`require(\${JSON.stringify(TK)}); const f = new Int32Array(require('worker_threads').workerData);
+            function spin() { Atomics.store(f, 0, 1); Atomics.notify(f, 0); for (;;) {} } spin();\`, { eval: true, workerData: flag.buffer });
+          const exited = new Promise((resolve) => w.once('exit', resolve));
+          return { w, exited, ready: Atomics.waitAsync(flag, 0, 0).value };
+        };
+        const sibling = new Worker(\`const tk = require(\${JSON.stringify(TK)}); const { parentPort } = require('worker_threads');
+          parentPort.on('message', (id) => tk.kill(id).then((r) => parentPort.postMessage(r)));\`, { eval: true });
+        (async () => {
+          const a = hung();
+          await a.ready;
+          const ra = await tk.kill(a.w);
+          const codeA = await a.exited;
+          const b = hung();
+          await b.ready;
+          sibling.postMessage(b.w.threadId);
+          const rb = await new Promise((resolve) => sibling.once('message', resolve));
+          const codeB = await b.exited;
+          await sibling.terminate();
+          console.log(JSON.stringify({ ra, codeA, rb, codeB, watchers: tk.threads().map((t) => t.watchers) }));
+        })();
+      `);
+      assert.strictEqual(r.code, 0, r.stderr);
+      const { ra, codeA, rb, codeB, watchers } = JSON.parse(r.stdout);
+      for (const report of [ra, rb] as tk.KillReport[]) {
+        assert.strictEqual(report.outcome, 'killed');
+        assert.strictEqual(report.attempts, 1);
+        assert.deepStrictEqual(report.phases.map((p) => `${p.phase}:${p.result}`), ['cooperative:skipped', 'interrupt:skipped', 'terminate:killed']);
+        assert.match(report.phases[0].note!, /no stop token and no onKill hooks/);
+        assert.match(report.phases[1].note!, /no interruptible\(\) region/);
+        for (const p of report.phases) assert.ok(p.startMs >= 0 && p.durationMs >= 0 && p.startMs <= report.elapsedMs, JSON.stringify(p));
+        assert.match(report.jsStack ?? '', /spin/);
+      }
+      assert.strictEqual(codeA, 1); // as worker.terminate()
+      assert.strictEqual(codeB, 0); // a plain Worker killed by id from a thread that is not its parent
+      assert.deepStrictEqual(watchers, [0]);
+    });
+
+    it("a parent's kill(worker) is counted as a watcher while it waits for 'exit'", async () => {
+      const fifo = makeFifo();
+      const h = hang('fifo-read', { mode: 'kill', data: { fifo: fifo.path } });
+      await h.ready;
+      await inSyscall(h.threadId, ['read']);
+      // unblock: false keeps it in read() until the FIFO is released.
+      const killing = tk.kill(h.worker, { unblock: false });
+      await until(() => tk.threadInfo(h.threadId)?.watchers === 1, 'the parent as a watcher');
+      fifo.release();
+      const report = await killing;
+      assert.strictEqual(report.outcome, 'killed');
+      assert.strictEqual(await h.exited, 1);
+    });
+
+    it("a kill() waiting for its first retry keeps the caller's event loop alive, with nothing else to", async () => {
+      const fifo = makeFifo();
+      const h = hang('fifo-read', { mode: 'kill', data: { fifo: fifo.path } });
+      await h.ready;
+      await inSyscall(h.threadId, ['read']);
+      // The killer's only pending work is the kill: if nothing kept its loop
+      // alive through the first retry interval, it would exit without a report.
+      const killer = fixtureWorker('kill', { target: h.threadId });
+      const first = await Promise.race([killer.next(), killer.exited.then((code) => `exited (${code}) without a report`)]);
+      assert.strictEqual(first, 'unkillable');
+      await killer.exited;
+      fifo.release(); // the read returns; the stop that was left pending lands
+      await h.exited;
+    });
   });
 
   it('1,000 rounds of kill() racing the natural exit: every promise settles, outcomes consistent @soak @sanitize', async function () {

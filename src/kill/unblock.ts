@@ -60,7 +60,7 @@ function handlerOwnedNote(): string {
   return `${UNBLOCK_SIGNAL} already has a handler in this process (someone else's), so it is not used`;
 }
 
-/** One kill()'s unblock rung. Construct before the first stop (captures identity); tick() on each retry. */
+/** One kill()'s unblock rung. Construct once the first stop is out, while the thread is live (captures identity); tick() on each retry. */
 export class Unblocker {
   private readonly details: UnblockDetails = { signal: UNBLOCK_SIGNAL, signalsSent: 0, childrenKilled: [] };
   private signalsOn: boolean;
@@ -75,7 +75,7 @@ export class Unblocker {
   constructor(private readonly tid: number, private readonly opts: UnblockOptions, private readonly now: () => number) {
     this.startedAt = now();
     this.signalsOn = opts.signal;
-    // Identity now, at the start of the kill (a thread only reserved, not
+    // Identity now, once the kill's stop is out (a thread only reserved, not
     // registered yet, is armed at the first tick instead).
     if (opts.signal) this.armed = native.unblockArm(tid);
   }

@@ -10,6 +10,8 @@ export type RawFrame = [string, string, number, number];
 /** The binding's own constants (native/addon.cc SetConstants): nothing here is mirrored by hand. */
 export interface Constants {
   terminate: { UnknownThread: number; Issued: number; ReservedOnly: number; DeadKilled: number; DeadNatural: number };
+  /** startKill(): low 3 bits a terminate status or one of the first two; TakesPart and InRegion are flag bits. */
+  startKill: { Cooperative: number; InterruptFirst: number; TakesPart: number; InRegion: number };
   interrupt: { UnknownThread: number; Hit: number; NoRegion: number; QueuedPending: number; ThreadDead: number; RegionInactive: number };
   event: { ThreadDead: number; InterruptResult: number; KillReached: number; TerminateWorker: number; Abandoned: number };
   delivery: { RegionFinished: number; Delivered: number; ThreadExited: number };
@@ -32,10 +34,11 @@ export interface Native {
   reserve(threadId: number, name: string): boolean;
   release(threadId: number): boolean;
   /** Marks the thread killed (exitCode: what its 'exit' reports) and, unless markOnly, terminates it (node::Stop). */
-  terminate(threadId: number, watch: boolean, captureStack: boolean, markOnly?: boolean, exitCode?: number): number;
+  terminate(threadId: number, watch: boolean, captureStack: boolean, markOnly?: boolean, exitCode?: number, quiet?: boolean): number;
   /** Like terminate() without touching the thread: Issued means live, ReservedOnly reserved. */
   lookup(threadId: number): number;
-  watch(threadId: number): boolean;
+  /** `quiet`: counted in threads().watchers but sent no ThreadDead event (a parent waits for 'exit'). */
+  watch(threadId: number, quiet?: boolean): boolean;
   unwatch(threadId: number): void;
   ping(threadId: number): boolean;
   heartbeat(threadId: number): [live: boolean, beats: number, beatsInJs: number];
@@ -49,6 +52,12 @@ export interface Native {
   threadInfo(threadId: number): RawThread | undefined;
   /** kill(): record the kill (reason, exit code); `notify` posts the thread a KillReached event. */
   announceKill(threadId: number, reason: Uint8Array | undefined, exitCode: number, notify: boolean): boolean;
+  /**
+   * kill()'s first step, one locked section: announces the kill, then posts KillReached (`grace` and
+   * hooks/token: Cooperative), or leaves it to the interrupt phase (`grace` and a region:
+   * InterruptFirst), or terminates the thread at once (watching it): a terminate status. Flag bits as in constants.startKill.
+   */
+  startKill(threadId: number, reason: Uint8Array | undefined, exitCode: number, grace: boolean, captureStack: boolean, quiet: boolean): number;
   /** The calling thread's announced kill reason: null if no kill was announced, undefined if it had none. */
   killReason(): Uint8Array | null | undefined;
   /** The exit code a killed thread's 'exit' event reports, -1 if it was not killed. */
@@ -62,6 +71,8 @@ export interface Native {
   markExiting(isMainThread: boolean): void;
   exitNow(code: number): never;
   osTid(): number;
+  /** true: one more hold on the calling thread's event loop (its inbox is ref'd while any is held); false: release one. */
+  holdLoop(hold: boolean): void;
   runRegion<T>(fn: () => T, flags?: number): T;
   /** runRegion with a deadline of `timeoutMs` (finite, > 0). */
   runRegionDeadline<T>(fn: () => T, flags: number, timeoutMs: number): T;
