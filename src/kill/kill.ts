@@ -12,15 +12,15 @@
 //                   (spawnSync/execSync) are killed;
 //   4. unkillable   at timeoutMs: diagnose, then onUnkillable.
 // Phases that cannot apply are skipped at once, so a busy JS loop is killed
-// as fast as a plain hard stop: when neither cooperative phase can apply,
-// the first hard stop is issued by native.startKill() before any other
+// as fast as a plain termination: when neither cooperative phase can apply,
+// the first termination is issued by native.startKill() before any other
 // bookkeeping of the call (the first kill in a process runs cold code).
 import { Worker, isMainThread, threadId as currentThreadId } from 'worker_threads';
 import { Diagnosis, ProcSample, buildDiagnosis, sampleProc } from './diagnose';
 import { CleanupTimeoutError, MainThreadError, UnknownThreadError } from '../shared/errors';
 import { exitNow, guardExitAgainstAbandoned, writeStderrSync } from './exit';
 import { formatFrames } from '../shared/frames';
-import { InterruptStatus, TerminateStatus, native } from '../shared/native';
+import { InterruptStatus, TerminateStatus, interruptStatusOf, native, startKillKind } from '../shared/native';
 import { serializeReason } from '../shared/reason';
 import { FLAG_KILL, StopToken, stopTokenWith } from '../stop/stop-token';
 import { Target, reportKillExitCode, resolveTarget, threadInfo } from '../registry/targets';
@@ -51,7 +51,7 @@ export interface KillReport {
   attempts: number;
   elapsedMs: number;
   phases: PhaseReport[];
-  /** The target's JS stack when the hard stop reached it (if it was running JS). */
+  /** The target's JS stack when the termination reached it (if it was running JS). */
   jsStack?: string;
   /** Present when outcome is 'unkillable': what the thread is doing instead of dying. */
   diagnosis?: Diagnosis;
@@ -68,7 +68,7 @@ export interface KillOptions {
   graceMs?: number;
   /** Total time before the thread is judged unkillable. Default 10000. */
   timeoutMs?: number;
-  /** How often the hard stop is re-issued. Default 10. */
+  /** How often the termination is re-issued. Default 10. */
   retryIntervalMs?: number;
   /** Runs exactly once in the calling thread, after the thread is dead or judged unkillable; awaited for at most timeoutMs. */
   cleanup?: (report: KillReport) => unknown;
@@ -78,9 +78,9 @@ export interface KillOptions {
   exitCode?: number;
   /** Exactly what the thread's onKill hooks and InterruptedError.reason get (structured-cloneable, at most 4080 bytes serialized). */
   reason?: unknown;
-  /** Capture the target's JS stack as the hard stop lands. Default true. */
+  /** Capture the target's JS stack as the termination lands. Default true. */
   captureStack?: boolean;
-  /** Interrupt a blocked read-type syscall of the thread with SIGRTMIN+3 once the hard stop is requested. Default true. */
+  /** Interrupt a blocked read-type syscall of the thread with SIGRTMIN+3 once the termination is requested. Default true. */
   unblock?: boolean;
   /** Kill the process trees of child processes the thread waits for (spawnSync/execSync). Default true. */
   killChildren?: boolean;
@@ -219,7 +219,7 @@ class KillRun {
       // The parent learns of the death from the Worker's 'exit' (emitted
       // after the environment is gone), so it is a quiet watcher: no
       // ThreadDead event wakes it while the thread is still tearing down.
-      const kind = started & 7;
+      const kind = startKillKind(started);
       if (kind === Cooperative || kind === InterruptFirst) native.watch(tid, true);
       this.dead = parent.done;
       this.death = parent.exited.then(() => { this.dead = true; return true; });
@@ -282,7 +282,7 @@ class KillRun {
       // retry, so wait for it first. The bookkeeping below is cold code in a
       // fresh process, and run now it would compete with the thread's
       // teardown for the CPU.
-      if ((this.started & 7) === TerminateStatus.Issued) {
+      if ((startKillKind(this.started)) === TerminateStatus.Issued) {
         await this.waitFirstRetry(Math.min(this.opts.retryIntervalMs, this.opts.timeoutMs - this.now()));
         this.waitedFirst = true;
         if (this.dead) return await this.diedAtOnce();
@@ -307,16 +307,16 @@ class KillRun {
 
   private async ladder(): Promise<KillReport> {
     const { opts, tid, started } = this;
-    const kind = started & 7;
+    const kind = startKillKind(started);
     // startKill() announced the kill (reason, exit code) and chose the first
     // phase that can apply; when neither cooperative phase can, it already
-    // issued the first hard stop (kind is its stop status).
+    // issued the first termination (kind is its terminate status).
     const stoppedAlready = kind !== Cooperative && kind !== InterruptFirst;
 
     // 1. cooperative: the thread's own event loop runs its onKill hooks (a
     // KillReached event, posted by startKill) and its stop token stops,
     // whatever state either was in.
-    // (With the stop already out, every phase starts when it was issued.)
+    // (With the termination already out, every phase starts when it was issued.)
     const issuedMs = this.startedAt - this.t0;
     let start = stoppedAlready ? issuedMs : this.now();
     if (kind === Cooperative) {
@@ -334,7 +334,7 @@ class KillRun {
     start = stoppedAlready ? issuedMs : this.now();
     const depth = stoppedAlready ? 0 : threadInfo(tid)?.regionDepth ?? 0;
     if (depth > 0 && opts.graceMs > 0) {
-      const status = native.interrupt(tid, 0, opts.reasonBytes, false, false, true) % 8;
+      const status = interruptStatusOf(native.interrupt(tid, 0, opts.reasonBytes, false, false, true));
       if (status === InterruptStatus.Hit) {
         if (await this.waitDeath(opts.graceMs)) { this.phase('interrupt', start, 'exited'); return this.finish('killed'); }
         this.phase('interrupt', start, 'grace-expired');
@@ -353,13 +353,13 @@ class KillRun {
       first = kind;
       this.counted(first);
     } else {
-      first = this.stopOnce(opts.captureStack);
+      first = this.terminateOnce(opts.captureStack);
     }
     if (first === TerminateStatus.DeadKilled || first === TerminateStatus.DeadNatural || this.dead) {
       this.phase('terminate', start, 'killed');
       return this.finish('killed');
     }
-    // The unblock rung arms (the thread's identity) once the stop is out: the
+    // The unblock rung arms (the thread's identity) once the termination is out: the
     // entry is still live, so the OS thread is still the one we stop.
     const unblock = new Unblocker(tid, { signal: opts.unblock, children: opts.killChildren }, () => this.now());
     // The diagnosis's first look (/proc, heartbeat ping) is taken at the
@@ -374,7 +374,7 @@ class KillRun {
     };
     if (opts.timeoutMs - this.now() <= 2 * opts.retryIntervalMs) probe();
     const retryOnce = (): void => {
-      const s = this.stopOnce(false);
+      const s = this.terminateOnce(false);
       if (s === TerminateStatus.DeadKilled || s === TerminateStatus.DeadNatural) this.dead = true;
       else {
         if (firstSample === undefined) probe();
@@ -405,13 +405,13 @@ class KillRun {
     return this.finish('unkillable');
   }
 
-  private stopOnce(capture: boolean): number {
+  private terminateOnce(capture: boolean): number {
     const status = native.terminate(this.tid, true, capture, false, this.opts.exitCode, this.parent !== undefined);
     this.counted(status);
     return status;
   }
 
-  /** Counts a stop attempt; a thread only reserved is ended through its Worker handle. */
+  /** Counts a termination attempt; a thread only reserved is ended through its Worker handle. */
   private counted(status: number): void {
     if (status === TerminateStatus.Issued || status === TerminateStatus.ReservedOnly) this.report.attempts++;
     // Reserved, not registered: its thread is still starting (or hung before
@@ -489,11 +489,11 @@ async function terminateUnregistered(worker: Worker, tid: number, opts: ParsedKi
  * killed (ERR_THREAD_KILL_MAIN_THREAD); use exitNow() instead.
  */
 // (The parentheses make V8 compile it with the module, not at the first
-// kill: measured ≈0.07 ms here, before the stop can go out.)
+// kill: measured ≈0.07 ms here, before the termination can go out.)
 export const kill: (target: Target, options?: KillOptions) => Promise<KillReport> = (function kill(target: Target, options?: KillOptions): Promise<KillReport> {
   const t0 = nowMs();
   // The usual calls, kill(worker) and kill(threadId) without options, reach
-  // the native stop through this short function alone: the first kill in a
+  // the native termination through this short function alone: the first kill in a
   // process runs cold code (each function is compiled on its first call),
   // and nothing else can change what happens to the thread.
   if (options === undefined) {
@@ -538,7 +538,7 @@ async function killChecked(target: Target, options: KillOptions | undefined, t0:
 /** The rest of kill(), once native.startKill() returned `started` at `startedAt` (compiled with the module too: it runs while the thread tears down). */
 const killStarted = (async function killStarted(tid: number, worker: Worker | undefined, opts: ParsedKillOptions, t0: number, started: number, startedAt: number): Promise<KillReport> {
   let report: KillReport;
-  const status = started & 7;
+  const status = startKillKind(started);
   if (status === TerminateStatus.UnknownThread) {
     if (worker !== undefined && worker.threadId === tid) {
       report = await terminateUnregistered(worker, tid, opts, t0);

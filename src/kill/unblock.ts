@@ -80,7 +80,7 @@ export class Unblocker {
     if (opts.signal) this.armed = native.unblockArm(tid);
   }
 
-  /** Called at each retry of the hard stop (the first one ends the first retry interval). */
+  /** Called at each retry of the termination (the first one ends the first retry interval). */
   tick(): void {
     this.ticked = true;
     const info = threads().find((t) => t.threadId === this.tid);

@@ -4,7 +4,7 @@
 import { threadId as currentThreadId } from 'worker_threads';
 import { InvalidArgTypeError, UnknownThreadError } from '../shared/errors';
 import { FLAG_KEEP_MODULE_CACHE, interruptFactory } from './error-factory';
-import { Delivery, InterruptStatus, native } from '../shared/native';
+import { Delivery, InterruptStatus, interruptRequestOf, interruptStatusOf, native } from '../shared/native';
 import { serializeReason } from '../shared/reason';
 import { RegionHandle, Target, resolveTarget } from '../registry/targets';
 import { addDeliveryListener } from '../registry/register';
@@ -131,10 +131,10 @@ export function interrupt(target: Target | RegionHandle, reason?: unknown, optio
   }
   const t0 = untilDelivered ? performance.now() : 0;
   const sent = native.interrupt(tid, resolved.region ?? 0, bytes, pending, untilDelivered);
-  const status = sent % 8;
+  const status = interruptStatusOf(sent);
   if (status === InterruptStatus.UnknownThread) throw new UnknownThreadError(tid, 'target');
   if (!untilDelivered) return status === InterruptStatus.Hit;
-  const requestId = (sent - status) / 8;
+  const requestId = interruptRequestOf(sent);
 
   const miss = (why: InterruptDelivery['why']): Promise<InterruptDelivery> =>
     Promise.resolve({ threadId: tid, delivered: false, why, attempts: 0, elapsedMs: performance.now() - t0 });

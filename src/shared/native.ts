@@ -123,3 +123,11 @@ export const native: Native = load();
 export const { terminate: TerminateStatus, interrupt: InterruptStatus, event: EventType, delivery: Delivery } = native.constants;
 /** The addon file this process uses. */
 export const binaryPath: string = loadedFrom;
+
+// The two packed results of the binding, decoded here and nowhere else.
+/** native.interrupt(): status + 8 * requestId — the InterruptStatus. */
+export function interruptStatusOf(packed: number): number { return packed % 8; }
+/** native.interrupt(): the untilDelivered request id (0: none). */
+export function interruptRequestOf(packed: number): number { return (packed - (packed % 8)) / 8; }
+/** native.startKill(): its kind — a TerminateStatus, or constants.startKill Cooperative / InterruptFirst (flag bits above). */
+export function startKillKind(packed: number): number { return packed & 7; }
