@@ -4,7 +4,7 @@
 import { threadId as currentThreadId } from 'worker_threads';
 import { InvalidArgTypeError, UnknownThreadError } from '../shared/errors';
 import { FLAG_KEEP_MODULE_CACHE, interruptFactory } from './error-factory';
-import { Delivery, InterruptStatus, interruptRequestOf, interruptStatusOf, native } from '../shared/native';
+import { Delivery, InterruptStatus, native } from '../shared/native';
 import { serializeReason } from '../shared/reason';
 import { RegionHandle, Target, resolveTarget } from '../registry/targets';
 import { addDeliveryListener } from '../registry/register';
@@ -131,10 +131,13 @@ export function interrupt(target: Target | RegionHandle, reason?: unknown, optio
   }
   const t0 = untilDelivered ? performance.now() : 0;
   const sent = native.interrupt(tid, resolved.region ?? 0, bytes, pending, untilDelivered);
-  const status = interruptStatusOf(sent);
+  // Decoded inline (as interruptStatusOf() in shared/native.ts does): an
+  // interrupt of this very thread lands at the next function entry, which
+  // must be the caller's code, not a decoder of ours.
+  const status = sent % 8;
   if (status === InterruptStatus.UnknownThread) throw new UnknownThreadError(tid, 'target');
   if (!untilDelivered) return status === InterruptStatus.Hit;
-  const requestId = interruptRequestOf(sent);
+  const requestId = (sent - status) / 8;
 
   const miss = (why: InterruptDelivery['why']): Promise<InterruptDelivery> =>
     Promise.resolve({ threadId: tid, delivered: false, why, attempts: 0, elapsedMs: performance.now() - t0 });

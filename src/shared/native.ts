@@ -124,10 +124,9 @@ export const { terminate: TerminateStatus, interrupt: InterruptStatus, event: Ev
 /** The addon file this process uses. */
 export const binaryPath: string = loadedFrom;
 
-// The two packed results of the binding, decoded here and nowhere else.
+// The two packed results of the binding, decoded here (region/interrupt.ts
+// inlines the first, so that a self-interrupt lands in the caller's code).
 /** native.interrupt(): status + 8 * requestId — the InterruptStatus. */
 export function interruptStatusOf(packed: number): number { return packed % 8; }
-/** native.interrupt(): the untilDelivered request id (0: none). */
-export function interruptRequestOf(packed: number): number { return (packed - (packed % 8)) / 8; }
 /** native.startKill(): its kind — a TerminateStatus, or constants.startKill Cooperative / InterruptFirst (flag bits above). */
 export function startKillKind(packed: number): number { return packed & 7; }
