@@ -817,8 +817,20 @@ uninstaller), timed from \`mocha.run()\` to its end; "added" is the median of th
 | mocha + thread-kill/mocha | ${f(mp.plugged / 1000, 2)} µs |
 | added by the plugin | ${f(mp.added, 0)} ns |
 `;
-  fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), md);
-  process.stdout.write(md);
+  const all = md + keptNotes();
+  fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), all);
+  process.stdout.write(all);
+}
+
+/**
+ * The hand-written sections of the current BENCHMARKS.md (headed "## Notes: …": what was learned,
+ * misses explained), carried over verbatim by a re-run, which rewrites every measured section.
+ */
+function keptNotes() {
+  let old = '';
+  try { old = fs.readFileSync(path.join(ROOT, 'BENCHMARKS.md'), 'utf8'); } catch { return ''; }
+  const sections = old.split(/^(?=## )/m).filter((sec) => sec.startsWith('## Notes: '));
+  return sections.length === 0 ? '' : `\n${sections.map((sec) => sec.trimEnd()).join('\n\n')}\n`;
 }
 
 if (process.argv.includes('--piscina-child')) {
