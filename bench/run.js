@@ -823,6 +823,24 @@ uninstaller), timed from \`mocha.run()\` to its end; "added" is the median of th
 }
 
 /**
+ * A one-section run (`--first-kill`, `--syscall-blocked`): replaces the BENCHMARKS.md section that
+ * starts with `heading`, or inserts it before the section `before` (or at the end).
+ */
+function spliceSection(heading, section, before) {
+  const file = path.join(ROOT, 'BENCHMARKS.md');
+  let md = fs.readFileSync(file, 'utf8');
+  const at = md.indexOf(heading);
+  if (at >= 0) {
+    const end = md.indexOf('\n## ', at + 3);
+    md = md.slice(0, at) + section + (end >= 0 ? md.slice(end) : '');
+  } else {
+    const b = md.indexOf(before);
+    md = b >= 0 ? `${md.slice(0, b)}${section}\n${md.slice(b)}` : `${md}\n${section}`;
+  }
+  fs.writeFileSync(file, md);
+}
+
+/**
  * The hand-written sections of the current BENCHMARKS.md (headed "## Notes: …": what was learned,
  * misses explained), carried over verbatim by a re-run, which rewrites every measured section.
  */
@@ -858,33 +876,13 @@ if (process.argv.includes('--piscina-child')) {
   log('  again with { captureStack: false } ...');
   const r2 = require('./first-kill').firstKill({ samples: n(11, 3), killOptions: { captureStack: false }, log });
   const section = firstKillSection(r, new Date().toISOString().slice(0, 10), r2);
-  const file = path.join(ROOT, 'BENCHMARKS.md');
-  let md = fs.readFileSync(file, 'utf8');
-  const at = md.indexOf('## The first kill in a fresh process');
-  if (at >= 0) {
-    const end = md.indexOf('\n## ', at + 3);
-    md = md.slice(0, at) + section + (end >= 0 ? md.slice(end) : '');
-  } else {
-    const before = md.indexOf('## Kill from a sibling thread');
-    md = before >= 0 ? `${md.slice(0, before)}${section}\n${md.slice(before)}` : `${md}\n${section}`;
-  }
-  fs.writeFileSync(file, md);
+  spliceSection('## The first kill in a fresh process', section, '## Kill from a sibling thread');
   process.stdout.write(`${section}\n${JSON.stringify(r)}\n${JSON.stringify(r2)}\n`);
 } else if (process.argv.includes('--syscall-blocked')) {
   // Just this section, spliced into BENCHMARKS.md in place (node bench/run.js --syscall-blocked).
   syscallBlocked().then((rows) => {
-    const file = path.join(ROOT, 'BENCHMARKS.md');
     const section = `${syscallSection(rows)}(This section alone: \`node bench/run.js --syscall-blocked\`, run on ${new Date().toISOString().slice(0, 10)}.)\n`;
-    let md = fs.readFileSync(file, 'utf8');
-    const at = md.indexOf('## Killing a thread blocked in a system call');
-    if (at >= 0) {
-      const end = md.indexOf('\n## ', at + 3);
-      md = md.slice(0, at) + section + (end >= 0 ? md.slice(end) : '');
-    } else {
-      const before = md.indexOf('## Interrupts');
-      md = before >= 0 ? `${md.slice(0, before)}${section}\n${md.slice(before)}` : `${md}\n${section}`;
-    }
-    fs.writeFileSync(file, md);
+    spliceSection('## Killing a thread blocked in a system call', section, '## Interrupts');
     process.stdout.write(section);
   }).catch((err) => { console.error(err); process.exitCode = 1; });
 } else if (process.argv.includes('--startup-child')) {
