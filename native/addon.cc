@@ -141,6 +141,10 @@ Napi::Value Unwatch(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value KillInterruptedFn(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), KillInterrupted(IntArg(info, 0)));
+}
+
 Napi::Value SetHasKillHooks(const Napi::CallbackInfo& info) {
   if (Entry* e = CurrentEntry()) e->has_kill_hooks.store(BoolArg(info, 0));
   return info.Env().Undefined();
@@ -492,6 +496,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("markAbandoned", Napi::Function::New(env, MarkAbandonedFn));
   exports.Set("abandonedAlive", Napi::Function::New(env, AbandonedAlive));
   exports.Set("setHasKillHooks", Napi::Function::New(env, SetHasKillHooks));
+  exports.Set("killInterrupted", Napi::Function::New(env, KillInterruptedFn));
   exports.Set("stopCell", Napi::Function::New(env, StopCell));
   exports.Set("exitNow", Napi::Function::New(env, ExitNow));
   exports.Set("osTid", Napi::Function::New(env, OsTid));

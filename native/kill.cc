@@ -114,7 +114,10 @@ int32_t StartKill(int64_t target, int64_t caller, const std::string& reason, int
   if (e == nullptr) return static_cast<int32_t>(AbsentStatusLocked(reg, target));
   AnnounceLocked(e, reason, exit_code);
   const bool takes_part = e->has_kill_hooks.load() || e->token_observed.load();
-  const bool in_region = e->env != nullptr && e->region_depth.load(std::memory_order_acquire) > 0;
+  // A region another kill() already interrupted counts: its boundary runs the
+  // thread's onKill hooks, which terminating at once would cut short.
+  const bool in_region = e->env != nullptr && (e->region_depth.load(std::memory_order_acquire) > 0 ||
+                                               e->kill_interrupted.load(std::memory_order_acquire));
   const int32_t bits = (takes_part ? kKillTakesPart : 0) | (in_region ? kKillInRegion : 0);
   if (grace && takes_part) {
     if (e->env != nullptr) reg.PostLocked(target, Event{EventType::kKillReached, target, 0});
@@ -217,6 +220,13 @@ bool AskCreatorToTerminate(int64_t target) {
   if (reg.FindLocked(e->reserved_by) == nullptr) return false;
   reg.PostLocked(e->reserved_by, Event{EventType::kTerminateWorker, target, 0});
   return true;
+}
+
+bool KillInterrupted(int64_t target) {
+  Registry& reg = Registry::Get();
+  RegistryLock lock;
+  Entry* e = reg.FindLocked(target);
+  return e != nullptr && e->kill_interrupted.load(std::memory_order_acquire);
 }
 
 void UnwatchThread(int64_t target, int64_t caller) {

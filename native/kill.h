@@ -75,6 +75,10 @@ int32_t KilledExitCode(int64_t target);
 // reservation or its creator is gone.
 bool AskCreatorToTerminate(int64_t target);
 
+// Any thread: whether a kill()'s interrupt already fired in one of the
+// thread's regions (Entry::kill_interrupted). False if it is gone.
+bool KillInterrupted(int64_t target);
+
 // Any thread: stop watching (a kill() that ends without the death).
 void UnwatchThread(int64_t target, int64_t caller);
 

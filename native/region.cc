@@ -265,6 +265,7 @@ void OnInterrupt(void*) {
     rs.fired_trace.Reset(isolate, CaptureForRegion(isolate, rs, boundary, &rs.fired_cut));
   }
   if (changed || refire) isolate->TerminateExecution();
+  if (rs.fired_seq != 0 && rs.fired.kill) e->kill_interrupted.store(true, std::memory_order_release);
 
   // Publish what is in flight (so untilDelivered retries can re-arm it and a
   // death can answer it) and answer the rest.

@@ -119,6 +119,11 @@ struct Entry {
   std::string kill_reason;
   // The thread registered onKill hooks (set by its own JS).
   std::atomic<bool> has_kill_hooks{false};
+  // A kill()'s interrupt fired in one of this thread's regions (set by its
+  // interrupt callback, before the region unwinds): its onKill hooks run at
+  // that region's boundary, so a concurrent kill() that finds no region
+  // waits for them instead of terminating the thread in the middle of them.
+  std::atomic<bool> kill_interrupted{false};
   std::atomic<bool> token_observed{false};
   std::atomic<uint64_t> heartbeat{0};
   std::atomic<uint64_t> heartbeat_js{0};

@@ -147,6 +147,21 @@ describe('reliability: onKill hooks run once, where the kill first finds the thr
     await t.exited;
     assert.deepStrictEqual([t.messages.shift(), t.messages], ['hook', []]);
   });
+
+  it('two kills at once: the one that finds the region already interrupted by the other waits for its hooks (30 rounds) @soak', async function () {
+    this.timeout(180_000);
+    // The race: kill A's interrupt stops the region; kill B, a moment later,
+    // finds no region and used to terminate the thread in the middle of the
+    // hooks A's interrupt was about to run (≈5% of rounds).
+    for (let i = 0; i < 30; i++) {
+      const t = killable('hook-once');
+      assert.strictEqual(await t.next(), 'ready');
+      const [a, b] = await Promise.all([tk.kill(t.w, { graceMs: 1000 }), tk.kill(t.w, { graceMs: 1000 })]);
+      await t.exited;
+      assert.deepStrictEqual([t.messages.shift(), t.messages, a.outcome, b.outcome], ['hook', [], 'killed', 'killed'],
+        `round ${i}: ${JSON.stringify([a.phases, b.phases])}`);
+    }
+  });
 });
 
 describe('reliability: no JavaScript runs while the registry mutex is held @sanitize', () => {

@@ -148,6 +148,10 @@ function nowMs(): number {
 }
 
 const { Cooperative, InterruptFirst, TakesPart, InRegion } = native.constants.startKill;
+// Another kill()'s interrupt stopped a region of the thread first (hence none
+// is active now): its onKill hooks run at that boundary and the thread then
+// ends itself, so this kill waits for that instead of cutting them short.
+const OTHER_KILL = 'another kill() interrupted it first; its onKill hooks run at that region\'s boundary';
 
 /** Never notified: Atomics.waitAsync on it is a timer without the JS timer machinery. */
 const NEVER = new Int32Array(new SharedArrayBuffer(4));
@@ -338,9 +342,15 @@ class KillRun {
       if (status === InterruptStatus.Hit) {
         if (await this.waitDeath(opts.graceMs)) { this.phase('interrupt', start, 'exited'); return this.finish('killed'); }
         this.phase('interrupt', start, 'grace-expired');
+      } else if (native.killInterrupted(tid)) {
+        if (await this.waitDeath(opts.graceMs)) { this.phase('interrupt', start, 'exited', OTHER_KILL); return this.finish('killed'); }
+        this.phase('interrupt', start, 'grace-expired', OTHER_KILL);
       } else {
         this.phase('interrupt', start, 'not-delivered', 'the region finished first');
       }
+    } else if (!stoppedAlready && opts.graceMs > 0 && native.killInterrupted(tid)) {
+      if (await this.waitDeath(opts.graceMs)) { this.phase('interrupt', start, 'exited', OTHER_KILL); return this.finish('killed'); }
+      this.phase('interrupt', start, 'grace-expired', OTHER_KILL);
     } else {
       const inRegion = stoppedAlready ? (started & InRegion) !== 0 : depth > 0;
       this.phase('interrupt', start, 'skipped', interruptSkipped(inRegion));

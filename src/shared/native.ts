@@ -64,6 +64,8 @@ export interface Native {
   killedExitCode(threadId: number): number;
   askCreatorToTerminate(threadId: number): boolean;
   setHasKillHooks(has: boolean): void;
+  /** A kill()'s interrupt already fired in one of the thread's regions (its onKill hooks run at that boundary). */
+  killInterrupted(threadId: number): boolean;
   /** onUnkillable 'abandon': remember it (and tell the main thread); abandonedAlive() counts those still alive. */
   markAbandoned(threadId: number): void;
   abandonedAlive(): number;
