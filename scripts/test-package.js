@@ -326,7 +326,10 @@ function checkTarball(tarball, extracted) {
 
   check('tarball refers to no file it does not ship', () => {
     const problems = [];
-    const shipped = (p) => files.has(path.posix.normalize(p)) || [...files].some((f) => f.startsWith(`${path.posix.normalize(p)}/`));
+    const shipped = (p) => {
+      const n = path.posix.normalize(p).replace(/\/+$/, ''); // a link to a folder ends in /
+      return files.has(n) || [...files].some((f) => f.startsWith(`${n}/`));
+    };
     // Source maps: every source they name.
     for (const f of [...files].filter((x) => x.endsWith('.map'))) {
       const map = JSON.parse(fs.readFileSync(path.join(pkgDir, f), 'utf8'));
