@@ -337,20 +337,17 @@ class KillRun {
     // 2. interrupt: the kill flag travels in the request itself.
     start = stoppedAlready ? issuedMs : this.now();
     const depth = stoppedAlready ? 0 : threadInfo(tid)?.regionDepth ?? 0;
-    if (depth > 0 && opts.graceMs > 0) {
-      const status = interruptStatusOf(native.interrupt(tid, 0, opts.reasonBytes, false, false, true));
-      if (status === InterruptStatus.Hit) {
-        if (await this.waitDeath(opts.graceMs)) { this.phase('interrupt', start, 'exited'); return this.finish('killed'); }
-        this.phase('interrupt', start, 'grace-expired');
-      } else if (native.killInterrupted(tid)) {
-        if (await this.waitDeath(opts.graceMs)) { this.phase('interrupt', start, 'exited', OTHER_KILL); return this.finish('killed'); }
-        this.phase('interrupt', start, 'grace-expired', OTHER_KILL);
-      } else {
-        this.phase('interrupt', start, 'not-delivered', 'the region finished first');
-      }
-    } else if (!stoppedAlready && opts.graceMs > 0 && native.killInterrupted(tid)) {
-      if (await this.waitDeath(opts.graceMs)) { this.phase('interrupt', start, 'exited', OTHER_KILL); return this.finish('killed'); }
-      this.phase('interrupt', start, 'grace-expired', OTHER_KILL);
+    const interrupting = depth > 0 && opts.graceMs > 0;
+    const hit = interrupting
+      && interruptStatusOf(native.interrupt(tid, 0, opts.reasonBytes, false, false, true)) === InterruptStatus.Hit;
+    // Not ours, but another kill's interrupt may have stopped the region first.
+    const byOther = !hit && !stoppedAlready && opts.graceMs > 0 && native.killInterrupted(tid);
+    if (hit || byOther) {
+      const note = byOther ? OTHER_KILL : undefined;
+      if (await this.waitDeath(opts.graceMs)) { this.phase('interrupt', start, 'exited', note); return this.finish('killed'); }
+      this.phase('interrupt', start, 'grace-expired', note);
+    } else if (interrupting) {
+      this.phase('interrupt', start, 'not-delivered', 'the region finished first');
     } else {
       const inRegion = stoppedAlready ? (started & InRegion) !== 0 : depth > 0;
       this.phase('interrupt', start, 'skipped', interruptSkipped(inRegion));
