@@ -208,16 +208,16 @@ class KillRun {
   private readonly cancelDeath: () => void;
   private dead = false;
   private askedCreator = false;
-  /** kill() already waited one retry interval after startKill()'s stop. */
-  private waitedFirst = false;
 
   /**
    * `t0`: when kill() was called (nowMs()); `started`: what native.startKill()
    * returned at `startedAt` (the kill was announced, and the thread stopped
-   * unless it says Cooperative or InterruptFirst).
+   * unless it says Cooperative or InterruptFirst); `firstWait`: what
+   * firstRetryOrDeath() found after that stop (undefined: it did not wait).
    */
   constructor(private readonly tid: number, private readonly opts: ParsedKillOptions, private readonly parent: ParentView | undefined,
-    private readonly t0: number, private readonly started: number, private readonly startedAt: number) {
+    private readonly t0: number, private readonly started: number, private readonly startedAt: number,
+    private readonly firstWait: boolean | undefined) {
     this.report = { threadId: tid, outcome: 'killed', attempts: 0, elapsedMs: 0, phases: [] };
     if (parent !== undefined) {
       // The parent learns of the death from the Worker's 'exit' (emitted
@@ -246,23 +246,6 @@ class KillRun {
     return this.dead;
   }
 
-  /**
-   * waitDeath() for the first retry interval, timed by Atomics.waitAsync: a
-   * JS timer's first use in a process costs ≈0.3 ms (measured), spent while
-   * the thread tears down. It does not keep the event loop alive, so the
-   * thread's inbox does meanwhile (holdLoop).
-   */
-  private async waitFirstRetry(ms: number): Promise<void> {
-    if (this.dead) return;
-    native.holdLoop(true);
-    try {
-      const w = Atomics.waitAsync(NEVER, 0, 0, Math.max(0, ms));
-      if (w.async) await Promise.race([this.death, w.value]);
-    } finally {
-      native.holdLoop(false);
-    }
-  }
-
   private phase(phase: PhaseName, startMs: number, result: PhaseResult, note?: string): void {
     const p: PhaseReport = { phase, startMs, durationMs: this.now() - startMs, result };
     if (note !== undefined) p.note = note;
@@ -282,31 +265,12 @@ class KillRun {
 
   async run(): Promise<KillReport> {
     try {
-      // Stopped already (by startKill()): nothing is due before the first
-      // retry, so wait for it first. The bookkeeping below is cold code in a
-      // fresh process, and run now it would compete with the thread's
-      // teardown for the CPU.
-      if ((startKillKind(this.started)) === TerminateStatus.Issued) {
-        await this.waitFirstRetry(Math.min(this.opts.retryIntervalMs, this.opts.timeoutMs - this.now()));
-        this.waitedFirst = true;
-        if (this.dead) return await this.diedAtOnce();
-      }
       return await this.ladder();
     } finally {
       // Every path (dead, unkillable, or a throw) leaves no watcher, listener or timer behind.
       this.cancelDeath();
       if (!this.dead) this.parent?.release();
     }
-  }
-
-  /** The usual end, in less (cold) code than ladder(): stopped by startKill(), dead within the first retry interval. */
-  private diedAtOnce(): Promise<KillReport> {
-    const issuedMs = this.startedAt - this.t0;
-    this.phase('cooperative', issuedMs, 'skipped', cooperativeSkipped((this.started & TakesPart) !== 0));
-    this.phase('interrupt', issuedMs, 'skipped', interruptSkipped((this.started & InRegion) !== 0));
-    this.counted(TerminateStatus.Issued);
-    this.phase('terminate', issuedMs, 'killed');
-    return this.finish('killed');
   }
 
   private async ladder(): Promise<KillReport> {
@@ -389,7 +353,7 @@ class KillRun {
       }
     };
     // The first retry interval already passed while kill() waited.
-    if (this.waitedFirst) retryOnce();
+    if (this.firstWait === false) retryOnce();
     const retry = setInterval(retryOnce, opts.retryIntervalMs);
     let died: boolean;
     try {
@@ -447,8 +411,8 @@ class KillRun {
 
 /** options.cleanup, once, awaited for at most timeoutMs: a cleanup that never settles cannot make kill() hang. */
 async function runCleanup(opts: ParsedKillOptions, report: KillReport): Promise<void> {
-  if (opts.cleanup === undefined) return;
   const cleanup = opts.cleanup;
+  if (cleanup === undefined) return;
   const limit = delay(opts.timeoutMs);
   try {
     const settled = Promise.resolve().then(() => cleanup(report)).then(
@@ -542,10 +506,70 @@ async function killChecked(target: Target, options: KillOptions | undefined, t0:
   return killStarted(tid, resolved.worker, opts, t0, started, nowMs());
 }
 
-/** The rest of kill(), once native.startKill() returned `started` at `startedAt` (compiled with the module too: it runs while the thread tears down). */
+/**
+ * After startKill() stopped the thread: resolves true when it is dead (for
+ * its parent: the Worker's 'exit' was emitted), false when the first retry
+ * is due (`ms`). Nothing else of kill() runs before: in a fresh process that
+ * is cold code (each function compiled at its first call), and on a busy
+ * machine it would take the CPU from the thread's teardown — measured, it
+ * delayed the termination's landing on the target by up to milliseconds.
+ * The interval is timed by Atomics.waitAsync, not a JS timer (whose first
+ * use in a process costs ≈0.3 ms); it does not keep the event loop alive,
+ * so the thread's inbox does meanwhile (holdLoop).
+ */
+const firstRetryOrDeath = (function firstRetryOrDeath(tid: number, worker: Worker | undefined, ms: number): Promise<boolean> {
+  let off!: () => void;
+  const died = new Promise<boolean>((resolve) => {
+    if (worker !== undefined) {
+      // Before its 'exit' can be emitted: the event reports the kill's exit code.
+      reportKillExitCode(worker, tid);
+      const onExit = (): void => resolve(true);
+      worker.once('exit', onExit);
+      off = () => { worker.off('exit', onExit); };
+    } else {
+      // startKill() made this thread a watcher: its ThreadDead event comes.
+      off = addDeathListener(tid, () => resolve(true));
+    }
+  });
+  native.holdLoop(true);
+  const w = Atomics.waitAsync(NEVER, 0, 0, Math.max(0, ms));
+  const due = w.async ? w.value.then(() => false) : Promise.resolve(false);
+  return Promise.race([died, due]).then((dead) => {
+    native.holdLoop(false);
+    off();
+    return dead;
+  });
+});
+
+/**
+ * The usual end: stopped by startKill(), dead before the first retry was
+ * due. Built in one function compiled with the module: a sibling runs it
+ * while the thread's teardown and its parent's 'exit' are still going on, and
+ * on a busy machine every cold function here takes CPU from them.
+ */
+const diedAtOnce = (function diedAtOnce(tid: number, started: number, t0: number, startedAt: number): KillReport {
+  const issuedMs = startedAt - t0;
+  const report: KillReport = {
+    threadId: tid, outcome: 'killed', attempts: 1, elapsedMs: 0,
+    phases: [
+      { phase: 'cooperative', startMs: issuedMs, durationMs: 0, result: 'skipped', note: cooperativeSkipped((started & TakesPart) !== 0) },
+      { phase: 'interrupt', startMs: issuedMs, durationMs: 0, result: 'skipped', note: interruptSkipped((started & InRegion) !== 0) },
+      { phase: 'terminate', startMs: issuedMs, durationMs: nowMs() - startedAt, result: 'killed' },
+    ],
+  };
+  const frames = native.capturedStack(tid);
+  if (frames && frames.length > 0) report.jsStack = formatFrames(frames);
+  report.elapsedMs = nowMs() - t0;
+  return report;
+});
+
+/** The rest of kill(), once native.startKill() returned `started` at `startedAt` (compiled with the module too). */
 const killStarted = (async function killStarted(tid: number, worker: Worker | undefined, opts: ParsedKillOptions, t0: number, started: number, startedAt: number): Promise<KillReport> {
   let report: KillReport;
   const status = startKillKind(started);
+  const firstWait = status === TerminateStatus.Issued
+    ? await firstRetryOrDeath(tid, worker, Math.min(opts.retryIntervalMs, opts.timeoutMs - (nowMs() - t0)))
+    : undefined;
   if (status === TerminateStatus.UnknownThread) {
     if (worker !== undefined && worker.threadId === tid) {
       report = await terminateUnregistered(worker, tid, opts, t0);
@@ -556,11 +580,13 @@ const killStarted = (async function killStarted(tid: number, worker: Worker | un
     // Gone already; its parent still sees 'exit' before we answer.
     if (worker !== undefined) await new ParentView(worker, tid).exited;
     report = { threadId: tid, outcome: 'already-exited', attempts: 0, elapsedMs: nowMs() - t0, phases: [] };
+  } else if (firstWait === true) {
+    report = diedAtOnce(tid, started, t0, startedAt);
   } else {
     const parent = worker !== undefined ? new ParentView(worker, tid) : undefined;
-    report = await new KillRun(tid, opts, parent, t0, started, startedAt).run();
+    report = await new KillRun(tid, opts, parent, t0, started, startedAt, firstWait).run();
   }
-  await runCleanup(opts, report);
+  if (opts.cleanup !== undefined) await runCleanup(opts, report);
   if (report.outcome === 'unkillable' && opts.onUnkillable === 'exit') {
     // Synchronously: a worker's process.stderr is asynchronous, and the
     // process leaves right after.

@@ -12,8 +12,13 @@ import { DeathListener, DeliveryListener, threadState } from '../shared/thread-s
 
 const killedCause = native.constants.cause.Killed;
 
-/** Receives the events other threads posted to this one (exported for the bootstrap's lazy handler). */
-export function onEvents(flat: number[]): void {
+/**
+ * Receives the events other threads posted to this one (exported for the
+ * bootstrap's lazy handler). Parenthesized so that V8 compiles it with the
+ * module: the first event is often a killed thread's death, and this runs
+ * while that thread is still being torn down.
+ */
+export const onEvents = (function onEvents(flat: number[]): void {
   for (let i = 0; i < flat.length; i += 3) {
     const type = flat[i];
     const a = flat[i + 1];
@@ -39,7 +44,7 @@ export function onEvents(flat: number[]): void {
       threadState.eventHandlers.abandoned?.();
     }
   }
-}
+});
 
 /** Call `fn` once when `tid` dies. The caller must also have asked native to watch it. */
 export function addDeathListener(tid: number, fn: DeathListener): () => void {

@@ -1,11 +1,15 @@
 // Formatting of stacks captured natively ([function, script, line, column]).
 import type { RawFrame } from './native';
 
-export function formatFrame([fn, script, line, column]: RawFrame): string {
+// (Parenthesized so that V8 compiles them with the module: a kill's report
+// formats the stack while the killed thread is still being torn down.)
+export const formatFrame = (function formatFrame([fn, script, line, column]: RawFrame): string {
   const where = `${script || '<anonymous>'}:${line}:${column}`;
   return fn ? `    at ${fn} (${where})` : `    at ${where}`;
-}
+});
 
-export function formatFrames(frames: RawFrame[]): string {
-  return frames.map(formatFrame).join('\n');
-}
+export const formatFrames = (function formatFrames(frames: RawFrame[]): string {
+  let out = '';
+  for (let i = 0; i < frames.length; i++) out += (i === 0 ? '' : '\n') + formatFrame(frames[i]);
+  return out;
+});
