@@ -5,7 +5,7 @@ import { threadId as currentThreadId } from 'worker_threads';
 import { InvalidArgTypeError, UnknownThreadError } from '../shared/errors';
 import { FLAG_KEEP_MODULE_CACHE, interruptFactory } from './error-factory';
 import { Delivery, InterruptStatus, native } from '../shared/native';
-import { serializeReason } from '../shared/reason';
+import { encodeReason } from '../shared/reason';
 import { RegionHandle, Target, resolveTarget } from '../registry/targets';
 import { addDeliveryListener } from '../registry/register';
 import { MAX_TIMEOUT_MS, boolean, durationMs, func, optionsBag } from '../shared/validate';
@@ -123,7 +123,7 @@ export function interrupt(target: Target | RegionHandle, reason?: unknown, optio
     timeoutMs = durationMs(o.timeoutMs, 'options.timeoutMs', timeoutMs);
     retryIntervalMs = durationMs(o.retryIntervalMs, 'options.retryIntervalMs', retryIntervalMs, 1);
   }
-  const bytes = serializeReason(reason, 'reason'); // throws before anything is sent
+  const bytes = encodeReason(reason, 'reason'); // throws before anything is sent
   const tid = resolved.threadId;
 
   if (tid < 0) {

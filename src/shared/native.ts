@@ -44,7 +44,8 @@ export interface Native {
   heartbeat(threadId: number): [live: boolean, beats: number, beatsInJs: number];
   capturedStack(threadId: number): RawFrame[] | null;
   /** status + 8 * requestId (one number: the interrupt latency path). `kill` only from kill(). */
-  interrupt(threadId: number, regionSeq: number, reason: Uint8Array | undefined,
+  /** `reason`: the codec's bytes, or a common encoding as its value (encodeReason() in ./reason.ts). */
+  interrupt(threadId: number, regionSeq: number, reason: Uint8Array | string | number | boolean | null | undefined,
     pending: boolean, notify: boolean, kill?: boolean): number;
   reissueInterrupt(threadId: number, requestId: number): boolean;
   cancelInterrupt(threadId: number, requestId: number): boolean;

@@ -135,6 +135,11 @@ function serialize(reason: unknown, name: string, limit: number): Uint8Array {
     }
     default:
   }
+  return serializeV8(reason, name);
+}
+
+/** The general encoding: a description, then v8.serialize() bytes. */
+function serializeV8(reason: unknown, name: string): Uint8Array {
   let body: Uint8Array;
   try {
     body = v8.serialize(reason);
@@ -184,6 +189,38 @@ export function serializeReason(reason: unknown, name: string, limit = MAX_REASO
   const bytes = serialize(reason, name, limit);
   if (bytes.byteLength > limit) {
     throw new OutOfRangeError(`${name} is too large to send (${bytes.byteLength} bytes serialized, at most ${limit})`);
+  }
+  return bytes;
+}
+
+/**
+ * What native.interrupt() takes, on the interrupt's latency path: for the
+ * common encodings the value the binding turns into exactly the bytes
+ * serializeReason() would make (native/addon.cc, BytesArg) — a number or a
+ * boolean as itself, null, and a string or JSON text as one JS string whose
+ * first character is its tag — else those bytes. All of them fit the limit.
+ */
+export function encodeReason(reason: unknown, name: string): Uint8Array | string | number | boolean | null | undefined {
+  switch (typeof reason) {
+    case 'undefined':
+      return undefined;
+    case 'number':
+    case 'boolean':
+      return reason;
+    case 'string':
+      if (reason.length <= SHORT_STRING && (reason as unknown as { isWellFormed(): boolean }).isWellFormed()) return `\u0001${reason}`;
+      break;
+    case 'object': {
+      if (reason === null) return null;
+      const text = exactJson(reason);
+      if (text !== undefined) return `\u0007${text}`;
+      break;
+    }
+    default:
+  }
+  const bytes = serializeV8(reason, name);
+  if (bytes.byteLength > MAX_REASON_BYTES) {
+    throw new OutOfRangeError(`${name} is too large to send (${bytes.byteLength} bytes serialized, at most ${MAX_REASON_BYTES})`);
   }
   return bytes;
 }
