@@ -13,7 +13,7 @@
 // with postMessage (SharedArrayBuffers are shared, not copied).
 import './index';
 import { threadId } from 'worker_threads';
-import { InterruptedError, InvalidArgTypeError } from './shared/errors';
+import { InterruptedError, InvalidArgTypeError, interruptedErrorFrom } from './shared/errors';
 import { interrupt, interruptible, currentRegion } from './region/interrupt';
 import { func } from './shared/validate';
 
@@ -159,7 +159,7 @@ export async function runInterruptible<R = unknown>(pool: PoolLike, task: unknow
   } catch (err) {
     // Errors cross postMessage as plain Errors; give the caller the real type
     // — but only for a real cancellation (the worker said so in shared memory).
-    if (cancelled && Atomics.load(ctl, 0) === INTERRUPTED) throw new InterruptedError(reason, threadId, (err as Error)?.stack ?? '');
+    if (cancelled && Atomics.load(ctl, 0) === INTERRUPTED) throw interruptedErrorFrom(reason, threadId, (err as Error)?.stack ?? '');
     throw err;
   } finally {
     // ({ once: true }: an abort already removed it, and removing costs µs on the cancel path.)

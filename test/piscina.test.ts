@@ -24,6 +24,11 @@ async function cancelInPlace(pool: Pool): Promise<{ first: { threadId: number; v
     assert.ok(err instanceof InterruptedError);
     assert.strictEqual(err.code, 'ERR_THREAD_INTERRUPTED');
     assert.strictEqual(err.reason, 'too slow');
+    // Where the task was stopped, in the worker: its interruptedStack, and its
+    // stack too (this thread's await machinery would tell nothing).
+    assert.match(err.interruptedStack, /worker\.js:\d+:\d+/);
+    assert.ok(err.stack!.startsWith(`InterruptedError: ${err.message}\n    at `), err.stack);
+    assert.match(err.stack!, /worker\.js:\d+:\d+/);
     return true;
   });
   const next = await runInterruptible<{ threadId: number; value: number }>(pool, { value: 21 });

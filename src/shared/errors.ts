@@ -198,6 +198,33 @@ export function interruptedErrorFromCapture(reason: EncodedReason, by: number, i
 }
 
 /**
+ * The InterruptedError another thread's region threw, rebuilt in this thread
+ * from what crossed (its reason and where it was stopped, `interruptedStack`):
+ * thread-kill/piscina's caller side. Its `stack` is that place, not this
+ * thread's await machinery — and V8 does not capture one (microseconds on a
+ * cancellation's latency path, and nothing a reader could use).
+ */
+export function interruptedErrorFrom(reason: unknown, by: number, interruptedStack: string): InterruptedError {
+  const limit = Error.stackTraceLimit;
+  let lowered = false;
+  try {
+    Error.stackTraceLimit = 0;
+    lowered = true;
+  } catch {
+    // a frozen Error: V8 captures a stack we then replace
+  }
+  let err: InterruptedError;
+  try {
+    err = new InterruptedError(reason, by, interruptedStack);
+  } finally {
+    if (lowered) Error.stackTraceLimit = limit;
+  }
+  const nl = interruptedStack.indexOf('\n');
+  err.stack = `${err.name}: ${err.message}${nl < 0 ? '' : interruptedStack.slice(nl)}`;
+  return err;
+}
+
+/**
  * An interruptible() region ran past its own deadline (`{ timeoutMs }`). An
  * InterruptedError (existing catch code works; `code` is the same), told apart
  * by its class, `timedOut` and the budget it had. `by` is the thread itself.
