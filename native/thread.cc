@@ -6,7 +6,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <mutex>
+
 #include "region.h"
+#include "stack.h"
 
 namespace tk {
 
@@ -93,6 +96,29 @@ void OnEnvironmentCleanup(void* arg) {
   delete e;
 }
 
+// Binds, once per process, the V8, Node and libuv functions a kill calls on
+// the dying thread and on the killer. The addon's imports are bound lazily
+// (the ABI refusal depends on it: docs/DESIGN.md, "Every Node"), so the first
+// call of each one waits for the dynamic linker's symbol lookup in Node's
+// symbol table — measured in fresh processes, 35 µs of the first startKill()
+// and more of the dying thread's stack capture, before it could die. These
+// calls change nothing: a one-frame capture, two interrupts that do nothing,
+// and one wake of this thread's own inbox, which finds no events.
+void BindKillPathOnce(v8::Isolate* isolate, node::Environment* env, uv_async_t* inbox) {
+  static std::once_flag once;
+  std::call_once(once, [&] {
+    {
+      NoJsScope no_js(isolate);
+      v8::HandleScope scope(isolate);
+      std::vector<Frame> frames = CaptureStack(isolate, 1);
+      (void)isolate->IsExecutionTerminating();
+    }
+    node::RequestInterrupt(env, [](void*) {}, nullptr);
+    isolate->RequestInterrupt([](v8::Isolate*, void*) {}, nullptr);
+    uv_async_send(inbox);
+  });
+}
+
 }  // namespace
 
 Entry* RegisterCurrentThread(v8::Isolate* isolate, int64_t thread_id,
@@ -153,6 +179,7 @@ Entry* RegisterCurrentThread(v8::Isolate* isolate, int64_t thread_id,
   // run last-in, first-out) and the entry is gone before anything it points
   // at is torn down.
   node::AddEnvironmentCleanupHook(isolate, OnEnvironmentCleanup, e);
+  BindKillPathOnce(isolate, env, inbox);
   return e;
 }
 
