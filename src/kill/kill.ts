@@ -109,7 +109,8 @@ const DEFAULTS: Readonly<ParsedKillOptions> = Object.freeze({
 });
 
 /** Every option is checked here, before anything is sent, set or watched: a kill that rejects leaves nothing behind. */
-function parseKillOptions(options: unknown): ParsedKillOptions {
+// (Parenthesized, as every validator: compiled with the module, since it runs before the stop.)
+const parseKillOptions = (function parseKillOptions(options: unknown): ParsedKillOptions {
   if (options === undefined) return DEFAULTS;
   const o = optionsBag(options, 'options', KILL_OPTION_KEYS);
   const d = DEFAULTS;
@@ -125,7 +126,7 @@ function parseKillOptions(options: unknown): ParsedKillOptions {
     unblock: boolean(o.unblock, 'options.unblock', d.unblock),
     killChildren: boolean(o.killChildren, 'options.killChildren', d.killChildren),
   };
-}
+});
 
 /** Resolves true when `tid` dies; resolves false at once if it is not live. */
 function deathOf(tid: number): { dead: Promise<boolean>; cancel: () => void } {
@@ -499,7 +500,7 @@ export const kill: (target: Target, options?: KillOptions) => Promise<KillReport
 });
 
 /** kill() with every argument validated first. */
-async function killChecked(target: Target, options: KillOptions | undefined, t0: number): Promise<KillReport> {
+const killChecked = (async function killChecked(target: Target, options: KillOptions | undefined, t0: number): Promise<KillReport> {
   const resolved = resolveTarget(target, 'target');
   const opts = parseKillOptions(options);
   const tid = resolved.threadId;
@@ -518,7 +519,7 @@ async function killChecked(target: Target, options: KillOptions | undefined, t0:
   // applies), then set up the bookkeeping.
   const started = native.startKill(tid, opts.reasonBytes, opts.exitCode, opts.graceMs > 0, opts.captureStack, resolved.worker !== undefined);
   return killStarted(tid, resolved.worker, opts, t0, started, nowMs());
-}
+});
 
 /**
  * After startKill() stopped the thread: resolves true when it is dead (for

@@ -99,7 +99,8 @@ export interface ResolvedTarget {
 }
 
 /** Accepts a threadId, a Worker, a ThreadInfo (or any `{ threadId }`), and with `allowRegion` a RegionHandle. */
-export function resolveTarget(target: unknown, name: string, allowRegion = false): ResolvedTarget {
+// (Parenthesized: compiled with the module, not at kill()'s first call, which runs it before its stop.)
+export const resolveTarget = (function resolveTarget(target: unknown, name: string, allowRegion = false): ResolvedTarget {
   if (typeof target === 'number') return { threadId: threadIdValue(target, name) };
   if (target instanceof Worker) {
     const live = target.threadId;
@@ -120,4 +121,4 @@ export function resolveTarget(target: unknown, name: string, allowRegion = false
   }
   const accepted = allowRegion ? 'a threadId, a Worker, a ThreadInfo or a RegionHandle' : 'a threadId, a Worker or a ThreadInfo';
   throw new InvalidArgTypeError(`${name} must be ${accepted}, got ${target === null ? 'null' : typeof target}`);
-}
+});
