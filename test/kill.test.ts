@@ -59,7 +59,21 @@ describe('kill()', () => {
     const h = hang('busy-loop', { mode: 'kill' });
     await h.ready;
     const report = await tk.kill(h.threadId);
-    assert.match(report.jsStack ?? '', /\[worker eval\]/);
+    const lines = (report.jsStack ?? '').split('\n');
+    // The thread's own frames, with line and column, top first...
+    assert.match(lines[0], /^ {4}at .*\[worker eval\]:\d+:\d+\)?$/, report.jsStack);
+    // ...and below the last of them, Node's bootstrap: a frame of a module
+    // already named above keeps its line, the others their module only.
+    const own = lines.map((l) => !/\(?node:/.test(l)).lastIndexOf(true);
+    assert.ok(own >= 0 && own < lines.length - 1, report.jsStack);
+    const above = new Set(lines.slice(0, own + 1).map((l) => /(node:[^:)]+)/.exec(l)?.[1]).filter(Boolean));
+    let moduleOnly = 0;
+    for (const l of lines.slice(own + 1)) {
+      const module = /(node:[^:)]+)/.exec(l)![1];
+      if (above.has(module)) assert.match(l, /node:[^:)]+:\d+:\d+\)?$/, l);
+      else { assert.match(l, /node:[^:)]+\)?$/, l); moduleOnly++; }
+    }
+    assert.ok(moduleOnly > 0, report.jsStack); // (an eval'd worker's bootstrap: worker_thread, event_target, ...)
     await h.exited;
   });
 

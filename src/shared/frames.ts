@@ -4,7 +4,8 @@ import type { RawFrame } from './native';
 // (Parenthesized so that V8 compiles them with the module: a kill's report
 // formats the stack while the killed thread is still being torn down.)
 export const formatFrame = (function formatFrame([fn, script, line, column]: RawFrame): string {
-  const where = `${script || '<anonymous>'}:${line}:${column}`;
+  // (Line 0: not known, or not taken — see CaptureStack in native/stack.cc.)
+  const where = line > 0 ? `${script || '<anonymous>'}:${line}:${column}` : script || '<anonymous>';
   return fn ? `    at ${fn} (${where})` : `    at ${where}`;
 });
 
