@@ -74,9 +74,11 @@ std::vector<Frame> CaptureStack(v8::Isolate* isolate, int limit) {
   // into the thread's code) keep their function and module only. A line
   // number costs V8 a scan of its whole script for line ends, once per script
   // and thread: for Node's modules (tens of KB each) ≈0.1 ms, paid by the
-  // dying thread before it can die (measured).
+  // dying thread before it can die (measured). A stack of nothing but Node's
+  // frames keeps every line.
   int last = n - 1;
   while (last >= 0 && out[last].script.rfind("node:", 0) == 0) last--;
+  if (last < 0) last = n - 1;  // only Node's own frames (killed in its code): they are all there is
   std::vector<int> scanned;
   for (int i = 0; i < n; i++) {
     v8::Local<v8::StackFrame> f = trace->GetFrame(isolate, i);

@@ -10,7 +10,7 @@ const fixture = (name: string) => path.join(ROOT, 'test', 'fixtures', name);
 interface Pool { run(task: unknown, options?: Record<string, unknown>): Promise<unknown> }
 
 /** Runs a task, then a runaway one cancelled in place, then another: resolves with both good results. */
-async function cancelInPlace(pool: Pool): Promise<{ first: { threadId: number; value: number }; next: { threadId: number; value: number } }> {
+async function cancelInPlace(pool: Pool, reason = 'too slow'): Promise<{ first: { threadId: number; value: number }; next: { threadId: number; value: number } }> {
   const first = await runInterruptible<{ threadId: number; value: number }>(pool, { value: 1 });
   assert.strictEqual(first.value, 2);
   const ac = new AbortController();
@@ -19,11 +19,11 @@ async function cancelInPlace(pool: Pool): Promise<{ first: { threadId: number; v
   // Abort once the task is running (its region is what gets interrupted).
   const w = Atomics.waitAsync(started, 0, 0);
   if (w.async) await w.value;
-  ac.abort('too slow');
+  ac.abort(reason);
   await assert.rejects(runaway, (err: unknown) => {
     assert.ok(err instanceof InterruptedError);
     assert.strictEqual(err.code, 'ERR_THREAD_INTERRUPTED');
-    assert.strictEqual(err.reason, 'too slow');
+    assert.strictEqual(err.reason, reason);
     // Where the task was stopped, in the worker: its interruptedStack, and its
     // stack too (this thread's await machinery would tell nothing).
     assert.match(err.interruptedStack, /worker\.js:\d+:\d+/);
@@ -107,7 +107,7 @@ describe('thread-kill/piscina', () => {
     const { Tinypool } = await import('tinypool'); // ESM only
     const pool = new Tinypool({ filename: fixture('piscina-worker.js'), minThreads: 1, maxThreads: 1, isolateWorkers: false });
     try {
-      const { first, next } = await cancelInPlace(pool);
+      const { first, next } = await cancelInPlace(pool, 'too slow,\nagain'); // (a message over two lines: the stack's frames still follow it)
       assert.deepStrictEqual(next, { threadId: first.threadId, value: 42 });
     } finally {
       await pool.destroy();

@@ -435,6 +435,19 @@ describe('reliability: parity with worker.terminate() @sanitize', () => {
       }`, { deadlineMs: 30_000 });
     assert.deepStrictEqual([r.code, r.stdout, r.stderr], [0, 'exit 1\n'.repeat(5), '']);
   });
+
+  it("a Worker whose listener machinery throws: kill() rejects, the thread still dies, and nothing keeps the process alive", async () => {
+    const r = await runChild(`
+      const tk = require(TK);
+      const { Worker } = require('worker_threads');
+      const w = new Worker(${childWorker({ case: 'loaded-busy' })});
+      w.on('exit', (code) => console.log('exit', code));
+      w.once('message', () => {
+        w.on('newListener', (event) => { if (event === 'exit') throw new Error('no more exit listeners'); });
+        tk.kill(w).then(() => console.log('resolved'), (err) => console.log('rejected:', err.message));
+      });`, { deadlineMs: 30_000 });
+    assert.deepStrictEqual([r.code, r.stdout, r.stderr], [0, 'rejected: no more exit listeners\nexit 1\n', '']);
+  });
 });
 
 describe('reliability: the smaller items', () => {

@@ -533,23 +533,27 @@ const killChecked = (async function killChecked(target: Target, options: KillOpt
  * so the thread's inbox does meanwhile (holdLoop).
  */
 const firstRetryOrDeath = (function firstRetryOrDeath(tid: number, worker: Worker | undefined, ms: number): Promise<boolean> {
-  let off!: () => void;
-  const died = new Promise<boolean>((resolve) => {
-    if (worker !== undefined) {
-      // Before its 'exit' can be emitted: the event reports the kill's exit code.
-      reportKillExitCode(worker, tid);
-      const onExit = (): void => resolve(true);
-      worker.once('exit', onExit);
-      off = () => { worker.off('exit', onExit); };
-    } else {
-      // startKill() made this thread a watcher: its ThreadDead event comes.
-      off = addDeathListener(tid, () => resolve(true));
-    }
-  });
+  let wake!: (dead: boolean) => void;
+  const woken = new Promise<boolean>((resolve) => { wake = resolve; });
+  // The listener first: if a Worker's listener machinery throws (a user's
+  // 'newListener' handler), the kill rejects before the loop hold is taken.
+  let off: () => void;
+  if (worker !== undefined) {
+    // Before its 'exit' can be emitted: the event reports the kill's exit code.
+    reportKillExitCode(worker, tid);
+    const onExit = (): void => wake(true);
+    worker.once('exit', onExit);
+    off = () => { worker.off('exit', onExit); };
+  } else {
+    // startKill() made this thread a watcher: its ThreadDead event comes.
+    off = addDeathListener(tid, () => wake(true));
+  }
+  // Nothing below throws: the hold is given back on every path.
   native.holdLoop(true);
   const w = Atomics.waitAsync(NEVER, 0, 0, Math.max(0, ms));
-  const due = w.async ? w.value.then(() => false) : Promise.resolve(false);
-  return Promise.race([died, due]).then((dead) => {
+  if (w.async) void w.value.then(() => wake(false));
+  else wake(false);
+  return woken.then((dead) => {
     native.holdLoop(false);
     off();
     return dead;

@@ -219,8 +219,9 @@ export function interruptedErrorFrom(reason: unknown, by: number, interruptedSta
   } finally {
     if (lowered) Error.stackTraceLimit = limit;
   }
-  const nl = interruptedStack.indexOf('\n');
-  err.stack = `${err.name}: ${err.message}${nl < 0 ? '' : interruptedStack.slice(nl)}`;
+  // Its frames, after whatever its header says (a message may span lines).
+  const frames = interruptedStack.indexOf('\n    at ');
+  err.stack = `${err.name}: ${err.message}${frames < 0 ? '' : interruptedStack.slice(frames)}`;
   return err;
 }
 
