@@ -223,6 +223,24 @@ describe('kill()', () => {
       assert.strictEqual(await h.exited, 1);
     });
 
+    it('two kills of one thread from the same thread: the one that gives up does not take away the other\'s death notice', async () => {
+      const fifo = makeFifo();
+      const h = hang('fifo-read', { mode: 'kill', data: { fifo: fifo.path } });
+      await h.ready;
+      await inSyscall(h.threadId, ['read']);
+      // Both kills watch the thread from this thread; the one that gives up
+      // stops watching. The other must still end when the thread dies.
+      const patient = tk.kill(h.threadId, { unblock: false, timeoutMs: 40_000 });
+      const impatient = await tk.kill(h.threadId, { unblock: false, timeoutMs: 50 });
+      assert.strictEqual(impatient.outcome, 'unkillable');
+      fifo.release(); // the read returns; the pending stop lands
+      const report = await patient;
+      assert.strictEqual(report.outcome, 'killed');
+      // Ends at the death, not at its 40 s timeout.
+      assert.ok(report.elapsedMs < 20_000, `resolved after ${report.elapsedMs} ms`);
+      await h.exited;
+    });
+
     it("a kill() waiting for its first retry keeps the caller's event loop alive, with nothing else to", async () => {
       const fifo = makeFifo();
       const h = hang('fifo-read', { mode: 'kill', data: { fifo: fifo.path } });

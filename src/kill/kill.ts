@@ -24,7 +24,7 @@ import { InterruptStatus, TerminateStatus, interruptStatusOf, native, startKillK
 import { serializeReason } from '../shared/reason';
 import { FLAG_KILL, StopToken, stopTokenWith } from '../stop/stop-token';
 import { Target, reportKillExitCode, resolveTarget, threadInfo } from '../registry/targets';
-import { addDeathListener } from '../registry/register';
+import { addDeathListener, holdWatch } from '../registry/register';
 import { UnblockDetails, Unblocker } from './unblock';
 import { boolean, durationMs, exitCodeValue, func, oneOf, optionsBag } from '../shared/validate';
 
@@ -133,8 +133,9 @@ function deathOf(tid: number): { dead: Promise<boolean>; cancel: () => void } {
   let cancel = (): void => undefined;
   const dead = new Promise<boolean>((resolve) => {
     if (!native.watch(tid)) return resolve(false);
+    const release = holdWatch(tid);
     const unlisten = addDeathListener(tid, () => resolve(true));
-    cancel = () => { unlisten(); native.unwatch(tid); };
+    cancel = () => { unlisten(); release(); };
   });
   return { dead, cancel };
 }
@@ -163,10 +164,11 @@ const NEVER = new Int32Array(new SharedArrayBuffer(4));
 // (14–23 µs): the first kill would pay them before and right after its
 // termination goes out. Paid here, once per process, by calls that change
 // nothing: no thread ever has id -1 (startKill answers UnknownThread and
-// records nothing), the loop hold is taken and given back, and a wait of 0 ms
-// returns at once.
+// records nothing, unwatch finds nothing), the loop hold is taken and given
+// back, and a wait of 0 ms returns at once.
 native.startKill(-1, undefined, DEFAULTS.exitCode, false, false, false);
 native.capturedStack(-1);
+native.unwatch(-1);
 native.holdLoop(true);
 native.holdLoop(false);
 Atomics.waitAsync(NEVER, 0, 0, 0);
@@ -242,7 +244,7 @@ class KillRun {
       if (kind === Cooperative || kind === InterruptFirst) native.watch(tid, true);
       this.dead = parent.done;
       this.death = parent.exited.then(() => { this.dead = true; return true; });
-      this.cancelDeath = () => native.unwatch(tid);
+      this.cancelDeath = holdWatch(tid);
     } else {
       const { dead, cancel } = deathOf(tid);
       this.death = dead.then((d) => { this.dead = true; return d; });
@@ -586,24 +588,31 @@ const diedAtOnce = (function diedAtOnce(tid: number, started: number, t0: number
 const killStarted = (async function killStarted(tid: number, worker: Worker | undefined, opts: ParsedKillOptions, t0: number, started: number, startedAt: number): Promise<KillReport> {
   let report: KillReport;
   const status = startKillKind(started);
-  const firstWait = status === TerminateStatus.Issued
-    ? await firstRetryOrDeath(tid, worker, Math.min(opts.retryIntervalMs, opts.timeoutMs - (nowMs() - t0)))
-    : undefined;
-  if (status === TerminateStatus.UnknownThread) {
-    if (worker !== undefined && worker.threadId === tid) {
-      report = await terminateUnregistered(worker, tid, opts, t0);
+  // Issuing the stop, startKill() made this thread a watcher: held for this
+  // kill until it ends, whichever way.
+  const startHold = status === TerminateStatus.Issued ? holdWatch(tid) : undefined;
+  try {
+    const firstWait = startHold !== undefined
+      ? await firstRetryOrDeath(tid, worker, Math.min(opts.retryIntervalMs, opts.timeoutMs - (nowMs() - t0)))
+      : undefined;
+    if (status === TerminateStatus.UnknownThread) {
+      if (worker !== undefined && worker.threadId === tid) {
+        report = await terminateUnregistered(worker, tid, opts, t0);
+      } else {
+        throw new UnknownThreadError(tid, 'target');
+      }
+    } else if (status === TerminateStatus.DeadKilled || status === TerminateStatus.DeadNatural) {
+      // Gone already; its parent still sees 'exit' before we answer.
+      if (worker !== undefined) await new ParentView(worker, tid).exited;
+      report = { threadId: tid, outcome: 'already-exited', attempts: 0, elapsedMs: nowMs() - t0, phases: [] };
+    } else if (firstWait === true) {
+      report = diedAtOnce(tid, started, t0, startedAt);
     } else {
-      throw new UnknownThreadError(tid, 'target');
+      const parent = worker !== undefined ? new ParentView(worker, tid) : undefined;
+      report = await new KillRun(tid, opts, parent, t0, started, startedAt, firstWait).run();
     }
-  } else if (status === TerminateStatus.DeadKilled || status === TerminateStatus.DeadNatural) {
-    // Gone already; its parent still sees 'exit' before we answer.
-    if (worker !== undefined) await new ParentView(worker, tid).exited;
-    report = { threadId: tid, outcome: 'already-exited', attempts: 0, elapsedMs: nowMs() - t0, phases: [] };
-  } else if (firstWait === true) {
-    report = diedAtOnce(tid, started, t0, startedAt);
-  } else {
-    const parent = worker !== undefined ? new ParentView(worker, tid) : undefined;
-    report = await new KillRun(tid, opts, parent, t0, started, startedAt, firstWait).run();
+  } finally {
+    startHold?.();
   }
   if (opts.cleanup !== undefined) await runCleanup(opts, report);
   if (report.outcome === 'unkillable' && opts.onUnkillable === 'exit') {

@@ -58,6 +58,29 @@ export function addDeathListener(tid: number, fn: DeathListener): () => void {
   };
 }
 
+/**
+ * One more kill() of this thread watches `tid` (the native watch is already
+ * taken: by startKill() or native.watch()); the returned release, called
+ * once, stops watching it natively only when no other kill of this thread
+ * still does — the registry keeps one watch per thread, so one kill giving up
+ * must not take away another's death notice.
+ */
+export function holdWatch(tid: number): () => void {
+  const holds = threadState.watchHolds;
+  holds.set(tid, (holds.get(tid) ?? 0) + 1);
+  let held = true;
+  return () => {
+    if (!held) return;
+    held = false;
+    const left = holds.get(tid)! - 1;
+    if (left > 0) holds.set(tid, left);
+    else {
+      holds.delete(tid);
+      native.unwatch(tid);
+    }
+  };
+}
+
 /** Call `fn` with the native DeliveryResult once request `requestId` is resolved. */
 export function addDeliveryListener(requestId: number, fn: DeliveryListener): () => void {
   threadState.deliveryListeners.set(requestId, fn);

@@ -15,6 +15,11 @@ export type KillHook = (reason: unknown) => unknown;
 export interface ThreadState {
   /** threadId → listeners to call once when it dies (kill() calls in flight). */
   readonly deathListeners: Map<number, Set<DeathListener>>;
+  /**
+   * threadId → how many of this thread's kill() calls watch it. The registry
+   * keeps one watch per watching thread; the last of them to finish unwatches.
+   */
+  readonly watchHolds: Map<number, number>;
   /** untilDelivered interrupt request id → its listener. */
   readonly deliveryListeners: Map<number, DeliveryListener>;
   /** onKill hooks of this thread. */
@@ -45,6 +50,7 @@ const KEY = Symbol.for('thread-kill.thread-state.v1');
 function create(): ThreadState {
   const state: ThreadState = {
     deathListeners: new Map(),
+    watchHolds: new Map(),
     deliveryListeners: new Map(),
     hooks: new Set(),
     token: undefined,
