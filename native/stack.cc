@@ -61,8 +61,10 @@ std::vector<Frame> CaptureStack(v8::Isolate* isolate, int limit) {
   if (trace.IsEmpty()) return out;
   const int n = trace->GetFrameCount();
   out.reserve(n);
+  std::vector<v8::Local<v8::StackFrame>> frames;
+  frames.reserve(n);
   for (int i = 0; i < n; i++) {
-    v8::Local<v8::StackFrame> f = trace->GetFrame(isolate, i);
+    v8::Local<v8::StackFrame> f = frames.emplace_back(trace->GetFrame(isolate, i));
     v8::Local<v8::String> fn = f->GetFunctionName();
     v8::Local<v8::String> script = f->GetScriptNameOrSourceURL();
     out.push_back(Frame{fn.IsEmpty() ? std::string() : ToUtf8(isolate, fn),
@@ -81,7 +83,7 @@ std::vector<Frame> CaptureStack(v8::Isolate* isolate, int limit) {
   if (last < 0) last = n - 1;  // only Node's own frames (killed in its code): they are all there is
   std::vector<int> scanned;
   for (int i = 0; i < n; i++) {
-    v8::Local<v8::StackFrame> f = trace->GetFrame(isolate, i);
+    v8::Local<v8::StackFrame> f = frames[i];
     const int id = f->GetScriptId();
     if (i > last && std::find(scanned.begin(), scanned.end(), id) == scanned.end()) continue;
     if (i <= last) scanned.push_back(id);

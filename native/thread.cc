@@ -98,11 +98,11 @@ void OnEnvironmentCleanup(void* arg) {
 
 // Binds, once per process, the V8, Node and libuv functions a kill calls on
 // the dying thread and on the killer. The addon's imports are bound lazily
-// (the ABI refusal depends on it: docs/DESIGN.md, "Every Node"), so the first
-// call of each one waits for the dynamic linker's symbol lookup in Node's
-// symbol table — measured in fresh processes, 35 µs of the first startKill()
-// and more of the dying thread's stack capture, before it could die. These
-// calls change nothing: a one-frame capture, two interrupts that do nothing,
+// (the ABI refusal depends on it: docs/DESIGN.md, "Binaries: one per Node
+// ABI"), so the first call of each one waits for the dynamic linker's symbol
+// lookup in Node's symbol table — measured in fresh processes, 35 µs of the
+// first startKill() and more of the dying thread's stack capture, before it
+// could die. These calls change nothing: a one-frame capture, two interrupts that do nothing,
 // and one wake of this thread's own inbox, which finds no events.
 void BindKillPathOnce(v8::Isolate* isolate, node::Environment* env, uv_async_t* inbox) {
   static std::once_flag once;
