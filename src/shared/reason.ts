@@ -109,33 +109,59 @@ function exactJson(v: object): string | undefined {
   return text.length <= JSON_TEXT ? text : undefined; // (escapes make it longer than the budget counted)
 }
 
-function serialize(reason: unknown, name: string, limit: number): Uint8Array {
+/**
+ * A common encoding of `reason` as the JS value the binding takes (see
+ * encodeReason): a number or a boolean as itself, null, or a string whose
+ * first character is its tag; undefined when none applies (v8 path). `json`:
+ * whether a plain object may take the JSON encoding.
+ */
+function commonEncoding(reason: unknown, json: boolean): string | number | boolean | null | undefined {
   switch (typeof reason) {
+    case 'number':
+    case 'boolean':
+      return reason;
     case 'string':
       // A lone surrogate has no UTF-8: such a string takes the v8 path.
-      if (reason.length <= SHORT_STRING && (reason as unknown as { isWellFormed(): boolean }).isWellFormed()) {
-        return Buffer.from(`\u0001${reason}`, 'utf8'); // the tag is the first character's one byte
-      }
-      break;
+      return reason.length <= SHORT_STRING && (reason as unknown as { isWellFormed(): boolean }).isWellFormed()
+        ? `\u0001${reason}` // the tag is the first character's one byte
+        : undefined;
+    case 'object': {
+      if (reason === null) return null;
+      const text = json ? exactJson(reason) : undefined;
+      return text === undefined ? undefined : `\u0007${text}`;
+    }
+    default:
+      return undefined;
+  }
+}
+
+function serialize(reason: unknown, name: string, limit: number): Uint8Array {
+  const common = commonEncoding(reason, limit >= MAX_REASON_BYTES);
+  switch (typeof common) {
+    case 'string':
+      return Buffer.from(common, 'utf8');
     case 'number': {
       const out = new Uint8Array(9);
       out[0] = TAG_NUMBER;
-      f64[0] = reason;
+      f64[0] = common;
       out.set(f64Bytes, 1);
       return out;
     }
     case 'boolean':
-      return reason ? TRUE : FALSE;
-    case 'object': {
-      if (reason === null) return NULL;
-      if (limit < MAX_REASON_BYTES) break;
-      const text = exactJson(reason);
-      if (text !== undefined) return Buffer.from(`\u0007${text}`, 'utf8'); // the tag is the first character's one byte
-      break;
-    }
+      return common ? TRUE : FALSE;
+    case 'object':
+      return NULL;
     default:
+      return serializeV8(reason, name);
   }
-  return serializeV8(reason, name);
+}
+
+/** `bytes`, unless they exceed `limit`. */
+function withinLimit(bytes: Uint8Array, name: string, limit: number): Uint8Array {
+  if (bytes.byteLength > limit) {
+    throw new OutOfRangeError(`${name} is too large to send (${bytes.byteLength} bytes serialized, at most ${limit})`);
+  }
+  return bytes;
 }
 
 /** The general encoding: a description, then v8.serialize() bytes. */
@@ -185,12 +211,7 @@ export function describeEncoded(bytes: Encoded | null | undefined): string | und
 
 /** The reason's bytes, checked against `limit`; undefined stays undefined. */
 export function serializeReason(reason: unknown, name: string, limit = MAX_REASON_BYTES): Uint8Array | undefined {
-  if (reason === undefined) return undefined;
-  const bytes = serialize(reason, name, limit);
-  if (bytes.byteLength > limit) {
-    throw new OutOfRangeError(`${name} is too large to send (${bytes.byteLength} bytes serialized, at most ${limit})`);
-  }
-  return bytes;
+  return reason === undefined ? undefined : withinLimit(serialize(reason, name, limit), name, limit);
 }
 
 /**
@@ -201,28 +222,9 @@ export function serializeReason(reason: unknown, name: string, limit = MAX_REASO
  * first character is its tag — else those bytes. All of them fit the limit.
  */
 export function encodeReason(reason: unknown, name: string): Uint8Array | string | number | boolean | null | undefined {
-  switch (typeof reason) {
-    case 'undefined':
-      return undefined;
-    case 'number':
-    case 'boolean':
-      return reason;
-    case 'string':
-      if (reason.length <= SHORT_STRING && (reason as unknown as { isWellFormed(): boolean }).isWellFormed()) return `\u0001${reason}`;
-      break;
-    case 'object': {
-      if (reason === null) return null;
-      const text = exactJson(reason);
-      if (text !== undefined) return `\u0007${text}`;
-      break;
-    }
-    default:
-  }
-  const bytes = serializeV8(reason, name);
-  if (bytes.byteLength > MAX_REASON_BYTES) {
-    throw new OutOfRangeError(`${name} is too large to send (${bytes.byteLength} bytes serialized, at most ${MAX_REASON_BYTES})`);
-  }
-  return bytes;
+  if (reason === undefined) return undefined;
+  const common = commonEncoding(reason, true);
+  return common !== undefined ? common : withinLimit(serializeV8(reason, name), name, MAX_REASON_BYTES);
 }
 
 /** The reason in this thread, from its bytes (undefined for none). */
