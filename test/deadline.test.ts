@@ -25,7 +25,19 @@ describe('deadlines: interruptible(fn, { timeoutMs })', () => {
   });
 
   it('a region that finishes in time returns its value, and nothing fires later', async () => {
-    for (let i = 0; i < 1000; i++) assert.strictEqual(tk.interruptible(() => i, { timeoutMs: 5 }), i);
+    let returned = 0;
+    for (let i = 0; i < 1000; i++) {
+      const t0 = performance.now();
+      try {
+        assert.strictEqual(tk.interruptible(() => i, { timeoutMs: 5 }), i);
+        returned++;
+      } catch (e) {
+        // Only a thread descheduled for the whole budget (a busy machine) may
+        // see its deadline pass inside the region, and then only as a timeout.
+        if (!(e instanceof tk.RegionTimeoutError) || performance.now() - t0 < 5) throw e;
+      }
+    }
+    assert.ok(returned > 0);
     // Past every deadline armed above, outside any region: nothing may land here.
     const until = performance.now() + 20;
     while (performance.now() < until) { /* a termination landing here would kill the test runner */ }
