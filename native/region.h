@@ -52,9 +52,10 @@ void CurrentRegionSeq(const v8::FunctionCallbackInfo<v8::Value>& info);
 // lastRegionSeq() -> the last sequence number a region of this thread got
 // (regions entered later get larger ones): module loads are stamped with it.
 void LastRegionSeq(const v8::FunctionCallbackInfo<v8::Value>& info);
-// setInterruptFactory(fn): fn(reason, by, inRegionFrames, trace, seq, flags,
+// setInterruptFactory(fn): fn(reason, by, regionFrames, trace, seq, flags,
 // kind, cause, timeoutMs) returns the error object a region throws. `trace`
-// is an opaque handle of the whole captured stack, for traceFrames(); `kind`
+// is an opaque handle of the whole captured stack, for traceFrames(), or
+// undefined; its top `regionFrames` frames are the region's own; `kind`
 // bit 1 = sent by kill(), bit 2 = `cause` is what the region itself threw,
 // bit 4 = the region's own deadline (of `timeoutMs`) passed.
 void SetInterruptFactory(const v8::FunctionCallbackInfo<v8::Value>& info);

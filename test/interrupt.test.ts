@@ -177,6 +177,32 @@ describe('interrupt()', () => {
     assert.match(fresh.stack!, /^InterruptedError: interrupted by thread 1: r\n {4}at /);
     assert.strictEqual(fresh.interruptedStack, 'here');
   });
+  it('the error: `stack` read first, then `interruptedStack` (the capture is resolved once, for both), also on a frozen error', () => {
+    function stopsHere(): never {
+      tk.interrupt(mainThreadId, 'order');
+      for (;;) { /* the interrupt lands here */ }
+    }
+    const caughtOne = (): tk.InterruptedError => {
+      try {
+        tk.interruptible(() => stopsHere());
+      } catch (e) {
+        return e as tk.InterruptedError;
+      }
+      assert.fail('not interrupted');
+    };
+    for (const freeze of [false, true]) {
+      const caught = caughtOne();
+      if (freeze) Object.freeze(caught);
+      const stack = caught.stack!.split('\n');
+      assert.strictEqual(stack[0], `InterruptedError: ${caught.message}`);
+      assert.match(stack[1], /^ {4}at stopsHere \(.*interrupt\.test\.js:\d+:\d+\)$/);
+      assert.match(stack[3], /^ {4}at interruptible \(/, caught.stack);
+      const inRegion = caught.interruptedStack.split('\n');
+      assert.deepStrictEqual(inRegion, ['InterruptedError: interrupted here', stack[1], stack[2]], caught.stack);
+      assert.strictEqual(caught.stack, stack.join('\n')); // the same again (frozen: computed again, from the frames)
+      assert.strictEqual(Object.getOwnPropertyDescriptor(caught, 'stack')?.value, freeze ? undefined : caught.stack);
+    }
+  });
   it('a worker can interrupt a synchronous region on the main thread', async () => {
     const flag = new Int32Array(new SharedArrayBuffer(4));
     const w = new Worker(fixturePath('interrupt'), { workerData: { case: 'interrupt-main', flag: flag.buffer } });

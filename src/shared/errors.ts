@@ -48,7 +48,7 @@ export class MainThreadError extends Error {
 export type TraceResolver = (trace: object) => RawFrame[] | undefined;
 
 // Set by InterruptedError's static block (it needs the private fields).
-let fromCapture: (reason: EncodedReason, by: number, inRegion: RawFrame[], trace: object | undefined,
+let fromCapture: (reason: EncodedReason, by: number, regionFrames: number, trace: object | undefined,
   resolve: TraceResolver, kill: boolean, cause: { cause: unknown } | undefined, timeoutMs: number | undefined) => InterruptedError;
 
 /** A reason still in its sender's encoding: decoded when `reason` is first read. */
@@ -88,13 +88,15 @@ export class InterruptedError extends Error {
    * reason: no reason value makes an interrupt() look like a kill.
    */
   readonly kill: boolean;
-  // A string, or (built by a region) the interrupted frames, formatted on
-  // first read: most interrupted tasks are retried, never inspected.
-  #interruptedStack: string | RawFrame[];
-  // Built by a region: the native handle of everything it captured, for
-  // `stack` (see the static block).
+  // A string, or (built by a region) how many of the capture's top frames
+  // are the interrupted region's own, formatted on first read: most
+  // interrupted tasks are retried, never inspected.
+  #interruptedStack: string | number;
+  // Built by a region: the native handle of everything it captured, until
+  // #captured() resolves it into #frames (for `stack` and `interruptedStack`).
   #trace: object | undefined;
   #resolve: TraceResolver | undefined;
+  #frames: RawFrame[] | undefined;
 
   constructor(reason: unknown, by: number, interruptedStack: string, options?: InterruptedErrorOptions) {
     const lazy = options === LAZY;
@@ -129,7 +131,18 @@ export class InterruptedError extends Error {
   get interruptedStack(): string {
     const s = this.#interruptedStack;
     if (typeof s === 'string') return s;
-    return (this.#interruptedStack = ['InterruptedError: interrupted here', ...s.map(formatFrame)].join('\n'));
+    const inRegion = this.#captured().slice(0, s);
+    return (this.#interruptedStack = ['InterruptedError: interrupted here', ...inRegion.map(formatFrame)].join('\n'));
+  }
+
+  /** A region's capture as frames (top first), resolved once; [] when it had none. */
+  #captured(): RawFrame[] {
+    if (this.#frames === undefined) {
+      const trace = this.#trace;
+      this.#frames = (trace !== undefined ? this.#resolve!(trace) : undefined) ?? [];
+      this.#trace = undefined; // resolved: let the native capture go
+    }
+    return this.#frames;
   }
 
   static {
@@ -144,14 +157,11 @@ export class InterruptedError extends Error {
     Object.defineProperty(InterruptedError.prototype, 'stack', {
       get(this: InterruptedError): string | undefined {
         if (!(#trace in this)) return undefined; // the prototype itself, or another object
-        const frames = (this.#trace !== undefined ? this.#resolve!(this.#trace) : undefined)
-          ?? (typeof this.#interruptedStack === 'string' ? [] : this.#interruptedStack);
-        const stack = [`${this.name}: ${this.message}`, ...frames.map(formatFrame)].join('\n');
+        const stack = [`${this.name}: ${this.message}`, ...this.#captured().map(formatFrame)].join('\n');
         try {
           own(this, stack);
-          this.#trace = undefined; // stored: let the native capture go
         } catch {
-          // frozen: keep the capture and compute again on the next read
+          // frozen: compute again (from the resolved frames) on the next read
         }
         return stack;
       },
@@ -160,7 +170,7 @@ export class InterruptedError extends Error {
       enumerable: false,
     });
 
-    fromCapture = (reason, by, inRegion, trace, resolve, kill, cause, timeoutMs) => {
+    fromCapture = (reason, by, regionFrames, trace, resolve, kill, cause, timeoutMs) => {
       const limit = Error.stackTraceLimit;
       let lowered = false;
       try {
@@ -178,7 +188,7 @@ export class InterruptedError extends Error {
         if (lowered) Error.stackTraceLimit = limit;
       }
       delete (err as { stack?: string }).stack; // now served by the getter above
-      err.#interruptedStack = inRegion;
+      err.#interruptedStack = regionFrames;
       err.#trace = trace;
       err.#resolve = resolve;
       return err;
@@ -188,13 +198,14 @@ export class InterruptedError extends Error {
 
 /**
  * The InterruptedError of a region, from the stack it captured natively:
- * `inRegion` are the interrupted frames (top first); `trace` is the native
- * handle of the whole capture, resolved by `resolve` if `stack` is read.
+ * `trace` is the native handle of the whole capture (top first), resolved by
+ * `resolve` if `stack` or `interruptedStack` is read; its top `regionFrames`
+ * frames are the interrupted region's own.
  */
-export function interruptedErrorFromCapture(reason: EncodedReason, by: number, inRegion: RawFrame[],
+export function interruptedErrorFromCapture(reason: EncodedReason, by: number, regionFrames: number,
   trace: object | undefined, resolve: TraceResolver, kill: boolean, cause: { cause: unknown } | undefined,
   timeoutMs?: number): InterruptedError {
-  return fromCapture(reason, by, inRegion, trace, resolve, kill, cause, timeoutMs);
+  return fromCapture(reason, by, regionFrames, trace, resolve, kill, cause, timeoutMs);
 }
 
 /**

@@ -83,8 +83,8 @@ export interface Native {
   /** Gives active deadline region `seq` of this thread `timeoutMs` from now (0: none); false if it cannot. */
   rearmDeadline(seq: number, timeoutMs: number): boolean;
   lastRegionSeq(): number;
-  /** The factory gets the interrupted region's frames and an opaque handle of the whole stack. */
-  setInterruptFactory(factory: (reason: Uint8Array | undefined, by: number, inRegion: RawFrame[],
+  /** The factory gets an opaque handle of the whole stack and how many of its top frames are the region's. */
+  setInterruptFactory(factory: (reason: Uint8Array | undefined, by: number, regionFrames: number,
     trace: object | undefined, seq: number, flags: number, kind: number, cause: unknown, timeoutMs: number) => Error): void;
   /** Every frame of a stack a region captured (its factory's `trace`); undefined for anything else. */
   traceFrames(trace: object): RawFrame[] | undefined;
