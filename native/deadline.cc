@@ -37,10 +37,17 @@ Watchdog& Dog() {
 // Under the registry mutex: the slot's deadline for region `seq` passed and
 // is still armed → queue the timeout for that region. The entry is found in
 // `live`, so it cannot be freed meanwhile (DESIGN.md, lifetime rule 2).
-void Fire(const std::vector<std::pair<int64_t, uint64_t>>& expired) {
+void Fire(const std::vector<std::pair<int64_t, uint64_t>>& expired, const std::vector<int64_t>& retries) {
   Registry& reg = Registry::Get();
   RegistryLock lock;
   const int64_t now = MonotonicNs();
+  for (const int64_t tid : retries) {
+    Entry* e = reg.FindLocked(tid);
+    if (e == nullptr || e->env == nullptr) continue;
+    int64_t r = e->deadline.retry_ns.load();
+    if (r > now || !e->deadline.retry_ns.compare_exchange_strong(r, kNoDeadline)) continue;
+    RetryQueuedInterruptsLocked(e);
+  }
   for (const auto& [tid, seq] : expired) {
     Entry* e = reg.FindLocked(tid);
     if (e == nullptr || e->env == nullptr) continue;
@@ -63,7 +70,15 @@ void Run() {
     const int64_t now = MonotonicNs();
     int64_t next = kNoDeadline;
     std::vector<std::pair<int64_t, uint64_t>> expired;
+    std::vector<int64_t> retries;
     for (DeadlineSlot* s : w.slots) {
+      const int64_t r = s->retry_ns.load();
+      if (r != kNoDeadline) {
+        if (r <= now)
+          retries.push_back(s->thread_id);
+        else if (r < next)
+          next = r;
+      }
       const int64_t d1 = s->deadline_ns.load();
       if (d1 == kNoDeadline) continue;
       const uint64_t seq = s->seq.load();
@@ -76,9 +91,9 @@ void Run() {
       else if (d1 < next)
         next = d1;
     }
-    if (!expired.empty()) {
+    if (!expired.empty() || !retries.empty()) {
       lock.unlock();
-      Fire(expired);
+      Fire(expired, retries);
       lock.lock();
       continue;
     }
@@ -87,7 +102,8 @@ void Run() {
     // A deadline armed after the scan but before `next` was published did
     // not kick (it saw 0): look once more.
     bool missed = false;
-    for (DeadlineSlot* s : w.slots) missed = missed || s->deadline_ns.load() < next;
+    for (DeadlineSlot* s : w.slots)
+      missed = missed || s->deadline_ns.load() < next || s->retry_ns.load() < next;
     if (missed) continue;
     auto kicked = [&] { return w.kicked; };
     if (next == kNoDeadline) {
@@ -140,6 +156,15 @@ int64_t MonotonicNs() {
 void ArmDeadline(Entry* e, int64_t deadline_ns, uint64_t seq) {
   if (__builtin_expect(!e->deadline.listed, 0)) List(e);
   Publish(e, deadline_ns, seq);
+}
+
+void RetryInterruptAt(Entry* e, int64_t at_ns) {
+  if (__builtin_expect(!e->deadline.listed, 0)) List(e);
+  int64_t r = e->deadline.retry_ns.load();
+  while (at_ns < r && !e->deadline.retry_ns.compare_exchange_weak(r, at_ns)) {
+  }
+  // (As in Publish: either the watchdog sees it, or this sees its next wake-up.)
+  if (at_ns < Dog().next_wake.load()) Kick();
 }
 
 void RestoreDeadline(Entry* e, int64_t deadline_ns, uint64_t seq) {

@@ -24,6 +24,10 @@ constexpr int64_t kNoDeadline = INT64_MAX;
 struct DeadlineSlot {
   std::atomic<int64_t> deadline_ns{kNoDeadline};
   std::atomic<uint64_t> seq{0};
+  // When to arm the thread's interrupt again (kNoDeadline: never): a delivery
+  // that waits for Node's module loader (region.cc, DeferFired). Written by
+  // the owner, taken (exchanged back to kNoDeadline) by the watchdog.
+  std::atomic<int64_t> retry_ns{kNoDeadline};
   int64_t thread_id = -1;
   bool listed = false;  // owner only: registered with the watchdog
 };
@@ -35,6 +39,9 @@ int64_t MonotonicNs();
 void ArmDeadline(Entry* e, int64_t deadline_ns, uint64_t seq);
 // Owner thread: put back what the slot held before ArmDeadline.
 void RestoreDeadline(Entry* e, int64_t deadline_ns, uint64_t seq);
+// Owner thread: have the watchdog arm the thread's interrupt again at
+// `at_ns` if requests still wait in its queue then.
+void RetryInterruptAt(Entry* e, int64_t at_ns);
 // Owner thread, from the environment cleanup hook, before the entry is freed.
 void UnlistDeadline(Entry* e);
 

@@ -59,6 +59,9 @@ struct RegionStack {
   bool region_frame_learned = false;
   int region_script_id = -1;
   v8::Global<v8::String> region_function_name;
+  // The script id of Node's built-in module loader on this thread, once a
+  // capture met one of its frames (see LoadsNodeModule).
+  int loader_script_id = -1;
   // The last rearmDeadline(): a timeout of that region reports this budget.
   uint64_t rearmed_seq = 0;
   double rearmed_ms = 0;
@@ -179,6 +182,40 @@ v8::Local<v8::StackTrace> CaptureForRegion(v8::Isolate* isolate, RegionStack& rs
   return trace;
 }
 
+// Node's loader of its own (built-in) modules. A built-in whose first
+// evaluation is unwound half way stays half-loaded for the rest of the
+// thread: the loader marked it loading and its `finally` (which a
+// termination skips) never runs, so every later require() of it — and
+// everything Node loads lazily through it: process.stdout's node:net,
+// `performance`, `navigator` — gets the partial exports. Measured: a
+// deadline during require('node:http') on the main thread made the next
+// console.log to a pipe throw "net.Socket is not a constructor".
+constexpr char kNodeModuleLoader[] = "node:internal/bootstrap/realm";
+// How long one delivery waits for the loader at most (a built-in's top level
+// never takes that long; the only way to stay inside the loader longer is
+// user code called from a built-in's top level), and how often it looks again.
+constexpr int64_t kLoaderWaitMaxNs = 1'000'000'000;
+constexpr int64_t kLoaderRetryNs = 100'000;
+
+// Whether the top `cut` frames of `trace` (the interrupted region's own) run
+// inside Node's built-in module loader: then the delivery waits (see
+// OnInterrupt). Script ids compare as integers once the loader was met.
+bool LoadsNodeModule(v8::Isolate* isolate, RegionStack& rs, v8::Local<v8::StackTrace> trace, int cut) {
+  for (int i = 0; i < cut; i++) {
+    v8::Local<v8::StackFrame> f = trace->GetFrame(isolate, i);
+    const int id = f->GetScriptId();
+    if (id == rs.loader_script_id) return true;
+    if (rs.loader_script_id >= 0) continue;
+    v8::Local<v8::String> name = f->GetScriptName();
+    if (name.IsEmpty() || name->Length() != static_cast<int>(sizeof kNodeModuleLoader - 1) ||
+        !name->StringEquals(v8::String::NewFromUtf8Literal(isolate, kNodeModuleLoader)))
+      continue;
+    rs.loader_script_id = id;
+    return true;
+  }
+  return false;
+}
+
 // First region entry on a thread: the caller of runRegion is the region
 // function itself; remember how its frame looks (see RegionStack).
 void LearnRegionFrame(v8::Isolate* isolate, RegionStack& rs) {
@@ -191,6 +228,42 @@ void LearnRegionFrame(v8::Isolate* isolate, RegionStack& rs) {
   if (fn.IsEmpty()) return;
   rs.region_script_id = f->GetScriptId();
   rs.region_function_name.Reset(isolate, fn);
+}
+
+// Whether the delivery OnInterrupt just chose (rs.fired, for the region
+// whose frames are the top rs.fired_cut of `trace`) must wait: the region is
+// inside Node's loading of one of its own modules (LoadsNodeModule), and has
+// not been waiting for kLoaderWaitMaxNs yet.
+bool WaitsForNodeModule(v8::Isolate* isolate, RegionStack& rs, v8::Local<v8::StackTrace> trace) {
+  if (!LoadsNodeModule(isolate, rs, trace, rs.fired_cut)) return false;
+  const int64_t now = MonotonicNs();
+  int64_t& since = rs.fired.loader_wait_since_ns;
+  for (const InterruptRequest& m : rs.merged)
+    if (m.loader_wait_since_ns != 0 && (since == 0 || m.loader_wait_since_ns < since)) since = m.loader_wait_since_ns;
+  if (since == 0) since = now;
+  return now - since < kLoaderWaitMaxNs;
+}
+
+// Puts the chosen delivery (rs.fired and what merged into it) back into the
+// thread's queue, untouched, and has the watchdog arm the interrupt again
+// shortly: it lands once the loader is done (or at the region's boundary,
+// like any request still queued when a region exits).
+void DeferFired(Entry* e, RegionStack& rs) {
+  const int64_t since = rs.fired.loader_wait_since_ns;
+  {
+    RegistryLock lock(RegistryLock::kBlock, e->isolate);
+    e->requests.push_back(std::move(rs.fired));
+    for (InterruptRequest& m : rs.merged) {
+      m.loader_wait_since_ns = since;
+      e->requests.push_back(std::move(m));
+    }
+    e->queued_requests.fetch_add(static_cast<uint32_t>(1 + rs.merged.size()));
+  }
+  rs.fired = InterruptRequest();
+  rs.merged.clear();
+  rs.fired_seq = 0;
+  rs.fired_cut = 0;
+  RetryInterruptAt(e, MonotonicNs() + kLoaderRetryNs);
 }
 
 // Runs on the target thread, from V8's interrupt check while JS runs. It
@@ -226,6 +299,8 @@ void OnInterrupt(void*) {
   // termination in flight is not ours to renew.
   const bool refire = best >= 0 && !shutting_down && !isolate->IsExecutionTerminating();
   if (taken.empty() && !refire) return;
+  // Nothing of ours in flight: a new delivery may still wait (see below).
+  const bool may_wait = best < 0 && !isolate->IsExecutionTerminating();
 
   std::vector<std::pair<InterruptRequest, DeliveryResult>> answers;
   bool changed = false;
@@ -262,7 +337,13 @@ void OnInterrupt(void*) {
     // Only V8's frame records: turning them into strings waits until after
     // the region has thrown, and most of it until someone reads err.stack.
     v8::HandleScope scope(isolate);
-    rs.fired_trace.Reset(isolate, CaptureForRegion(isolate, rs, boundary, &rs.fired_cut));
+    v8::Local<v8::StackTrace> trace = CaptureForRegion(isolate, rs, boundary, &rs.fired_cut);
+    if (may_wait && WaitsForNodeModule(isolate, rs, trace)) {
+      DeferFired(e, rs);
+      changed = false;
+    } else {
+      rs.fired_trace.Reset(isolate, trace);
+    }
   }
   if (changed || refire) isolate->TerminateExecution();
   if (rs.fired_seq != 0 && rs.fired.kill) e->kill_interrupted.store(true, std::memory_order_release);
@@ -716,6 +797,11 @@ void RearmDeadline(const v8::FunctionCallbackInfo<v8::Value>& info) {
     ArmDeadline(e, MonotonicNs() + static_cast<int64_t>(ms * 1e6), seq);
   }
   info.GetReturnValue().Set(true);
+}
+
+void RetryQueuedInterruptsLocked(Entry* e) {
+  AssertRegistryLocked();
+  if (e->queued_requests.load() != 0) ArmInterrupt(e);
 }
 
 void QueueTimeoutLocked(Entry* e, uint64_t seq) {

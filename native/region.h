@@ -47,6 +47,10 @@ void RearmDeadline(const v8::FunctionCallbackInfo<v8::Value>& info);
 // Registry mutex held, `e` found in live: queue a timeout for region `seq`
 // of `e` and arm its interrupt (the deadline watchdog).
 void QueueTimeoutLocked(Entry* e, uint64_t seq);
+// Registry mutex held, `e` found in live: arm its interrupt again if requests
+// wait in its queue (the watchdog, for deliveries that waited for Node's
+// module loader).
+void RetryQueuedInterruptsLocked(Entry* e);
 // currentRegion() -> seq of the innermost active region, or 0.
 void CurrentRegionSeq(const v8::FunctionCallbackInfo<v8::Value>& info);
 // lastRegionSeq() -> the last sequence number a region of this thread got

@@ -81,6 +81,9 @@ struct InterruptRequest {
   bool kill = false;
   // Queued by the deadline watchdog: the addressed region's own deadline passed.
   bool timeout = false;
+  // When its delivery first waited for Node's module loader (0: never); see
+  // region.cc, LoadsNodeModule.
+  int64_t loader_wait_since_ns = 0;
   std::string reason;       // v8.serialize()d reason, may be empty
 };
 

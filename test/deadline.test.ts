@@ -83,6 +83,22 @@ describe('deadlines: interruptible(fn, { timeoutMs })', () => {
     assert.deepStrictEqual(await t.next(), ['RegionTimeoutError', true, 1]);
   });
 
+  it('a deadline that comes due while Node first loads one of its own modules waits for the load: the built-in and lazy globals keep working (fresh workers; the main thread in a child)', async () => {
+    for (const load of ['http', 'zlib', 'stream/web', 'performance']) {
+      for (let i = 0; i < 3; i++) {
+        const t = fixtureWorker('deadline', { case: 'builtin', load });
+        assert.deepStrictEqual(await t.next(), ['RegionTimeoutError', true], `${load}, round ${i}`);
+        await t.exited;
+      }
+    }
+    // A half-loaded node:net broke console.log's stdout (a pipe) for good: the process died.
+    const r = await runChild(`
+      const tk = require(TK);
+      try { tk.interruptible(() => { require('node:http'); for (;;) {} }, { timeoutMs: 0.001 }); } catch (e) { console.error(e.name); }
+      console.log(typeof require('node:http').createServer, typeof performance.now());`, { deadlineMs: 30_000 });
+    assert.deepStrictEqual([r.code, r.stdout, r.stderr], [0, 'function number\n', 'RegionTimeoutError\n']);
+  });
+
   it('a deadline racing a kill: the thread always dies (50 rounds) @sanitize', async () => {
     for (let i = 0; i < 50; i++) {
       const t = fixtureWorker('deadline', { case: 'race-kill' }, tk.KillableWorker);
