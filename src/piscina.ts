@@ -13,22 +13,25 @@
 // with postMessage (SharedArrayBuffers are shared, not copied).
 import './index';
 import { threadId } from 'worker_threads';
-import { InterruptedError, InvalidArgTypeError, interruptedErrorFrom } from './shared/errors';
-import { interrupt, interruptible, currentRegion } from './region/interrupt';
+import { InterruptedError, InvalidArgTypeError, RegionTimeoutError, interruptedErrorFrom, regionTimeoutErrorFrom } from './shared/errors';
+import { interrupt, interruptible, currentRegion, refuseAsync } from './region/interrupt';
 import { func } from './shared/validate';
 
 const MARK = '__threadKillTask';
 
-// Control block shared with the worker, Int32 words:
-//   [0] state: 0 queued, 1 running, 2 cancel requested, 3 done,
-//       4 ended by our interrupt (the only outcome that may reject with
-//       InterruptedError)
-//   [1] threadId running it   [2..3] region seq (float64 at byte 16)
-const QUEUED = 0;
+// Control block shared with the worker: Int32 words [0] state, [1] threadId
+// running it, [2] threadId of the caller (who interrupts); float64 at byte
+// 16 the task region's seq, at byte 24 the budget of a deadline that ended it.
+// States — only INTERRUPTED (and a task the pool itself dropped after
+// NOT_STARTED_MS, see runInterruptible) may reject with InterruptedError:
+const QUEUED = 0; // not started (or its worker did not use interruptibleTask())
 const RUNNING = 1;
-const CANCELLED = 2;
-const DONE = 3;
-const INTERRUPTED = 4;
+const CANCELLED = 2; // cancelled before it started: it never will
+const DONE = 3; // returned or failed on its own
+const INTERRUPTED = 4; // ended by the caller's cancellation
+const CANCEL_SENT = 5; // the caller is interrupting the running task
+const TIMED_OUT = 6; // failed with a deadline of its own (RegionTimeoutError)
+const BLOCK_BYTES = 32;
 
 interface Envelope<T> { [MARK]: SharedArrayBuffer; task: T }
 
@@ -36,40 +39,69 @@ function isEnvelope(v: unknown): v is Envelope<unknown> {
   return v !== null && typeof v === 'object' && (v as Record<string, unknown>)[MARK] instanceof SharedArrayBuffer;
 }
 
+/** A handler's result, refused when it is a promise: nothing after it would be cancellable. */
+function synchronous<R>(result: R): R {
+  if (result !== null && (typeof result === 'object' || typeof result === 'function') &&
+    typeof (result as { then?: unknown }).then === 'function') {
+    (result as unknown as Promise<unknown>).then(undefined, () => { /* refused below: no unhandled rejection */ });
+    throw new InvalidArgTypeError('handler must be synchronous: it returned a promise, and runInterruptible() can only ' +
+      'cancel synchronous work in place (interruptibleTask, thread-kill/piscina)');
+  }
+  return result;
+}
+
 /**
  * Worker side: wraps a synchronous task handler so that runInterruptible()
  * can interrupt it. Tasks that did not come through runInterruptible() run
  * unchanged (still inside a region, so interrupt(threadId) also works).
+ * Async handlers are refused here, and a handler that returns a promise
+ * fails its task: neither could be cancelled in place.
  */
 export function interruptibleTask<T, R>(handler: (task: T) => R): (envelope: Envelope<T> | T) => R {
   func(handler, 'handler');
+  refuseAsync(handler, 'handler');
   return (envelope) => {
-    if (!isEnvelope(envelope)) return interruptible(() => handler(envelope as T));
-    const ctl = new Int32Array(envelope[MARK], 0, 2);
-    const seq = new Float64Array(envelope[MARK], 16, 1);
+    if (!isEnvelope(envelope)) return synchronous(interruptible(() => handler(envelope as T)));
+    const block = envelope[MARK];
+    const ctl = new Int32Array(block, 0, 3);
+    const f64 = new Float64Array(block, 16, 2);
+    let started = false;
     try {
-      return interruptible(() => {
-        seq[0] = currentRegion()!.regionSeq;
+      const result = interruptible(() => {
+        f64[0] = currentRegion()!.regionSeq;
         Atomics.store(ctl, 1, threadId);
         // Cancelled while queued: do not start.
         if (Atomics.compareExchange(ctl, 0, QUEUED, RUNNING) !== QUEUED) {
           throw new InterruptedError(undefined, -1, 'InterruptedError: cancelled before it started');
         }
-        try {
-          return handler(envelope.task as T);
-        } finally {
-          Atomics.store(ctl, 0, DONE);
-        }
+        started = true;
+        return handler(envelope.task as T);
       });
+      // (A cancellation from now on finds no region: it changes nothing.)
+      Atomics.store(ctl, 0, DONE);
+      return synchronous(result);
     } catch (err) {
-      // Our interrupt (or the cancel above) ended it: say so through shared
-      // memory, since the error's type does not survive the pool's postMessage.
-      // What crosses is a small plain Error carrying where the task was
-      // stopped (the caller's side builds the real InterruptedError): cloning
-      // the full error would format its whole stack on the latency path.
-      if (err instanceof InterruptedError && !err.kill) {
+      // Ours only if the caller cancelled it: before it started, or with its
+      // interrupt of this very region (a plain interrupt from the caller's
+      // thread, not a kill, not a deadline of the task's own). The error's
+      // type does not survive the pool's postMessage: shared memory says
+      // which it was, and what crosses is a small plain Error carrying where
+      // the task was stopped (the caller's side builds the real error):
+      // cloning the full error would format its whole stack on the latency path.
+      const state = Atomics.load(ctl, 0);
+      const ours = started
+        ? state === CANCEL_SENT && err instanceof InterruptedError && !err.kill &&
+          !(err instanceof RegionTimeoutError) && err.by === Atomics.load(ctl, 2)
+        : state === CANCELLED && err instanceof InterruptedError;
+      if (ours) {
         Atomics.store(ctl, 0, INTERRUPTED);
-        throw cancelled(err.interruptedStack);
+        throw cancelled((err as InterruptedError).interruptedStack);
+      }
+      if (err instanceof RegionTimeoutError) {
+        f64[1] = err.timeoutMs;
+        Atomics.store(ctl, 0, TIMED_OUT);
+      } else {
+        Atomics.store(ctl, 0, DONE);
       }
       throw err;
     }
@@ -115,6 +147,29 @@ interface PoolLike {
   run(task: unknown, options?: Record<string, unknown>): Promise<unknown>;
 }
 
+// A task that has not started this long after its cancellation is left to
+// the pool's own abort: a pool drops a task still in its queue (nothing is
+// terminated), and a worker that runs it without interruptibleTask() — which
+// nothing could interrupt in place — is terminated, as with pool.run().
+const NOT_STARTED_MS = 100;
+
+/**
+ * A Piscina.move() / Tinypool.move() task: the pool would send its value and
+ * transfer what it lists; the envelope would hide that from the pool, so it
+ * is unwrapped here (the pools mark it with a private symbol, and expose the
+ * two that carry the value and the transferables).
+ */
+function movable(pool: PoolLike, task: unknown): { value: unknown; transfer: unknown } | undefined {
+  if (task === null || typeof task !== 'object') return undefined;
+  const ctor = (pool as { constructor?: { transferableSymbol?: unknown; valueSymbol?: unknown } }).constructor;
+  const kTransferable = ctor?.transferableSymbol;
+  const kValue = ctor?.valueSymbol;
+  if (typeof kTransferable !== 'symbol' || typeof kValue !== 'symbol' || !(kTransferable in task) || !(kValue in task)) return undefined;
+  const t = task as Record<symbol, unknown>;
+  const marked = Object.getOwnPropertySymbols(t).some((k) => k.description?.endsWith('.kMovable') === true && t[k] === true);
+  return marked ? { value: t[kValue], transfer: t[kTransferable] } : undefined;
+}
+
 /**
  * Main side: runs `task` on `pool` and, when `signal` aborts, interrupts
  * the task's region in its worker instead of terminating the worker. Rejects
@@ -130,17 +185,31 @@ export async function runInterruptible<R = unknown>(pool: PoolLike, task: unknow
   const { signal, ...runOptions } = (options ?? {}) as RunInterruptibleOptions;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgTypeError('options.signal must be an AbortSignal');
   if (runOptions.name !== undefined && typeof runOptions.name !== 'string') throw new InvalidArgTypeError('options.name must be a string');
-  const block = new SharedArrayBuffer(24);
-  const ctl = new Int32Array(block, 0, 2);
-  const seq = new Float64Array(block, 16, 1);
+  const moved = movable(pool, task);
+  if (moved !== undefined) {
+    const list = runOptions.transferList;
+    if (list !== undefined && !Array.isArray(list)) throw new InvalidArgTypeError('options.transferList must be an array');
+    runOptions.transferList = (list ?? []).concat(moved.transfer);
+    task = moved.value;
+  }
+  const block = new SharedArrayBuffer(BLOCK_BYTES);
+  const ctl = new Int32Array(block, 0, 3);
+  const f64 = new Float64Array(block, 16, 2);
+  ctl[2] = threadId;
   let reason: unknown;
   let cancelled = false;
+  let poolAbort: AbortController | undefined;
+  let notStarted: ReturnType<typeof setTimeout> | undefined;
   const cancel = (): void => {
     cancelled = true;
     reason = signal!.reason;
     const before = Atomics.compareExchange(ctl, 0, QUEUED, CANCELLED);
-    if (before === RUNNING) {
-      const region = { threadId: Atomics.load(ctl, 1), regionSeq: seq[0] };
+    if (before === QUEUED) {
+      notStarted = setTimeout(() => {
+        if (Atomics.load(ctl, 0) === CANCELLED) poolAbort!.abort(reason);
+      }, NOT_STARTED_MS);
+    } else if (before === RUNNING && Atomics.compareExchange(ctl, 0, RUNNING, CANCEL_SENT) === RUNNING) {
+      const region = { threadId: Atomics.load(ctl, 1), regionSeq: f64[0] };
       try {
         interrupt(region, reason);
       } catch {
@@ -149,19 +218,35 @@ export async function runInterruptible<R = unknown>(pool: PoolLike, task: unknow
     }
   };
   if (signal?.aborted) throw new InterruptedError(signal.reason, threadId, 'InterruptedError: aborted before it was queued');
-  signal?.addEventListener('abort', cancel, { once: true });
+  if (signal !== undefined) {
+    poolAbort = new AbortController();
+    runOptions.signal = poolAbort.signal;
+    signal.addEventListener('abort', cancel, { once: true });
+  }
   try {
     const envelope: Envelope<unknown> = { [MARK]: block, task };
-    // The pool never sees the signal: its own abort would terminate the worker.
+    // The pool never sees the caller's signal (its abort would terminate
+    // the worker), only ours, for a task that never started (see cancel).
     const result = (await pool.run(envelope, Object.keys(runOptions).length === 0 ? undefined : runOptions)) as R;
-    if (Atomics.load(ctl, 0) === QUEUED) throw new NotInterruptibleTaskError();
+    const state = Atomics.load(ctl, 0);
+    if (state === QUEUED || state === CANCELLED) throw new NotInterruptibleTaskError();
     return result;
   } catch (err) {
     // Errors cross postMessage as plain Errors; give the caller the real type
-    // — but only for a real cancellation (the worker said so in shared memory).
-    if (cancelled && Atomics.load(ctl, 0) === INTERRUPTED) throw interruptedErrorFrom(reason, threadId, (err as Error)?.stack ?? '');
+    // — but only for a real cancellation (the worker said so in shared
+    // memory, or the pool dropped a task that never started) and for the
+    // task's own deadline.
+    const state = Atomics.load(ctl, 0);
+    const stack = (err as Error)?.stack ?? '';
+    if (cancelled && state === INTERRUPTED) throw interruptedErrorFrom(reason, threadId, stack);
+    if (cancelled && state === CANCELLED && poolAbort!.signal.aborted) {
+      throw interruptedErrorFrom(reason, threadId, `InterruptedError: not started ${NOT_STARTED_MS} ms after the abort: ` +
+        'dropped by the pool (still queued), or its worker does not use interruptibleTask() and was terminated');
+    }
+    if (state === TIMED_OUT) throw regionTimeoutErrorFrom(f64[1], Atomics.load(ctl, 1), stack);
     throw err;
   } finally {
+    clearTimeout(notStarted);
     // ({ once: true }: an abort already removed it, and removing costs µs on the cancel path.)
     if (!cancelled) signal?.removeEventListener('abort', cancel);
   }

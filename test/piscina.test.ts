@@ -1,8 +1,9 @@
 import * as assert from 'assert';
 import * as path from 'path';
 import { Piscina } from 'piscina';
-import { InterruptedError } from 'thread-kill';
-import { runInterruptible } from 'thread-kill/piscina';
+import { InterruptedError, RegionTimeoutError } from 'thread-kill';
+import * as tk from 'thread-kill';
+import { interruptibleTask, runInterruptible } from 'thread-kill/piscina';
 import { ROOT } from './helpers';
 
 const fixture = (name: string) => path.join(ROOT, 'test', 'fixtures', name);
@@ -33,6 +34,22 @@ async function cancelInPlace(pool: Pool, reason = 'too slow'): Promise<{ first: 
   });
   const next = await runInterruptible<{ threadId: number; value: number }>(pool, { value: 21 });
   return { first, next };
+}
+
+
+/** Both pools the adapter is tested with: a pool of one thread on `file`, and the pool's move(). */
+async function eachPool(fn: (kind: string, make: (file: string, eventLoop?: boolean) => Pool & { destroy(): Promise<unknown> }, move: (v: ArrayBuffer) => unknown) => Promise<void>): Promise<void> {
+  const { Tinypool } = await import('tinypool'); // ESM only
+  // eventLoop: the worker goes back to its event loop between tasks (its
+  // microtasks run), instead of waiting for the next one in Atomics.wait.
+  await fn('piscina', (file, eventLoop) => new Piscina({ filename: fixture(file), minThreads: 1, maxThreads: 1, ...(eventLoop ? { atomics: 'disabled' } : {}) }), (v) => Piscina.move(v));
+  await fn('tinypool', (file, eventLoop) => new Tinypool({ filename: fixture(file), minThreads: 1, maxThreads: 1, isolateWorkers: false, ...(eventLoop ? { useAtomics: false } : {}) }), (v) => Tinypool.move(v));
+}
+
+/** Resolves once the SharedArrayBuffer's first word is not 0. */
+async function flagged(flag: Int32Array): Promise<void> {
+  const w = Atomics.waitAsync(flag, 0, 0);
+  if (w.async) await w.value;
 }
 
 describe('thread-kill/piscina', () => {
@@ -101,6 +118,83 @@ describe('thread-kill/piscina', () => {
     } finally {
       await pool.destroy().catch(() => undefined);
     }
+  });
+
+  it('a task that fails with a deadline of its own rejects with that RegionTimeoutError, never as a cancellation (also when aborted after it failed)', async () => {
+    await eachPool(async (kind, make) => {
+      const pool = make('own-deadline-pool-worker.js', true); // (its microtask tells when the task has failed)
+      try {
+        const timedOut = (err: any): boolean => {
+          assert.ok(err instanceof RegionTimeoutError, `${kind}: ${err?.stack}`);
+          assert.ok(err instanceof InterruptedError && err.timedOut === true && err.timeoutMs === 20, kind);
+          assert.match(err.stack!, /^RegionTimeoutError: interruptible\(\) region timed out after 20 ms\n {4}at .*own-deadline-pool-worker\.js:\d+:\d+/, kind);
+          return true;
+        };
+        await assert.rejects(runInterruptible(pool, {}), timedOut);
+        const done = new Int32Array(new SharedArrayBuffer(4));
+        const ac = new AbortController();
+        const late = assert.rejects(runInterruptible(pool, { done: done.buffer }, { signal: ac.signal }), timedOut);
+        await flagged(done);
+        ac.abort('late'); // (the task has failed in the worker: its answer may or may not have arrived yet)
+        await late;
+      } finally {
+        await pool.destroy();
+      }
+    });
+  });
+
+  it('an abort of a task whose worker forgot interruptibleTask() falls back to the pool\'s own abort: it never hangs', async () => {
+    await eachPool(async (kind, make) => {
+      const pool = make('forgot-loop-pool-worker.js');
+      try {
+        const started = new Int32Array(new SharedArrayBuffer(4));
+        const ac = new AbortController();
+        const p = runInterruptible(pool, { started: started.buffer }, { signal: ac.signal });
+        await flagged(started);
+        ac.abort('stop it');
+        await assert.rejects(p, (err: any) => {
+          assert.ok(err instanceof InterruptedError, `${kind}: ${err?.stack}`);
+          assert.strictEqual(err.reason, 'stop it');
+          assert.match(err.interruptedStack, /does not use interruptibleTask\(\) and was terminated/);
+          return true;
+        });
+      } finally {
+        await pool.destroy();
+      }
+    });
+  });
+
+  it('handlers must be synchronous: an async one is refused by interruptibleTask(), one that returns a promise fails its task', async () => {
+    assert.throws(() => interruptibleTask(async () => 1), (err: any) => err.code === 'ERR_THREAD_KILL_INVALID_ARG_TYPE' && /^handler must be a synchronous function/.test(err.message));
+    assert.throws(() => interruptibleTask(undefined as never), (err: any) => err.code === 'ERR_THREAD_KILL_INVALID_ARG_TYPE' && /handler/.test(err.message));
+    assert.throws(() => interruptibleTask(() => Promise.resolve(1))(7), (err: any) => err.code === 'ERR_THREAD_KILL_INVALID_ARG_TYPE' && /handler must be synchronous: it returned a promise/.test(err.message));
+    await eachPool(async (kind, make) => {
+      const pool = make('promise-pool-worker.js');
+      try {
+        await assert.rejects(runInterruptible(pool, { value: 1 }, { signal: new AbortController().signal }),
+          (err: any) => !(err instanceof InterruptedError) && /handler must be synchronous: it returned a promise/.test(err.message), kind);
+      } finally {
+        await pool.destroy();
+      }
+    });
+  });
+
+  it('a pool\'s move() task arrives as its value, transferred (Piscina.move, Tinypool.move)', async () => {
+    await eachPool(async (kind, make, move) => {
+      const pool = make('move-pool-worker.js');
+      try {
+        const buf = new ArrayBuffer(16);
+        assert.strictEqual(await runInterruptible(pool, move(buf)), '[object ArrayBuffer] 16', kind);
+        assert.strictEqual(buf.byteLength, 0, `${kind}: transferred, not copied`);
+        const other = new ArrayBuffer(8);
+        const again = new ArrayBuffer(16);
+        assert.strictEqual(await runInterruptible(pool, move(again), { transferList: [other], signal: new AbortController().signal }), '[object ArrayBuffer] 16', kind);
+        assert.deepStrictEqual([again.byteLength, other.byteLength], [0, 0], kind);
+      } finally {
+        await pool.destroy();
+      }
+    });
+    void tk;
   });
 
   it('works with tinypool (Vitest\'s pool): cancel in place, the next task on the same thread', async () => {

@@ -203,9 +203,25 @@ describe('the reason codec: exactly the structured clone, whichever encoding', (
     }
   });
 
-  it('an object over the limit is refused with the same error and size as before', () => {
+  it('the limit is on v8.serialize()\'s size, as documented: up to 4080 bytes a reason arrives exactly, its description shortened or made by the receiver', () => {
+    const n = 4080 - v8.serialize('').byteLength - 1; // one more byte of length (a varint) from 128 on
+    for (const v of ['z'.repeat(3900), 'z'.repeat(n), { s: 'q'.repeat(4000) }]) {
+      assert.ok(v8.serialize(v).byteLength <= 4080, `${v8.serialize(v).byteLength}`);
+      const got = viaInterrupt(v);
+      assertSame(clone(v), got.reason);
+      const whole = `interrupted by thread ${threadId}: ${described(v)}`;
+      assert.ok(got.message === whole || (got.message.endsWith('…') && whole.startsWith(got.message.slice(0, -1))), got.message);
+      assert.ok(got.message.length > 60, got.message); // a description, shortened or not
+      assertSame(clone(v), viaToken(v));
+    }
+    assert.strictEqual(v8.serialize('z'.repeat(n)).byteLength, 4080);
+    assert.throws(() => tk.interrupt(threadId, 'z'.repeat(n + 1), { pending: true }),
+      { code: 'ERR_THREAD_KILL_OUT_OF_RANGE', message: 'reason is too large to send (4081 bytes serialized, at most 4080)' });
+  });
+
+  it('an object over the limit is refused with its v8.serialize() size', () => {
     for (const big of [{ s: 'w'.repeat(5000) }, Array.from({ length: 2000 }, (_, i) => i)]) {
-      const size = 3 + Buffer.byteLength(described(big)) + v8.serialize(big).byteLength;
+      const size = v8.serialize(big).byteLength;
       assert.ok(size > 4080);
       assert.throws(() => tk.interrupt(threadId, big, { pending: true }),
         { code: 'ERR_THREAD_KILL_OUT_OF_RANGE', message: `reason is too large to send (${size} bytes serialized, at most 4080)` });
@@ -236,20 +252,21 @@ describe('the reason codec: exactly the structured clone, whichever encoding', (
     }
   });
 
-  it('a stop token smaller than the limit takes a small object exactly when v8 did', () => {
-    // The fast path is not used under a smaller limit: the same reasons fit, the same are refused.
+  it('a stop token smaller than the limit takes a reason exactly when its v8.serialize() size fits', () => {
+    // The fast path is not used under a smaller limit; a string's UTF-8 may be longer than its v8 form.
     const capacity = 64 - 16;
     let discriminating = 0;
     for (let n = 0; n < 40; n++) {
-      const token = new tk.StopToken(new SharedArrayBuffer(64));
-      const v = { a: 'q'.repeat(n) };
-      const size = 3 + Buffer.byteLength(described(v)) + v8.serialize(v).byteLength;
-      if (size > capacity && 1 + JSON.stringify(v).length <= capacity) discriminating++;
-      if (size <= capacity) {
-        token.stop(v);
-        assertSame(clone(v), token.reason);
-      } else {
-        assert.throws(() => token.stop(v), { code: 'ERR_THREAD_KILL_OUT_OF_RANGE' });
+      for (const v of [{ a: 'q'.repeat(n) }, '中'.repeat(n)]) {
+        const token = new tk.StopToken(new SharedArrayBuffer(64));
+        const size = v8.serialize(v).byteLength;
+        if (size <= capacity && 3 + Buffer.byteLength(described(v)) + size > capacity) discriminating++;
+        if (size <= capacity) {
+          token.stop(v);
+          assertSame(clone(v), token.reason);
+        } else {
+          assert.throws(() => token.stop(v), { code: 'ERR_THREAD_KILL_OUT_OF_RANGE', message: `reason is too large to send (${size} bytes serialized, at most ${capacity})` });
+        }
       }
     }
     assert.ok(discriminating > 0);

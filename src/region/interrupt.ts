@@ -36,10 +36,11 @@ const FunctionPrototype = Function.prototype;
 const AsyncFunctionPrototype = Object.getPrototypeOf(async () => undefined) as object;
 const AsyncGeneratorFunctionPrototype = Object.getPrototypeOf(async function* () { /* never run */ }) as object;
 
-function refuseAsync(fn: Function): void {
+/** Throws the typed error for an async (generator) function passed as `name`. */
+export function refuseAsync(fn: Function, name = 'fn'): void {
   const proto = Object.getPrototypeOf(fn);
   if (proto === AsyncFunctionPrototype || proto === AsyncGeneratorFunctionPrototype) {
-    throw new InvalidArgTypeError('fn must be a synchronous function: an interruptible() region cannot reach code after an await (got an async function)');
+    throw new InvalidArgTypeError(`${name} must be a synchronous function: an interruptible() region cannot reach code after an await (got an async function)`);
   }
 }
 

@@ -237,6 +237,31 @@ export function interruptedErrorFrom(reason: unknown, by: number, interruptedSta
 }
 
 /**
+ * The RegionTimeoutError another thread's task failed with (its own
+ * deadline), rebuilt in this thread from its budget and its stack as it
+ * crossed: thread-kill/piscina's caller side, like interruptedErrorFrom.
+ */
+export function regionTimeoutErrorFrom(timeoutMs: number, by: number, stack: string): RegionTimeoutError {
+  const limit = Error.stackTraceLimit;
+  let lowered = false;
+  try {
+    Error.stackTraceLimit = 0;
+    lowered = true;
+  } catch {
+    // a frozen Error: V8 captures a stack we then replace
+  }
+  let err: RegionTimeoutError;
+  try {
+    err = new RegionTimeoutError(timeoutMs, by, stack);
+  } finally {
+    if (lowered) Error.stackTraceLimit = limit;
+  }
+  const frames = stack.indexOf('\n    at ');
+  err.stack = `${err.name}: ${err.message}${frames < 0 ? '' : stack.slice(frames)}`;
+  return err;
+}
+
+/**
  * An interruptible() region ran past its own deadline (`{ timeoutMs }`). An
  * InterruptedError (existing catch code works; `code` is the same), told apart
  * by its class, `timedOut` and the budget it had. `by` is the thread itself.

@@ -135,7 +135,8 @@ function commonEncoding(reason: unknown, json: boolean): string | number | boole
   }
 }
 
-function serialize(reason: unknown, name: string, limit: number): Uint8Array {
+/** The common encoding of `reason` as bytes, else undefined. */
+function commonBytes(reason: unknown, limit: number): Uint8Array | undefined {
   const common = commonEncoding(reason, limit >= MAX_REASON_BYTES);
   switch (typeof common) {
     case 'string':
@@ -152,33 +153,55 @@ function serialize(reason: unknown, name: string, limit: number): Uint8Array {
     case 'object':
       return NULL;
     default:
-      return serializeV8(reason, name);
+      return undefined;
   }
 }
 
-/** `bytes`, unless they exceed `limit`. */
-function withinLimit(bytes: Uint8Array, name: string, limit: number): Uint8Array {
-  if (bytes.byteLength > limit) {
-    throw new OutOfRangeError(`${name} is too large to send (${bytes.byteLength} bytes serialized, at most ${limit})`);
-  }
-  return bytes;
+function serialize(reason: unknown, name: string, limit: number): Uint8Array {
+  const bytes = commonBytes(reason, limit);
+  // (Under a small limit, a string's UTF-8 can outgrow its v8.serialize() size: the limit is that size.)
+  return bytes !== undefined && bytes.byteLength <= limit ? bytes : serializeV8(reason, name, limit);
 }
 
-/** The general encoding: a description, then v8.serialize() bytes. */
-function serializeV8(reason: unknown, name: string): Uint8Array {
+// The shortest description worth carrying: with less room the value itself
+// crosses without one, and the receiver describes it after decoding.
+const MIN_DESCRIPTION = 32;
+
+/**
+ * The general encoding: a description, then v8.serialize() bytes. The limit
+ * is on v8.serialize()'s size, as documented: a description that does not
+ * fit beside it is shortened, or left out (then the bytes are v8's own,
+ * whose first byte, 0xFF, tells them apart).
+ */
+function serializeV8(reason: unknown, name: string, limit: number): Uint8Array {
   let body: Uint8Array;
   try {
     body = v8.serialize(reason);
   } catch (err) {
     throw new NotCloneableError(`${name} must be structured-cloneable: ${(err as Error).message}`, { cause: err });
   }
-  const text = Buffer.from(describe(reason), 'utf8');
+  if (body.byteLength > limit) {
+    throw new OutOfRangeError(`${name} is too large to send (${body.byteLength} bytes serialized, at most ${limit})`);
+  }
+  let text: Buffer = Buffer.from(describe(reason), 'utf8');
+  const room = limit - 3 - body.byteLength;
+  if (text.byteLength > room) {
+    if (room < MIN_DESCRIPTION) return body;
+    text = shortened(text, room);
+  }
   const out = Buffer.allocUnsafe(3 + text.byteLength + body.byteLength);
   out[0] = TAG_DESCRIBED;
   out.writeUInt16LE(text.byteLength, 1);
   text.copy(out, 3);
   out.set(body, 3 + text.byteLength);
   return out;
+}
+
+/** `text` (UTF-8) cut to at most `room` bytes at a character boundary, ending in "…". */
+function shortened(text: Buffer, room: number): Buffer {
+  let end = room - 3; // "…" is 3 bytes
+  while (end > 0 && (text[end] & 0xc0) === 0x80) end--; // not inside a character
+  return Buffer.concat([text.subarray(0, end), Buffer.from('…', 'utf8')]);
 }
 
 /** The UTF-8 text of bytes[start..] (a region's bytes are a Buffer: one call). */
@@ -211,7 +234,7 @@ export function describeEncoded(bytes: Encoded | null | undefined): string | und
 
 /** The reason's bytes, checked against `limit`; undefined stays undefined. */
 export function serializeReason(reason: unknown, name: string, limit = MAX_REASON_BYTES): Uint8Array | undefined {
-  return reason === undefined ? undefined : withinLimit(serialize(reason, name, limit), name, limit);
+  return reason === undefined ? undefined : serialize(reason, name, limit);
 }
 
 /**
@@ -224,7 +247,7 @@ export function serializeReason(reason: unknown, name: string, limit = MAX_REASO
 export function encodeReason(reason: unknown, name: string): Uint8Array | string | number | boolean | null | undefined {
   if (reason === undefined) return undefined;
   const common = commonEncoding(reason, true);
-  return common !== undefined ? common : withinLimit(serializeV8(reason, name), name, MAX_REASON_BYTES);
+  return common !== undefined ? common : serializeV8(reason, name, MAX_REASON_BYTES);
 }
 
 /** The reason in this thread, from its bytes (undefined for none). */
