@@ -150,8 +150,12 @@ interface PoolLike {
 // A task that has not started this long after its cancellation is left to
 // the pool's own abort: a pool drops a task still in its queue (nothing is
 // terminated), and a worker that runs it without interruptibleTask() — which
-// nothing could interrupt in place — is terminated, as with pool.run().
-const NOT_STARTED_MS = 100;
+// nothing could interrupt in place — is terminated, as with pool.run(). Long
+// enough for a task sent to a worker to start there (it then sees the
+// cancellation itself), and for a pool's own failure to arrive first (a
+// worker file that does not load takes tens of ms to say so, even on a busy
+// machine): that failure then rejects as itself.
+const NOT_STARTED_MS = 1000;
 
 /**
  * A Piscina.move() / Tinypool.move() task: the pool would send its value and
