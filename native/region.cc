@@ -321,8 +321,11 @@ void OnInterrupt(void*) {
       changed = true;
     } else if (idx == best) {
       // The same region, already being interrupted: it throws once, for both.
-      // A kill's request takes the lead (its error must say kill).
-      if (r.kill && !rs.fired.kill) std::swap(r, rs.fired);
+      // A kill's request takes the lead (its error must say kill), and an
+      // interrupt's takes it from the region's own deadline (its interrupter
+      // is told it was delivered: its reason must be what arrives).
+      if ((r.kill && !rs.fired.kill) || (!r.kill && !rs.fired.kill && rs.fired.timeout && !r.timeout))
+        std::swap(r, rs.fired);
       rs.merged.push_back(std::move(r));
     } else {
       // Aimed inside a region that is already being interrupted.

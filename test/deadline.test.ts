@@ -130,6 +130,31 @@ describe('deadlines: interruptible(fn, { timeoutMs })', () => {
     assert.ok(kinds.has('interrupt') || kinds.has('timeout'));
   });
 
+  it('an interrupt told it was delivered is what the region threw, also when the region\'s deadline came due at the same moment (300 rounds)', async () => {
+    const t = fixtureWorker('deadline', { case: 'race-interrupt', handle: true });
+    const outcomes = new Set<string>();
+    for (let i = 0; i < 300; i++) {
+      const region = await t.next(); // (aimed at this region: by then the next one may have begun)
+      // Aim near the 3 ms deadline (only to make the race likely: the
+      // assertions hold whatever the timing).
+      const until = performance.now() + 2.5 + (i % 10) / 10;
+      while (performance.now() < until) { /* spin */ }
+      const d = await tk.interrupt(region, i, { untilDelivered: true });
+      const [thrown, kind, reason] = await t.next();
+      assert.strictEqual(thrown, 1);
+      if (d.delivered) assert.deepStrictEqual([kind, reason], ['interrupt', i], `round ${i}`);
+      else assert.deepStrictEqual([kind, d.why], ['timeout', 'region-finished'], `round ${i}`);
+      outcomes.add(`${d.delivered}`);
+    }
+    for (;;) {
+      await tk.interrupt(await t.next(), 'leave', { untilDelivered: true });
+      const [, kind] = await t.next();
+      if (kind === 'leave') break;
+    }
+    assert.strictEqual(await t.exited, 0);
+    assert.ok(outcomes.size > 0);
+  });
+
   it('process.exit() is not swallowed by a worker in a region with a deadline, and the watchdog never keeps a process alive', async () => {
     const r = await runChild(`
       const tk = require(TK);
