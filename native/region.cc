@@ -4,6 +4,8 @@
 #include <node_buffer.h>
 
 #include <algorithm>
+#include <cstring>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "compat.h"
@@ -62,6 +64,10 @@ struct RegionStack {
   // The script id of Node's built-in module loader on this thread, once a
   // capture met one of its frames (see LoadsNodeModule).
   int loader_script_id = -1;
+  // Script id → whether it is Node's own JavaScript (a `node:` script), for
+  // each script seen at the top of an interrupted stack (see
+  // TopFrameIsNodeInternal).
+  std::unordered_map<int, bool> node_internal_scripts;
   // The last rearmDeadline(): a timeout of that region reports this budget.
   uint64_t rearmed_seq = 0;
   double rearmed_ms = 0;
@@ -191,11 +197,42 @@ v8::Local<v8::StackTrace> CaptureForRegion(v8::Isolate* isolate, RegionStack& rs
 // deadline during require('node:http') on the main thread made the next
 // console.log to a pipe throw "net.Socket is not a constructor".
 constexpr char kNodeModuleLoader[] = "node:internal/bootstrap/realm";
-// How long one delivery waits for the loader at most (a built-in's top level
-// never takes that long; the only way to stay inside the loader longer is
-// user code called from a built-in's top level), and how often it looks again.
-constexpr int64_t kLoaderWaitMaxNs = 1'000'000'000;
-constexpr int64_t kLoaderRetryNs = 100'000;
+// How long one delivery waits for Node's own code at most (a built-in's top
+// level never takes that long, nor does one call of an API whose JavaScript
+// is Node's; only a long computation in it, such as util.inspect() of a huge
+// value, or user code called from a built-in's top level, does), and how
+// often it looks again.
+constexpr int64_t kNodeWaitMaxNs = 250'000'000;
+constexpr uint32_t kNodeWaitMinLooks = 2000;
+constexpr int64_t kNodeRetryNs = 100'000;
+
+// Whether the topmost JS frame runs Node's own JavaScript (a `node:` script):
+// the interrupt arrived inside a call into Node (console.log, a stream's
+// write, …), whose bookkeeping a termination would cut short. Measured:
+// regions looping over console.log, stopped by their deadlines, left stdout
+// (a pipe or a file) silent for the rest of the process. Read from the
+// capture OnInterrupt makes anyway; each script is classified once, by name.
+bool TopFrameIsNodeInternal(v8::Isolate* isolate, RegionStack& rs, v8::Local<v8::StackTrace> trace) {
+  // The topmost frame that has a script: V8's builtins (Array.prototype.join,
+  // …, which Node's own code calls too) have none, and stand for their caller.
+  const int n = trace.IsEmpty() ? 0 : trace->GetFrameCount();
+  for (int i = 0; i < n; i++) {
+    v8::Local<v8::StackFrame> f = trace->GetFrame(isolate, i);
+    const int id = f->GetScriptId();
+    auto known = rs.node_internal_scripts.find(id);
+    if (known != rs.node_internal_scripts.end()) return known->second;
+    v8::Local<v8::String> name = f->GetScriptName();
+    if (name.IsEmpty() || name->Length() == 0) continue;
+    bool internal = false;
+    if (name->Length() >= 5) {
+      v8::String::Utf8Value utf8(isolate, name);
+      internal = *utf8 != nullptr && strncmp(*utf8, "node:", 5) == 0;
+    }
+    rs.node_internal_scripts.emplace(id, internal);
+    return internal;
+  }
+  return false;
+}
 
 // Whether the top `cut` frames of `trace` (the interrupted region's own) run
 // inside Node's built-in module loader: then the delivery waits (see
@@ -230,31 +267,37 @@ void LearnRegionFrame(v8::Isolate* isolate, RegionStack& rs) {
   rs.region_function_name.Reset(isolate, fn);
 }
 
-// Whether the delivery OnInterrupt just chose (rs.fired, for the region
-// whose frames are the top rs.fired_cut of `trace`) must wait: the region is
-// inside Node's loading of one of its own modules (LoadsNodeModule), and has
-// not been waiting for kLoaderWaitMaxNs yet.
-bool WaitsForNodeModule(v8::Isolate* isolate, RegionStack& rs, v8::Local<v8::StackTrace> trace) {
-  if (!LoadsNodeModule(isolate, rs, trace, rs.fired_cut)) return false;
+// Whether the delivery OnInterrupt just chose (rs.fired and what merged
+// into it) has been waiting for Node's own code for less than
+// kNodeWaitMaxNs (and starts its clock if it had not waited yet).
+bool MayWaitLonger(RegionStack& rs) {
   const int64_t now = MonotonicNs();
-  int64_t& since = rs.fired.loader_wait_since_ns;
-  for (const InterruptRequest& m : rs.merged)
-    if (m.loader_wait_since_ns != 0 && (since == 0 || m.loader_wait_since_ns < since)) since = m.loader_wait_since_ns;
+  int64_t& since = rs.fired.node_wait_since_ns;
+  uint32_t& looks = rs.fired.node_waits;
+  for (const InterruptRequest& m : rs.merged) {
+    if (m.node_wait_since_ns != 0 && (since == 0 || m.node_wait_since_ns < since)) since = m.node_wait_since_ns;
+    looks = std::max(looks, m.node_waits);
+  }
   if (since == 0) since = now;
-  return now - since < kLoaderWaitMaxNs;
+  // Both bounds: time, and how many times it looked (a busy machine wakes
+  // the watchdog late, and a thread inside Node's code 90% of the time would
+  // otherwise be caught there after a few looks).
+  return ++looks <= kNodeWaitMinLooks || now - since < kNodeWaitMaxNs;
 }
 
 // Puts the chosen delivery (rs.fired and what merged into it) back into the
 // thread's queue, untouched, and has the watchdog arm the interrupt again
-// shortly: it lands once the loader is done (or at the region's boundary,
-// like any request still queued when a region exits).
+// shortly: it lands once Node's code has returned (or at the region's
+// boundary, like any request still queued when a region exits).
 void DeferFired(Entry* e, RegionStack& rs) {
-  const int64_t since = rs.fired.loader_wait_since_ns;
+  const int64_t since = rs.fired.node_wait_since_ns;
+  const uint32_t looks = rs.fired.node_waits;
   {
     RegistryLock lock(RegistryLock::kBlock, e->isolate);
     e->requests.push_back(std::move(rs.fired));
     for (InterruptRequest& m : rs.merged) {
-      m.loader_wait_since_ns = since;
+      m.node_wait_since_ns = since;
+      m.node_waits = looks;
       e->requests.push_back(std::move(m));
     }
     e->queued_requests.fetch_add(static_cast<uint32_t>(1 + rs.merged.size()));
@@ -263,7 +306,7 @@ void DeferFired(Entry* e, RegionStack& rs) {
   rs.merged.clear();
   rs.fired_seq = 0;
   rs.fired_cut = 0;
-  RetryInterruptAt(e, MonotonicNs() + kLoaderRetryNs);
+  RetryInterruptAt(e, MonotonicNs() + kNodeRetryNs);
 }
 
 // Runs on the target thread, from V8's interrupt check while JS runs. It
@@ -340,8 +383,13 @@ void OnInterrupt(void*) {
     // Only V8's frame records: turning them into strings waits until after
     // the region has thrown, and most of it until someone reads err.stack.
     v8::HandleScope scope(isolate);
+    // Never inside Node's own JavaScript (see TopFrameIsNodeInternal and
+    // LoadsNodeModule): the delivery waits, unless it has waited too long.
     v8::Local<v8::StackTrace> trace = CaptureForRegion(isolate, rs, boundary, &rs.fired_cut);
-    if (may_wait && WaitsForNodeModule(isolate, rs, trace)) {
+    const bool wait = may_wait &&
+                      (TopFrameIsNodeInternal(isolate, rs, trace) || LoadsNodeModule(isolate, rs, trace, rs.fired_cut)) &&
+                      MayWaitLonger(rs);
+    if (wait) {
       DeferFired(e, rs);
       changed = false;
     } else {

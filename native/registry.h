@@ -81,9 +81,10 @@ struct InterruptRequest {
   bool kill = false;
   // Queued by the deadline watchdog: the addressed region's own deadline passed.
   bool timeout = false;
-  // When its delivery first waited for Node's module loader (0: never); see
-  // region.cc, LoadsNodeModule.
-  int64_t loader_wait_since_ns = 0;
+  // When its delivery first waited for Node's own code to return (0: never);
+  // see region.cc, MayWaitLonger.
+  int64_t node_wait_since_ns = 0;
+  uint32_t node_waits = 0;  // how many times its delivery looked and waited
   std::string reason;       // v8.serialize()d reason, may be empty
 };
 

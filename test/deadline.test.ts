@@ -99,6 +99,31 @@ describe('deadlines: interruptible(fn, { timeoutMs })', () => {
     assert.deepStrictEqual([r.code, r.stdout, r.stderr], [0, 'function number\n', 'RegionTimeoutError\n']);
   });
 
+  it('a deadline that comes due inside Node\'s own code (console.log, a stream write) waits for it to return: stdout keeps working (child process, stdout a pipe and a file)', async () => {
+    const source = `
+      const tk = require(TK);
+      let lines = 0, timedOut = 0;
+      for (let r = 0; r < 40; r++) {
+        try { tk.interruptible(() => { for (;;) { console.log('line ' + lines++); process.stdout.write('w\\n'); } }, { timeoutMs: 0.2 + (r % 7) / 10 }); }
+        catch (e) { if (e.name === 'RegionTimeoutError') timedOut++; else throw e; }
+      }
+      console.log('AFTER ' + timedOut);`;
+    const piped = await runChild(source, { deadlineMs: 60_000 });
+    assert.strictEqual(piped.code, 0, piped.stderr);
+    assert.ok(piped.stdout.endsWith('\nAFTER 40\n'), piped.stdout.slice(-200));
+    // stdout a file (Node writes it synchronously).
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tk-dl-'));
+    fs.writeFileSync(path.join(dir, 'main.js'), `const TK = ${JSON.stringify(LIB)};\n${source}`);
+    const out = fs.openSync(path.join(dir, 'out.txt'), 'w');
+    const { spawn } = require('child_process') as typeof import('child_process');
+    const child = spawn(process.execPath, [path.join(dir, 'main.js')], { stdio: ['ignore', out, 'inherit'] });
+    const [code] = await new Promise<[number | null]>((resolve) => child.once('close', (c) => resolve([c])));
+    fs.closeSync(out);
+    assert.strictEqual(code, 0);
+    const written = fs.readFileSync(path.join(dir, 'out.txt'), 'utf8');
+    assert.ok(written.endsWith('\nAFTER 40\n'), written.slice(-300));
+  });
+
   it('a deadline racing a kill: the thread always dies (50 rounds) @sanitize', async () => {
     for (let i = 0; i < 50; i++) {
       const t = fixtureWorker('deadline', { case: 'race-kill' }, tk.KillableWorker);
