@@ -216,24 +216,7 @@ export function interruptedErrorFromCapture(reason: EncodedReason, by: number, r
  * cancellation's latency path, and nothing a reader could use).
  */
 export function interruptedErrorFrom(reason: unknown, by: number, interruptedStack: string): InterruptedError {
-  const limit = Error.stackTraceLimit;
-  let lowered = false;
-  try {
-    Error.stackTraceLimit = 0;
-    lowered = true;
-  } catch {
-    // a frozen Error: V8 captures a stack we then replace
-  }
-  let err: InterruptedError;
-  try {
-    err = new InterruptedError(reason, by, interruptedStack);
-  } finally {
-    if (lowered) Error.stackTraceLimit = limit;
-  }
-  // Its frames, after whatever its header says (a message may span lines).
-  const frames = interruptedStack.indexOf('\n    at ');
-  err.stack = `${err.name}: ${err.message}${frames < 0 ? '' : interruptedStack.slice(frames)}`;
-  return err;
+  return rebuilt(() => new InterruptedError(reason, by, interruptedStack), interruptedStack);
 }
 
 /**
@@ -242,6 +225,11 @@ export function interruptedErrorFrom(reason: unknown, by: number, interruptedSta
  * crossed: thread-kill/piscina's caller side, like interruptedErrorFrom.
  */
 export function regionTimeoutErrorFrom(timeoutMs: number, by: number, stack: string): RegionTimeoutError {
+  return rebuilt(() => new RegionTimeoutError(timeoutMs, by, stack), stack);
+}
+
+/** `make()`'s error, built without V8's stack capture; its `stack`: its own header, then the frames of `crossed`. */
+function rebuilt<E extends Error>(make: () => E, crossed: string): E {
   const limit = Error.stackTraceLimit;
   let lowered = false;
   try {
@@ -250,14 +238,15 @@ export function regionTimeoutErrorFrom(timeoutMs: number, by: number, stack: str
   } catch {
     // a frozen Error: V8 captures a stack we then replace
   }
-  let err: RegionTimeoutError;
+  let err: E;
   try {
-    err = new RegionTimeoutError(timeoutMs, by, stack);
+    err = make();
   } finally {
     if (lowered) Error.stackTraceLimit = limit;
   }
-  const frames = stack.indexOf('\n    at ');
-  err.stack = `${err.name}: ${err.message}${frames < 0 ? '' : stack.slice(frames)}`;
+  // Its frames, after whatever its header says (a message may span lines).
+  const frames = crossed.indexOf('\n    at ');
+  err.stack = `${err.name}: ${err.message}${frames < 0 ? '' : crossed.slice(frames)}`;
   return err;
 }
 
