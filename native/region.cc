@@ -61,13 +61,9 @@ struct RegionStack {
   bool region_frame_learned = false;
   int region_script_id = -1;
   v8::Global<v8::String> region_function_name;
-  // The script id of Node's built-in module loader on this thread, once a
-  // capture met one of its frames (see LoadsNodeModule).
-  int loader_script_id = -1;
-  // Script id → whether it is Node's own JavaScript (a `node:` script), for
-  // each script seen at the top of an interrupted stack (see
-  // TopFrameIsNodeInternal).
-  std::unordered_map<int, bool> node_internal_scripts;
+  // Script id → what kind of script it is (see ScriptKindOf), for each
+  // script seen in an interrupted region's frames.
+  std::unordered_map<int, uint8_t> script_kinds;
   // The last rearmDeadline(): a timeout of that region reports this budget.
   uint64_t rearmed_seq = 0;
   double rearmed_ms = 0;
@@ -188,69 +184,90 @@ v8::Local<v8::StackTrace> CaptureForRegion(v8::Isolate* isolate, RegionStack& rs
   return trace;
 }
 
-// Node's loader of its own (built-in) modules. A built-in whose first
-// evaluation is unwound half way stays half-loaded for the rest of the
-// thread: the loader marked it loading and its `finally` (which a
-// termination skips) never runs, so every later require() of it — and
-// everything Node loads lazily through it: process.stdout's node:net,
-// `performance`, `navigator` — gets the partial exports. Measured: a
-// deadline during require('node:http') on the main thread made the next
-// console.log to a pipe throw "net.Socket is not a constructor".
-constexpr char kNodeModuleLoader[] = "node:internal/bootstrap/realm";
-// How long one delivery waits for Node's own code at most (a built-in's top
-// level never takes that long, nor does one call of an API whose JavaScript
-// is Node's; only a long computation in it, such as util.inspect() of a huge
-// value, or user code called from a built-in's top level, does), and how
-// often it looks again.
+// How long a delivery waits for Node's own code at most, when that code is
+// not guarding an async context (see MustWait): a built-in's top level never
+// takes that long, nor does one call of an API whose JavaScript is Node's;
+// only a long computation in it (util.inspect() of a huge value) does. How
+// often it looks again: every 100 µs, every 10 ms once it has looked 2,000
+// times (a region hung inside an async context waits for good).
 constexpr int64_t kNodeWaitMaxNs = 250'000'000;
 constexpr uint32_t kNodeWaitMinLooks = 2000;
 constexpr int64_t kNodeRetryNs = 100'000;
+constexpr int64_t kNodeRetryLateNs = 10'000'000;
 
-// Whether the topmost JS frame runs Node's own JavaScript (a `node:` script):
-// the interrupt arrived inside a call into Node (console.log, a stream's
-// write, …), whose bookkeeping a termination would cut short. Measured:
-// regions looping over console.log, stopped by their deadlines, left stdout
-// (a pipe or a file) silent for the rest of the process. Read from the
-// capture OnInterrupt makes anyway; each script is classified once, by name.
-bool TopFrameIsNodeInternal(v8::Isolate* isolate, RegionStack& rs, v8::Local<v8::StackTrace> trace) {
-  // The topmost frame that has a script: V8's builtins (Array.prototype.join,
-  // …, which Node's own code calls too) have none, and stand for their caller.
-  const int n = trace.IsEmpty() ? 0 : trace->GetFrameCount();
-  for (int i = 0; i < n; i++) {
-    v8::Local<v8::StackFrame> f = trace->GetFrame(isolate, i);
-    const int id = f->GetScriptId();
-    auto known = rs.node_internal_scripts.find(id);
-    if (known != rs.node_internal_scripts.end()) return known->second;
-    v8::Local<v8::String> name = f->GetScriptName();
-    if (name.IsEmpty() || name->Length() == 0) continue;
-    bool internal = false;
-    if (name->Length() >= 5) {
-      v8::String::Utf8Value utf8(isolate, name);
-      internal = *utf8 != nullptr && strncmp(*utf8, "node:", 5) == 0;
-    }
-    rs.node_internal_scripts.emplace(id, internal);
-    return internal;
+// What a frame's script is, for MustWait.
+enum ScriptKind : uint8_t {
+  kNoScript,          // V8's builtins (Array.prototype.join, …): they stand for their caller
+  kUserScript,
+  kNodeScript,        // Node's own JavaScript (a `node:` script)
+  kNodeModuleLoader,  // node:internal/bootstrap/realm: Node loading one of its own modules
+  kNodeAsyncContext,  // async_hooks, AsyncLocalStorage, diagnostics_channel
+};
+
+bool StartsWith(const char* s, const char* prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
+
+// Each script id is classified once, by name.
+ScriptKind ScriptKindOf(v8::Isolate* isolate, RegionStack& rs, v8::Local<v8::StackFrame> f) {
+  const int id = f->GetScriptId();
+  auto known = rs.script_kinds.find(id);
+  if (known != rs.script_kinds.end()) return static_cast<ScriptKind>(known->second);
+  ScriptKind kind = kNoScript;
+  v8::Local<v8::String> name = f->GetScriptName();
+  if (!name.IsEmpty() && name->Length() > 0) {
+    v8::String::Utf8Value utf8(isolate, name);
+    const char* n = *utf8 != nullptr ? *utf8 : "";
+    if (!StartsWith(n, "node:"))
+      kind = kUserScript;
+    else if (strcmp(n, "node:internal/bootstrap/realm") == 0)
+      kind = kNodeModuleLoader;
+    else if (StartsWith(n, "node:async_hooks") || StartsWith(n, "node:diagnostics_channel") ||
+             StartsWith(n, "node:internal/async_"))
+      kind = kNodeAsyncContext;
+    else
+      kind = kNodeScript;
   }
-  return false;
+  rs.script_kinds.emplace(id, kind);
+  return kind;
 }
 
-// Whether the top `cut` frames of `trace` (the interrupted region's own) run
-// inside Node's built-in module loader: then the delivery waits (see
-// OnInterrupt). Script ids compare as integers once the loader was met.
-bool LoadsNodeModule(v8::Isolate* isolate, RegionStack& rs, v8::Local<v8::StackTrace> trace, int cut) {
-  for (int i = 0; i < cut; i++) {
-    v8::Local<v8::StackFrame> f = trace->GetFrame(isolate, i);
-    const int id = f->GetScriptId();
-    if (id == rs.loader_script_id) return true;
-    if (rs.loader_script_id >= 0) continue;
-    v8::Local<v8::String> name = f->GetScriptName();
-    if (name.IsEmpty() || name->Length() != static_cast<int>(sizeof kNodeModuleLoader - 1) ||
-        !name->StringEquals(v8::String::NewFromUtf8Literal(isolate, kNodeModuleLoader)))
-      continue;
-    rs.loader_script_id = id;
-    return true;
+enum class Wait { kNo, kBounded, kUnbounded };
+
+// Whether a delivery to the region whose frames are the top `cut` of
+// `trace` must wait: a termination cuts Node's own JavaScript short where
+// it stands, skipping its `finally` blocks, and Node's bookkeeping stays
+// broken for the rest of the thread. Measured:
+// - the interrupt arrived inside a call into Node (the topmost frame with a
+//   script is a `node:` one: console.log, a stream's write, …): regions
+//   looping over console.log, stopped by their deadlines, left stdout (a
+//   pipe or a file) silent for good;
+// - Node was loading one of its own modules for the region (its loader,
+//   compileForInternalLoader, among the region's frames; a built-in's top
+//   level may call back into user code): the built-in stayed half-loaded
+//   (the loader had marked it loading), so a deadline during
+//   require('node:http') made the next console.log to a pipe throw
+//   "net.Socket is not a constructor";
+// - Node was running the region's code inside an async context
+//   (AsyncResource.runInAsyncScope, AsyncLocalStorage.run,
+//   diagnostics_channel): the next callback aborted the process ("async hook
+//   stack has become corrupted"), or the store stayed set for good. Nothing
+//   can repair these, so such a delivery waits until that code returns.
+// Read from the capture every interrupt makes anyway: map lookups.
+Wait MustWait(v8::Isolate* isolate, RegionStack& rs, v8::Local<v8::StackTrace> trace, int cut) {
+  const int n = trace.IsEmpty() ? 0 : trace->GetFrameCount();
+  Wait wait = Wait::kNo;
+  bool top_seen = false;
+  for (int i = 0; i < n && (i < cut || !top_seen); i++) {
+    const ScriptKind kind = ScriptKindOf(isolate, rs, trace->GetFrame(isolate, i));
+    if (kind == kNoScript) continue;
+    if (!top_seen) {
+      top_seen = true;
+      if (kind != kUserScript) wait = Wait::kBounded;
+    }
+    if (i >= cut) break;
+    if (kind == kNodeAsyncContext) return Wait::kUnbounded;
+    if (kind == kNodeModuleLoader) wait = Wait::kBounded;
   }
-  return false;
+  return wait;
 }
 
 // First region entry on a thread: the caller of runRegion is the region
@@ -306,7 +323,7 @@ void DeferFired(Entry* e, RegionStack& rs) {
   rs.merged.clear();
   rs.fired_seq = 0;
   rs.fired_cut = 0;
-  RetryInterruptAt(e, MonotonicNs() + kNodeRetryNs);
+  RetryInterruptAt(e, MonotonicNs() + (looks > kNodeWaitMinLooks ? kNodeRetryLateNs : kNodeRetryNs));
 }
 
 // Runs on the target thread, from V8's interrupt check while JS runs. It
@@ -383,12 +400,12 @@ void OnInterrupt(void*) {
     // Only V8's frame records: turning them into strings waits until after
     // the region has thrown, and most of it until someone reads err.stack.
     v8::HandleScope scope(isolate);
-    // Never inside Node's own JavaScript (see TopFrameIsNodeInternal and
-    // LoadsNodeModule): the delivery waits, unless it has waited too long.
+    // Never inside Node's own JavaScript (see MustWait): the delivery
+    // waits, unless it has waited too long where that is safe.
     v8::Local<v8::StackTrace> trace = CaptureForRegion(isolate, rs, boundary, &rs.fired_cut);
-    const bool wait = may_wait &&
-                      (TopFrameIsNodeInternal(isolate, rs, trace) || LoadsNodeModule(isolate, rs, trace, rs.fired_cut)) &&
-                      MayWaitLonger(rs);
+    const Wait must = may_wait ? MustWait(isolate, rs, trace, rs.fired_cut) : Wait::kNo;
+    const bool longer = must != Wait::kNo && MayWaitLonger(rs);  // (counts the looks)
+    const bool wait = must == Wait::kUnbounded || (must == Wait::kBounded && longer);
     if (wait) {
       DeferFired(e, rs);
       changed = false;

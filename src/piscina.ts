@@ -214,10 +214,17 @@ export async function runInterruptible<R = unknown>(pool: PoolLike, task: unknow
       }, NOT_STARTED_MS);
     } else if (before === RUNNING && Atomics.compareExchange(ctl, 0, RUNNING, CANCEL_SENT) === RUNNING) {
       const region = { threadId: Atomics.load(ctl, 1), regionSeq: f64[0] };
+      // Never throws (this is an event listener): a reason that cannot cross
+      // (not cloneable, too large, a String() that throws) is only the
+      // worker's; the caller's error carries the real one.
       try {
         interrupt(region, reason);
       } catch {
-        interrupt(region, String(reason)); // not cloneable (or too large): its description
+        try {
+          interrupt(region, String(reason).slice(0, 200));
+        } catch {
+          interrupt(region);
+        }
       }
     }
   };

@@ -124,6 +124,29 @@ describe('deadlines: interruptible(fn, { timeoutMs })', () => {
     assert.ok(written.endsWith('\nAFTER 40\n'), written.slice(-300));
   });
 
+  it('a deadline that comes due inside an async context (AsyncResource.runInAsyncScope, AsyncLocalStorage.run, diagnostics_channel) waits until its code returns: the process and the store stay right (child process)', async () => {
+    const r = await runChild(`
+      const tk = require(TK);
+      const { AsyncLocalStorage, AsyncResource } = require('node:async_hooks');
+      const dc = require('node:diagnostics_channel');
+      const als = new AsyncLocalStorage();
+      const work = () => { const end = performance.now() + 15; while (performance.now() < end) { /* longer than the deadline */ } };
+      const inside = [
+        () => new AsyncResource('X').runInAsyncScope(work),
+        () => AsyncResource.bind(work)(),
+        () => als.run('STORE', work),
+        () => als.run('OUTER', () => als.exit(work)),
+        () => { const ch = dc.channel('tk'); ch.bindStore(als); ch.runStores('S', work); },
+      ];
+      const names = [];
+      for (const f of inside) {
+        try { tk.interruptible(() => { f(); for (;;) { /* the deadline lands here */ } }, { timeoutMs: 2 }); } catch (e) { names.push(e.name); }
+      }
+      console.log(names.join(' '), String(als.getStore()));
+      setTimeout(() => console.log('timer', String(als.getStore())), 1);`, { deadlineMs: 30_000 });
+    assert.deepStrictEqual([r.code, r.stdout, r.stderr], [0, `${'RegionTimeoutError '.repeat(5).trim()} undefined\ntimer undefined\n`, '']);
+  });
+
   it('a deadline racing a kill: the thread always dies (50 rounds) @sanitize', async () => {
     for (let i = 0; i < 50; i++) {
       const t = fixtureWorker('deadline', { case: 'race-kill' }, tk.KillableWorker);

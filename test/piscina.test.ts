@@ -179,6 +179,24 @@ describe('thread-kill/piscina', () => {
     });
   });
 
+  it('an abort whose reason cannot cross (too large, not cloneable, a throwing toString) still cancels in place; the caller gets the reason itself', async () => {
+    const pool = new Piscina({ filename: fixture('piscina-worker.js'), minThreads: 1, maxThreads: 1 });
+    try {
+      const unsendable = ['x'.repeat(5000), { f: () => 1, toString() { throw new Error('no'); } }, { toString: () => 'y'.repeat(9000), s: Symbol('z') }];
+      for (const reason of unsendable) {
+        const started = new Int32Array(new SharedArrayBuffer(4));
+        const ac = new AbortController();
+        const p = runInterruptible(pool, { runaway: true, started: started.buffer }, { signal: ac.signal });
+        await flagged(started);
+        ac.abort(reason);
+        await assert.rejects(p, (err: unknown) => err instanceof InterruptedError && err.reason === reason);
+      }
+      assert.strictEqual(((await runInterruptible(pool, { value: 2 })) as { value: number }).value, 4);
+    } finally {
+      await pool.destroy();
+    }
+  });
+
   it('a pool\'s move() task arrives as its value, transferred (Piscina.move, Tinypool.move)', async () => {
     await eachPool(async (kind, make, move) => {
       const pool = make('move-pool-worker.js');

@@ -256,8 +256,8 @@ describe('the reason codec: exactly the structured clone, whichever encoding', (
     // The fast path is not used under a smaller limit; a string's UTF-8 may be longer than its v8 form.
     const capacity = 64 - 16;
     let discriminating = 0;
-    for (let n = 0; n < 40; n++) {
-      for (const v of [{ a: 'q'.repeat(n) }, '中'.repeat(n)]) {
+    for (let n = 0; n < 50; n++) {
+      for (const v of [{ a: 'q'.repeat(n) }, '中'.repeat(n), 'q'.repeat(n)]) {
         const token = new tk.StopToken(new SharedArrayBuffer(64));
         const size = v8.serialize(v).byteLength;
         if (size <= capacity && 3 + Buffer.byteLength(described(v)) + size > capacity) discriminating++;

@@ -159,8 +159,14 @@ function commonBytes(reason: unknown, limit: number): Uint8Array | undefined {
 
 function serialize(reason: unknown, name: string, limit: number): Uint8Array {
   const bytes = commonBytes(reason, limit);
-  // (Under a small limit, a string's UTF-8 can outgrow its v8.serialize() size: the limit is that size.)
-  return bytes !== undefined && bytes.byteLength <= limit ? bytes : serializeV8(reason, name, limit);
+  if (bytes === undefined) return serializeV8(reason, name, limit);
+  // The limit is v8.serialize()'s size: at the default one every common
+  // encoding fits both ways; under a smaller one (a small stop token) either
+  // can be the longer (a string's UTF-8, or v8's header and length).
+  if (limit >= MAX_REASON_BYTES) return bytes;
+  const size = v8.serialize(reason).byteLength;
+  if (size > limit) throw new OutOfRangeError(`${name} is too large to send (${size} bytes serialized, at most ${limit})`);
+  return bytes.byteLength <= limit ? bytes : serializeV8(reason, name, limit);
 }
 
 // The shortest description worth carrying: with less room the value itself
