@@ -245,7 +245,8 @@ enum class Wait { kNo, kBounded, kUnbounded };
 //   level may call back into user code): the built-in stayed half-loaded
 //   (the loader had marked it loading), so a deadline during
 //   require('node:http') made the next console.log to a pipe throw
-//   "net.Socket is not a constructor";
+//   "net.Socket is not a constructor" (a load never hangs, and a busy
+//   machine can make it slow: no bound);
 // - Node was running the region's code inside an async context
 //   (AsyncResource.runInAsyncScope, AsyncLocalStorage.run,
 //   diagnostics_channel): the next callback aborted the process ("async hook
@@ -264,8 +265,7 @@ Wait MustWait(v8::Isolate* isolate, RegionStack& rs, v8::Local<v8::StackTrace> t
       if (kind != kUserScript) wait = Wait::kBounded;
     }
     if (i >= cut) break;
-    if (kind == kNodeAsyncContext) return Wait::kUnbounded;
-    if (kind == kNodeModuleLoader) wait = Wait::kBounded;
+    if (kind == kNodeAsyncContext || kind == kNodeModuleLoader) return Wait::kUnbounded;
   }
   return wait;
 }
