@@ -165,8 +165,13 @@ function serialize(reason: unknown, name: string, limit: number): Uint8Array {
   // can be the longer (a string's UTF-8, or v8's header and length).
   if (limit >= MAX_REASON_BYTES) return bytes;
   const size = v8.serialize(reason).byteLength;
-  if (size > limit) throw new OutOfRangeError(`${name} is too large to send (${size} bytes serialized, at most ${limit})`);
+  withinLimit(size, name, limit);
   return bytes.byteLength <= limit ? bytes : serializeV8(reason, name, limit);
+}
+
+/** Throws the limit's typed error for a reason of v8.serialize() size `size`. */
+function withinLimit(size: number, name: string, limit: number): void {
+  if (size > limit) throw new OutOfRangeError(`${name} is too large to send (${size} bytes serialized, at most ${limit})`);
 }
 
 // The shortest description worth carrying: with less room the value itself
@@ -186,9 +191,7 @@ function serializeV8(reason: unknown, name: string, limit: number): Uint8Array {
   } catch (err) {
     throw new NotCloneableError(`${name} must be structured-cloneable: ${(err as Error).message}`, { cause: err });
   }
-  if (body.byteLength > limit) {
-    throw new OutOfRangeError(`${name} is too large to send (${body.byteLength} bytes serialized, at most ${limit})`);
-  }
+  withinLimit(body.byteLength, name, limit);
   let text: Buffer = Buffer.from(describe(reason), 'utf8');
   const room = limit - 3 - body.byteLength;
   if (text.byteLength > room) {
