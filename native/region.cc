@@ -212,7 +212,9 @@ ScriptKind ScriptKindOf(v8::Isolate* isolate, RegionStack& rs, v8::Local<v8::Sta
   auto known = rs.script_kinds.find(id);
   if (known != rs.script_kinds.end()) return static_cast<ScriptKind>(known->second);
   ScriptKind kind = kNoScript;
-  v8::Local<v8::String> name = f->GetScriptName();
+  // (Node 22+'s built-ins come from its startup snapshot: their scripts have
+  // no name, only a source URL, "node:net".)
+  v8::Local<v8::String> name = f->GetScriptNameOrSourceURL();
   if (!name.IsEmpty() && name->Length() > 0) {
     v8::String::Utf8Value utf8(isolate, name);
     const char* n = *utf8 != nullptr ? *utf8 : "";
