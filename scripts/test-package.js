@@ -19,7 +19,8 @@
 // type checks (Node-independent: run once, on the main Node).
 // Prints "ok <name>" or "FAILED <name>: <why>" per check, then
 // "N passed, M failed". With THREAD_KILL_RESULTS set, also writes
-// {"passed":N,"failed":M} there (.ci/run sums those files).
+// {"passed":N,"failed":M,"failures":[...]} there (.ci/run sums those files
+// and lists the failures again at its end).
 // Temp dirs are removed on success and kept (path printed) on failure.
 const { spawnSync } = require('child_process');
 const fs = require('fs');
@@ -35,12 +36,14 @@ const TYPES_NODE = '@types/node@^20.19.0';
 
 let passed = 0;
 let failed = 0;
+const failures = [];
 function pass(name) {
   passed++;
   console.log(`ok ${name}`);
 }
 function fail(name, why) {
   failed++;
+  failures.push(`${name}: ${String(why).trim().split('\n')[0].slice(0, 300)}`);
   console.log(`FAILED ${name}: ${String(why).trim().replace(/\n/g, '\n    ')}`);
 }
 /** Runs fn; a throw is that check's failure. Returns whether it passed. */
@@ -491,7 +494,7 @@ function main() {
   }
 
   if (process.env.THREAD_KILL_RESULTS) {
-    fs.writeFileSync(process.env.THREAD_KILL_RESULTS, JSON.stringify({ passed, failed }));
+    fs.writeFileSync(process.env.THREAD_KILL_RESULTS, JSON.stringify({ passed, failed, failures }));
   }
   if (failed === 0) fs.rmSync(tmp, { recursive: true, force: true });
   else console.log(`temp files kept for inspection: ${tmp}`);

@@ -9,7 +9,7 @@
 //
 // Options: --grep <regexp> replaces the default test selection;
 //          --rounds <n> replaces the stress rounds (150).
-// Writes {"passed":N,"failed":M} to $THREAD_KILL_RESULTS when set
+// Writes {"passed":N,"failed":M,"failures":[...]} to $THREAD_KILL_RESULTS when set
 // (mocha's counts plus 1 for the stress step).
 const { spawn, spawnSync } = require('child_process');
 const fs = require('fs');
@@ -234,10 +234,12 @@ async function main() {
   let passed = 0;
   let failed = 0;
   let counted = false;
+  const failures = [];
   try {
     const c = JSON.parse(fs.readFileSync(mochaResults, 'utf8'));
     passed += c.passed;
     failed += c.failed;
+    failures.push(...(c.failures || []));
     counted = true;
   } catch {
     const m = /(\d+) passed, (\d+) failed/.exec(mocha.stdout);
@@ -246,14 +248,17 @@ async function main() {
   if (counted && passed + failed === 0) mochaProblems.push('no test matched --grep');
   // A crash, timeout or sanitizer report the test counts do not show is one more failure.
   if (mochaProblems.length && (!counted || failed === 0)) failed++;
+  if (mochaProblems.length) failures.push(`${mocha.title}: ${mochaProblems.join('; ')}`);
 
   const stress = await runStep('thread-kill stress on the sanitized addon',
     // ASan's quarantine (256 MB) and shadow memory grow RSS by design: the
     // RSS leak check belongs to the normal stress run, not to this one.
     ['lib/tools/cli.js', 'stress', '--rounds', rounds, '--concurrency', '2', '--rss-limit', '4096'], env, STRESS_TIMEOUT_MS);
   const stressProblems = problems(stress, collectLogs());
-  if (stressProblems.length) failed++;
-  else passed++;
+  if (stressProblems.length) {
+    failed++;
+    failures.push(`${stress.title}: ${stressProblems.join('; ')}`);
+  } else passed++;
 
   console.log('\n=== test:sanitize: summary');
   for (const [r, p] of [[mocha, mochaProblems], [stress, stressProblems]]) {
@@ -261,7 +266,7 @@ async function main() {
   }
   console.log(`total ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   if (process.env.THREAD_KILL_RESULTS) {
-    fs.writeFileSync(process.env.THREAD_KILL_RESULTS, JSON.stringify({ passed, failed }));
+    fs.writeFileSync(process.env.THREAD_KILL_RESULTS, JSON.stringify({ passed, failed, failures }));
   }
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(failed > 0 || mochaProblems.length || stressProblems.length ? 1 : 0);
