@@ -531,6 +531,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("exitNow", Napi::Function::New(env, ExitNow));
   exports.Set("osTid", Napi::Function::New(env, OsTid));
   exports.Set("holdLoop", Napi::Function::New(env, HoldLoop));
+  BindThreadNapiEnv(env);
   SetRaw(isolate, context, raw, "runRegion", RunRegion, ThreadRegionsData());
   SetRaw(isolate, context, raw, "runRegionDeadline", RunRegionDeadline, ThreadRegionsData());
   SetRaw(isolate, context, raw, "rearmDeadline", RearmDeadline);

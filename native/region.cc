@@ -1,6 +1,7 @@
 #include "region.h"
 
 #include <node.h>
+#include <node_api.h>
 #include <node_buffer.h>
 
 #include <algorithm>
@@ -73,6 +74,12 @@ struct RegionStack {
   // path reaches everything through the function's data pointer, without a
   // thread_local lookup (which costs a __tls_get_addr call in a shared object).
   Entry* entry = nullptr;
+  // The addon's first Node-API environment on this thread: only to ask
+  // whether Node is stopping the thread (see NodeIsStopping).
+  napi_env napi = nullptr;
+  // A JS function that does nothing: calling it makes a termination
+  // requested from this thread land at once (see LandTermination).
+  v8::Global<v8::Function> noop;
 };
 
 thread_local RegionStack* tl_regions = nullptr;
@@ -596,6 +603,11 @@ void* ThreadRegionsData() { return &Regions(); }
 
 void BindThreadRegions(Entry* e) { Regions().entry = e; }
 
+void BindThreadNapiEnv(napi_env env) {
+  RegionStack& rs = Regions();
+  if (rs.napi == nullptr) rs.napi = env;
+}
+
 void ResetThreadRegions() {
   if (tl_regions == nullptr) return;
   while (!tl_regions->traces.empty()) FreeTrace(*tl_regions->traces.begin());
@@ -603,6 +615,7 @@ void ResetThreadRegions() {
   tl_regions->region_function_name.Reset();
 
   tl_regions->factory.Reset();
+  tl_regions->noop.Reset();
   delete tl_regions;
   tl_regions = nullptr;
 }
@@ -634,6 +647,41 @@ void LastRegionSeq(const v8::FunctionCallbackInfo<v8::Value>& info) {
 }
 
 namespace {
+
+// Whether Node is stopping this thread's environment (Environment::
+// ExitEnv: worker.terminate(), process.exit() in a worker, the parent's
+// exit). Node has no public API for it, but Node-API reports it: each of its
+// calls that may run JS first checks `can_call_into_js()`, which is false
+// once the environment is stopping, and napi_strict_equals() is one that
+// runs none. (A pending Node-API exception would fail it too: then this
+// cannot tell, and says no, as before this check existed.)
+bool NodeIsStopping(RegionStack& rs) {
+  napi_env env = rs.napi;
+  if (env == nullptr) return false;
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) != napi_ok || pending) return false;
+  napi_value undefined;
+  if (napi_get_undefined(env, &undefined) != napi_ok) return false;
+  bool same = false;
+  return napi_strict_equals(env, undefined, undefined, &same) != napi_ok;
+}
+
+// Requests a termination and makes it land now, before the caller's next
+// statement (which might be an Atomics.wait that nothing would wake): a
+// termination requested on the isolate's own thread lands at the next
+// interrupt check, and the entry of a JS function is one.
+void LandTermination(v8::Isolate* isolate, RegionStack& rs) {
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  if (rs.noop.IsEmpty()) {
+    v8::ScriptCompiler::Source source(v8::String::NewFromUtf8Literal(isolate, ""));
+    v8::Local<v8::Function> fn;
+    if (v8::ScriptCompiler::CompileFunction(context, &source).ToLocal(&fn)) rs.noop.Reset(isolate, fn);
+  }
+  isolate->TerminateExecution();
+  if (rs.noop.IsEmpty()) return;
+  v8::MaybeLocal<v8::Value> landed = rs.noop.Get(isolate)->Call(context, v8::Undefined(isolate), 0, nullptr);
+  (void)landed;  // empty: the termination is now in effect
+}
 
 // Region entry, the rare cases: learning what the region frame looks like
 // (first region on the thread) and a { pending: true } interrupt waiting for
@@ -688,9 +736,11 @@ namespace {
     v8::Local<v8::StackTrace> trace;
     if (!rs.fired_trace.IsEmpty()) trace = rs.fired_trace.Get(isolate);
     rs.fired_trace.Reset();
-    // A real shutdown (kill(), process exit) that arrived meanwhile wins: the
-    // termination is left in place and the thread dies.
-    if (e->kill_requested.load() || g_process_exiting.load()) {
+    // A real shutdown (kill(), process exit, or Node stopping the thread:
+    // a plain worker.terminate(), the worker's own process.exit(), its
+    // parent's exit) that arrived meanwhile wins: its termination merged
+    // into ours, so it is left in place and the thread dies.
+    if (e->kill_requested.load() || g_process_exiting.load() || NodeIsStopping(rs)) {
       ResolveFired(e, rs, DeliveryResult::kRegionFinished);
       if (!terminated && !caught.IsEmpty()) isolate->ThrowException(caught);
       return;
@@ -699,6 +749,14 @@ namespace {
     // the code after the region) and throw an ordinary error instead. Must
     // happen after the TryCatch scope closed, or the throw is swallowed.
     isolate->CancelTerminateExecution();
+    // Node marks the environment stopping before it terminates the isolate,
+    // so a stop that came after the look above and before the cancel is
+    // seen now: its termination was cancelled with ours, so renew it.
+    if (NodeIsStopping(rs)) {
+      ResolveFired(e, rs, DeliveryResult::kRegionFinished);
+      LandTermination(isolate, rs);
+      return;
+    }
     // Answered before the factory runs: it may run onKill hooks, which may
     // take long; the interrupters' answer does not depend on them.
     InterruptRequest r = ResolveFired(e, rs, DeliveryResult::kDelivered);

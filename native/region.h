@@ -2,6 +2,7 @@
 // termination *it asked for* into an ordinary, catchable InterruptedError.
 #pragma once
 
+#include <node_api.h>
 #include <v8.h>
 
 #include <cstdint>
@@ -71,6 +72,9 @@ void TraceFrames(const v8::FunctionCallbackInfo<v8::Value>& info);
 void* ThreadRegionsData();
 // Owner thread, at registration: lets RunRegion reach the entry directly.
 void BindThreadRegions(Entry* e);
+// Owner thread, at addon initialisation: the Node-API environment regions
+// ask whether Node is stopping the thread (the first one is kept).
+void BindThreadNapiEnv(napi_env env);
 // Owner thread, from the environment cleanup hook.
 void ResetThreadRegions();
 

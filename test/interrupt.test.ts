@@ -314,5 +314,40 @@ describe('interrupt()', () => {
         assert.ok(!isLive(h.threadId));
       }
     });
+
+    // A plain Worker's terminate() (as a pool's destroy() does right after an
+    // abort) that lands while the region is being interrupted: Node's
+    // termination merges into the region's and must not be cancelled with
+    // it, or a thread that then waits in Atomics.wait (an idle pool worker)
+    // or spins never ends.
+    it('interrupt() and a plain worker.terminate() arriving together: terminate() always ends the thread (60 rounds) @sanitize', async () => {
+      const after = ['wait', 'spin', 'wait-in-region'];
+      for (let i = 0; i < 60; i++) {
+        const flag = new Int32Array(new SharedArrayBuffer(8));
+        const w = new Worker(`
+          const { interruptible } = require(${JSON.stringify(require.resolve('thread-kill'))});
+          const { workerData: { flag, after } } = require('worker_threads');
+          try { interruptible(() => { Atomics.store(flag, 0, 1); Atomics.notify(flag, 0); for (;;) { /* the task */ } }); }
+          catch { Atomics.store(flag, 1, 1); }
+          if (after === 'spin') for (;;) { /* busy after the catch */ }
+          else if (after === 'wait') Atomics.wait(flag, 0, 1); // idle, as a pool worker between tasks
+          else interruptible(() => Atomics.wait(flag, 0, 1)); // idle, inside another region
+        `, { eval: true, workerData: { flag, after: after[i % 3] } });
+        const exited = new Promise<number>((resolve) => w.once('exit', resolve));
+        await waitFlag(flag);
+        const terminating = i % 2 === 0
+          ? (tk.interrupt(w.threadId, 'cancel'), w.terminate())
+          : (() => { const t = w.terminate(); tk.interrupt(w.threadId, 'cancel'); return t; })();
+        let timer: NodeJS.Timeout | undefined;
+        const hung = new Promise<'hung'>((resolve) => { timer = setTimeout(resolve, 15_000, 'hung'); });
+        const outcome = await Promise.race([terminating, hung]);
+        clearTimeout(timer);
+        if (outcome === 'hung') {
+          await tk.kill(w, { graceMs: 0 });
+          assert.fail(`round ${i} (${after[i % 3]}): terminate() did not end the thread (its region caught the interrupt: ${Atomics.load(flag, 1) === 1})`);
+        }
+        assert.strictEqual(await exited, 1);
+      }
+    });
   });
 });
