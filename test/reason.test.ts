@@ -1,4 +1,5 @@
 import * as assert from 'assert';
+import { inspect } from 'util';
 import * as v8 from 'v8';
 import { threadId } from 'worker_threads';
 import * as tk from 'thread-kill';
@@ -32,10 +33,12 @@ const clone = (v: unknown): unknown => v8.deserialize(v8.serialize(v));
 // The library's describe(), for the expected messages.
 function described(v: unknown): string {
   let s: string;
-  if (typeof v === 'string') s = v;
-  else if (v instanceof Error) s = v.message;
-  else {
-    try { s = JSON.stringify(v) ?? String(v); } catch { s = String(v); }
+  try {
+    if (typeof v === 'string') s = v;
+    else if (v instanceof Error) s = String(v.message);
+    else s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = inspect(v, { depth: 2, breakLength: Infinity, customInspect: false, getters: false });
   }
   return s.length > 200 ? `${s.slice(0, 199)}…` : s;
 }
@@ -194,6 +197,29 @@ describe('the reason codec: exactly the structured clone, whichever encoding', (
     assert.strictEqual(Object.getPrototypeOf(args), Object.prototype);
     assert.throws(() => v8.serialize(args));
     assert.throws(() => tk.interrupt(threadId, { args }, { pending: true }), { code: 'ERR_THREAD_KILL_NOT_CLONEABLE' });
+  });
+
+  it('a cloneable reason with no JSON and no toString (a cycle without a prototype, a BigInt) is sent and described by every call', async () => {
+    const cycle: Record<string, unknown> = Object.create(null);
+    cycle.self = cycle;
+    const big = Object.assign(Object.create(null), { n: 1n });
+    for (const [reason, text] of [[cycle, '<ref *1> [Object: null prototype] { self: [Circular *1] }'], [big, '[Object: null prototype] { n: 1n }']] as const) {
+      assertRoundTrip(() => reason);
+      assert.strictEqual(viaInterrupt(reason).message, `interrupted by thread ${threadId}: ${text}`);
+      const token = new tk.StopToken();
+      token.stop(reason);
+      // (The token's reader describes its clone, which has the plain prototype.)
+      assert.throws(() => token.throwIfStopped(), (e: any) => e.code === 'ERR_THREAD_STOPPED' && e.message === `stopped: ${described(clone(reason))}`);
+      const w = new tk.KillableWorker('setInterval(() => {}, 1000)', { eval: true });
+      await new Promise((resolve) => w.once('online', resolve));
+      assert.strictEqual(tk.stop(w.threadId, reason), true);
+      assert.strictEqual((await tk.kill(w, { reason })).outcome, 'killed');
+    }
+  });
+
+  it('a SharedArrayBuffer (cloneable, but only by postMessage) is refused with a typed error saying what to send instead', () => {
+    assert.throws(() => tk.interrupt(threadId, { sab: new SharedArrayBuffer(8) }, { pending: true }),
+      (e: any) => e.code === 'ERR_THREAD_KILL_NOT_CLONEABLE' && /^reason must be structured-cloneable without transfer/.test(e.message) && /SharedArrayBuffer/.test(e.message));
   });
 
   it('what cannot be cloned is refused as before', () => {

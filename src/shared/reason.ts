@@ -189,7 +189,8 @@ function serializeV8(reason: unknown, name: string, limit: number): Uint8Array {
   try {
     body = v8.serialize(reason);
   } catch (err) {
-    throw new NotCloneableError(`${name} must be structured-cloneable: ${(err as Error).message}`, { cause: err });
+    throw new NotCloneableError(`${name} must be structured-cloneable without transfer, as v8.serialize() takes it (no function, symbol, ` +
+      `SharedArrayBuffer, MessagePort or other handle): ${(err as Error).message}`, { cause: err });
   }
   withinLimit(body.byteLength, name, limit);
   let text: Buffer = Buffer.from(describe(reason), 'utf8');
