@@ -215,6 +215,27 @@ describe('thread-kill/piscina', () => {
     void tk;
   });
 
+  it('abort() and then destroy() at once (a pool shutting down): both settle, every round (15 rounds per pool)', async () => {
+    await eachPool(async (kind, make) => {
+      for (let round = 0; round < 15; round++) {
+        const pool = make('piscina-worker.js');
+        const started = new Int32Array(new SharedArrayBuffer(4));
+        const ac = new AbortController();
+        const task = runInterruptible(pool, { runaway: true, started: started.buffer }, { signal: ac.signal }).then(() => 'resolved', (e) => e);
+        await flagged(started);
+        ac.abort('shutting down');
+        // destroy() terminates the worker while its region is being interrupted.
+        let timer: NodeJS.Timeout | undefined;
+        const hung = new Promise((resolve) => { timer = setTimeout(resolve, 15_000, 'hung'); });
+        const settled = await Promise.race([Promise.all([task, pool.destroy()]), hung]);
+        clearTimeout(timer);
+        assert.notStrictEqual(settled, 'hung', `${kind}, round ${round}: abort() then destroy() did not settle`);
+        const [outcome] = settled as [unknown];
+        assert.ok(outcome instanceof Error, `${kind}: the task rejects (${String(outcome)})`);
+      }
+    });
+  });
+
   it('works with tinypool (Vitest\'s pool): cancel in place, the next task on the same thread', async () => {
     const { Tinypool } = await import('tinypool'); // ESM only
     const pool = new Tinypool({ filename: fixture('piscina-worker.js'), minThreads: 1, maxThreads: 1, isolateWorkers: false });
