@@ -13,14 +13,19 @@
 // with postMessage (SharedArrayBuffers are shared, not copied).
 import './index';
 import { threadId } from 'worker_threads';
-import { InterruptedError, InvalidArgTypeError, RegionTimeoutError, interruptedErrorFrom, regionTimeoutErrorFrom } from './shared/errors';
+import {
+  InterruptedError, InvalidArgTypeError, RegionTimeoutError, interruptedErrorFrom, messageOnlyErrorFrom, messageOnlyErrorKind,
+  regionTimeoutErrorFrom,
+} from './shared/errors';
 import { interrupt, interruptible, currentRegion, refuseAsync } from './region/interrupt';
 import { func } from './shared/validate';
 
 const MARK = '__threadKillTask';
 
 // Control block shared with the worker: Int32 words [0] state, [1] threadId
-// running it, [2] threadId of the caller (who interrupts); float64 at byte
+// running it, [2] threadId of the caller (who interrupts), [3] which of
+// thread-kill's validation errors the task failed with (messageOnlyErrorKind:
+// its class and code do not survive the pool's postMessage); float64 at byte
 // 16 the task region's seq, at byte 24 the budget of a deadline that ended it.
 // States — only INTERRUPTED (and a task the pool itself dropped after
 // NOT_STARTED_MS, see runInterruptible) may reject with InterruptedError:
@@ -63,7 +68,7 @@ export function interruptibleTask<T, R>(handler: (task: T) => R): (envelope: Env
   return (envelope) => {
     if (!isEnvelope(envelope)) return synchronous(interruptible(() => handler(envelope as T)));
     const block = envelope[MARK];
-    const ctl = new Int32Array(block, 0, 3);
+    const ctl = new Int32Array(block, 0, 4);
     const f64 = new Float64Array(block, 16, 2);
     let started = false;
     try {
@@ -101,6 +106,7 @@ export function interruptibleTask<T, R>(handler: (task: T) => R): (envelope: Env
         f64[1] = err.timeoutMs;
         Atomics.store(ctl, 0, TIMED_OUT);
       } else {
+        ctl[3] = messageOnlyErrorKind(err); // (published by the store below)
         Atomics.store(ctl, 0, DONE);
       }
       throw err;
@@ -197,7 +203,7 @@ export async function runInterruptible<R = unknown>(pool: PoolLike, task: unknow
     task = moved.value;
   }
   const block = new SharedArrayBuffer(BLOCK_BYTES);
-  const ctl = new Int32Array(block, 0, 3);
+  const ctl = new Int32Array(block, 0, 4);
   const f64 = new Float64Array(block, 16, 2);
   ctl[2] = threadId;
   let reason: unknown;
@@ -245,8 +251,9 @@ export async function runInterruptible<R = unknown>(pool: PoolLike, task: unknow
   } catch (err) {
     // Errors cross postMessage as plain Errors; give the caller the real type
     // — but only for a real cancellation (the worker said so in shared
-    // memory, or the pool dropped a task that never started) and for the
-    // task's own deadline.
+    // memory, or the pool dropped a task that never started), for the task's
+    // own deadline, and for thread-kill's validation errors (a handler that
+    // returned a promise, a bad argument to a thread-kill call in the task).
     const state = Atomics.load(ctl, 0);
     const stack = (err as Error)?.stack ?? '';
     if (cancelled && state === INTERRUPTED) throw interruptedErrorFrom(reason, threadId, stack);
@@ -255,6 +262,7 @@ export async function runInterruptible<R = unknown>(pool: PoolLike, task: unknow
         'dropped by the pool (still queued), or its worker does not use interruptibleTask() and was terminated');
     }
     if (state === TIMED_OUT) throw regionTimeoutErrorFrom(f64[1], Atomics.load(ctl, 1), stack);
+    if (state === DONE && ctl[3] !== 0) throw messageOnlyErrorFrom(ctl[3], err) ?? err;
     throw err;
   } finally {
     clearTimeout(notStarted);

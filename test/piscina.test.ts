@@ -172,7 +172,23 @@ describe('thread-kill/piscina', () => {
       const pool = make('promise-pool-worker.js');
       try {
         await assert.rejects(runInterruptible(pool, { value: 1 }, { signal: new AbortController().signal }),
-          (err: any) => !(err instanceof InterruptedError) && /handler must be synchronous: it returned a promise/.test(err.message), kind);
+          (err: any) => !(err instanceof InterruptedError) && err instanceof tk.InvalidArgTypeError && err.code === 'ERR_THREAD_KILL_INVALID_ARG_TYPE' &&
+            /handler must be synchronous: it returned a promise/.test(err.message) && String(err.stack).startsWith(`InvalidArgTypeError: ${err.message}\n    at `), kind);
+      } finally {
+        await pool.destroy();
+      }
+    });
+  });
+
+  it("thread-kill's own errors in a task arrive with their class and code (a bad argument to a thread-kill call); other errors as the pool passes them", async () => {
+    await eachPool(async (kind, make) => {
+      const pool = make('piscina-worker.js');
+      try {
+        await assert.rejects(runInterruptible(pool, { badTimeout: true }),
+          (err: any) => err instanceof tk.OutOfRangeError && err.code === 'ERR_THREAD_KILL_OUT_OF_RANGE' && /options\.timeoutMs/.test(err.message) &&
+            /piscina-worker\.js:\d+/.test(String(err.stack)), kind);
+        await assert.rejects(runInterruptible(pool, { plainError: true }),
+          (err: any) => Object.getPrototypeOf(err) === Error.prototype && err.message === 'plain' && err.code === undefined, kind);
       } finally {
         await pool.destroy();
       }

@@ -228,6 +228,26 @@ export function regionTimeoutErrorFrom(timeoutMs: number, by: number, stack: str
   return rebuilt(() => new RegionTimeoutError(timeoutMs, by, stack), stack);
 }
 
+/**
+ * thread-kill's errors that are all message (the validation errors): what a
+ * pool task fails with crosses postMessage as a plain Error, so
+ * thread-kill/piscina says which of these it was (its index + 1, 0: none)
+ * and the caller's side rebuilds it with its class and `code`.
+ */
+const MESSAGE_ONLY_ERRORS = [InvalidArgTypeError, OutOfRangeError, UnknownOptionError, NotCloneableError] as const;
+
+/** Which of the message-only errors `err` is (its index + 1), or 0. */
+export function messageOnlyErrorKind(err: unknown): number {
+  return MESSAGE_ONLY_ERRORS.findIndex((E) => err instanceof E) + 1;
+}
+
+/** The message-only error of `kind` (see messageOnlyErrorKind) rebuilt from what crossed, or undefined. */
+export function messageOnlyErrorFrom(kind: number, crossed: unknown): Error | undefined {
+  const E = MESSAGE_ONLY_ERRORS[kind - 1];
+  if (E === undefined || !(crossed instanceof Error)) return undefined;
+  return rebuilt(() => new E(crossed.message), crossed.stack ?? '');
+}
+
 /** `make()`'s error, built without V8's stack capture; its `stack`: its own header, then the frames of `crossed`. */
 function rebuilt<E extends Error>(make: () => E, crossed: string): E {
   const limit = Error.stackTraceLimit;
