@@ -197,7 +197,8 @@ describe('kill()', () => {
       const { ra, codeA, rb, codeB, watchers } = JSON.parse(r.stdout);
       for (const report of [ra, rb] as tk.KillReport[]) {
         assert.strictEqual(report.outcome, 'killed');
-        assert.strictEqual(report.attempts, 1);
+        // (One stop, unless a busy machine kept the thread alive past the first retry, 10 ms.)
+        assert.ok(report.attempts >= 1, `attempts ${report.attempts}`);
         assert.deepStrictEqual(report.phases.map((p) => `${p.phase}:${p.result}`), ['cooperative:skipped', 'interrupt:skipped', 'terminate:killed']);
         assert.match(report.phases[0].note!, /no stop token and no onKill hooks/);
         assert.match(report.phases[1].note!, /no interruptible\(\) region/);
