@@ -196,7 +196,10 @@ v8::Local<v8::StackTrace> CaptureForRegion(v8::Isolate* isolate, RegionStack& rs
 // takes that long, nor does one call of an API whose JavaScript is Node's;
 // only a long computation in it (util.inspect() of a huge value) does. How
 // often it looks again: every 100 µs, every 10 ms once it has looked 2,000
-// times (a region hung inside an async context waits for good).
+// times (a region hung inside an async context waits for good). (Looking
+// again right after each look, with the watchdog spinning, was tried: in a
+// loop over console.log it found the region's own code later, not sooner,
+// on a busy machine.)
 constexpr int64_t kNodeWaitMaxNs = 250'000'000;
 constexpr uint32_t kNodeWaitMinLooks = 2000;
 constexpr int64_t kNodeRetryNs = 100'000;
@@ -209,9 +212,35 @@ enum ScriptKind : uint8_t {
   kNodeScript,        // Node's own JavaScript (a `node:` script)
   kNodeModuleLoader,  // node:internal/bootstrap/realm: Node loading one of its own modules
   kNodeAsyncContext,  // async_hooks, AsyncLocalStorage, diagnostics_channel
+  kNodeStateless,     // Node's JavaScript that keeps no state across calls (see kStatelessScripts)
 };
 
+// Node's modules whose synchronous APIs keep nothing across calls that a
+// termination in the middle could leave half-updated: they validate their
+// arguments, call into C++ (where a sync API spends its time: pbkdf2Sync,
+// deflateSync's chunk, a file system call) and wrap the result. A delivery
+// that finds only these above the region's code lands at once; waiting would
+// wait for good in a loop over such calls (each look finds the thread just
+// back from C++, in the wrapper: a 50 ms deadline around pbkdf2Sync calls of
+// 10 ms fired after 13 s). What a cut can leave: a file descriptor a
+// readFileSync had opened (no `finally` runs), as when the thread dies.
+// Streams, console, timers, the event machinery, errors (they lower
+// Error.stackTraceLimit for a moment) and crypto's random pool are not here.
+constexpr const char* kStatelessScripts[] = {
+    "node:buffer", "node:internal/buffer", "node:crypto", "node:zlib", "node:fs",
+    "node:internal/fs/utils", "node:path", "node:url", "node:internal/url", "node:querystring",
+    "node:internal/querystring", "node:string_decoder", "node:os", "node:internal/validators",
+};
+constexpr const char* kStatelessPrefix = "node:internal/crypto/";
+constexpr const char* kStatefulInPrefix = "node:internal/crypto/random";
+
 bool StartsWith(const char* s, const char* prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
+
+bool IsStatelessScript(const char* n) {
+  for (const char* s : kStatelessScripts)
+    if (strcmp(n, s) == 0) return true;
+  return StartsWith(n, kStatelessPrefix) && !StartsWith(n, kStatefulInPrefix);
+}
 
 // Each script id is classified once, by name.
 ScriptKind ScriptKindOf(v8::Isolate* isolate, RegionStack& rs, v8::Local<v8::StackFrame> f) {
@@ -232,6 +261,8 @@ ScriptKind ScriptKindOf(v8::Isolate* isolate, RegionStack& rs, v8::Local<v8::Sta
     else if (StartsWith(n, "node:async_hooks") || StartsWith(n, "node:diagnostics_channel") ||
              StartsWith(n, "node:internal/async_"))
       kind = kNodeAsyncContext;
+    else if (IsStatelessScript(n))
+      kind = kNodeStateless;
     else
       kind = kNodeScript;
   }
@@ -245,8 +276,9 @@ enum class Wait { kNo, kBounded, kUnbounded };
 // `trace` must wait: a termination cuts Node's own JavaScript short where
 // it stands, skipping its `finally` blocks, and Node's bookkeeping stays
 // broken for the rest of the thread. Measured:
-// - the interrupt arrived inside a call into Node (the topmost frame with a
-//   script is a `node:` one: console.log, a stream's write, …): regions
+// - the interrupt arrived inside a call into Node (the frames with a script
+//   on top are `node:` ones, not only stateless ones: console.log, a
+//   stream's write, …): regions
 //   looping over console.log, stopped by their deadlines, left stdout (a
 //   pipe or a file) silent for good;
 // - Node was loading one of its own modules for the region (its loader,
@@ -265,13 +297,17 @@ enum class Wait { kNo, kBounded, kUnbounded };
 Wait MustWait(v8::Isolate* isolate, RegionStack& rs, v8::Local<v8::StackTrace> trace, int cut) {
   const int n = trace.IsEmpty() ? 0 : trace->GetFrameCount();
   Wait wait = Wait::kNo;
-  bool top_seen = false;
-  for (int i = 0; i < n && (i < cut || !top_seen); i++) {
+  bool in_node = true;  // still in the run of Node's frames on top (or none yet)
+  bool user_seen = false;
+  for (int i = 0; i < n && (i < cut || !user_seen); i++) {
     const ScriptKind kind = ScriptKindOf(isolate, rs, trace->GetFrame(isolate, i));
     if (kind == kNoScript) continue;
-    if (!top_seen) {
-      top_seen = true;
-      if (kind != kUserScript) wait = Wait::kBounded;
+    if (kind == kUserScript) {
+      user_seen = true;
+      in_node = false;
+    } else if (in_node && kind != kNodeStateless) {
+      // Node's code on top (above the region's own), not only stateless calls.
+      wait = Wait::kBounded;
     }
     if (i >= cut) break;
     if (kind == kNodeAsyncContext || kind == kNodeModuleLoader) return Wait::kUnbounded;
@@ -410,11 +446,25 @@ void OnInterrupt(void*) {
     // the region has thrown, and most of it until someone reads err.stack.
     v8::HandleScope scope(isolate);
     // Never inside Node's own JavaScript (see MustWait): the delivery
-    // waits, unless it has waited too long where that is safe.
-    v8::Local<v8::StackTrace> trace = CaptureForRegion(isolate, rs, boundary, &rs.fired_cut);
-    const Wait must = may_wait ? MustWait(isolate, rs, trace, rs.fired_cut) : Wait::kNo;
-    const bool longer = must != Wait::kNo && MayWaitLonger(rs);  // (counts the looks)
-    const bool wait = must == Wait::kUnbounded || (must == Wait::kBounded && longer);
+    // waits, unless it has waited too long where that is safe. A frame of
+    // Node's that keeps state, on top, decides it without the full capture.
+    int longer_known = -1;  // MayWaitLonger's answer, once asked (it counts the looks)
+    bool wait = false;
+    if (may_wait) {
+      v8::Local<v8::StackTrace> top = CurrentTrace(isolate, 1);
+      if (!top.IsEmpty() && top->GetFrameCount() > 0 &&
+          ScriptKindOf(isolate, rs, top->GetFrame(isolate, 0)) == kNodeScript) {
+        longer_known = MayWaitLonger(rs) ? 1 : 0;
+        wait = longer_known == 1;
+      }
+    }
+    v8::Local<v8::StackTrace> trace;
+    if (!wait) {
+      trace = CaptureForRegion(isolate, rs, boundary, &rs.fired_cut);
+      const Wait must = may_wait ? MustWait(isolate, rs, trace, rs.fired_cut) : Wait::kNo;
+      const bool longer = must != Wait::kNo && (longer_known >= 0 ? longer_known == 1 : MayWaitLonger(rs));
+      wait = must == Wait::kUnbounded || (must == Wait::kBounded && longer);
+    }
     if (wait) {
       DeferFired(e, rs);
       changed = false;

@@ -137,6 +137,24 @@ describe('deadlines: interruptible(fn, { timeoutMs })', () => {
     assert.ok(written.endsWith('\nAFTER 40\n'), written.slice(-300));
   });
 
+  it('a deadline around a loop of synchronous Node APIs that spend their time in C++ (pbkdf2Sync, deflateSync) fires within a few calls: their JavaScript keeps no state, so it is not waited for', () => {
+    const crypto = require('crypto') as typeof import('crypto');
+    const zlib = require('zlib') as typeof import('zlib');
+    const data = Buffer.alloc(1 << 18, 7);
+    for (const [name, call] of [['pbkdf2Sync', () => crypto.pbkdf2Sync('pw', 'salt', 2000, 32, 'sha256')], ['deflateSync', () => zlib.deflateSync(data)]] as const) {
+      let calls = 0;
+      try {
+        tk.interruptible(() => { for (;;) { call(); calls++; } }, { timeoutMs: 20 });
+      } catch (e) {
+        assert.ok(e instanceof tk.RegionTimeoutError, String(e));
+      }
+      // Each call takes about a millisecond: a deadline that waited for a gap
+      // in Node's code (each look finds the thread just back from C++, in
+      // the API's wrapper) fired after some 2,000 calls.
+      assert.ok(calls < 500, `${name}: ${calls} calls before the 20 ms deadline fired`);
+    }
+  });
+
   it('a deadline that comes due inside an async context (AsyncResource.runInAsyncScope, AsyncLocalStorage.run, diagnostics_channel) waits until its code returns: the process and the store stay right (child process)', async () => {
     const r = await runChild(`
       const tk = require(TK);
