@@ -64,17 +64,29 @@ export function killFromParentWorker(scenario: string, options: Record<string, u
 
 export { SiblingKiller };
 
-/** A fresh FIFO; `release()` opens its write end and writes one byte, so a blocked read() returns. */
-export function makeFifo(): { path: string; release: () => void } {
+/**
+ * A fresh FIFO; `release()` opens its write end and writes one byte, so a
+ * blocked read() returns. When nobody has it open for reading any more (the
+ * reader's process ended first, as an abandoned thread's process may), there
+ * is nothing to release: it returns false.
+ */
+export function makeFifo(): { path: string; release: () => boolean } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tk-fifo-'));
   const file = path.join(dir, 'fifo');
   execFileSync('mkfifo', [file]);
   return {
     path: file,
     release() {
-      const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+      let fd: number;
+      try {
+        fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENXIO') return false; // no reader
+        throw e;
+      }
       fs.writeSync(fd, 'x');
       fs.closeSync(fd);
+      return true;
     },
   };
 }
