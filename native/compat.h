@@ -21,6 +21,9 @@
 #define TK_V8_HAS_EXTERNAL_TAGS \
   (V8_MAJOR_VERSION > 14 || (V8_MAJOR_VERSION == 14 && V8_MINOR_VERSION >= 3))
 
+// V8 13 added String::WriteV2 (and deprecated Write, which V8 14 removed).
+#define TK_V8_HAS_WRITE_V2 (V8_MAJOR_VERSION >= 13)
+
 namespace tk {
 
 // One tag per C++ type we wrap (V8 allows 0..V8_EXTERNAL_POINTER_TAG_COUNT-1;
@@ -45,6 +48,15 @@ inline void* ExternalValue(v8::Local<v8::External> external, ExternalTag tag) {
 #else
   (void)tag;
   return external->Value();
+#endif
+}
+
+// Copies all of `text`'s UTF-16 units into `buffer` (text->Length() of them).
+inline void WriteUtf16(v8::Isolate* isolate, v8::Local<v8::String> text, uint16_t* buffer) {
+#if TK_V8_HAS_WRITE_V2
+  text->WriteV2(isolate, 0, static_cast<uint32_t>(text->Length()), buffer);
+#else
+  text->Write(isolate, buffer, 0, text->Length(), v8::String::NO_NULL_TERMINATION);
 #endif
 }
 

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
+#include <vector>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -65,6 +67,11 @@ struct RegionStack {
   // Script id → what kind of script it is (see ScriptKindOf), for each
   // script seen in an interrupted region's frames.
   std::unordered_map<int, uint8_t> script_kinds;
+  // Node's script sources (by id) and where each of their lines starts, read
+  // once a Node frame at a possible function entry is seen (see AtFunctionEntry);
+  // and what each position was found to be.
+  std::unordered_map<int, std::pair<std::u16string, std::vector<uint32_t>>> node_sources;
+  std::unordered_map<uint64_t, bool> entry_positions;
   // The last rearmDeadline(): a timeout of that region reports this budget.
   uint64_t rearmed_seq = 0;
   double rearmed_ms = 0;
@@ -270,6 +277,109 @@ ScriptKind ScriptKindOf(v8::Isolate* isolate, RegionStack& rs, v8::Local<v8::Sta
   return kind;
 }
 
+bool IsIdentChar(char16_t c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$' || c > 0x7f;
+}
+
+// Whether `t[p]` starts a function's parameters, as V8 reports the position
+// of a frame stopped at the function's entry (its source position is the
+// function's start: the "(" of its parameters, or an arrow function's one
+// parameter): "(...)" followed by "{" or "=>", or "name =>". A loop's
+// back-edge reports its statement (for, while, …), a call site its call:
+// neither has that shape.
+bool StartsFunction(const std::u16string& t, size_t p) {
+  const size_t n = t.size();
+  if (p >= n) return false;
+  auto skip_ws = [&](size_t i) {
+    while (i < n && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r')) i++;
+    return i;
+  };
+  size_t i = p;
+  if (t[p] == '(') {
+    // Not a statement's parenthesis ("while (", "if (", …).
+    size_t j = p;
+    while (j > 0 && (t[j - 1] == ' ' || t[j - 1] == '\t')) j--;
+    size_t k = j;
+    while (k > 0 && IsIdentChar(t[k - 1])) k--;
+    const std::u16string word = t.substr(k, j - k);
+    for (const char16_t* kw : {u"if", u"for", u"while", u"switch", u"catch", u"with"})
+      if (word == kw) return false;
+    int depth = 0;
+    const size_t end = std::min(n, p + 4096);
+    for (; i < end; i++) {
+      const char16_t c = t[i];
+      if (c == '"' || c == '\'' || c == '`') {
+        for (i++; i < end && t[i] != c; i++)
+          if (t[i] == '\\') i++;
+      } else if (c == '(') {
+        depth++;
+      } else if (c == ')' && --depth == 0) {
+        i++;
+        break;
+      }
+    }
+    if (depth != 0) return false;
+  } else if (IsIdentChar(t[p])) {
+    while (i < n && IsIdentChar(t[i])) i++;
+  } else {
+    return false;
+  }
+  i = skip_ws(i);
+  return i < n && (t[i] == '{' || (t[i] == '=' && i + 1 < n && t[i + 1] == '>'));
+}
+
+// Whether frame `f` of a Node script stands at its function's entry, not
+// having run a statement yet (each position is looked at once).
+bool AtFunctionEntry(v8::Isolate* isolate, RegionStack& rs, v8::Local<v8::StackFrame> f) {
+  const int id = f->GetScriptId();
+  const int line = f->GetLineNumber();
+  const int col = f->GetColumn();
+  if (line < 1 || col < 1 || line >= (1 << 21) || col >= (1 << 21)) return false;
+  const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(id)) << 42) |
+                       (static_cast<uint64_t>(line) << 21) | static_cast<uint64_t>(col);
+  auto known = rs.entry_positions.find(key);
+  if (known != rs.entry_positions.end()) return known->second;
+  auto src = rs.node_sources.find(id);
+  if (src == rs.node_sources.end()) {
+    v8::Local<v8::String> text = f->GetScriptSource();
+    std::u16string t;
+    if (!text.IsEmpty()) {
+      t.resize(static_cast<size_t>(text->Length()));
+      WriteUtf16(isolate, text, reinterpret_cast<uint16_t*>(t.data()));
+    }
+    std::vector<uint32_t> starts{0};
+    for (size_t i = 0; i < t.size(); i++)
+      if (t[i] == '\n') starts.push_back(static_cast<uint32_t>(i + 1));
+    src = rs.node_sources.emplace(id, std::make_pair(std::move(t), std::move(starts))).first;
+  }
+  const auto& [t, starts] = src->second;
+  const bool entry = static_cast<size_t>(line) <= starts.size() &&
+                     StartsFunction(t, starts[static_cast<size_t>(line) - 1] + static_cast<size_t>(col) - 1);
+  rs.entry_positions.emplace(key, entry);
+  return entry;
+}
+
+// Whether the top of `trace` is a call into Node's code that has not begun:
+// a frame of Node's at its function's entry, called by the region's own code
+// (V8 checks for interrupts at every function's entry). Cut there, Node's
+// code has done nothing to be left half-done — and in a loop over
+// console.log, most looks that find the region's own code find it so.
+bool NodeCallNotStarted(v8::Isolate* isolate, RegionStack& rs, v8::Local<v8::StackTrace> trace) {
+  const int n = trace.IsEmpty() ? 0 : trace->GetFrameCount();
+  int top = -1;
+  for (int i = 0; i < n; i++) {
+    const ScriptKind kind = ScriptKindOf(isolate, rs, trace->GetFrame(isolate, i));
+    if (kind == kNoScript) continue;
+    if (top < 0) {
+      if (kind != kNodeScript || !AtFunctionEntry(isolate, rs, trace->GetFrame(isolate, i))) return false;
+      top = i;
+      continue;
+    }
+    return kind == kUserScript;
+  }
+  return false;
+}
+
 enum class Wait { kNo, kBounded, kUnbounded };
 
 // Whether a delivery to the region whose frames are the top `cut` of
@@ -299,9 +409,14 @@ Wait MustWait(v8::Isolate* isolate, RegionStack& rs, v8::Local<v8::StackTrace> t
   Wait wait = Wait::kNo;
   bool in_node = true;  // still in the run of Node's frames on top (or none yet)
   bool user_seen = false;
+  bool skip_top = NodeCallNotStarted(isolate, rs, trace);  // (it stands for its caller)
   for (int i = 0; i < n && (i < cut || !user_seen); i++) {
     const ScriptKind kind = ScriptKindOf(isolate, rs, trace->GetFrame(isolate, i));
     if (kind == kNoScript) continue;
+    if (skip_top) {
+      skip_top = false;
+      continue;
+    }
     if (kind == kUserScript) {
       user_seen = true;
       in_node = false;
@@ -447,13 +562,15 @@ void OnInterrupt(void*) {
     v8::HandleScope scope(isolate);
     // Never inside Node's own JavaScript (see MustWait): the delivery
     // waits, unless it has waited too long where that is safe. A frame of
-    // Node's that keeps state, on top, decides it without the full capture.
+    // Node's that keeps state, on top, decides it without the full capture
+    // (unless it is a call into Node that has not begun).
     int longer_known = -1;  // MayWaitLonger's answer, once asked (it counts the looks)
     bool wait = false;
     if (may_wait) {
-      v8::Local<v8::StackTrace> top = CurrentTrace(isolate, 1);
+      v8::Local<v8::StackTrace> top = CurrentTrace(isolate, 4);
       if (!top.IsEmpty() && top->GetFrameCount() > 0 &&
-          ScriptKindOf(isolate, rs, top->GetFrame(isolate, 0)) == kNodeScript) {
+          ScriptKindOf(isolate, rs, top->GetFrame(isolate, 0)) == kNodeScript &&
+          !NodeCallNotStarted(isolate, rs, top)) {
         longer_known = MayWaitLonger(rs) ? 1 : 0;
         wait = longer_known == 1;
       }
