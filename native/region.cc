@@ -561,12 +561,13 @@ void OnInterrupt(void*) {
     // the region has thrown, and most of it until someone reads err.stack.
     v8::HandleScope scope(isolate);
     // Never inside Node's own JavaScript (see MustWait): the delivery
-    // waits, unless it has waited too long where that is safe. A frame of
-    // Node's that keeps state, on top, decides it without the full capture
-    // (unless it is a call into Node that has not begun).
+    // waits, unless it has waited too long where that is safe. When it
+    // looks again, a frame of Node's that keeps state, on top, decides it
+    // without the full capture (unless it is a call into Node that has not
+    // begun).
     int longer_known = -1;  // MayWaitLonger's answer, once asked (it counts the looks)
     bool wait = false;
-    if (may_wait) {
+    if (may_wait && rs.fired.node_waits > 0) {  // (a look again: the first one needs the capture anyway)
       v8::Local<v8::StackTrace> top = CurrentTrace(isolate, 4);
       if (!top.IsEmpty() && top->GetFrameCount() > 0 &&
           ScriptKindOf(isolate, rs, top->GetFrame(isolate, 0)) == kNodeScript &&
