@@ -319,13 +319,12 @@ Napi::Value StopCell(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value MarkExiting(const Napi::CallbackInfo& info) {
-  if (BoolArg(info, 0)) g_process_exiting.store(true);
-  if (Entry* e = CurrentEntry()) {
-    // A thread whose 'exit' event ran is shutting down: its regions must no
-    // longer swallow a termination.
-    e->kill_requested.store(true);
-    e->state.store(static_cast<int32_t>(ThreadState::kExiting));
-  }
+  // The thread's 'exit' event ran: it is leaving (what threads() and kill()
+  // say of it). Its regions still work — a deadline inside an 'exit'
+  // handler fires — and Node's own stop of it afterwards (the worker's
+  // process.exit(), its parent's or the process's exit) is never swallowed:
+  // a region's boundary asks Node whether it is stopping (NodeIsStopping).
+  if (Entry* e = CurrentEntry()) e->state.store(static_cast<int32_t>(ThreadState::kExiting));
   return info.Env().Undefined();
 }
 

@@ -220,23 +220,25 @@ enum ScriptKind : uint8_t {
   kNodeModuleLoader,  // node:internal/bootstrap/realm: Node loading one of its own modules
   kNodeAsyncContext,  // async_hooks, AsyncLocalStorage, diagnostics_channel
   kNodeStateless,     // Node's JavaScript that keeps no state across calls (see kStatelessScripts)
+  kNodeNeverCut,      // node:zlib: a cut can abort the process later (see MustWait)
 };
 
 // Node's modules whose synchronous APIs keep nothing across calls that a
 // termination in the middle could leave half-updated: they validate their
 // arguments, call into C++ (where a sync API spends its time: pbkdf2Sync,
-// deflateSync's chunk, a file system call) and wrap the result. A delivery
-// that finds only these above the region's code lands at once; waiting would
-// wait for good in a loop over such calls (each look finds the thread just
-// back from C++, in the wrapper: a 50 ms deadline around pbkdf2Sync calls of
-// 10 ms fired after 13 s). What a cut can leave: a file descriptor a
-// readFileSync had opened (no `finally` runs), as when the thread dies.
-// Streams, console, timers, the event machinery, errors (they lower
-// Error.stackTraceLimit for a moment) and crypto's random pool are not here.
+// a hash's update) and wrap the result. A delivery that finds only these
+// above the region's code lands at once; waiting would wait for good in a
+// loop over such calls (each look finds the thread just back from C++, in
+// the wrapper: a 50 ms deadline around pbkdf2Sync calls of 10 ms fired after
+// 13 s). Not here: streams, console, timers, the event machinery, errors
+// (they lower Error.stackTraceLimit for a moment), crypto's random pool,
+// fs (a cut readFileSync leaves its descriptor open) and zlib (never cut at
+// all: see MustWait) — a call into those is still cut at its entry (see
+// NodeCallNotStarted), before it did anything.
 constexpr const char* kStatelessScripts[] = {
-    "node:buffer", "node:internal/buffer", "node:crypto", "node:zlib", "node:fs",
-    "node:internal/fs/utils", "node:path", "node:url", "node:internal/url", "node:querystring",
-    "node:internal/querystring", "node:string_decoder", "node:os", "node:internal/validators",
+    "node:buffer", "node:internal/buffer", "node:crypto", "node:path", "node:url",
+    "node:internal/url", "node:querystring", "node:internal/querystring", "node:string_decoder",
+    "node:os", "node:internal/validators",
 };
 constexpr const char* kStatelessPrefix = "node:internal/crypto/";
 constexpr const char* kStatefulInPrefix = "node:internal/crypto/random";
@@ -270,6 +272,8 @@ ScriptKind ScriptKindOf(v8::Isolate* isolate, RegionStack& rs, v8::Local<v8::Sta
       kind = kNodeAsyncContext;
     else if (IsStatelessScript(n))
       kind = kNodeStateless;
+    else if (strcmp(n, "node:zlib") == 0)
+      kind = kNodeNeverCut;
     else
       kind = kNodeScript;
   }
@@ -380,6 +384,41 @@ bool NodeCallNotStarted(v8::Isolate* isolate, RegionStack& rs, v8::Local<v8::Sta
   return false;
 }
 
+// Whether Node is stopping this thread's environment (Environment::
+// ExitEnv: worker.terminate(), process.exit() in a worker, the parent's
+// exit). Node has no public API for it, but Node-API reports it: each of its
+// calls that may run JS first checks `can_call_into_js()`, which is false
+// once the environment is stopping, and napi_strict_equals() is one that
+// runs none. (A pending Node-API exception would fail it too: then this
+// cannot tell, and says no, as before this check existed.)
+bool NodeIsStopping(RegionStack& rs) {
+  napi_env env = rs.napi;
+  if (env == nullptr) return false;
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) != napi_ok || pending) return false;
+  napi_value undefined;
+  if (napi_get_undefined(env, &undefined) != napi_ok) return false;
+  bool same = false;
+  return napi_strict_equals(env, undefined, undefined, &same) != napi_ok;
+}
+
+// Requests a termination and makes it land now, before the caller's next
+// statement (which might be an Atomics.wait that nothing would wake): a
+// termination requested on the isolate's own thread lands at the next
+// interrupt check, and the entry of a JS function is one.
+void LandTermination(v8::Isolate* isolate, RegionStack& rs) {
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  if (rs.noop.IsEmpty()) {
+    v8::ScriptCompiler::Source source(v8::String::NewFromUtf8Literal(isolate, ""));
+    v8::Local<v8::Function> fn;
+    if (v8::ScriptCompiler::CompileFunction(context, &source).ToLocal(&fn)) rs.noop.Reset(isolate, fn);
+  }
+  isolate->TerminateExecution();
+  if (rs.noop.IsEmpty()) return;
+  v8::MaybeLocal<v8::Value> landed = rs.noop.Get(isolate)->Call(context, v8::Undefined(isolate), 0, nullptr);
+  (void)landed;  // empty: the termination is now in effect
+}
+
 enum class Wait { kNo, kBounded, kUnbounded };
 
 // Whether a delivery to the region whose frames are the top `cut` of
@@ -420,6 +459,11 @@ Wait MustWait(v8::Isolate* isolate, RegionStack& rs, v8::Local<v8::StackTrace> t
     if (kind == kUserScript) {
       user_seen = true;
       in_node = false;
+    } else if (in_node && kind == kNodeNeverCut) {
+      // zlib's handle cut between its creation and its init(): Node asserts
+      // when it is collected ("close before init"), aborting the process.
+      // Its sync calls always return: wait for that, without a bound.
+      return Wait::kUnbounded;
     } else if (in_node && kind != kNodeStateless) {
       // Node's code on top (above the region's own), not only stateless calls.
       wait = Wait::kBounded;
@@ -510,7 +554,7 @@ void OnInterrupt(void*) {
     e->queued_requests.fetch_sub(static_cast<uint32_t>(taken.size()));
   }
 
-  const bool shutting_down = e->kill_requested.load() || g_process_exiting.load();
+  const bool shutting_down = e->kill_requested.load() || NodeIsStopping(rs);
   int best = rs.fired_seq ? IndexOfSeq(rs, rs.fired_seq) : -1;
   // Our termination for a region that is still running was cancelled by
   // someone else (Node's vm timeout calls CancelTerminateExecution when its
@@ -816,41 +860,6 @@ void LastRegionSeq(const v8::FunctionCallbackInfo<v8::Value>& info) {
 
 namespace {
 
-// Whether Node is stopping this thread's environment (Environment::
-// ExitEnv: worker.terminate(), process.exit() in a worker, the parent's
-// exit). Node has no public API for it, but Node-API reports it: each of its
-// calls that may run JS first checks `can_call_into_js()`, which is false
-// once the environment is stopping, and napi_strict_equals() is one that
-// runs none. (A pending Node-API exception would fail it too: then this
-// cannot tell, and says no, as before this check existed.)
-bool NodeIsStopping(RegionStack& rs) {
-  napi_env env = rs.napi;
-  if (env == nullptr) return false;
-  bool pending = false;
-  if (napi_is_exception_pending(env, &pending) != napi_ok || pending) return false;
-  napi_value undefined;
-  if (napi_get_undefined(env, &undefined) != napi_ok) return false;
-  bool same = false;
-  return napi_strict_equals(env, undefined, undefined, &same) != napi_ok;
-}
-
-// Requests a termination and makes it land now, before the caller's next
-// statement (which might be an Atomics.wait that nothing would wake): a
-// termination requested on the isolate's own thread lands at the next
-// interrupt check, and the entry of a JS function is one.
-void LandTermination(v8::Isolate* isolate, RegionStack& rs) {
-  v8::Local<v8::Context> context = isolate->GetCurrentContext();
-  if (rs.noop.IsEmpty()) {
-    v8::ScriptCompiler::Source source(v8::String::NewFromUtf8Literal(isolate, ""));
-    v8::Local<v8::Function> fn;
-    if (v8::ScriptCompiler::CompileFunction(context, &source).ToLocal(&fn)) rs.noop.Reset(isolate, fn);
-  }
-  isolate->TerminateExecution();
-  if (rs.noop.IsEmpty()) return;
-  v8::MaybeLocal<v8::Value> landed = rs.noop.Get(isolate)->Call(context, v8::Undefined(isolate), 0, nullptr);
-  (void)landed;  // empty: the termination is now in effect
-}
-
 // Region entry, the rare cases: learning what the region frame looks like
 // (first region on the thread) and a { pending: true } interrupt waiting for
 // this outermost entry. True if it threw. Out of line: the hot path stays
@@ -904,11 +913,11 @@ void LandTermination(v8::Isolate* isolate, RegionStack& rs) {
     v8::Local<v8::StackTrace> trace;
     if (!rs.fired_trace.IsEmpty()) trace = rs.fired_trace.Get(isolate);
     rs.fired_trace.Reset();
-    // A real shutdown (kill(), process exit, or Node stopping the thread:
-    // a plain worker.terminate(), the worker's own process.exit(), its
-    // parent's exit) that arrived meanwhile wins: its termination merged
-    // into ours, so it is left in place and the thread dies.
-    if (e->kill_requested.load() || g_process_exiting.load() || NodeIsStopping(rs)) {
+    // A real shutdown (kill(), or Node stopping the thread: a plain
+    // worker.terminate(), the worker's own process.exit(), its parent's or
+    // the process's exit) that arrived meanwhile wins: its termination
+    // merged into ours, so it is left in place and the thread dies.
+    if (e->kill_requested.load() || NodeIsStopping(rs)) {
       ResolveFired(e, rs, DeliveryResult::kRegionFinished);
       if (!terminated && !caught.IsEmpty()) isolate->ThrowException(caught);
       return;

@@ -9,7 +9,6 @@
 
 namespace tk {
 
-std::atomic<bool> g_process_exiting{false};
 
 namespace {
 thread_local Entry* tl_entry = nullptr;

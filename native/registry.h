@@ -282,10 +282,6 @@ inline void AssertRegistryLocked() {}
 Entry* CurrentEntry();
 void SetCurrentEntry(Entry* e);
 
-// Whether the main thread announced process exit (then no region may
-// swallow a termination: the process is shutting its workers down).
-extern std::atomic<bool> g_process_exiting;
-
 double NowMs();
 int32_t CurrentOsTid();
 

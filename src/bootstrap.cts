@@ -23,7 +23,7 @@ if (typeof binary === 'string') {
   let factory: import('./region/error-factory').InterruptFactory | undefined;
   native.setInterruptFactory((...args) =>
     (factory ??= (require('./region/error-factory') as typeof import('./region/error-factory')).interruptFactory(native.traceFrames))(...args));
-  process.on('exit', () => native.markExiting(isMainThread));
+  process.on('exit', () => native.markExiting());
 } else {
   require('./index');
 }

@@ -137,11 +137,9 @@ describe('deadlines: interruptible(fn, { timeoutMs })', () => {
     assert.ok(written.endsWith('\nAFTER 40\n'), written.slice(-300));
   });
 
-  it('a deadline around a loop of synchronous Node APIs that spend their time in C++ (pbkdf2Sync, deflateSync) fires within a few calls: their JavaScript keeps no state, so it is not waited for', () => {
+  it('a deadline around a loop of synchronous Node APIs that spend their time in C++ (pbkdf2Sync, scryptSync) fires within a few calls: their JavaScript keeps no state, so it is not waited for', () => {
     const crypto = require('crypto') as typeof import('crypto');
-    const zlib = require('zlib') as typeof import('zlib');
-    const data = Buffer.alloc(1 << 18, 7);
-    for (const [name, call] of [['pbkdf2Sync', () => crypto.pbkdf2Sync('pw', 'salt', 2000, 32, 'sha256')], ['deflateSync', () => zlib.deflateSync(data)]] as const) {
+    for (const [name, call] of [['pbkdf2Sync', () => crypto.pbkdf2Sync('pw', 'salt', 2000, 32, 'sha256')], ['scryptSync', () => crypto.scryptSync('pw', 'salt', 32, { N: 1024 })]] as const) {
       let calls = 0;
       try {
         tk.interruptible(() => { for (;;) { call(); calls++; } }, { timeoutMs: 20 });
@@ -260,6 +258,37 @@ describe('deadlines: interruptible(fn, { timeoutMs })', () => {
     const idle = await runChild(`const tk = require(TK); tk.interruptible(() => 1, { timeoutMs: 60000 }); console.log('done');`, { deadlineMs: 30_000 });
     assert.deepStrictEqual([idle.code, idle.stdout, idle.signal], [0, 'done\n', null]);
     assert.ok(idle.ms < 20_000);
+  });
+
+  it('a deadline around a loop over zlib\'s sync API never cuts zlib short: no "close before init" abort when its handles are collected (child process)', async () => {
+    const r = await runChild(`
+      const tk = require(TK);
+      const zlib = require('zlib');
+      const big = Buffer.alloc(1 << 14, 'abc');
+      const loops = [() => zlib.inflateSync(zlib.deflateSync(big)), () => zlib.gunzipSync(zlib.gzipSync('abc'))];
+      let timedOut = 0;
+      for (let i = 0; i < 60; i++) {
+        try { tk.interruptible(() => { for (;;) loops[i % 2](); }, { timeoutMs: 1 + (i % 3) }); }
+        catch (e) { if (e instanceof tk.RegionTimeoutError) timedOut++; else throw e; }
+        if (i % 10 === 9) gc(); // collect the handles of the calls cut so far
+      }
+      console.log('timed out ' + timedOut);`, { deadlineMs: 120_000, args: ['--expose-gc'] });
+    assert.deepStrictEqual([r.code, r.signal, r.stdout, r.stderr], [0, null, 'timed out 60\n', '']);
+  });
+
+  it("a deadline inside a process.on('exit') handler fires, in a worker and on the main thread (child process)", async () => {
+    const r = await runChild(`
+      const tk = require(TK);
+      const fs = require('fs');
+      const { Worker } = require('worker_threads');
+      const inExit = (who) => () => {
+        try { tk.interruptible(() => { for (;;) { /* */ } }, { timeoutMs: 20 }); fs.writeSync(1, who + ': no throw\\n'); }
+        catch (e) { fs.writeSync(1, who + ': ' + e.name + '\\n'); }
+      };
+      const w = new Worker(\`const tk = require(\${JSON.stringify(TK)}); const fs = require('fs');
+        process.on('exit', (\${inExit.toString()})('worker'));\`, { eval: true });
+      w.on('exit', (code) => { fs.writeSync(1, 'worker exit ' + code + '\\n'); process.on('exit', inExit('main')); });`, { deadlineMs: 30_000 });
+    assert.deepStrictEqual([r.code, r.signal, r.stdout, r.stderr], [0, null, 'worker: RegionTimeoutError\nworker exit 0\nmain: RegionTimeoutError\n', '']);
   });
 
   it('a thread that exits with a deadline armed elsewhere leaves the watchdog working (100 short-lived workers)', async () => {

@@ -90,7 +90,7 @@ export function addDeliveryListener(requestId: number, fn: DeliveryListener): ()
 if (!native.register(threadId, isMainThread, '', onEvents)) {
   throw new Error('thread-kill: this context has no Node.js environment to register');
 }
-// Once the thread is exiting, no region may turn a termination into an
-// InterruptedError: the termination is Node shutting the thread (or, on the
-// main thread, every worker) down.
-process.on('exit', () => native.markExiting(isMainThread));
+// The thread is leaving once its 'exit' event ran (what threads() says of
+// it). Its regions still work there; Node's stop of it that may follow is
+// never swallowed (native/region.cc, NodeIsStopping).
+process.on('exit', () => native.markExiting());

@@ -71,7 +71,7 @@ export interface Native {
   markAbandoned(threadId: number): void;
   abandonedAlive(): number;
   stopCell(threadId: number, observe: boolean): SharedArrayBuffer | undefined;
-  markExiting(isMainThread: boolean): void;
+  markExiting(): void;
   exitNow(code: number): never;
   osTid(): number;
   /** true: one more hold on the calling thread's event loop (its inbox is ref'd while any is held); false: release one. */
