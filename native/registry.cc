@@ -9,7 +9,6 @@
 
 namespace tk {
 
-
 namespace {
 thread_local Entry* tl_entry = nullptr;
 // Dead records kept for late kill() calls; ever_seen remembers every id.
