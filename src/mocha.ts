@@ -14,9 +14,9 @@ import './index';
 import * as path from 'path';
 import { RegionTimeoutError } from './shared/errors';
 import { native } from './shared/native';
+import { enterRegion } from './region/interrupt';
 import { MAX_TIMEOUT_MS } from './shared/validate';
 
-const runRegionDeadline = native.runRegionDeadline;
 
 interface MochaRunnable {
   fn?: ((...args: unknown[]) => unknown) | undefined;
@@ -83,7 +83,7 @@ function patch(run: MochaRunnable['run'], timeout: MochaRunnable['timeout']): vo
       try {
         // Always a deadline region (with none armed for a timeout of 0), so
         // that this.timeout(ms) inside the body can arm or move it.
-        return runRegionDeadline(() => {
+        return enterRegion(() => {
           active = { runnable, seq: native.currentRegion() };
           return withDone ? original.call(self, done) : original.call(self);
         }, 0, ms > 0 && ms <= MAX_TIMEOUT_MS ? ms : 0);

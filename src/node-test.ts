@@ -11,11 +11,10 @@
 import './index';
 import * as nodeTest from 'node:test';
 import { RegionTimeoutError } from './shared/errors';
-import { native } from './shared/native';
+import { enterRegion } from './region/interrupt';
 import { MAX_TIMEOUT_MS } from './shared/validate';
 
 type Fn = (...args: unknown[]) => unknown;
-const runRegionDeadline = native.runRegionDeadline;
 
 function timeoutOf(options: unknown): number {
   const ms = options !== null && typeof options === 'object' ? (options as { timeout?: unknown }).timeout : undefined;
@@ -40,7 +39,7 @@ function guard(fn: Fn, ms: number, kind: string): Fn {
       t.test = (...a: unknown[]) => subtest(...wrapArgs(a, 'test'));
     }
     try {
-      return runRegionDeadline(() => fn.apply(self, args), 0, ms);
+      return enterRegion(() => fn.apply(self, args), 0, ms);
     } catch (e) {
       if (e instanceof RegionTimeoutError && !e.kill) throw timedOut(kind, ms, e);
       throw e;
