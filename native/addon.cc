@@ -558,6 +558,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   SetRaw(isolate, context, raw, "runRegion", RunRegion, ThreadRegionsData());
   SetRaw(isolate, context, raw, "runRegionDeadline", RunRegionDeadline, ThreadRegionsData());
   SetRaw(isolate, context, raw, "rearmDeadline", RearmDeadline);
+  SetRaw(isolate, context, raw, "setStuckGuard", SetStuckGuardFn);
   SetRaw(isolate, context, raw, "currentRegion", CurrentRegionSeq);
   SetRaw(isolate, context, raw, "lastRegionSeq", LastRegionSeq);
   SetConstants(isolate, context, raw);

@@ -718,6 +718,13 @@ namespace {
   if (!value.IsEmpty()) info.GetReturnValue().Set(value);
 }
 
+[[gnu::noinline]] void LabelRegionFrom(v8::Isolate* isolate, Entry* e, uint64_t seq, v8::Local<v8::String> label,
+                                       double timeout_ms) {
+  v8::String::Utf8Value utf8(isolate, label);
+  LabelRegion(e, seq, *utf8 != nullptr ? std::string(*utf8, static_cast<size_t>(utf8.length())) : std::string(),
+              timeout_ms);
+}
+
 }  // namespace
 
 namespace {
@@ -811,6 +818,11 @@ inline void RunRegionImpl(const v8::FunctionCallbackInfo<v8::Value>& info) {
   bool terminated = false;
   {
     RegionScope<kDeadline> region(e, seq, depth, timeout_ms);
+    if constexpr (kDeadline) {
+      // A test-runner plugin's region: its label names it if it gets stuck.
+      if (info.Length() > 3 && info[3]->IsString() && e->stuck_grace_ns.load(std::memory_order_relaxed) > 0)
+        LabelRegionFrom(isolate, e, seq, info[3].As<v8::String>(), timeout_ms);
+    }
     v8::TryCatch try_catch(isolate);
     // A call that returned a value threw nothing: only ask the TryCatch
     // (two calls into V8) when it did not.
@@ -848,6 +860,14 @@ void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info) { RunRegionImpl<
 
 void RunRegionDeadline(const v8::FunctionCallbackInfo<v8::Value>& info) { RunRegionImpl<true>(info); }
 
+void SetStuckGuardFn(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  Entry* e = Regions().entry;
+  if (e == nullptr || info.Length() < 2 || !info[0]->IsNumber() || !info[1]->IsInt32()) return;
+  const double ms = info[0].As<v8::Number>()->Value();
+  if (!(ms >= 0 && ms < 9.0e12)) return;
+  SetStuckGuard(e, static_cast<int64_t>(ms * 1e6), info[1].As<v8::Int32>()->Value());
+}
+
 void RearmDeadline(const v8::FunctionCallbackInfo<v8::Value>& info) {
   RegionStack& rs = Regions();
   Entry* e = rs.entry;
@@ -865,6 +885,10 @@ void RearmDeadline(const v8::FunctionCallbackInfo<v8::Value>& info) {
   if (!own && slot.deadline_ns.load(std::memory_order_relaxed) != kNoDeadline) return;
   rs.rearmed_seq = seq;
   rs.rearmed_ms = ms;
+  if (e->stuck_grace_ns.load(std::memory_order_relaxed) > 0) {
+    RegistryLock lock;
+    if (e->stuck_seq == seq) e->stuck_timeout_ms = ms;  // (what the stuck guard's message says)
+  }
   if (ms == 0) {
     if (own) slot.deadline_ns.store(kNoDeadline);
   } else {

@@ -255,6 +255,48 @@ describe('the landing rule: where a delivery may land', () => {
     await new Promise((resolve) => w.once('exit', resolve));
   });
 
+  describe('the test-runner plugins never hang silently (THREAD_KILL_STUCK_GRACE_MS=300)', () => {
+    const { spawnSync } = require('child_process') as typeof import('child_process');
+    const env = { ...process.env, THREAD_KILL_STUCK_GRACE_MS: '300' };
+
+    it('thread-kill/mocha: a test stuck where its timeout cannot land fails the run loudly — its name, where it is stuck, exit code 1 — and what was reported before stays', () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tk-stuck-'));
+      fs.writeFileSync(path.join(dir, 'a.spec.js'), `
+        const { AsyncLocalStorage } = require('async_hooks');
+        const als = new AsyncLocalStorage();
+        it('passes first', () => {});
+        it('stuck inside run()', function () { this.timeout(100); als.run(1, () => { for (;;) {} }); });`);
+      const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js'), '--require', require.resolve('thread-kill/mocha'), 'a.spec.js'],
+        { cwd: dir, encoding: 'utf8', env, timeout: 120_000 });
+      assert.strictEqual(r.status, 1, r.stdout + r.stderr);
+      assert.match(r.stdout, /✔ passes first/);
+      assert.match(r.stderr, /thread-kill: mocha test "stuck inside run\(\)" ran past its 100 ms timeout and could not be stopped within 300 ms more: its timeout waits for Node's code to return .*: run \(node:async_hooks:\d+:\d+\): inside a try block of Node's/);
+    });
+
+    it('thread-kill/mocha: a test blocked in a system call (a FIFO with no writer) is named too, as blocked outside JavaScript', function () {
+      if (!fs.existsSync('/usr/bin/mkfifo') && !fs.existsSync('/bin/mkfifo')) this.skip();
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tk-stuck-'));
+      spawnSync('mkfifo', [path.join(dir, 'fifo')]);
+      fs.writeFileSync(path.join(dir, 'a.spec.js'), `it('reads a silent FIFO', function () { this.timeout(100); require('fs').readFileSync(__dirname + '/fifo'); });`);
+      const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js'), '--require', require.resolve('thread-kill/mocha'), 'a.spec.js'],
+        { cwd: dir, encoding: 'utf8', env, timeout: 120_000 });
+      assert.strictEqual(r.status, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, /mocha test "reads a silent FIFO" ran past its 100 ms timeout .*: it never got back to JavaScript: it is blocked in native code or a system call/);
+    });
+
+    it('thread-kill/node-test: the same under node --test', () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tk-stuck-'));
+      fs.writeFileSync(path.join(dir, 'a.test.js'), `
+        const { test } = require(${JSON.stringify(require.resolve('thread-kill/node-test'))});
+        const { AsyncLocalStorage } = require('async_hooks');
+        const als = new AsyncLocalStorage();
+        test('stuck inside run()', { timeout: 100 }, () => { als.run(1, () => { for (;;) {} }); });`);
+      const r = spawnSync(process.execPath, ['--test', 'a.test.js'], { cwd: dir, encoding: 'utf8', env, timeout: 120_000 });
+      assert.notStrictEqual(r.status, 0, r.stdout + r.stderr);
+      assert.match(r.stdout + r.stderr, /thread-kill: node:test test "stuck inside run\(\)" ran past its 100 ms timeout and could not be stopped within 300 ms more/);
+    });
+  });
+
   it("interrupt(…, { untilDelivered: true, timeoutMs }) of a region waiting for Node's code settles with why 'deferred' and where; threads() shows the deferral", async () => {
     const sab = new SharedArrayBuffer(4);
     const flag = new Int32Array(sab);

@@ -43,8 +43,25 @@ const AsyncGeneratorFunctionPrototype = Object.getPrototypeOf(async function* ()
  * RegionFrameIndex). `ms` < 0: a plain region; >= 0: a deadline region
  * (0 = none armed yet, so that rearmDeadline() can arm it later).
  */
-export function enterRegion<T>(fn: () => T, flags: number, ms: number): T {
-  return ms < 0 ? runRegion(fn, flags) : runRegionDeadline(fn, flags, ms);
+export function enterRegion<T>(fn: () => T, flags: number, ms: number, label?: string): T {
+  return ms < 0 ? runRegion(fn, flags) : runRegionDeadline(fn, flags, ms, label);
+}
+
+/**
+ * The test-runner plugins' guard: a run never hangs silently. A test whose
+ * timeout came due but cannot land (its thread is inside Node's code that a
+ * cut would leave broken, or blocked outside JavaScript) and that is still
+ * running `graceMs` later ends the process with `exitCode`, naming the test
+ * and where it is stuck (written by the watchdog thread: the stuck thread
+ * cannot). THREAD_KILL_STUCK_GRACE_MS overrides the grace (default 10 s:
+ * long enough for a slow but finite call into Node — a big diff, a big
+ * inspect() — to end first).
+ */
+export function guardAgainstStuckTests(exitCode = 1): number {
+  const env = Number(process.env.THREAD_KILL_STUCK_GRACE_MS);
+  const graceMs = Number.isFinite(env) && env > 0 ? env : 10_000;
+  native.setStuckGuard(graceMs, exitCode);
+  return graceMs;
 }
 
 /** Throws the typed error for an async (generator) function passed as `name`. */

@@ -80,7 +80,9 @@ export interface Native {
   holdLoop(hold: boolean): void;
   runRegion<T>(fn: () => T, flags?: number): T;
   /** runRegion with a deadline of `timeoutMs` (finite, > 0). */
-  runRegionDeadline<T>(fn: () => T, flags: number, timeoutMs: number): T;
+  runRegionDeadline<T>(fn: () => T, flags: number, timeoutMs: number, label?: string): T;
+  /** The stuck guard (native/deadline.h): labelled deadline regions still running graceMs after their deadline fired end the process. 0: off. */
+  setStuckGuard(graceMs: number, exitCode: number): void;
   currentRegion(): number;
   /** Gives active deadline region `seq` of this thread `timeoutMs` from now (0: none); false if it cannot. */
   rearmDeadline(seq: number, timeoutMs: number): boolean;
