@@ -2,12 +2,17 @@
 // `timeout` option also stops synchronous code.
 //
 //   import { test, it, describe } from 'thread-kill/node-test';   // instead of 'node:test'
+//   import test from 'thread-kill/node-test';                       // also node:test's test()
 //
 // node:test's timeout is a timer: a test stuck in `for (;;) {}` never lets it
 // fire. Here the synchronous part of every test and hook runs inside an
-// interruptible() region whose deadline is its own `timeout` option; a stuck
+// interruptible() region whose deadline is the timeout node:test gives it: its
+// own `timeout` option, else the one it inherits — from the describe()/suite()
+// or test it was made in (node:test copies a parent's timeout to its
+// children), else the runner's --test-timeout (per test since Node 24; Node 20
+// and 22 apply it to each file as a whole, in the runner's process). A stuck
 // one fails with "test timed out after <ms>ms" and the stack of where it was
-// looping, and the run goes on. Without a `timeout` nothing changes.
+// looping, and the run goes on. Without any timeout nothing changes.
 import './index';
 import * as nodeTest from 'node:test';
 import { RegionTimeoutError } from './shared/errors';
@@ -16,9 +21,56 @@ import { MAX_TIMEOUT_MS } from './shared/validate';
 
 type Fn = (...args: unknown[]) => unknown;
 
-function timeoutOf(options: unknown): number {
+/** A `timeout` option as node:test reads it: undefined (and Infinity) = inherit the parent's. */
+function ownTimeout(options: unknown): number | undefined {
   const ms = options !== null && typeof options === 'object' ? (options as { timeout?: unknown }).timeout : undefined;
-  return typeof ms === 'number' && ms > 0 && ms <= MAX_TIMEOUT_MS ? ms : 0;
+  return typeof ms === 'number' && ms !== Infinity ? ms : undefined;
+}
+
+/** A deadline for a timeout: 0 = none (0 itself, and anything node:test refuses). */
+function deadlineOf(ms: number): number {
+  return ms > 0 && ms <= MAX_TIMEOUT_MS ? ms : 0;
+}
+
+/**
+ * The runner's --test-timeout (the last one given), which node:test makes
+ * every test's default from Node 24 on, with or without --test (its runner
+ * passes it to each file's process in execArgv). Before, it bounds whole files
+ * in the runner's process, not tests.
+ */
+function runnerTimeout(): number {
+  if (Number(process.versions.node.split('.')[0]) < 24) return 0;
+  let ms = 0;
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--test-timeout(?:=(.*))?$/.exec(argv[i]);
+    if (m) ms = Number(m[1] ?? argv[++i]);
+  }
+  return Number.isFinite(ms) ? deadlineOf(ms) : 0;
+}
+
+const RUNNER_TIMEOUT = runnerTimeout();
+
+// The timeout of the suite or test whose function is running now (its
+// synchronous part): what a test, suite or hook made there inherits. At the top
+// level (undefined) tests and suites get the runner's, hooks none: node:test
+// never times the root. (After an `await` in a suite's or test's function, what
+// is made there counts as top level here; node:test follows the async context.)
+let enclosing: number | undefined;
+// Whether that synchronous part runs under a deadline.
+let inRegion = false;
+
+function within<T>(ms: number, region: boolean, fn: () => T): T {
+  const outer = enclosing;
+  const outerRegion = inRegion;
+  enclosing = ms;
+  inRegion ||= region;
+  try {
+    return fn();
+  } finally {
+    enclosing = outer;
+    inRegion = outerRegion;
+  }
 }
 
 function timedOut(kind: string, ms: number, stuck: RegionTimeoutError): Error {
@@ -28,60 +80,110 @@ function timedOut(kind: string, ms: number, stuck: RegionTimeoutError): Error {
   return err;
 }
 
-/** `fn` with its synchronous part under a deadline of `ms`, keeping its arity (node:test reads it). */
+type Context = Record<string, unknown> & { test: Fn };
+const CONTEXT_HOOKS = ['before', 'after', 'beforeEach', 'afterEach'];
+
+/** A test's context: its t.test() subtests and t.beforeEach()… hooks inherit its timeout. */
+function wrapContext(t: Context, ms: number): void {
+  const subtest = t.test.bind(t);
+  t.test = (...a: unknown[]) => subtest(...wrapArgs(a, 'test', ms));
+  for (const name of CONTEXT_HOOKS) {
+    if (typeof t[name] === 'function') t[name] = wrapHook((t[name] as Fn).bind(t), 'hook', ms);
+  }
+}
+
+/** The test as the stuck-test guard names it. */
+function labelOf(kind: string, t: unknown): string {
+  const c = t as { fullName?: string; name?: string } | undefined;
+  return `node:test ${kind} "${c?.fullName ?? c?.name ?? '?'}"`;
+}
+
+/**
+ * `fn` with its synchronous part under a deadline of `ms` (0: none), and what
+ * it makes inheriting `ms`; keeping its arity (node:test reads it).
+ */
 function guard(fn: Fn, ms: number, kind: string): Fn {
-  if (ms === 0) return fn;
-  const call = (self: unknown, args: unknown[]): unknown => {
-    // Subtests created with t.test() get the same treatment.
-    const t = args[0] as { test?: Fn } | undefined;
-    if (kind === 'test' && t !== null && typeof t === 'object' && typeof t.test === 'function') {
-      const subtest = t.test.bind(t);
-      t.test = (...a: unknown[]) => subtest(...wrapArgs(a, 'test'));
-    }
+  // A suite's function only defines its tests (node:test times the suite's run,
+  // not its definition): it just passes its timeout on.
+  const deadline = kind === 'suite' ? 0 : deadlineOf(ms);
+  const run = (self: unknown, args: unknown[]): unknown => {
+    const t = args[0] as Context | undefined;
+    if (kind === 'test' && t !== null && typeof t === 'object' && typeof t.test === 'function') wrapContext(t, ms);
+    if (deadline === 0) return within(ms, false, () => fn.apply(self, args));
     try {
-      return enterRegion(() => fn.apply(self, args), 0, ms, `node:test ${kind} "${(t as { fullName?: string; name?: string } | undefined)?.fullName ?? (t as { name?: string } | undefined)?.name ?? '?'}"`);
+      // within() inside the region: with it outside, Node 20's deadline never landed under node:test.
+      return enterRegion(() => within(ms, true, () => fn.apply(self, args)), 0, deadline, labelOf(kind, t));
     } catch (e) {
-      if (e instanceof RegionTimeoutError && !e.kill) throw timedOut(kind, ms, e);
+      if (e instanceof RegionTimeoutError && !e.kill) throw timedOut(kind, deadline, e);
       throw e;
     }
+  };
+  const call = (self: unknown, args: unknown[]): unknown => {
+    if (!inRegion) return run(self, args);
+    // Started inside another one's deadline (a subtest made in its parent's
+    // synchronous part): node:test's own frames lie between, and a deadline
+    // never cuts through them, so neither deadline could land. Its function runs
+    // once that part has returned or awaits, outside it.
+    const done = args.length >= 2 ? args[args.length - 1] : undefined;
+    if (typeof done === 'function') {
+      queueMicrotask(() => {
+        try {
+          run(self, args);
+        } catch (e) {
+          done(e);
+        }
+      });
+      return undefined;
+    }
+    return Promise.resolve().then(() => run(self, args));
   };
   return fn.length >= 2
     ? function guardedWithDone(this: unknown, t: unknown, done: unknown) { return call(this, [t, done]); }
     : function guarded(this: unknown, ...args: unknown[]) { return call(this, args); };
 }
 
-/** node:test's (name?, options?, fn?) with fn guarded by options.timeout. */
-function wrapArgs(args: unknown[], kind: string): unknown[] {
+/** node:test's (name?, options?, fn?) with fn guarded by its timeout: its own, else `inherited`. */
+function wrapArgs(args: unknown[], kind: string, inherited = enclosing ?? RUNNER_TIMEOUT): unknown[] {
   const out = [...args];
   const fnAt = out.findIndex((a) => typeof a === 'function');
   if (fnAt < 0) return out;
   const options = out.slice(0, fnAt).find((a) => a !== null && typeof a === 'object');
-  out[fnAt] = guard(out[fnAt] as Fn, timeoutOf(options), kind);
+  out[fnAt] = guard(out[fnAt] as Fn, ownTimeout(options) ?? inherited, kind);
   return out;
 }
 
-/** A hook: (fn, options?). */
-function wrapHook(hook: Fn, kind: string): Fn {
-  return (fn: unknown, options?: unknown) => hook(typeof fn === 'function' ? guard(fn as Fn, timeoutOf(options), kind) : fn, options);
+/** A hook: (fn, options?); it inherits the timeout of the suite or test it is made in. */
+function wrapHook(hook: Fn, kind: string, inherited?: number): Fn {
+  return (fn: unknown, options?: unknown) =>
+    hook(typeof fn === 'function' ? guard(fn as Fn, ownTimeout(options) ?? inherited ?? enclosing ?? 0, kind) : fn, options);
+}
+
+/** test()/it()/describe()/suite() and their .skip/.todo/.only, wrapped. */
+function wrapRunnable<T>(base: Fn, kind: string): T {
+  const wrapped = (...args: unknown[]): unknown => base(...wrapArgs(args, kind));
+  for (const variant of ['skip', 'todo', 'only']) {
+    const fn = (base as unknown as Record<string, Fn>)[variant];
+    if (typeof fn === 'function') (wrapped as unknown as Record<string, Fn>)[variant] = (...args: unknown[]) => fn(...wrapArgs(args, kind));
+  }
+  return wrapped as T;
 }
 
 // A test whose timeout cannot land never hangs the run: it fails it loudly.
 guardAgainstStuckTests(1);
 
-const real = nodeTest as unknown as Record<string, Fn>;
-export const test = (...args: unknown[]): unknown => real.test(...wrapArgs(args, 'test'));
-export const it = (...args: unknown[]): unknown => real.it(...wrapArgs(args, 'test'));
-export const describe = real.describe;
-export const suite = real.suite;
-export const before = wrapHook(real.before, 'hook');
-export const after = wrapHook(real.after, 'hook');
-export const beforeEach = wrapHook(real.beforeEach, 'hook');
-export const afterEach = wrapHook(real.afterEach, 'hook');
-export const mock = (nodeTest as unknown as { mock: unknown }).mock;
-for (const [name, variant] of [['skip', 'skip'], ['todo', 'todo'], ['only', 'only']] as const) {
-  for (const fn of [test, it] as Array<Fn & Record<string, Fn>>) {
-    const base = fn === test ? real.test : real.it;
-    (fn as Record<string, Fn>)[name] = (...args: unknown[]) => (base as unknown as Record<string, Fn>)[variant](...wrapArgs(args, 'test'));
-  }
-}
+export const test = wrapRunnable<typeof nodeTest.test>(nodeTest.test as unknown as Fn, 'test');
+export const it = wrapRunnable<typeof nodeTest.it>(nodeTest.it as unknown as Fn, 'test');
+// A suite's function runs when describe() is called: what it makes inherits its timeout.
+export const describe = wrapRunnable<typeof nodeTest.describe>(nodeTest.describe as unknown as Fn, 'suite');
+export const suite = wrapRunnable<typeof nodeTest.suite>(nodeTest.suite as unknown as Fn, 'suite');
+export const before = wrapHook(nodeTest.before as unknown as Fn, 'hook') as typeof nodeTest.before;
+export const after = wrapHook(nodeTest.after as unknown as Fn, 'hook') as typeof nodeTest.after;
+export const beforeEach = wrapHook(nodeTest.beforeEach as unknown as Fn, 'hook') as typeof nodeTest.beforeEach;
+export const afterEach = wrapHook(nodeTest.afterEach as unknown as Fn, 'hook') as typeof nodeTest.afterEach;
+export const mock = nodeTest.mock;
 export default test;
+
+// As node:test's own module: require() and ESM's default import (which is
+// module.exports) give test() itself, carrying the other exports, `default`
+// and `__esModule` (for compiled `import test from`) among them.
+module.exports = Object.defineProperty(Object.assign(test, module.exports), '__esModule', { value: true });

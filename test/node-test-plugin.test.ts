@@ -46,7 +46,9 @@ function results(tap: string): Map<string, Result> {
   return out;
 }
 
-function expectResults(run: Run, expected: Record<string, true | [string, RegExp]>): void {
+type Expected = true | readonly [string, RegExp];
+
+function expectResults(run: Run, expected: Record<string, Expected>): void {
   const got = results(run.stdout);
   const report = `\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`;
   for (const [name, want] of Object.entries(expected)) {
