@@ -14,7 +14,7 @@
 // one fails with "test timed out after <ms>ms" and the stack of where it was
 // looping, and the run goes on. Without any timeout nothing changes.
 import './index';
-import * as nodeTest from 'node:test';
+import nodeTest = require('node:test');
 import { RegionTimeoutError } from './shared/errors';
 import { enterRegion, guardAgainstStuckTests } from './region/interrupt';
 import { MAX_TIMEOUT_MS } from './shared/validate';
@@ -171,19 +171,25 @@ function wrapRunnable<T>(base: Fn, kind: string): T {
 // A test whose timeout cannot land never hangs the run: it fails it loudly.
 guardAgainstStuckTests(1);
 
-export const test = wrapRunnable<typeof nodeTest.test>(nodeTest.test as unknown as Fn, 'test');
-export const it = wrapRunnable<typeof nodeTest.it>(nodeTest.it as unknown as Fn, 'test');
+const test = wrapRunnable<typeof nodeTest.test>(nodeTest.test as unknown as Fn, 'test');
+const it = wrapRunnable<typeof nodeTest.it>(nodeTest.it as unknown as Fn, 'test');
 // A suite's function runs when describe() is called: what it makes inherits its timeout.
-export const describe = wrapRunnable<typeof nodeTest.describe>(nodeTest.describe as unknown as Fn, 'suite');
-export const suite = wrapRunnable<typeof nodeTest.suite>(nodeTest.suite as unknown as Fn, 'suite');
-export const before = wrapHook(nodeTest.before as unknown as Fn, 'hook') as typeof nodeTest.before;
-export const after = wrapHook(nodeTest.after as unknown as Fn, 'hook') as typeof nodeTest.after;
-export const beforeEach = wrapHook(nodeTest.beforeEach as unknown as Fn, 'hook') as typeof nodeTest.beforeEach;
-export const afterEach = wrapHook(nodeTest.afterEach as unknown as Fn, 'hook') as typeof nodeTest.afterEach;
-export const mock = nodeTest.mock;
-export default test;
+const describe = wrapRunnable<typeof nodeTest.describe>(nodeTest.describe as unknown as Fn, 'suite');
+const suite = wrapRunnable<typeof nodeTest.suite>(nodeTest.suite as unknown as Fn, 'suite');
+const before = wrapHook(nodeTest.before as Fn, 'hook') as typeof nodeTest.before;
+const after = wrapHook(nodeTest.after as Fn, 'hook') as typeof nodeTest.after;
+const beforeEach = wrapHook(nodeTest.beforeEach as Fn, 'hook') as typeof nodeTest.beforeEach;
+const afterEach = wrapHook(nodeTest.afterEach as Fn, 'hook') as typeof nodeTest.afterEach;
+const mock = nodeTest.mock;
 
-// As node:test's own module: require() and ESM's default import (which is
-// module.exports) give test() itself, carrying the other exports, `default`
-// and `__esModule` (for compiled `import test from`) among them.
-module.exports = Object.defineProperty(Object.assign(test, module.exports), '__esModule', { value: true });
+// The module is test() itself carrying the others, as node:test's own is: so
+// require() and ESM's default import (which is module.exports) give test(),
+// and so do compiled `import test from` (`default`, `__esModule`).
+const api = Object.assign(test, { test, it, describe, suite, before, after, beforeEach, afterEach, mock, default: test });
+Object.defineProperty(api, '__esModule', { value: true });
+// And the rest of node:test as it is (run(), and what newer Nodes add).
+for (const [name, value] of Object.entries(nodeTest)) if (!(name in api)) Object.assign(api, { [name]: value });
+export = api;
+// Never runs: Node reads a CommonJS module's export names (ESM's named
+// imports) from its source, and finds them here (as in esbuild's output).
+0 && (module.exports = { test, it, describe, suite, before, after, beforeEach, afterEach, mock });

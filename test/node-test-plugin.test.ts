@@ -1,7 +1,7 @@
 // thread-kill/node-test under the real `node --test`: which timeout stops a
 // stuck synchronous test — its own, a t.test() subtest's, one inherited from
 // describe()/suite() or a parent test, the runner's --test-timeout — and the
-// package's default export. Each fixture (test/fixtures/node-test/) runs in a
+// package's default export and types. Each fixture (test/fixtures/node-test/) runs in a
 // child process; the assertions read its TAP report and exit code.
 import * as assert from 'assert';
 import { spawn } from 'child_process';
@@ -9,6 +9,7 @@ import * as path from 'path';
 import { ROOT } from './helpers';
 
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'node-test');
+const TSC = require.resolve('typescript/bin/tsc');
 const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
 
 interface Run { code: number | null; stdout: string; stderr: string }
@@ -70,13 +71,16 @@ describe('thread-kill/node-test: which timeout stops a stuck test', function () 
   // Child runs on a busy machine: a timeout here is a hang, never a slow run.
   this.timeout(120_000);
 
-  it('a t.test() subtest (and a t.beforeEach hook) with its own timeout, in a parent test without one', async () => {
+  it('a t.test() subtest (and a t.beforeEach hook) with its own timeout, in a parent test without one; one inheriting it; callback style', async () => {
     const run = await nodeTest(['--test', '--test-reporter', 'tap', 'subtest.js']);
     expectResults(run, {
       'subtest loops': ['test timed out after 200ms', /subtestLoops \(.*subtest\.js:5:/],
       'subtest after the loop': true,
       'subtest after a stuck hook': ['hook timed out after 150ms', /subtestHookLoops \(.*subtest\.js:9:/],
       'top-level test after them': true,
+      'grandchild inherits': ['test timed out after 250ms', /grandchildLoops \(.*subtest\.js:16:/],
+      'callback subtest': ['test timed out after 150ms', /callbackLoops \(.*subtest\.js:18:/],
+      'callback subtest in time': true,
     });
   });
 
@@ -139,5 +143,10 @@ describe('thread-kill/node-test: the default export', function () {
       'default export, CJS': ['test timed out after 150ms', /cjsDefaultLoop \(.*default-export\.cjs:14:/],
       'module.exports passes, CJS': true,
     });
+  });
+
+  it('is typed as node:test is, default export included, in ES modules and CommonJS (tsc, module node16)', async () => {
+    const run = await nodeTest([TSC, '-p', 'types']);
+    assert.strictEqual(run.code, 0, run.stdout + run.stderr);
   });
 });
