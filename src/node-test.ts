@@ -12,7 +12,8 @@
 // children), else the runner's --test-timeout (per test since Node 24; Node 20
 // and 22 apply it to each file as a whole, in the runner's process). A stuck
 // one fails with "test timed out after <ms>ms" and the stack of where it was
-// looping, and the run goes on. Without any timeout nothing changes.
+// looping, and the run goes on. Without any timeout nothing changes. The module
+// is shaped and typed as node:test's: test() itself, carrying the others.
 import './index';
 import nodeTest = require('node:test');
 import { RegionTimeoutError } from './shared/errors';
@@ -111,7 +112,7 @@ function guard(fn: Fn, ms: number, kind: string): Fn {
     if (kind === 'test' && t !== null && typeof t === 'object' && typeof t.test === 'function') wrapContext(t, ms);
     if (deadline === 0) return within(ms, false, () => fn.apply(self, args));
     try {
-      // within() inside the region: with it outside, Node 20's deadline never landed under node:test.
+      // within() inside the region: with it outside, the deadline never landed under node:test (Node 20).
       return enterRegion(() => within(ms, true, () => fn.apply(self, args)), 0, deadline, labelOf(kind, t));
     } catch (e) {
       if (e instanceof RegionTimeoutError && !e.kill) throw timedOut(kind, deadline, e);
@@ -181,6 +182,8 @@ const after = wrapHook(nodeTest.after as Fn, 'hook') as typeof nodeTest.after;
 const beforeEach = wrapHook(nodeTest.beforeEach as Fn, 'hook') as typeof nodeTest.beforeEach;
 const afterEach = wrapHook(nodeTest.afterEach as Fn, 'hook') as typeof nodeTest.afterEach;
 const mock = nodeTest.mock;
+const { skip, todo, only } = test;
+const run = nodeTest.run;
 
 // The module is test() itself carrying the others, as node:test's own is: so
 // require() and ESM's default import (which is module.exports) give test(),
@@ -192,4 +195,4 @@ for (const [name, value] of Object.entries(nodeTest)) if (!(name in api)) Object
 export = api;
 // Never runs: Node reads a CommonJS module's export names (ESM's named
 // imports) from its source, and finds them here (as in esbuild's output).
-0 && (module.exports = { test, it, describe, suite, before, after, beforeEach, afterEach, mock });
+0 && (module.exports = { test, it, describe, suite, before, after, beforeEach, afterEach, mock, skip, todo, only, run });

@@ -138,7 +138,7 @@ describe('thread-kill/node-test: the default export', function () {
   it('is node:test\'s test(), with its properties, imported from ESM and required from CommonJS', async () => {
     const run = await nodeTest(['--test', '--test-reporter', 'tap', 'default-export.mjs', 'default-export.cjs']);
     expectResults(run, {
-      'default export, ESM': ['test timed out after 150ms', /esmDefaultLoop \(.*default-export\.mjs:14:/],
+      'default export, ESM': ['test timed out after 150ms', /esmDefaultLoop \(.*default-export\.mjs:16:/],
       'default export skip, ESM': true,
       'default export passes, ESM': true,
       'default export, CJS': ['test timed out after 150ms', /cjsDefaultLoop \(.*default-export\.cjs:14:/],
