@@ -14,9 +14,9 @@ const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
 
 interface Run { code: number | null; stdout: string; stderr: string }
 
-function nodeTest(args: string[]): Promise<Run> {
+function nodeTest(args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, args, { cwd: FIXTURES, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, args, { cwd: FIXTURES, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
@@ -128,6 +128,26 @@ describe('thread-kill/node-test: which timeout stops a stuck test', function () 
       // Only a test's own timeout applies: the loop with one stops, the rest of the file runs.
       const run = await nodeTest(['--test-timeout=300', '--test-reporter', 'tap', '--test-name-pattern', 'own|before', 'default-timeout.js']);
       expectResults(run, { 'before the loop': true, 'its own timeout wins': perTest['its own timeout wins'], 'before the loop in the suite': true });
+    });
+  }
+});
+
+describe('thread-kill/node-test: tests that finish in time', function () {
+  this.timeout(120_000);
+
+  const runs: Array<[string, string[]]> = [['node --test', ['--test']]];
+  if (NODE_MAJOR >= 24) runs.push(['node --test --test-timeout', ['--test', '--test-timeout=5000']]);
+  for (const [title, flags] of runs) {
+    it(`report exactly as with node:test (${title}): suites, hooks, awaited subtests, callbacks, failures, node:test's own timeout`, async () => {
+      const args = [...flags, '--test-reporter', 'tap', 'in-time.js'];
+      const [plugged, plain] = await Promise.all([
+        nodeTest(args, { NODE_TEST_FROM: 'thread-kill/node-test' }),
+        nodeTest(args, { NODE_TEST_FROM: 'node:test' }),
+      ]);
+      const report = (r: Run) => [...results(r.stdout)].map(([name, { ok, error }]) => `${ok ? 'ok' : 'not ok'} ${name} ${error}`);
+      assert.ok(report(plain).length >= 18, plain.stdout + plain.stderr);
+      assert.deepStrictEqual(report(plugged), report(plain));
+      assert.deepStrictEqual([plugged.code, plain.code], [1, 1]);
     });
   }
 });
