@@ -111,9 +111,10 @@ describe('thread-kill/node-test: which timeout stops a stuck test', function () 
       expectResults(await nodeTest(['--test', '--test-timeout=300', '--test-reporter', 'tap', 'default-timeout.js']), perTest);
     });
 
-    it('--test-timeout without --test, as two arguments, and with --test-isolation=none (Node 24+)', async () => {
+    it('--test-timeout without --test, as two arguments, with --test-isolation=none, and run({ timeout }) (Node 24+)', async () => {
       expectResults(await nodeTest(['--test-timeout', '300', '--test-reporter', 'tap', 'default-timeout.js']), perTest);
       expectResults(await nodeTest(['--test', '--test-isolation=none', '--test-timeout=300', '--test-reporter', 'tap', 'default-timeout.js']), perTest);
+      expectResults(await nodeTest(['run-api.mjs']), perTest);
     });
   } else {
     it('--test-timeout: Node 20 and 22 apply it to each file as a whole, in the runner (the plugin, in the file\'s process, does not change that)', async () => {
