@@ -112,7 +112,6 @@ function guard(fn: Fn, ms: number, kind: string): Fn {
     if (kind === 'test' && t !== null && typeof t === 'object' && typeof t.test === 'function') wrapContext(t, ms);
     if (deadline === 0) return within(ms, false, () => fn.apply(self, args));
     try {
-      // within() inside the region: with it outside, the deadline never landed under node:test (Node 20).
       return enterRegion(() => within(ms, true, () => fn.apply(self, args)), 0, deadline, labelOf(kind, t));
     } catch (e) {
       if (e instanceof RegionTimeoutError && !e.kill) throw timedOut(kind, deadline, e);
@@ -122,9 +121,11 @@ function guard(fn: Fn, ms: number, kind: string): Fn {
   const call = (self: unknown, args: unknown[]): unknown => {
     if (!inRegion) return run(self, args);
     // Started inside another one's deadline (a subtest made in its parent's
-    // synchronous part): node:test's own frames lie between, and a deadline
-    // never cuts through them, so neither deadline could land. Its function runs
-    // once that part has returned or awaits, outside it.
+    // synchronous part): node:test's own frames (async functions, try blocks)
+    // would lie between the two regions. The parent's deadline, due first,
+    // waits for them to return, and a nested region's later deadline never
+    // fires meanwhile: a stuck subtest would hang the run. So its function runs
+    // once that part has returned or awaits, outside the parent's region.
     const done = args.length >= 2 ? args[args.length - 1] : undefined;
     if (typeof done === 'function') {
       queueMicrotask(() => {
