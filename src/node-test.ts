@@ -15,6 +15,7 @@
 // looping, and the run goes on. Without any timeout nothing changes. The module
 // is shaped and typed as node:test's: test() itself, carrying the others.
 import './index';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import nodeTest = require('node:test');
 import { RegionTimeoutError } from './shared/errors';
 import { enterRegion, guardAgainstStuckTests } from './region/interrupt';
@@ -55,11 +56,19 @@ const RUNNER_TIMEOUT = runnerTimeout();
 // The timeout of the suite or test whose function is running now (its
 // synchronous part): what a test, suite or hook made there inherits. At the top
 // level (undefined) tests and suites get the runner's, hooks none: node:test
-// never times the root. (After an `await` in a suite's or test's function, what
-// is made there counts as top level here; node:test follows the async context.)
+// never times the root.
 let enclosing: number | undefined;
 // Whether that synchronous part runs under a deadline.
 let inRegion = false;
+// An async suite function's timeout, for what it makes after an `await` (as
+// node:test finds its parent: by async context). Made on the first one only:
+// an AsyncLocalStorage slows every promise of the thread on Node 20 and 22.
+let asyncSuites: AsyncLocalStorage<number> | undefined;
+const AsyncFunction = Object.getPrototypeOf(async () => {}) as object;
+
+function current(): number | undefined {
+  return enclosing ?? asyncSuites?.getStore();
+}
 
 function within<T>(ms: number, region: boolean, fn: () => T): T {
   const outer = enclosing;
@@ -110,9 +119,14 @@ function guard(fn: Fn, ms: number, kind: string): Fn {
   const run = (self: unknown, args: unknown[]): unknown => {
     const t = args[0] as Context | undefined;
     if (kind === 'test' && t !== null && typeof t === 'object' && typeof t.test === 'function') wrapContext(t, ms);
+    if (kind === 'suite' && Object.getPrototypeOf(fn) === AsyncFunction) {
+      asyncSuites ??= new AsyncLocalStorage<number>();
+      return asyncSuites.run(ms, () => within(ms, false, () => fn.apply(self, args)));
+    }
     if (deadline === 0) return within(ms, false, () => fn.apply(self, args));
     try {
-      return enterRegion(() => within(ms, true, () => fn.apply(self, args)), 0, deadline, labelOf(kind, t));
+      // within() outside the region: a cut skips every `finally` inside it.
+      return within(ms, true, () => enterRegion(() => fn.apply(self, args), 0, deadline, labelOf(kind, t)));
     } catch (e) {
       if (e instanceof RegionTimeoutError && !e.kill) throw timedOut(kind, deadline, e);
       throw e;
@@ -145,7 +159,7 @@ function guard(fn: Fn, ms: number, kind: string): Fn {
 }
 
 /** node:test's (name?, options?, fn?) with fn guarded by its timeout: its own, else `inherited`. */
-function wrapArgs(args: unknown[], kind: string, inherited = enclosing ?? RUNNER_TIMEOUT): unknown[] {
+function wrapArgs(args: unknown[], kind: string, inherited = current() ?? RUNNER_TIMEOUT): unknown[] {
   const out = [...args];
   const fnAt = out.findIndex((a) => typeof a === 'function');
   if (fnAt < 0) return out;
@@ -157,7 +171,7 @@ function wrapArgs(args: unknown[], kind: string, inherited = enclosing ?? RUNNER
 /** A hook: (fn, options?); it inherits the timeout of the suite or test it is made in. */
 function wrapHook(hook: Fn, kind: string, inherited?: number): Fn {
   return (fn: unknown, options?: unknown) =>
-    hook(typeof fn === 'function' ? guard(fn as Fn, ownTimeout(options) ?? inherited ?? enclosing ?? 0, kind) : fn, options);
+    hook(typeof fn === 'function' ? guard(fn as Fn, ownTimeout(options) ?? inherited ?? current() ?? 0, kind) : fn, options);
 }
 
 /** test()/it()/describe()/suite() and their .skip/.todo/.only, wrapped. */

@@ -81,10 +81,11 @@ describe('thread-kill/node-test: which timeout stops a stuck test', function () 
       'grandchild inherits': ['test timed out after 250ms', /grandchildLoops \(.*subtest\.js:16:/],
       'callback subtest': ['test timed out after 150ms', /callbackLoops \(.*subtest\.js:18:/],
       'callback subtest in time': true,
+      'subtest not awaited': true,
     });
   });
 
-  it('a test or hook inheriting its timeout from describe()/suite(), however nested, or from the test that made it', async () => {
+  it('a test or hook inheriting its timeout from describe()/suite(), however nested, also after an await in an async suite, or from the test that made it', async () => {
     const run = await nodeTest(['--test', '--test-reporter', 'tap', 'describe.js']);
     expectResults(run, {
       'fine in the suite': true,
@@ -94,6 +95,7 @@ describe('thread-kill/node-test: which timeout stops a stuck test', function () 
       'after a stuck hook': ['hook timed out after 180ms', /suiteHookLoops \(.*describe\.js:21:/],
       'subtest made with test()': ['test timed out after 220ms', /innerLoop \(.*describe\.js:26:/],
       'still passes': true,
+      'made after an await in the suite': ['test timed out after 200ms', /afterAwaitLoop \(.*describe\.js:34:/],
     });
   });
 
