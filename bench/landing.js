@@ -107,6 +107,7 @@ async function storm(seconds) {
 }
 
 async function landing() {
+  if (process.argv.includes('--storm')) return { storms: [await storm(2), await storm(2), await storm(2)] };
   const lat = await latency(QUICK ? 300 : 2000);
   const over = overshoot(QUICK ? 20 : 60);
   const storms = [];
