@@ -16,6 +16,7 @@
 
 #include "compat.h"
 #include "kill.h"
+#include "peers.h"
 #include "region.h"
 #include "registry.h"
 #include "thread.h"
@@ -538,6 +539,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   SetRaw(isolate, context, raw, "lastRegionSeq", LastRegionSeq);
   SetConstants(isolate, context, raw);
   InitUnblock(env, exports);
+  InitPeers(env, exports);
   return exports;
 }
 

@@ -2,8 +2,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <napi.h>
 #include <uv.h>
@@ -11,7 +14,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <mutex>
+#include <string>
 
 #include "registry.h"
 
@@ -25,13 +30,22 @@ constexpr bool kSupported = true;
 constexpr bool kSupported = false;
 #endif
 
+// The numbers come from the C library's <sys/syscall.h> of the target
+// architecture, so a cross build gets that architecture's (x64 and arm64
+// differ: read is 0 on x64, 63 on arm64). test/syscalls.test.ts checks them
+// against the kernel headers and src/kill/syscalls.ts.
+#if defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__))
 // read, pread64, readv, preadv, preadv2, recvfrom, recvmsg.
-#if defined(__x86_64__)
-constexpr long kReadSyscalls[] = {0, 17, 19, 295, 327, 45, 47};
-#elif defined(__aarch64__)
-constexpr long kReadSyscalls[] = {63, 67, 65, 69, 286, 207, 212};
+constexpr long kReadSyscalls[] = {SYS_read, SYS_pread64, SYS_readv, SYS_preadv, SYS_preadv2, SYS_recvfrom, SYS_recvmsg};
+// open (x64 only: arm64 has no open), openat.
+#if defined(SYS_open)
+constexpr long kOpenSyscalls[] = {SYS_open, SYS_openat};
+#else
+constexpr long kOpenSyscalls[] = {SYS_openat};
+#endif
 #else
 constexpr long kReadSyscalls[] = {-1};
+constexpr long kOpenSyscalls[] = {-1};
 #endif
 
 // Does nothing: its only job is to exist without SA_RESTART, so that a
@@ -77,16 +91,48 @@ uint64_t ThreadStartTime(int32_t os_tid) {
   return StartTimeOf(path);
 }
 
-bool InReadSyscall(int32_t os_tid) {
+// The thread's current system call and its first three arguments, from
+// /proc/self/task/<tid>/syscall ("nr a0 a1 a2 ..."; "running" or "-1 ..."
+// when not in one). False when not in a system call.
+bool CurrentSyscall(int32_t os_tid, long* nr, unsigned long args[3]) {
   char path[64];
   char buf[256];
   snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", os_tid);
   if (!ReadProcFile(path, buf, sizeof(buf))) return false;
-  if (buf[0] < '0' || buf[0] > '9') return false;  // "running" or "-1 ..."
-  long nr = strtol(buf, nullptr, 10);
+  if (buf[0] < '0' || buf[0] > '9') return false;
+  char* p = buf;
+  *nr = strtol(p, &p, 10);
+  for (int i = 0; i < 3; i++) args[i] = strtoul(p, &p, 16);
+  return true;
+}
+
+bool InReadSyscall(int32_t os_tid) {
+  long nr;
+  unsigned long args[3];
+  if (!CurrentSyscall(os_tid, &nr, args)) return false;
   for (long r : kReadSyscalls)
     if (r == nr) return true;
   return false;
+}
+
+// Copies a NUL-terminated string at `addr` of this process's own memory.
+// process_vm_readv reports an unmapped page as an error (a thread that
+// returned meanwhile may have freed the buffer) where a plain read would
+// fault. Page by page: a transfer stops at the first bad page.
+bool ReadOwnString(unsigned long addr, char* out, size_t size) {
+  size_t used = 0;
+  const unsigned long page = static_cast<unsigned long>(sysconf(_SC_PAGESIZE));
+  while (used + 1 < size) {
+    unsigned long at = addr + used;
+    size_t chunk = std::min<size_t>(page - (at % page), size - 1 - used);
+    struct iovec local = {out + used, chunk};
+    struct iovec remote = {reinterpret_cast<void*>(at), chunk};
+    ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+    if (n <= 0) return false;
+    if (memchr(out + used, '\0', static_cast<size_t>(n)) != nullptr) return true;
+    used += static_cast<size_t>(n);
+  }
+  return false;  // longer than PATH_MAX: not a path open() accepted
 }
 
 std::mutex g_handler_mutex;  // taken after Registry::mutex, never before it
@@ -156,6 +202,69 @@ UnblockStatus SignalBlockedThread(int64_t thread_id) {
   return UnblockStatus::kSent;
 }
 
+OpenWaitStatus SatisfyFifoOpen(int64_t thread_id, std::string* path_out, bool* for_reading) {
+  if (!kSupported) return OpenWaitStatus::kUnsupported;
+  int dirfd = AT_FDCWD;
+  int flags = 0;
+  char path[PATH_MAX];
+  {
+    Registry& reg = Registry::Get();
+    RegistryLock lock;
+    Entry* e = reg.FindLocked(thread_id);
+    if (e == nullptr || e->env == nullptr || e->os_tid <= 0) return OpenWaitStatus::kNotLive;
+    if (!e->kill_requested.load()) return OpenWaitStatus::kNotKilled;
+    if (e->start_time == 0) return OpenWaitStatus::kNotArmed;
+    if (ThreadStartTime(e->os_tid) != e->start_time) return OpenWaitStatus::kIdentityChanged;
+    long nr;
+    unsigned long a[3];
+    if (!CurrentSyscall(e->os_tid, &nr, a)) return OpenWaitStatus::kNotInOpen;
+    unsigned long path_addr;
+#if defined(SYS_open)
+    if (nr == SYS_open) {
+      path_addr = a[0];
+      flags = static_cast<int>(a[1]);
+    } else
+#endif
+    if (nr == SYS_openat) {
+      dirfd = static_cast<int>(a[0]);
+      path_addr = a[1];
+      flags = static_cast<int>(a[2]);
+    } else {
+      return OpenWaitStatus::kNotInOpen;
+    }
+    if (!ReadOwnString(path_addr, path, sizeof(path))) return OpenWaitStatus::kNotFifo;
+  }
+  // Outside the registry mutex: opening touches no entry, and the thread
+  // resolved this very path an instant ago (it is waiting inside the FIFO's
+  // open, past the lookup). If it left open() meanwhile, the worst case is
+  // one more brief open/close of a FIFO's other end (see DESIGN.md).
+  int acc = flags & O_ACCMODE;
+  if (acc == O_RDWR) return OpenWaitStatus::kNotFifo;  // never waits
+  *for_reading = acc == O_RDONLY;
+  *path_out = path;
+  // O_PATH opens no FIFO end and never waits; fstat proves it is a FIFO
+  // before anything is opened for real (a device could act on open).
+  int opath = openat(dirfd, path, O_PATH | O_CLOEXEC | (flags & O_NOFOLLOW));
+  if (opath < 0) return OpenWaitStatus::kNotFifo;
+  struct stat st;
+  OpenWaitStatus out = OpenWaitStatus::kNotFifo;
+  if (fstat(opath, &st) == 0 && S_ISFIFO(st.st_mode)) {
+    char self[64];
+    snprintf(self, sizeof(self), "/proc/self/fd/%d", opath);
+    // The other end, non-blocking: a writer for a reader's open, a reader for
+    // a writer's. Closed at once; nothing is read or written.
+    int other = open(self, (*for_reading ? O_WRONLY : O_RDONLY) | O_NONBLOCK | O_CLOEXEC);
+    if (other >= 0) {
+      close(other);
+      out = OpenWaitStatus::kSatisfied;
+    } else {
+      out = errno == ENXIO ? OpenWaitStatus::kNotInOpen : OpenWaitStatus::kFailed;  // ENXIO: no reader any more
+    }
+  }
+  close(opath);
+  return out;
+}
+
 int ThreadLoopFd(int64_t thread_id) {
   Registry& reg = Registry::Get();
   RegistryLock lock;
@@ -217,6 +326,31 @@ Napi::Value JsInfo(const Napi::CallbackInfo& info) {
   return out;
 }
 
+Napi::Value JsOpen(const Napi::CallbackInfo& info) {
+  double tid = NumArg(info, 0);
+  std::string path;
+  bool for_reading = false;
+  OpenWaitStatus s = tid < 0 ? OpenWaitStatus::kNotLive : SatisfyFifoOpen(static_cast<int64_t>(tid), &path, &for_reading);
+  Napi::Array out = Napi::Array::New(info.Env(), 3);
+  out.Set(0u, Napi::Number::New(info.Env(), static_cast<int32_t>(s)));
+  out.Set(1u, Napi::String::New(info.Env(), path));
+  out.Set(2u, Napi::Boolean::New(info.Env(), for_reading));
+  return out;
+}
+
+// The syscall numbers this build uses, for the tests: [read-type, open].
+Napi::Value JsSyscalls(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env, 2);
+  Napi::Array reads = Napi::Array::New(env);
+  Napi::Array opens = Napi::Array::New(env);
+  for (long r : kReadSyscalls) reads.Set(reads.Length(), Napi::Number::New(env, static_cast<double>(r)));
+  for (long r : kOpenSyscalls) opens.Set(opens.Length(), Napi::Number::New(env, static_cast<double>(r)));
+  out.Set(0u, reads);
+  out.Set(1u, opens);
+  return out;
+}
+
 Napi::Value JsLoopFd(const Napi::CallbackInfo& info) {
   double tid = NumArg(info, 0);
   return Napi::Number::New(info.Env(), tid < 0 ? -1 : ThreadLoopFd(static_cast<int64_t>(tid)));
@@ -239,6 +373,8 @@ void InitUnblock(Napi::Env env, Napi::Object exports) {
   exports.Set("unblockArm", Napi::Function::New(env, JsArm));
   exports.Set("unblockSignal", Napi::Function::New(env, JsSignal));
   exports.Set("unblockInfo", Napi::Function::New(env, JsInfo));
+  exports.Set("unblockOpen", Napi::Function::New(env, JsOpen));
+  exports.Set("unblockSyscalls", Napi::Function::New(env, JsSyscalls));
   exports.Set("loopFd", Napi::Function::New(env, JsLoopFd));
   exports.Set("signalProcess", Napi::Function::New(env, JsSignalProcess));
 }
