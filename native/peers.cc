@@ -6,11 +6,16 @@
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
+#include <dirent.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #endif
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <string>
+#include <vector>
 
 namespace tk {
 
@@ -66,8 +71,41 @@ int64_t UnixSocketPeer(uint64_t inode) {
   close(fd);
   return out;
 }
+
+std::vector<FdHolder> FdHolders(const std::vector<std::string>& targets) {
+  std::vector<FdHolder> out;
+  if (targets.empty()) return out;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return out;
+  const pid_t self = getpid();
+  char path[320];  // "/proc/<pid>/fd/" + a d_name (up to 255)
+  char link[64];
+  while (struct dirent* p = readdir(proc)) {
+    if (p->d_name[0] < '1' || p->d_name[0] > '9') continue;
+    int pid = atoi(p->d_name);
+    if (pid == self) continue;
+    snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+    DIR* fds = opendir(path);
+    if (fds == nullptr) continue;  // gone, or another user's
+    while (struct dirent* f = readdir(fds)) {
+      if (f->d_name[0] < '0' || f->d_name[0] > '9') continue;
+      snprintf(path, sizeof(path), "/proc/%d/fd/%s", pid, f->d_name);
+      ssize_t n = readlink(path, link, sizeof(link) - 1);
+      // pipe:[N] / socket:[N]: the first letter filters most fds out.
+      if (n <= 0 || (link[0] != 'p' && link[0] != 's')) continue;
+      link[n] = '\0';
+      for (size_t i = 0; i < targets.size(); i++) {
+        if (targets[i] == link) out.push_back({pid, atoi(f->d_name), static_cast<int>(i)});
+      }
+    }
+    closedir(fds);
+  }
+  closedir(proc);
+  return out;
+}
 #else
 int64_t UnixSocketPeer(uint64_t) { return -1; }
+std::vector<FdHolder> FdHolders(const std::vector<std::string>&) { return {}; }
 #endif
 
 namespace {
@@ -87,10 +125,31 @@ Napi::Value JsUnixPeers(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// fdHolders(targets: string[]) -> number[] (pid, fd, target index; flat).
+Napi::Value JsFdHolders(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env);
+  if (info.Length() < 1 || !info[0].IsArray()) return out;
+  Napi::Array in = info[0].As<Napi::Array>();
+  std::vector<std::string> targets;
+  for (uint32_t i = 0; i < in.Length() && i < 64; i++) {
+    Napi::Value v = in.Get(i);
+    targets.push_back(v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string());
+  }
+  uint32_t k = 0;
+  for (const FdHolder& h : FdHolders(targets)) {
+    out.Set(k++, Napi::Number::New(env, h.pid));
+    out.Set(k++, Napi::Number::New(env, h.fd));
+    out.Set(k++, Napi::Number::New(env, h.target));
+  }
+  return out;
+}
+
 }  // namespace
 
 void InitPeers(Napi::Env env, Napi::Object exports) {
   exports.Set("unixPeers", Napi::Function::New(env, JsUnixPeers));
+  exports.Set("fdHolders", Napi::Function::New(env, JsFdHolders));
 }
 
 }  // namespace tk

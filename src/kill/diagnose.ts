@@ -205,25 +205,30 @@ function epollTargets(epfd: number): number[] {
  * The other processes (never this one) with an fd on one of `inodes`
  * (pipe:[N], socket:[N]), and which fds: every /proc/<pid>/fd readable to us. A pipe's
  * other end can be anywhere — an orphan of a shell the thread started was
- * reparented away from it — so every process is looked at.
+ * reparented away from it — so every process is looked at (natively: a few
+ * ms), or only `among`.
  */
-function pipeHolders(inodes: ReadonlySet<string>): Map<number, number[]> {
-  // (pipe:[N] or socket:[N]: the first letter filters most fds out cheaply.)
+function pipeHolders(inodes: ReadonlySet<string>, among?: number[]): Map<number, number[]> {
   const holders = new Map<number, number[]>();
   if (inodes.size === 0) return holders;
-  let pids: string[];
-  try { pids = fs.readdirSync('/proc'); } catch { return holders; }
-  for (const p of pids) {
-    const c = p.charCodeAt(0);
-    if (c < 48 || c > 57) continue;
-    const pid = Number(p);
+  if (among === undefined) {
+    const targets = [...inodes];
+    const flat = native.fdHolders(targets);
+    for (let i = 0; i + 2 < flat.length; i += 3) {
+      const list = holders.get(flat[i]) ?? [];
+      list.push(flat[i + 1]);
+      holders.set(flat[i], list);
+    }
+    return holders;
+  }
+  for (const pid of among) {
     if (pid === process.pid) continue;
     let fds: string[];
     try { fds = fs.readdirSync(`/proc/${pid}/fd`); } catch { continue; } // gone, or another user's
     for (const fd of fds) {
       let target: string;
       try { target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { continue; }
-      if ((target.charCodeAt(0) !== 112 /* p */ && target.charCodeAt(0) !== 115 /* s */) || !inodes.has(target)) continue;
+      if (!inodes.has(target)) continue;
       const list = holders.get(pid) ?? [];
       list.push(Number(fd));
       holders.set(pid, list);
@@ -250,9 +255,12 @@ function pipeWhy(fds: number[]): string {
  *     child: they are never listed.
  *   * wait4/waitid (native code): the child it names (pid > 0), or all its
  *     children.
- * Empty when the thread waits for nothing of the kind.
+ * Empty when the thread waits for nothing of the kind. Looking at every
+ * process's fds costs tens of ms on a busy machine: with `everyone` false,
+ * that is done only when no direct child of the thread holds a pipe (the
+ * child has exited: an orphan holds them).
  */
-export function waitedProcesses(threadId: number, osTid: number, syscall: SyscallInfo | undefined): ChildProcessInfo[] {
+export function waitedProcesses(threadId: number, osTid: number, syscall: SyscallInfo | undefined, everyone = true): ChildProcessInfo[] {
   if (process.platform !== 'linux' || !(osTid > 0) || !waitsOnChildren(threadId, syscall)) return [];
   const direct = pidsIn(readSmall(`/proc/self/task/${osTid}/children`));
   const seen = new Set<number>();
@@ -287,8 +295,10 @@ export function waitedProcesses(threadId: number, osTid: number, syscall: Syscal
   // Without sock_diag the holders cannot be told apart, nor the child that
   // started (an async child could be the newest): nothing is named.
   if (!peersKnown) return [];
-  const holders = pipeHolders(ends);
-  let roots = direct.filter((pid) => holders.has(pid));
+  // The direct children first (a few processes): the one holding a pipe is the child it started.
+  const near = pipeHolders(ends, direct);
+  let roots = direct.filter((pid) => near.has(pid));
+  const holders = roots.length > 0 && !everyone ? near : pipeHolders(ends);
   if (roots.length === 0 && holders.size === 0 && direct.length > 0) {
     // No pipes in play: the child it started is the newest one.
     const infos = direct.map((pid) => processInfo(pid, process.pid)).filter((c): c is ChildProcessInfo => c !== undefined);

@@ -47,6 +47,8 @@ export const MAX_SIGNALS = 6;
 const FIRST_BACKOFF_MS = 10;
 /** Between SIGTERM and SIGKILL for a child process tree. */
 export const CHILD_GRACE_MS = 100;
+/** After the first SIGTERM, how long before every process is searched for other holders of the pipes. */
+const FULL_SCAN_AFTER_MS = 40;
 
 /** What the unblock rung did, in KillReport.phases (phase 'unblock'). */
 export interface UnblockDetails {
@@ -83,6 +85,7 @@ export class Unblocker {
   private backoff = FIRST_BACKOFF_MS;
   private readonly children = new Map<string, ChildProcessInfo & { signals: string[]; termAt: number; why: string }>();
   private openNote: string | undefined;
+  private firstTermAt: number | undefined;
   private lastSyscall = '';
   private ticked = false;
   private readonly startedAt: number;
@@ -164,11 +167,15 @@ export class Unblocker {
   }
 
   private killChildren(tid: number, osTid: number, sc: ReturnType<typeof sampleProc>['syscall'], t: number): void {
-    for (const c of waitedProcesses(tid, osTid, sc)) {
+    // Every process's fds are read only once the child was given FULL_SCAN_AFTER_MS to take the
+    // call down with it (an orphan beside a live child is rare; the scan costs tens of ms).
+    const everyone = this.firstTermAt !== undefined && t - this.firstTermAt >= FULL_SCAN_AFTER_MS;
+    for (const c of waitedProcesses(tid, osTid, sc, everyone)) {
       const key = `${c.pid}:${c.startTime}`;
       if (this.children.has(key)) continue;
       if (native.signalProcess(c.pid, c.startTime, SIGTERM) === 1) {
         this.children.set(key, { ...c, why: c.why ?? '', signals: ['SIGTERM'], termAt: t });
+        this.firstTermAt ??= t;
       }
     }
     for (const rec of this.children.values()) {

@@ -101,6 +101,8 @@ export interface Native {
   unblockSyscalls(): [reads: number[], opens: number[]];
   /** The peer inode of each Unix socket inode: > 0 found, 0 none, -1 sock_diag unavailable. */
   unixPeers(inodes: number[]): number[];
+  /** Every other process's fds linking to one of `targets` ('pipe:[N]', 'socket:[N]'): flat [pid, fd, target index, ...]. */
+  fdHolders(targets: string[]): number[];
   /** The epoll fd of the thread's own event loop, or -1. */
   loopFd(threadId: number): number;
   /** 1 sent, 0 gone (or a reused pid), -1 error. Only SIGTERM (15) and SIGKILL (9). */
