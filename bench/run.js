@@ -164,6 +164,8 @@ From \`kill()\` (the worker already in its system call, seen in /proc) until its
 The read-type calls are ended by one SIGRTMIN+3 after the first retry interval (10 ms); a FIFO's open by
 opening its other end (non-blocking, closed at once); spawnSync/execSync by killing the child it started
 (with its descendants) and the holders of the pipes it reads. \`worker.terminate()\` waits for the call to return.
+${n(30, 5)} kills and ${n(3, 1)} \`terminate()\` calls per row. Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version};
+1-minute load average ${os.loadavg()[0].toFixed(1)} at the end (shared machine).
 `;
 }
 

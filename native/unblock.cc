@@ -232,6 +232,12 @@ OpenWaitStatus SatisfyFifoOpen(int64_t thread_id, std::string* path_out, bool* f
     } else {
       return OpenWaitStatus::kNotInOpen;
     }
+    // Only a FIFO's wait for its other end: an open stuck elsewhere (a hung
+    // network mount) would hang our own lookup of the same path too.
+    char wchan_path[64];
+    char wchan[64];
+    snprintf(wchan_path, sizeof(wchan_path), "/proc/self/task/%d/wchan", e->os_tid);
+    if (!ReadProcFile(wchan_path, wchan, sizeof(wchan)) || strcmp(wchan, "wait_for_partner") != 0) return OpenWaitStatus::kNotFifo;
     if (!ReadOwnString(path_addr, path, sizeof(path))) return OpenWaitStatus::kNotFifo;
   }
   // Outside the registry mutex: opening touches no entry, and the thread
