@@ -26,6 +26,7 @@
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
       "configurations": {"Debug": {"defines": ["TK_DEBUG_CHECKS"]}},
       "conditions": [
+        ["OS=='linux'", {"sources": ["native/platform_linux.cc"]}],
         ["OS=='mac'", {"xcode_settings": {"CLANG_CXX_LANGUAGE_STANDARD": "c++20", "GCC_SYMBOLS_PRIVATE_EXTERN": "YES"}}]
       ]
     }

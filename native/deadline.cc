@@ -1,7 +1,5 @@
 #include "deadline.h"
 
-#include <sys/prctl.h>
-
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -9,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "platform.h"
 #include "region.h"
 #include "registry.h"
 
@@ -60,9 +59,8 @@ void Fire(const std::vector<std::pair<int64_t, uint64_t>>& expired, const std::v
 }
 
 void Run() {
-  // Wake-ups as close to the deadline as the kernel allows (the default
-  // slack of a normal thread is 50 µs).
-  prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+  // Wake-ups as close to the deadline as the OS allows.
+  platform::UsePreciseTimers();
   Watchdog& w = Dog();
   std::unique_lock<std::mutex> lock(w.mutex);
   for (;;) {

@@ -67,10 +67,10 @@ OpenWaitStatus SatisfyFifoOpen(int64_t thread_id, std::string* path, bool* for_r
 // private loop from the thread's own).
 int ThreadLoopFd(int64_t thread_id);
 
-// Signals process `pid` only if its start time is still `start_time`
-// (through a pidfd when the kernel has them, so a reused pid is never hit).
-// 1 sent, 0 gone or a different process, -1 error.
-int SignalProcessChecked(int32_t pid, uint64_t start_time, int sig);
+// Signals process `pid` (`hard`: SIGKILL, else SIGTERM) only if its start
+// time is still `start_time` (through a pidfd when the kernel has them, so
+// a reused pid is never hit). 1 sent, 0 gone or a different process, -1 error.
+int SignalProcessChecked(int32_t pid, uint64_t start_time, bool hard);
 
 // The JS surface (added to the full export set by addon.cc's Init).
 void InitUnblock(Napi::Env env, Napi::Object exports);

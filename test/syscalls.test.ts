@@ -1,7 +1,7 @@
 // The per-architecture syscall tables (src/kill/syscalls.ts) against the
 // kernel's own headers: arm64 uses the generic table (asm-generic/unistd.h,
 // shipped by every Linux's kernel headers package), x64 its own
-// (asm/unistd_64.h). And the numbers native/unblock.cc was built with
+// (asm/unistd_64.h). And the numbers native/platform_linux.cc was built with
 // (<sys/syscall.h>) against the table of this process's architecture.
 import * as assert from 'assert';
 import * as fs from 'fs';

@@ -4,7 +4,7 @@
 // where the same call has another number (read: 0 on x64, 63 on arm64) and
 // some calls do not exist (open, epoll_wait: arm64 has only openat,
 // epoll_pwait). test/syscalls.test.ts checks both tables against the kernel
-// headers; native/unblock.cc takes its numbers from <sys/syscall.h>.
+// headers; native/platform_linux.cc takes its numbers from <sys/syscall.h>.
 
 export type SyscallTable = Readonly<Record<string, number>>;
 
