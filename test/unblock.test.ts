@@ -10,6 +10,7 @@ import { Worker } from 'worker_threads';
 import * as tk from 'thread-kill';
 import { inNativeCode, inSyscall, releaseUnkillable, scenarioByName, startHung } from 'thread-kill/stress';
 import { FIXTURE_ADDON, LIB, ROOT, STRESS_LIB, SiblingKiller, fixturePath, isLive, makeFifo, until } from './helpers';
+import { orphaned } from './fixtures/workers/common';
 
 // The private binding, for the checks only native code can make.
 const native = require(path.join(ROOT, 'lib', 'shared', 'native.js')).native as {
@@ -33,6 +34,8 @@ interface Case {
   setup?: () => { data: Record<string, unknown>; done: () => void };
   /** The phase's note. */
   note: RegExp;
+  /** Blocked is not enough: also wait until this holds (e.g. the shell exited, leaving its orphan). */
+  settle?: 'orphaned';
   /** For 'children-killed': checks the processes killed (default: the shell and its sleep). */
   kids?: (kids: tk.UnblockDetails['childrenKilled']) => void;
 }
@@ -77,7 +80,7 @@ const KILLABLE: Case[] = [
   {
     title: "execSync('sleep 25 & echo started'): the orphaned sleep holds the pipes", syscalls: CHILD_WAITS, expect: 'children-killed',
     note: /killed the holders of its pipes \d+ \(sleep 25: held the stdout and stderr pipes of the thread's spawnSync\/execSync\)/,
-    program: 'exec-orphan',
+    program: 'exec-orphan', settle: 'orphaned',
     kids: (kids) => assert.deepStrictEqual(kids.map((k) => [k.cmdline, k.why]), [['sleep 25', "held the stdout and stderr pipes of the thread's spawnSync/execSync"]]),
   },
   {
@@ -147,13 +150,14 @@ async function startBlocked(c: Case): Promise<{ w: tk.KillableWorker; messages: 
   const exited = new Promise<number>((resolve) => w.once('exit', resolve));
   await new Promise<void>((resolve) => w.on('message', (m) => { messages.push(m); if (m === 'ready') resolve(); }));
   await inSyscall(w.threadId, c.syscalls);
+  if (c.settle === 'orphaned') await orphaned(w.threadId);
   return { w, messages, exited, done: s.done };
 }
 
 /** A worker that starts the target itself, waits until it blocks, kills it and reports. */
 function killFromParent(c: Case, options: tk.KillOptions = {}): Promise<{ report: tk.KillReport; messages: unknown[]; live: boolean }> {
   const s = c.setup?.() ?? { data: {}, done: () => undefined };
-  const w = new Worker(UNBLOCK, { workerData: { case: 'parent', target: { case: c.program, ...s.data }, syscalls: c.syscalls, options } });
+  const w = new Worker(UNBLOCK, { workerData: { case: 'parent', target: { case: c.program, ...s.data }, syscalls: c.syscalls, settle: c.settle, options } });
   return new Promise((resolve, reject) => {
     w.once('message', (m) => { s.done(); resolve(m); });
     w.once('error', reject);
@@ -192,7 +196,7 @@ describe('the unblock rung: killable system calls', () => {
     });
   }
 
-  it("async spawn() children of other threads (the killer's, a bystander worker's) survive a kill of a thread in execSync", async () => {
+  it("async spawn() children of other threads (the killer's, a bystander worker's) survive a kill of a thread in execSync @sanitize", async () => {
     const mine = spawn('sleep', ['45'], { stdio: 'ignore' });
     const other = new tk.KillableWorker(UNBLOCK, { workerData: { case: 'async-child' } });
     const theirs = await new Promise<number>((resolve) => other.once('message', (m) => resolve(m.helper)));
@@ -212,10 +216,8 @@ describe('the unblock rung: killable system calls', () => {
     }
   });
 
-  it('killChildren: false on a thread whose pipes an orphan holds: unkillable, and the diagnosis names the holder and why', async () => {
+  it('killChildren: false on a thread whose pipes an orphan holds: unkillable, and the diagnosis names the holder and why @sanitize', async () => {
     const t = await startBlocked(KILLABLE.find((c) => c.program === 'exec-orphan')!);
-    let d: tk.Diagnosis | undefined;
-    do d = await tk.diagnose(t.w, { sampleMs: 10 }); while (!d!.children?.some((c) => c.cmdline === 'sleep 25'));
     const r = await tk.kill(t.w, { killChildren: false, timeoutMs: 150, onUnkillable: 'abandon' });
     assert.strictEqual(r.outcome, 'unkillable');
     const holder = r.diagnosis!.children!.find((c) => c.cmdline === 'sleep 25')!;
