@@ -168,16 +168,6 @@ function processInfo(pid: number, ppid?: number): ChildProcessInfo | undefined {
 }
 
 /**
- * Every process descended from OS thread `osTid` of this process: its
- * children (/proc/self/task/<tid>/children), then, recursively, the children
- * of every thread of each of those. Parents come before their children.
- */
-export function processTree(osTid: number): ChildProcessInfo[] {
-  if (process.platform !== 'linux' || !(osTid > 0)) return [];
-  return treeFrom(pidsIn(readSmall(`/proc/self/task/${osTid}/children`)).map((pid) => ({ pid, ppid: process.pid })), new Set());
-}
-
-/**
  * Whether a thread blocked in `syscall` is waiting for child processes: in
  * wait4/waitid, or in epoll on an fd other than its own event loop's (the
  * private loop of spawnSync/execSync).
