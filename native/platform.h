@@ -33,6 +33,14 @@ void PinModule(void* address);
 // thread (the deadline watchdog; Linux: PR_SET_TIMERSLACK of 1 ns).
 void UsePreciseTimers();
 
+// Writes `text` to the process's stderr with no buffering and no lock of
+// ours or the C library's (the watchdog, about to end the process).
+void WriteStderr(const std::string& text);
+
+// What thread `os_tid` of this process waits for in the kernel (Linux:
+// /proc/self/task/<tid>/wchan, e.g. "pipe_read"); empty if unknown.
+std::string ThreadWaitChannel(int32_t os_tid);
+
 // ---- The unblock rung: a thread blocked in a system call --------------
 
 // The system call a thread is in, with its first three arguments. False

@@ -131,6 +131,25 @@ void UsePreciseTimers() {
   prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 }
 
+void WriteStderr(const std::string& text) {
+  for (size_t done = 0; done < text.size();) {
+    const ssize_t n = write(2, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+}
+
+std::string ThreadWaitChannel(int32_t os_tid) {
+  char path[64];
+  char buf[128];
+  snprintf(path, sizeof(path), "/proc/self/task/%d/wchan", os_tid);
+  if (!ReadProcFile(path, buf, sizeof(buf))) return std::string();
+  std::string out(buf);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\0')) out.pop_back();
+  return out == "0" ? std::string() : out;
+}
+
 bool CurrentCall(int32_t os_tid, BlockedCall* out) {
   // "nr a0 a1 a2 ..."; "running" or "-1 ..." when not in one.
   char path[64];

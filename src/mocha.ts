@@ -14,9 +14,9 @@ import './index';
 import * as path from 'path';
 import { RegionTimeoutError } from './shared/errors';
 import { native } from './shared/native';
+import { enterRegion, guardAgainstStuckTests } from './region/interrupt';
 import { MAX_TIMEOUT_MS } from './shared/validate';
 
-const runRegionDeadline = native.runRegionDeadline;
 
 interface MochaRunnable {
   fn?: ((...args: unknown[]) => unknown) | undefined;
@@ -43,6 +43,12 @@ const proto = Runnable.prototype as MochaRunnable & { [PATCHED]?: boolean };
 
 /** The runnable whose synchronous part runs right now, and its region. */
 let active: { runnable: MochaRunnable; seq: number } | undefined;
+
+/** How the stuck guard names a runnable: its kind and full title. */
+function labelOf(runnable: MochaRunnable): string {
+  const r = runnable as MochaRunnable & { type?: string; fullTitle?: () => string };
+  return `mocha ${r.type === 'hook' ? 'hook' : 'test'} "${typeof r.fullTitle === 'function' ? r.fullTitle() : '?'}"`;
+}
 
 /** Mocha's own timeout error for `runnable`, with the stack of where the code was stuck. */
 function timeoutError(runnable: MochaRunnable, ms: number, stuck: RegionTimeoutError): Error {
@@ -83,10 +89,10 @@ function patch(run: MochaRunnable['run'], timeout: MochaRunnable['timeout']): vo
       try {
         // Always a deadline region (with none armed for a timeout of 0), so
         // that this.timeout(ms) inside the body can arm or move it.
-        return runRegionDeadline(() => {
+        return enterRegion(() => {
           active = { runnable, seq: native.currentRegion() };
           return withDone ? original.call(self, done) : original.call(self);
-        }, 0, ms > 0 && ms <= MAX_TIMEOUT_MS ? ms : 0);
+        }, 0, ms > 0 && ms <= MAX_TIMEOUT_MS ? ms : 0, labelOf(runnable));
       } catch (e) {
         if (e instanceof RegionTimeoutError && !e.kill) throw timeoutError(runnable, runnable.timeout() || ms, e);
         throw e;
@@ -109,6 +115,9 @@ function patch(run: MochaRunnable['run'], timeout: MochaRunnable['timeout']): vo
     return result;
   } as MochaRunnable['timeout'];
 }
+
+// A test whose timeout cannot land never hangs the run: it fails it loudly.
+guardAgainstStuckTests(1);
 
 /** Puts mocha's own methods back (the plugin installs itself when loaded). */
 export const uninstall: () => void = proto[PATCHED] ? () => undefined : install();

@@ -11,11 +11,10 @@
 import './index';
 import * as nodeTest from 'node:test';
 import { RegionTimeoutError } from './shared/errors';
-import { native } from './shared/native';
+import { enterRegion, guardAgainstStuckTests } from './region/interrupt';
 import { MAX_TIMEOUT_MS } from './shared/validate';
 
 type Fn = (...args: unknown[]) => unknown;
-const runRegionDeadline = native.runRegionDeadline;
 
 function timeoutOf(options: unknown): number {
   const ms = options !== null && typeof options === 'object' ? (options as { timeout?: unknown }).timeout : undefined;
@@ -40,7 +39,7 @@ function guard(fn: Fn, ms: number, kind: string): Fn {
       t.test = (...a: unknown[]) => subtest(...wrapArgs(a, 'test'));
     }
     try {
-      return runRegionDeadline(() => fn.apply(self, args), 0, ms);
+      return enterRegion(() => fn.apply(self, args), 0, ms, `node:test ${kind} "${(t as { fullName?: string; name?: string } | undefined)?.fullName ?? (t as { name?: string } | undefined)?.name ?? '?'}"`);
     } catch (e) {
       if (e instanceof RegionTimeoutError && !e.kill) throw timedOut(kind, ms, e);
       throw e;
@@ -65,6 +64,9 @@ function wrapArgs(args: unknown[], kind: string): unknown[] {
 function wrapHook(hook: Fn, kind: string): Fn {
   return (fn: unknown, options?: unknown) => hook(typeof fn === 'function' ? guard(fn as Fn, timeoutOf(options), kind) : fn, options);
 }
+
+// A test whose timeout cannot land never hangs the run: it fails it loudly.
+guardAgainstStuckTests(1);
 
 const real = nodeTest as unknown as Record<string, Fn>;
 export const test = (...args: unknown[]): unknown => real.test(...wrapArgs(args, 'test'));
