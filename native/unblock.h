@@ -1,6 +1,8 @@
 // The "unblock" rung of kill(): a thread-directed real-time signal that makes
-// a blocked read-type system call of a thread being killed return EINTR, and
-// identity-checked signals to the child processes such a thread waits for.
+// a blocked read-type system call of a thread being killed return EINTR, a
+// FIFO open of such a thread let through (its other end opened and closed),
+// and identity-checked signals to the processes such a thread waits for.
+// The OS side of each is native/platform.h's.
 // Rules (docs/DESIGN.md, "The unblock rung"):
 //   * a thread is signalled only while its Entry is in `live`, under the
 //     registry mutex, with kill_requested set, its start time unchanged since
