@@ -14,6 +14,7 @@
         "native/deadline.cc",
         "native/kill.cc",
         "native/landing.cc",
+        "native/peers.cc",
         "native/region.cc",
         "native/registry.cc",
         "native/stack.cc",
@@ -26,6 +27,7 @@
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
       "configurations": {"Debug": {"defines": ["TK_DEBUG_CHECKS"]}},
       "conditions": [
+        ["OS=='linux'", {"sources": ["native/platform_linux.cc"]}],
         ["OS=='mac'", {"xcode_settings": {"CLANG_CXX_LANGUAGE_STANDARD": "c++20", "GCC_SYMBOLS_PRIVATE_EXTERN": "YES"}}]
       ]
     }

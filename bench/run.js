@@ -62,15 +62,21 @@ async function killVsTerminate() {
   return rows;
 }
 
-// Blocked in a system call: the unblock rung (a signal for reads, the child
-// trees for spawnSync/execSync) against worker.terminate(), which waits for
-// the call to return (bounded here by TERMINATE_BOUND_MS, then "hangs").
+// Blocked in a system call: the unblock rung (a signal for reads, the wait
+// satisfied for a FIFO's open, the child and the pipe holders for
+// spawnSync/execSync) against worker.terminate(), which waits for the call to
+// return (bounded here by TERMINATE_BOUND_MS, then "hangs").
 const TERMINATE_BOUND_MS = 1000;
+const CHILD_WAIT = ['epoll_wait', 'epoll_pwait'];
+const OPEN = ['open', 'openat'];
 const SYSCALL_HANG = {
-  'readSync on a silent FIFO': { syscalls: ['read'], body: "const fd = fs.openSync(workerData.fifo, 'r+'); ready(); fs.readSync(fd, Buffer.alloc(1));" },
-  'readFileSync of a FIFO with a silent writer': { syscalls: ['read'], body: "fs.openSync(workerData.fifo, 'r+'); ready(); fs.readFileSync(workerData.fifo);" },
-  "execSync('sleep 30')": { syscalls: ['epoll_wait', 'epoll_pwait'], body: "ready(); require('child_process').execSync('sleep 30');" },
-  'spawnSync, grandchild holds the pipes': { syscalls: ['epoll_wait', 'epoll_pwait'], body: "ready(); require('child_process').spawnSync('sh', ['-c', 'sleep 30 & sleep 31; wait']);" },
+  'readSync on a silent FIFO': { syscalls: ['read'], frees: 'signal', body: "const fd = fs.openSync(workerData.fifo, 'r+'); ready(); fs.readSync(fd, Buffer.alloc(1));" },
+  'readFileSync of a FIFO with a silent writer': { syscalls: ['read'], frees: 'signal', body: "fs.openSync(workerData.fifo, 'r+'); ready(); fs.readFileSync(workerData.fifo);" },
+  "openSync(fifo, 'r'), no writer": { syscalls: OPEN, frees: 'wait satisfied (write end opened)', body: "ready(); fs.openSync(workerData.fifo, 'r');" },
+  "openSync(fifo, 'w'), no reader": { syscalls: OPEN, frees: 'wait satisfied (read end opened)', body: "ready(); fs.openSync(workerData.fifo, 'w');" },
+  "execSync('sleep 30')": { syscalls: CHILD_WAIT, frees: 'child processes', body: "ready(); require('child_process').execSync('sleep 30');" },
+  'spawnSync, grandchild holds the pipes': { syscalls: CHILD_WAIT, frees: 'child processes', body: "ready(); require('child_process').spawnSync('sh', ['-c', 'sleep 30 & sleep 31; wait']);" },
+  "execSync('sleep 25 & echo started') (orphan holds the pipes)": { syscalls: CHILD_WAIT, frees: 'pipe holders', body: "ready(); require('child_process').execSync('sleep 25 & echo started');" },
 };
 
 async function syscallBlocked() {
@@ -113,7 +119,7 @@ async function syscallBlocked() {
       await tk.kill(h.w); // end it (terminate() alone would wait for the call)
       await h.exited;
     }
-    rows.push({ kind, kill: median(ours), p90: pct(ours, 90), terminate: hung === rounds ? `hangs (${hung}/${rounds} still blocked after ${TERMINATE_BOUND_MS} ms)` : `${f(median(theirs))} (${hung}/${rounds} hung)` });
+    rows.push({ kind, frees: SYSCALL_HANG[kind].frees, kill: median(ours), p90: pct(ours, 90), terminate: hung === rounds ? `hangs (${hung}/${rounds} still blocked after ${TERMINATE_BOUND_MS} ms)` : `${f(median(theirs))} (${hung}/${rounds} hung)` });
   }
   fs.rmSync(dir, { recursive: true, force: true });
   return rows;
@@ -150,13 +156,16 @@ with options, the call also validates them before its stop), medians over the sc
 function syscallSection(rows) {
   return `## Killing a thread blocked in a system call (the unblock rung)
 
-| worker is in | kill() median ms (target ≤ 50) | kill() p90 ms | \`worker.terminate()\` |
-|---|---|---|---|
-${rows.map((r) => `| ${r.kind} | ${f(r.kill)} | ${f(r.p90)} | ${r.terminate} |`).join('\n')}
+| worker is in | what frees it | kill() median ms (target ≤ 50) | kill() p90 ms | \`worker.terminate()\` |
+|---|---|---|---|---|
+${rows.map((r) => `| ${r.kind} | ${r.frees} | ${f(r.kill)} | ${f(r.p90)} | ${r.terminate} |`).join('\n')}
 
 From \`kill()\` (the worker already in its system call, seen in /proc) until its promise resolves.
-The read-type calls are ended by one SIGRTMIN+3 after the first retry interval (10 ms); spawnSync/execSync
-by killing the child process trees. \`worker.terminate()\` waits for the call to return.
+The read-type calls are ended by one SIGRTMIN+3 after the first retry interval (10 ms); a FIFO's open by
+opening its other end (non-blocking, closed at once); spawnSync/execSync by killing the child it started
+(with its descendants) and the holders of the pipes it reads. \`worker.terminate()\` waits for the call to return.
+${n(30, 5)} kills and ${n(3, 1)} \`terminate()\` calls per row. Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version};
+1-minute load average ${os.loadavg()[0].toFixed(1)} at the end (shared machine).
 `;
 }
 

@@ -4,11 +4,10 @@
 // neutral values, never by asserting.
 #include <napi.h>
 #include <node.h>
-#include <dlfcn.h>
-#include <unistd.h>
 #include <v8.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -17,6 +16,8 @@
 #include "compat.h"
 #include "kill.h"
 #include "landing.h"
+#include "peers.h"
+#include "platform.h"
 #include "region.h"
 #include "registry.h"
 #include "thread.h"
@@ -352,9 +353,9 @@ Napi::Value MarkExiting(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ExitNow(const Napi::CallbackInfo& info) {
-  // _exit: no atexit handlers, no joining of worker threads (which is what
+  // std::_Exit (_exit): no atexit handlers, no joining of worker threads (which is what
   // makes process.exit() hang on a worker stuck in native code).
-  _exit(static_cast<int>(IntArg(info, 0, 1)));
+  std::_Exit(static_cast<int>(IntArg(info, 0, 1)));
 }
 
 // The calling thread's inbox keeps its event loop alive while holds > 0:
@@ -448,9 +449,7 @@ void SetConstants(v8::Isolate* isolate, v8::Local<v8::Context> context,
 void PinSharedObject() {
   static std::once_flag once;
   std::call_once(once, [] {
-    Dl_info info;
-    if (dladdr(reinterpret_cast<void*>(&PinSharedObject), &info) != 0 && info.dli_fname != nullptr)
-      dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
+    platform::PinModule(reinterpret_cast<void*>(&PinSharedObject));
   });
 }
 
@@ -563,6 +562,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   SetRaw(isolate, context, raw, "lastRegionSeq", LastRegionSeq);
   SetConstants(isolate, context, raw);
   InitUnblock(env, exports);
+  InitPeers(env, exports);
   return exports;
 }
 

@@ -1,20 +1,17 @@
 #include "deadline.h"
 
-#include <fcntl.h>
-#include <sys/prctl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cstdio>
-#include <string>
-
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "platform.h"
 #include "region.h"
 #include "registry.h"
 
@@ -53,18 +50,6 @@ bool RegionActiveLocked(Entry* e, uint64_t seq) {
   return false;
 }
 
-std::string ReadSmallFile(const char* path) {
-  char buf[256];
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::string();
-  ssize_t n = read(fd, buf, sizeof(buf) - 1);
-  close(fd);
-  if (n <= 0) return std::string();
-  std::string out(buf, static_cast<size_t>(n));
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\0')) out.pop_back();
-  return out;
-}
-
 // Mutex held, the labelled region of `e` still running past its grace: say
 // which and where, and end the process. Nothing here can wait on the stuck
 // thread. (No JS: this is the watchdog thread.)
@@ -74,9 +59,7 @@ std::string ReadSmallFile(const char* path) {
     where = "its timeout waits for Node's code to return (an exception there would be handled by Node; a termination "
             "would skip that): " + e->deferred_where + ": " + e->deferred_why;
   } else {
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/self/task/%d/wchan", e->os_tid);
-    const std::string wchan = ReadSmallFile(path);
+    const std::string wchan = platform::ThreadWaitChannel(e->os_tid);
     where = "it never got back to JavaScript: it is blocked in native code or a system call" +
             (wchan.empty() || wchan == "0" ? std::string() : " (kernel wait: " + wchan + ")");
   }
@@ -87,12 +70,8 @@ std::string ReadSmallFile(const char* path) {
                           ".\nthread-kill: ending the run (exit code " + std::to_string(e->stuck_exit_code) +
                           "); everything reported above stands. kill() or a timeout in your code can end such a "
                           "thread; see the README, \"What a delivery waits for\".\n";
-  for (size_t done = 0; done < msg.size();) {
-    const ssize_t n = write(2, msg.data() + done, msg.size() - done);
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
-  }
-  _exit(e->stuck_exit_code);
+  platform::WriteStderr(msg);
+  std::_Exit(e->stuck_exit_code);
 }
 
 void Fire(const std::vector<std::pair<int64_t, uint64_t>>& expired, const std::vector<int64_t>& retries,
@@ -132,9 +111,8 @@ void Fire(const std::vector<std::pair<int64_t, uint64_t>>& expired, const std::v
 }
 
 void Run() {
-  // Wake-ups as close to the deadline as the kernel allows (the default
-  // slack of a normal thread is 50 µs).
-  prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+  // Wake-ups as close to the deadline as the OS allows.
+  platform::UsePreciseTimers();
   Watchdog& w = Dog();
   std::unique_lock<std::mutex> lock(w.mutex);
   for (;;) {

@@ -1,11 +1,10 @@
 #include "registry.h"
 
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+
+#include "platform.h"
 
 namespace tk {
 
@@ -71,7 +70,7 @@ double NowMs() {
       .count();
 }
 
-int32_t CurrentOsTid() { return static_cast<int32_t>(syscall(SYS_gettid)); }
+int32_t CurrentOsTid() { return platform::CurrentOsTid(); }
 
 Registry& Registry::Get() {
   // Deliberately leaked: worker threads may still be tearing down while the

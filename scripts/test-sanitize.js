@@ -68,6 +68,8 @@ function writeGyp() {
   if (!target) throw new Error('binding.gyp has no thread_kill target');
   const rel = (p) => path.relative(outDir, path.resolve(root, p)).split(path.sep).join('/');
   target.sources = target.sources.map(rel);
+  // Per-OS sources too (the platform layer: ["OS=='linux'", { sources: [...] }]).
+  for (const c of target.conditions || []) for (const branch of c.slice(1)) if (branch && branch.sources) branch.sources = branch.sources.map(rel);
   target.include_dirs = (target.include_dirs || []).map((d) => (d.startsWith('<!') ? d : rel(d)));
   target.cflags = [...(target.cflags || []), ...CFLAGS];
   // The guards' debug checks too: JS where none may run is a V8 fatal error,

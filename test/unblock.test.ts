@@ -10,6 +10,7 @@ import { Worker } from 'worker_threads';
 import * as tk from 'thread-kill';
 import { inNativeCode, inSyscall, releaseUnkillable, scenarioByName, startHung } from 'thread-kill/stress';
 import { FIXTURE_ADDON, LIB, ROOT, STRESS_LIB, SiblingKiller, fixturePath, isLive, makeFifo, until } from './helpers';
+import { orphaned } from './fixtures/workers/common';
 
 // The private binding, for the checks only native code can make.
 const native = require(path.join(ROOT, 'lib', 'shared', 'native.js')).native as {
@@ -28,10 +29,26 @@ interface Case {
   /** The unblock fixture's program: it posts 'ready' just before it blocks. */
   program: string;
   syscalls: string[];
-  expect: 'signalled' | 'children-killed';
+  expect: 'signalled' | 'children-killed' | 'wait-satisfied';
   /** Fresh workerData per run, and what to undo after. */
   setup?: () => { data: Record<string, unknown>; done: () => void };
+  /** The phase's note. */
+  note: RegExp;
+  /** Blocked is not enough: also wait until this holds (e.g. the shell exited, leaving its orphan). */
+  settle?: 'orphaned';
+  /** For 'children-killed': checks the processes killed (default: the shell and its sleep). */
+  kids?: (kids: tk.UnblockDetails['childrenKilled']) => void;
 }
+
+const OPENS = ['open', 'openat'];
+const shellAndSleep = (kids: tk.UnblockDetails['childrenKilled']): void => {
+  assert.ok(kids.length >= 2, JSON.stringify(kids)); // the shell and its child(ren)
+  assert.ok(kids.some((k) => /sleep 3[01]/.test(k.cmdline)), JSON.stringify(kids));
+};
+/** The one child process spawnSync started (no shell), and nothing else (not the async helper). */
+const sleepOnly = (kids: tk.UnblockDetails['childrenKilled']): void => {
+  assert.deepStrictEqual(kids.map((k) => [k.cmdline, k.why]), [['sleep 30', "the child process the thread's spawnSync/execSync started"]]);
+};
 
 const fifoCase = (): { data: Record<string, unknown>; done: () => void } => {
   const f = makeFifo();
@@ -40,25 +57,47 @@ const fifoCase = (): { data: Record<string, unknown>; done: () => void } => {
 
 const KILLABLE: Case[] = [
   {
-    title: 'readSync on a silent FIFO', syscalls: READS, expect: 'signalled', setup: fifoCase,
+    title: 'readSync on a silent FIFO', syscalls: READS, expect: 'signalled', setup: fifoCase, note: /SIGRTMIN\+3 to the thread/,
     program: 'fifo-read',
   },
   {
-    title: 'readFileSync of a FIFO with an open silent writer', syscalls: READS, expect: 'signalled', setup: fifoCase,
+    title: 'readFileSync of a FIFO with an open silent writer', syscalls: READS, expect: 'signalled', setup: fifoCase, note: /SIGRTMIN\+3 to the thread/,
     program: 'fifo-read-file',
   },
   {
-    title: 'recv() on a socketpair (fixture addon)', syscalls: READS, expect: 'signalled',
+    title: 'recv() on a socketpair (fixture addon)', syscalls: READS, expect: 'signalled', note: /SIGRTMIN\+3 to the thread/,
     setup: () => ({ data: { addon: FIXTURE_ADDON }, done: () => undefined }),
     program: 'recv',
   },
   {
-    title: "execSync('sleep 30')", syscalls: CHILD_WAITS, expect: 'children-killed',
-    program: 'exec-sleep',
+    title: "execSync('sleep 30')", syscalls: CHILD_WAITS, expect: 'children-killed', note: /killed child processes/,
+    program: 'exec-sleep', kids: shellAndSleep,
   },
   {
-    title: 'spawnSync of a shell whose grandchild holds the pipes', syscalls: CHILD_WAITS, expect: 'children-killed',
-    program: 'spawn-grandchild',
+    title: 'spawnSync of a shell whose grandchild holds the pipes', syscalls: CHILD_WAITS, expect: 'children-killed', note: /killed child processes/,
+    program: 'spawn-grandchild', kids: shellAndSleep,
+  },
+  {
+    title: "execSync('sleep 25 & echo started'): the orphaned sleep holds the pipes", syscalls: CHILD_WAITS, expect: 'children-killed',
+    note: /killed the holders of its pipes \d+ \(sleep 25: held the stdout and stderr pipes of the thread's spawnSync\/execSync\)/,
+    program: 'exec-orphan', settle: 'orphaned',
+    kids: (kids) => assert.deepStrictEqual(kids.map((k) => [k.cmdline, k.why]), [['sleep 25', "held the stdout and stderr pipes of the thread's spawnSync/execSync"]]),
+  },
+  {
+    title: "execSync('sleep 30') in a thread with a newer async spawn() child: only the sync child dies", syscalls: CHILD_WAITS,
+    expect: 'children-killed', note: /killed child processes \d+ \(/, program: 'exec-helper', kids: shellAndSleep,
+  },
+  {
+    title: "spawnSync('sleep', { stdio: 'inherit' }) (no pipes) in a thread with an async spawn() child: only the sync child dies",
+    syscalls: CHILD_WAITS, expect: 'children-killed', note: /killed child processes \d+ \(sleep 30\)/, program: 'spawn-inherit-helper', kids: sleepOnly,
+  },
+  {
+    title: 'openSync of a FIFO for reading, no writer', syscalls: OPENS, expect: 'wait-satisfied', setup: fifoCase,
+    note: /opened the write end of FIFO \S+ \(and closed it\) so that its openat?\(\) returned/, program: 'fifo-open-read',
+  },
+  {
+    title: 'openSync of a FIFO for writing, no reader', syscalls: OPENS, expect: 'wait-satisfied', setup: fifoCase,
+    note: /opened the read end of FIFO \S+ \(and closed it\) so that its openat?\(\) returned/, program: 'fifo-open-write',
   },
 ];
 
@@ -81,16 +120,26 @@ async function assertUnblocked(c: Case, r: tk.KillReport, messages: unknown[]): 
   if (c.expect === 'signalled') {
     assert.ok(u.unblock!.signalsSent >= 1 && u.unblock!.signalsSent <= 6, JSON.stringify(u));
     assert.deepStrictEqual(u.unblock!.childrenKilled, []);
+  } else if (c.expect === 'wait-satisfied') {
+    assert.strictEqual(u.unblock!.signalsSent, 0);
+    assert.deepStrictEqual(u.unblock!.childrenKilled, []);
+    assert.strictEqual(u.unblock!.waitsSatisfied.length, 1, JSON.stringify(u));
   } else {
     assert.strictEqual(u.unblock!.signalsSent, 0);
     const kids = u.unblock!.childrenKilled;
-    assert.ok(kids.length >= 2, JSON.stringify(kids)); // the shell and its child(ren)
-    assert.ok(kids.some((k) => /sleep 3[01]/.test(k.cmdline)), JSON.stringify(kids));
+    c.kids!(kids);
     for (const k of kids) await until(() => processEnded(k.pid), `child ${k.pid} to end`);
   }
-  assert.match(u.note!, c.expect === 'signalled' ? /SIGRTMIN\+3 to the thread/ : /killed child processes/);
+  assert.match(u.note!, c.note);
   // The termination landed before any user code after the call ran.
   assert.ok(!messages.includes('returned'), JSON.stringify(messages));
+  // An asynchronous spawn() child of the thread is never touched.
+  for (const m of messages) {
+    const helper = (m as { helper?: number }).helper;
+    if (helper === undefined) continue;
+    assert.ok(!processEnded(helper), `the async child ${helper} survived`);
+    process.kill(helper, 'SIGKILL');
+  }
 }
 
 /** A KillableWorker in `c`, started here, blocked in its call. */
@@ -101,13 +150,14 @@ async function startBlocked(c: Case): Promise<{ w: tk.KillableWorker; messages: 
   const exited = new Promise<number>((resolve) => w.once('exit', resolve));
   await new Promise<void>((resolve) => w.on('message', (m) => { messages.push(m); if (m === 'ready') resolve(); }));
   await inSyscall(w.threadId, c.syscalls);
+  if (c.settle === 'orphaned') await orphaned(w.threadId);
   return { w, messages, exited, done: s.done };
 }
 
 /** A worker that starts the target itself, waits until it blocks, kills it and reports. */
 function killFromParent(c: Case, options: tk.KillOptions = {}): Promise<{ report: tk.KillReport; messages: unknown[]; live: boolean }> {
   const s = c.setup?.() ?? { data: {}, done: () => undefined };
-  const w = new Worker(UNBLOCK, { workerData: { case: 'parent', target: { case: c.program, ...s.data }, syscalls: c.syscalls, options } });
+  const w = new Worker(UNBLOCK, { workerData: { case: 'parent', target: { case: c.program, ...s.data }, syscalls: c.syscalls, settle: c.settle, options } });
   return new Promise((resolve, reject) => {
     w.once('message', (m) => { s.done(); resolve(m); });
     w.once('error', reject);
@@ -145,6 +195,39 @@ describe('the unblock rung: killable system calls', () => {
       });
     });
   }
+
+  it("async spawn() children of other threads (the killer's, a bystander worker's) survive a kill of a thread in execSync @sanitize", async () => {
+    const mine = spawn('sleep', ['45'], { stdio: 'ignore' });
+    const other = new tk.KillableWorker(UNBLOCK, { workerData: { case: 'async-child' } });
+    const theirs = await new Promise<number>((resolve) => other.once('message', (m) => resolve(m.helper)));
+    try {
+      const t = await startBlocked(KILLABLE.find((c) => c.program === 'exec-sleep')!);
+      const r = await tk.kill(t.w);
+      await t.exited;
+      assert.strictEqual(r.outcome, 'killed');
+      const killed = r.phases.find((p) => p.phase === 'unblock')!.unblock!.childrenKilled.map((k) => k.pid);
+      assert.ok(!killed.includes(mine.pid!) && !killed.includes(theirs), JSON.stringify(killed));
+      assert.ok(!processEnded(mine.pid!), "the killer's own async child survived");
+      assert.ok(!processEnded(theirs), "the bystander worker's async child survived");
+    } finally {
+      mine.kill('SIGKILL');
+      process.kill(theirs, 'SIGKILL');
+      await tk.kill(other);
+    }
+  });
+
+  it('killChildren: false on a thread whose pipes an orphan holds: unkillable, and the diagnosis names the holder and why @sanitize', async () => {
+    const t = await startBlocked(KILLABLE.find((c) => c.program === 'exec-orphan')!);
+    const r = await tk.kill(t.w, { killChildren: false, timeoutMs: 150, onUnkillable: 'abandon' });
+    assert.strictEqual(r.outcome, 'unkillable');
+    const holder = r.diagnosis!.children!.find((c) => c.cmdline === 'sleep 25')!;
+    assert.strictEqual(holder.why, "held the stdout and stderr pipes of the thread's spawnSync/execSync");
+    assert.match(r.diagnosis!.summary, /waiting for the end of its pipes, held by \d+ \(sleep 25: held the stdout and stderr pipes/);
+    assert.match(r.diagnosis!.remedy!, /kills their process trees and the holders of its pipes/);
+    assert.doesNotMatch(r.diagnosis!.remedy!, /exitNow/); // it would leave the orphan running
+    process.kill(holder.pid, 'SIGKILL');
+    await t.exited;
+  });
 
   it('readSync(0) with stdin a silent pipe, in a child process: killed from the main thread, a parent worker and a sibling', async () => {
     const stress = JSON.stringify(STRESS_LIB);
@@ -276,7 +359,7 @@ describe('no child process outlives the process', () => {
 });
 
 describe('the unblock rung: what it cannot end', () => {
-  const UNKILLABLE = ['fifo-open', 'pipe-write', 'pbkdf2'];
+  const UNKILLABLE = ['pipe-write', 'pbkdf2'];
   let sibling: SiblingKiller;
   before(async () => { sibling = new SiblingKiller(); await sibling.ready; });
   after(() => sibling.close());
@@ -303,6 +386,12 @@ describe('the unblock rung: what it cannot end', () => {
         assert.strictEqual(u.result, 'skipped');
         assert.strictEqual(u.unblock!.signalsSent, 0);
         assert.match(u.note!, s.syscall ? /which no signal interrupts/ : /not blocked in a system call/);
+        if (name === 'pipe-write') {
+          // Why nothing ends it, and no remedy that would not work (no signal, no draining).
+          assert.match(d.remedy!, /^write\(\) to a pipe or socket whose reader is not reading: no signal ends it \(libuv repeats the write/);
+          assert.match(d.remedy!, /emptying the pipe would take data from its reader/);
+          assert.match(u.note!, /emptying its pipe would take data from its reader/);
+        }
         await releaseUnkillable(name, fifo, h.exited);
         await h.exited;
         assert.ok(!isLive(h.threadId));

@@ -8,6 +8,7 @@ import { native } from '../shared/native';
 import { Target, assertKnownThread, resolveTarget, threadInfo } from '../registry/targets';
 import { durationMs, optionsBag } from '../shared/validate';
 import { formatFrames } from '../shared/frames';
+import { syscallName } from './syscalls';
 
 export type BlockedIn = 'js' | 'native-cpu' | 'syscall' | 'idle-loop' | 'unknown';
 
@@ -42,7 +43,11 @@ export interface Diagnosis {
   jsStack?: string;
   /** What could not be determined on this platform, and why. */
   unavailable: string[];
-  /** The child processes (whole trees) the thread is waiting for, e.g. in spawnSync/execSync. */
+  /**
+   * The processes the thread is waiting for, e.g. in spawnSync/execSync: the
+   * child it started with its descendants, and any other process holding the
+   * pipes it reads (each with `why`).
+   */
   children?: ChildProcessInfo[];
   /** For a thread that will not die by itself: what can (and what cannot) end it. */
   remedy?: string;
@@ -57,6 +62,8 @@ export interface ChildProcessInfo {
   cmdline: string;
   /** Field 22 of /proc/<pid>/stat: with the pid, the process's identity. */
   startTime: number;
+  /** Why the thread waits for it, e.g. "held the stdout pipe of the thread's spawnSync/execSync". */
+  why?: string;
 }
 
 /** Read-type system calls that a signal without SA_RESTART interrupts and libuv does not retry. */
@@ -64,23 +71,7 @@ export const READ_SYSCALLS: ReadonlySet<string> = new Set(['read', 'pread64', 'r
 const EPOLL_SYSCALLS = new Set(['epoll_wait', 'epoll_pwait', 'epoll_pwait2']);
 const CHILD_WAIT_SYSCALLS = new Set(['wait4', 'waitid']);
 
-const SYSCALLS: Record<string, Record<number, string>> = {
-  x64: {
-    0: 'read', 1: 'write', 2: 'open', 3: 'close', 7: 'poll', 16: 'ioctl', 17: 'pread64', 18: 'pwrite64',
-    19: 'readv', 20: 'writev', 23: 'select', 24: 'sched_yield', 34: 'pause', 35: 'nanosleep', 42: 'connect',
-    43: 'accept', 44: 'sendto', 45: 'recvfrom', 46: 'sendmsg', 47: 'recvmsg', 61: 'wait4', 72: 'fcntl', 74: 'fsync',
-    4: 'stat', 5: 'fstat', 6: 'lstat', 262: 'newfstatat', 332: 'statx', 295: 'preadv', 296: 'pwritev', 327: 'preadv2',
-    202: 'futex', 230: 'clock_nanosleep', 232: 'epoll_wait', 247: 'waitid', 257: 'openat', 270: 'pselect6',
-    271: 'ppoll', 281: 'epoll_pwait', 288: 'accept4', 426: 'io_uring_enter', 441: 'epoll_pwait2',
-  },
-  arm64: {
-    22: 'epoll_pwait', 29: 'ioctl', 56: 'openat', 57: 'close', 63: 'read', 64: 'write', 65: 'readv', 66: 'writev',
-    67: 'pread64', 69: 'preadv', 70: 'pwritev', 72: 'pselect6', 79: 'newfstatat', 80: 'fstat', 82: 'fsync', 286: 'preadv2', 291: 'statx', 73: 'ppoll', 95: 'waitid', 98: 'futex', 101: 'nanosleep', 115: 'clock_nanosleep',
-    124: 'sched_yield', 202: 'accept', 203: 'connect', 206: 'sendto', 207: 'recvfrom', 212: 'recvmsg',
-    242: 'accept4', 260: 'wait4', 426: 'io_uring_enter', 441: 'epoll_pwait2',
-  },
-};
-const FD_SYSCALLS = new Set(['read', 'write', 'pread64', 'pwrite64', 'readv', 'writev', 'preadv', 'preadv2', 'pwritev', 'fsync', 'recvfrom', 'recvmsg',
+const FD_SYSCALLS = new Set(['read', 'write', 'pread64', 'pwrite64', 'readv', 'writev', 'preadv', 'preadv2', 'pwritev', 'pwritev2', 'fsync', 'fdatasync', 'flock', 'recvfrom', 'recvmsg',
   'sendto', 'sendmsg', 'accept', 'accept4', 'connect', 'ioctl', 'fcntl', 'close', 'epoll_wait', 'epoll_pwait',
   'epoll_pwait2']);
 
@@ -123,7 +114,7 @@ export function sampleProc(osTid: number): ProcSample {
     const parts = sc.split(' ');
     const nr = Number(parts[0]);
     if (nr >= 0) {
-      const name = SYSCALLS[process.arch]?.[nr] ?? `syscall_${nr}`;
+      const name = syscallName(nr);
       const info: SyscallInfo = { number: nr, name, args: parts.slice(1, 7) };
       if (FD_SYSCALLS.has(name)) {
         info.fd = Number.parseInt(parts[1], 16);
@@ -150,29 +141,30 @@ function pidsIn(text: string | undefined): number[] {
   return (text ?? '').split(' ').filter((x) => x !== '').map(Number).filter((n) => Number.isInteger(n) && n > 1);
 }
 
-/**
- * Every process descended from OS thread `osTid` of this process: its
- * children (/proc/self/task/<tid>/children), then, recursively, the children
- * of every thread of each of those. Parents come before their children.
- */
-export function processTree(osTid: number): ChildProcessInfo[] {
-  if (process.platform !== 'linux' || !(osTid > 0)) return [];
+/** A process and its descendants (every thread's children, recursively). Parents come before their children. */
+function treeFrom(roots: Array<{ pid: number; ppid: number }>, seen: Set<number>): ChildProcessInfo[] {
   const out: ChildProcessInfo[] = [];
-  const seen = new Set<number>();
-  const queue = pidsIn(readSmall(`/proc/self/task/${osTid}/children`)).map((pid) => ({ pid, ppid: process.pid }));
+  const queue = [...roots];
   while (queue.length > 0 && out.length < 1024) {
     const { pid, ppid } = queue.shift()!;
     if (seen.has(pid)) continue;
     seen.add(pid);
-    const startTime = startTimeOf(readSmall(`/proc/${pid}/stat`));
-    if (startTime === 0) continue; // gone meanwhile
-    const cmdline = (readSmall(`/proc/${pid}/cmdline`) ?? '').split('\0').filter((a) => a !== '').join(' ');
-    out.push({ pid, ppid, cmdline, startTime });
+    const info = processInfo(pid, ppid);
+    if (info === undefined) continue; // gone meanwhile
+    out.push(info);
     let tasks: string[] = [];
     try { tasks = fs.readdirSync(`/proc/${pid}/task`); } catch { /* gone */ }
     for (const t of tasks) for (const child of pidsIn(readSmall(`/proc/${pid}/task/${t}/children`))) queue.push({ pid: child, ppid: pid });
   }
   return out;
+}
+
+function processInfo(pid: number, ppid?: number): ChildProcessInfo | undefined {
+  const stat = readSmall(`/proc/${pid}/stat`);
+  const startTime = startTimeOf(stat);
+  if (startTime === 0) return undefined;
+  const cmdline = (readSmall(`/proc/${pid}/cmdline`) ?? '').split('\0').filter((a) => a !== '').join(' ');
+  return { pid, ppid: ppid ?? Number(stat!.slice(stat!.lastIndexOf(')') + 2).split(' ')[1]), cmdline, startTime };
 }
 
 /**
@@ -188,20 +180,164 @@ export function waitsOnChildren(threadId: number, syscall: SyscallInfo | undefin
   return own >= 0 && syscall.fd !== undefined && syscall.fd !== own;
 }
 
+const STDIO = ['stdin', 'stdout', 'stderr'];
+const SYNC_SPAWN = "the thread's spawnSync/execSync";
+
+/** The fds an epoll instance of this process watches (/proc/self/fdinfo/<epfd>, "tfd:" lines). */
+function epollTargets(epfd: number): number[] {
+  const text = readSmall(`/proc/self/fdinfo/${epfd}`) ?? '';
+  const out: number[] = [];
+  for (const m of text.matchAll(/^tfd:\s*(\d+)/gm)) out.push(Number(m[1]));
+  return out;
+}
+
+/**
+ * The other processes (never this one) with an fd on one of `inodes`
+ * (pipe:[N], socket:[N]), and which fds: every /proc/<pid>/fd readable to us. A pipe's
+ * other end can be anywhere — an orphan of a shell the thread started was
+ * reparented away from it — so every process is looked at (natively: a few
+ * ms), or only `among`.
+ */
+function pipeHolders(inodes: ReadonlySet<string>, among?: number[]): Map<number, number[]> {
+  const holders = new Map<number, number[]>();
+  if (inodes.size === 0) return holders;
+  if (among === undefined) {
+    const targets = [...inodes];
+    const flat = native.fdHolders(targets);
+    for (let i = 0; i + 2 < flat.length; i += 3) {
+      const list = holders.get(flat[i]) ?? [];
+      list.push(flat[i + 1]);
+      holders.set(flat[i], list);
+    }
+    return holders;
+  }
+  for (const pid of among) {
+    if (pid === process.pid) continue;
+    let fds: string[];
+    try { fds = fs.readdirSync(`/proc/${pid}/fd`); } catch { continue; } // gone, or another user's
+    for (const fd of fds) {
+      let target: string;
+      try { target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { continue; }
+      if (!inodes.has(target)) continue;
+      const list = holders.get(pid) ?? [];
+      list.push(Number(fd));
+      holders.set(pid, list);
+    }
+  }
+  return holders;
+}
+
+function pipeWhy(fds: number[]): string {
+  const names = [...new Set([...fds].sort((a, b) => a - b).map((fd) => STDIO[fd] ?? `fd ${fd}`))];
+  return `held the ${names.join(' and ')} pipe${names.length > 1 ? 's' : ''} of ${SYNC_SPAWN}`;
+}
+
+/**
+ * The processes a thread blocked in a wait for child processes waits for, each
+ * with why:
+ *   * spawnSync/execSync (epoll on its private loop): the child it started —
+ *     the direct child of the thread holding one of the pipes that loop
+ *     reads, or, with no pipe held by anyone (stdio 'inherit'/'ignore'), the
+ *     newest direct child (the thread forks nothing else while it waits) —
+ *     with that child's descendants; then every other process holding one of
+ *     those pipes (an orphan that inherited them). Asynchronous spawn()
+ *     children of the thread hold none of these pipes and are not the newest
+ *     child: they are never listed.
+ *   * wait4/waitid (native code): the child it names (pid > 0), or all its
+ *     children.
+ * Empty when the thread waits for nothing of the kind. Looking at every
+ * process's fds costs tens of ms on a busy machine: with `everyone` false,
+ * that is done only when no direct child of the thread holds a pipe (the
+ * child has exited: an orphan holds them).
+ */
+export function waitedProcesses(threadId: number, osTid: number, syscall: SyscallInfo | undefined, everyone = true): ChildProcessInfo[] {
+  if (process.platform !== 'linux' || !(osTid > 0) || !waitsOnChildren(threadId, syscall)) return [];
+  const direct = pidsIn(readSmall(`/proc/self/task/${osTid}/children`));
+  const seen = new Set<number>();
+  const tag = (list: ChildProcessInfo[], why: (c: ChildProcessInfo, i: number) => string): ChildProcessInfo[] => list.map((c, i) => ({ ...c, why: why(c, i) }));
+  if (CHILD_WAIT_SYSCALLS.has(syscall!.name)) {
+    // wait4(pid, ...); waitid(idtype, id, ...) with P_PID = 1.
+    const a0 = Number.parseInt(syscall!.args[0] ?? '', 16) | 0;
+    const a1 = Number.parseInt(syscall!.args[1] ?? '', 16) | 0;
+    const pid = syscall!.name === 'wait4' ? a0 : a0 === 1 ? a1 : -1;
+    const roots = pid > 0 ? direct.filter((p) => p === pid) : direct;
+    return tag(treeFrom(roots.map((p) => ({ pid: p, ppid: process.pid })), seen),
+      (c) => (c.ppid === process.pid ? `the thread waits for it in ${syscall!.name}()` : 'a descendant of a child the thread waits for'));
+  }
+  // What the private loop reads: pipes (their other end is the same inode)
+  // and socketpairs (libuv's stdio for spawnSync; the other end has its own
+  // inode, which sock_diag names).
+  const ends = new Set<string>();
+  const sockets: number[] = [];
+  for (const fd of epollTargets(syscall!.fd!)) {
+    let target: string;
+    try { target = fs.readlinkSync(`/proc/self/fd/${fd}`); } catch { continue; }
+    if (target.startsWith('pipe:[')) ends.add(target);
+    else if (target.startsWith('socket:[')) sockets.push(Number(target.slice(8, -1)));
+  }
+  let peersKnown = true;
+  if (sockets.length > 0) {
+    for (const peer of native.unixPeers(sockets)) {
+      if (peer > 0) ends.add(`socket:[${peer}]`);
+      else if (peer < 0) peersKnown = false;
+    }
+  }
+  // Without sock_diag the holders cannot be told apart, nor the child that
+  // started (an async child could be the newest): nothing is named.
+  if (!peersKnown) return [];
+  // The direct children first (a few processes): the one holding a pipe is the child it started.
+  const near = pipeHolders(ends, direct);
+  let roots = direct.filter((pid) => near.has(pid));
+  const holders = roots.length > 0 && !everyone ? near : pipeHolders(ends);
+  if (roots.length === 0 && holders.size === 0 && direct.length > 0) {
+    // No pipes in play: the child it started is the newest one.
+    const infos = direct.map((pid) => processInfo(pid, process.pid)).filter((c): c is ChildProcessInfo => c !== undefined);
+    infos.sort((a, b) => b.startTime - a.startTime || b.pid - a.pid);
+    roots = infos.length > 0 ? [infos[0].pid] : [];
+  }
+  const out = tag(treeFrom(roots.map((pid) => ({ pid, ppid: process.pid })), seen),
+    (c) => (c.ppid === process.pid ? `the child process ${SYNC_SPAWN} started` : `a descendant of the child process ${SYNC_SPAWN} started`));
+  for (const [pid, fds] of holders) {
+    if (seen.has(pid)) continue;
+    seen.add(pid);
+    const info = processInfo(pid);
+    if (info !== undefined) out.push({ ...info, why: pipeWhy(fds) });
+  }
+  return out;
+}
+
 const NOTHING_IN_PROCESS = 'nothing inside this process can stop it before the call returns; ' +
   'ending the process can (exitNow(), or kill() with onUnkillable: \'exit\'), and code that must be killable ' +
   'belongs in a child process (child_process.fork/spawn), which can be killed';
 
-/** What can end a thread that did not die by itself, for the diagnosis. */
+/** open()/openat() of a FIFO waits for the other end (the kernel's wait_for_partner). */
+export const OPEN_SYSCALLS: ReadonlySet<string> = new Set(['open', 'openat']);
+export const WRITE_SYSCALLS: ReadonlySet<string> = new Set(['write', 'writev', 'pwrite64', 'pwritev', 'pwritev2', 'sendto', 'sendmsg']);
+
+function isFifoOpenWait(d: Diagnosis): boolean {
+  return d.syscall !== undefined && OPEN_SYSCALLS.has(d.syscall.name) && (d.wchan === undefined || /partner|fifo/.test(d.wchan));
+}
+
+/** What can end a thread that did not die by itself, for the diagnosis. Only what works. */
 function remedyFor(d: Diagnosis): string | undefined {
   if (d.blockedIn === 'js' || d.blockedIn === 'idle-loop') return undefined;
   if (d.children !== undefined && d.children.length > 0) {
-    return 'it waits for its child processes: kill() kills their process trees (SIGTERM, then SIGKILL) unless ' +
-      'killChildren is false, and the call then returns';
+    return 'it waits for the processes listed in children (the child its spawnSync/execSync started, that child\'s descendants, ' +
+      'and whoever holds the pipes it reads): kill() kills their process trees and the holders of its pipes (SIGTERM, then SIGKILL) ' +
+      'unless killChildren is false, and the call then returns';
   }
   if (d.blockedIn === 'syscall' && d.syscall !== undefined && READ_SYSCALLS.has(d.syscall.name)) {
     return `a read-type call: kill() interrupts it with a thread-directed signal (the unblock rung) unless unblock is false ` +
       `or another handler owns the signal; otherwise ${NOTHING_IN_PROCESS}`;
+  }
+  if (d.blockedIn === 'syscall' && d.syscall !== undefined && isFifoOpenWait(d)) {
+    return `${d.syscall.name}() of a FIFO, waiting for its other end: kill() opens that end (non-blocking, closed at once) so the ` +
+      `open returns and the termination lands (the unblock rung) unless unblock is false; otherwise ${NOTHING_IN_PROCESS}`;
+  }
+  if (d.blockedIn === 'syscall' && d.syscall !== undefined && WRITE_SYSCALLS.has(d.syscall.name)) {
+    return `${d.syscall.name}() to a pipe or socket whose reader is not reading: no signal ends it (libuv repeats the write after ` +
+      'EINTR, and after a partial write until every byte is written), and emptying the pipe would take data from its reader, ' +
+      `so thread-kill does not; it ends when the reader reads or closes its end; ${NOTHING_IN_PROCESS}`;
   }
   if (d.blockedIn === 'syscall' && d.syscall !== undefined) {
     return `${d.syscall.name}() is retried after a signal or cannot be interrupted: ${NOTHING_IN_PROCESS}`;
@@ -260,12 +396,13 @@ export function buildDiagnosis(threadId: number, osTid: number, beats: { before:
       d.blockedIn = 'syscall';
       const on = d.syscall.fd !== undefined ? ` on fd ${d.syscall.fd}${d.syscall.fdTarget ? ` (${d.syscall.fdTarget})` : ''}` : '';
       d.summary = `blocked in native code, in ${d.syscall.name}()${on}, ${cpu}` + (d.wchan ? `, waiting in ${d.wchan}` : '');
-      if (waitsOnChildren(threadId, d.syscall)) {
-        const tree = processTree(osTid);
-        if (tree.length > 0) {
-          d.children = tree;
-          d.summary += `; waiting for child processes ${tree.map((c) => `${c.pid} (${c.cmdline})`).join(', ')}`;
-        }
+      const waited = waitedProcesses(threadId, osTid, d.syscall);
+      if (waited.length > 0) {
+        d.children = waited;
+        const kids = waited.filter((c) => !c.why!.startsWith('held'));
+        const holders = waited.filter((c) => c.why!.startsWith('held'));
+        if (kids.length > 0) d.summary += `; waiting for child processes ${kids.map((c) => `${c.pid} (${c.cmdline})`).join(', ')}`;
+        if (holders.length > 0) d.summary += `; waiting for the end of its pipes, held by ${holders.map((c) => `${c.pid} (${c.cmdline}: ${c.why})`).join(', ')}`;
       }
     } else {
       d.blockedIn = 'unknown';

@@ -30,7 +30,7 @@ import { boolean, durationMs, exitCodeValue, func, oneOf, optionsBag } from '../
 
 export type KillOutcome = 'killed' | 'already-exited' | 'unkillable';
 export type PhaseName = 'cooperative' | 'interrupt' | 'terminate' | 'unblock';
-export type PhaseResult = 'skipped' | 'exited' | 'grace-expired' | 'not-delivered' | 'killed' | 'timeout' | 'signalled' | 'children-killed';
+export type PhaseResult = 'skipped' | 'exited' | 'grace-expired' | 'not-delivered' | 'killed' | 'timeout' | 'signalled' | 'children-killed' | 'wait-satisfied';
 
 export interface PhaseReport {
   phase: PhaseName;
@@ -40,7 +40,7 @@ export interface PhaseReport {
   result: PhaseResult;
   /** Why a skipped phase did not apply (for 'unblock': also what it did). */
   note?: string;
-  /** Phase 'unblock' only: signals sent, child processes killed, or why it was skipped. */
+  /** Phase 'unblock' only: signals sent, child processes and pipe holders killed, FIFO opens satisfied, or why it was skipped. */
   unblock?: UnblockDetails;
 }
 

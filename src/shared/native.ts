@@ -99,6 +99,14 @@ export interface Native {
   unblockSignal(threadId: number): number;
   /** [signal number (0: unsupported), handler state 0 default / 1 ours / 2 someone else's]. */
   unblockInfo(): [signal: number, handler: number];
+  /** Satisfies the open() of a FIFO a thread being killed waits in: [OpenWaitStatus, path, opened for reading]. */
+  unblockOpen(threadId: number): [status: number, path: string, forReading: boolean];
+  /** The syscall numbers this build checks natively: [read-type, open]. */
+  unblockSyscalls(): [reads: number[], opens: number[]];
+  /** The peer inode of each Unix socket inode: > 0 found, 0 none, -1 sock_diag unavailable. */
+  unixPeers(inodes: number[]): number[];
+  /** Every other process's fds linking to one of `targets` ('pipe:[N]', 'socket:[N]'): flat [pid, fd, target index, ...]. */
+  fdHolders(targets: string[]): number[];
   /** The epoll fd of the thread's own event loop, or -1. */
   loopFd(threadId: number): number;
   /** 1 sent, 0 gone (or a reused pid), -1 error. Only SIGTERM (15) and SIGKILL (9). */

@@ -13,7 +13,7 @@ const USAGE = `usage: thread-kill stress [options]
 
   --scenarios a,b,...   built-in scenarios (default: all): ${SCENARIOS.map((s) => s.name).join(', ')}
                         (also, blocked in system calls: exec-sync, fifo-read, stdin-read
-                        (stdin a silent pipe) — killed by the unblock rung; fifo-open,
+                        (stdin a silent pipe), fifo-open — killed by the unblock rung;
                         pipe-write, pbkdf2 — expected unkillable, then released)
   --script FILE         run your own worker script as the scenario instead (see SCRIPTS)
   --duration 10s        run for this long (ms, s or m; default 10s) ...

@@ -2,6 +2,8 @@
 // hang, perform one operation on it from one killer position, and verify the
 // outcome. Runs in the main thread or, for the 'parent' killer, inside a
 // worker that is the hung thread's parent.
+import * as fs from 'fs';
+import * as path from 'path';
 import { Worker } from 'worker_threads';
 import { kill, KillReport } from '../../kill/kill';
 import { interrupt, InterruptDelivery } from '../../region/interrupt';
@@ -136,6 +138,9 @@ export async function runRoundHere(spec: RoundSpec, sibling?: SiblingKiller): Pr
         if (report.outcome !== 'killed') return fail(`outcome ${report.outcome}`);
         if (cleanups !== 1) return fail(`cleanup ran ${cleanups} times`);
         await withTimeout(h.exited, spec.timeoutMs, 'the exit event');
+        // A killed scenario's own FIFO (fifo-open): nobody else removes it.
+        const fifo = h.messages.find((m) => m.kind === 'fifo')?.path as string | undefined;
+        if (fifo !== undefined) fs.rmSync(path.dirname(fifo), { recursive: true, force: true });
         return check(result, h, true);
       }
       if (spec.op === 'stop' && r !== true) return fail(`stop() returned ${String(r)}`);
