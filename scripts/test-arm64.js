@@ -40,6 +40,7 @@ const inWorker = (body, options) => new Worker(
   'const { parentPort, workerData } = require("worker_threads");' +
   'const tk = require(' + JSON.stringify(pkg) + ');' + body, { eval: true, ...options });
 const message = (w) => new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+// Taken when the worker starts: an 'exit' listener added later can miss it.
 const exited = (w) => new Promise((resolve) => w.once('exit', resolve));
 
 (async () => {
@@ -61,10 +62,11 @@ const exited = (w) => new Promise((resolve) => w.once('exit', resolve));
     const killer = inWorker(
       'tk.kill(workerData, { unblock: false }).then((r) => parentPort.postMessage({ outcome: r.outcome, ms: r.elapsedMs }),' +
       ' (e) => parentPort.postMessage({ error: String(e) }));', { workerData: busy.threadId });
+    const killerExit = exited(killer);
     const r = await message(killer);
     assert.strictEqual(r.outcome, 'killed', JSON.stringify(r));
     await busyExit;
-    await exited(killer);
+    await killerExit;
     assert.ok(!tk.threads().some((t) => t.threadId === busy.threadId), 'the killed worker is still listed');
     return 'killed in ' + Math.round(r.ms) + ' ms';
   });
@@ -74,12 +76,13 @@ const exited = (w) => new Promise((resolve) => w.once('exit', resolve));
       'try { tk.interruptible(() => { parentPort.postMessage("in region"); for (;;) {} }); }' +
       ' catch (e) { parentPort.postMessage({ name: e.name, code: e.code, reason: e.reason }); }' +
       ' parentPort.postMessage("alive");');
+    const exit = exited(w);
     assert.strictEqual(await message(w), 'in region');
     const after = message(w);
     assert.strictEqual(tk.interrupt(w.threadId, 'smoke'), true);
     assert.deepStrictEqual(await after, { name: 'InterruptedError', code: 'ERR_THREAD_INTERRUPTED', reason: 'smoke' });
     assert.strictEqual(await message(w), 'alive');
-    await exited(w);
+    await exit;
   });
 
   await report('a region deadline fires (RegionTimeoutError)', () => {
