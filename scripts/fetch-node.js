@@ -29,11 +29,11 @@ function fetchNode(major, arch = process.arch) {
   const given = process.env[`THREAD_KILL_NODE_${major}`];
   if (given) {
     const version = execFileSync(given, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim();
-    return { major, version, node: given, bin: path.dirname(given), prefix: path.resolve(path.dirname(given), '..') };
+    return { major, version, node: given, bin: path.dirname(given), prefix: path.resolve(path.dirname(given), '..'), arch };
   }
   const own = path.resolve(path.dirname(process.execPath), '..');
   if (process.versions.node.split('.')[0] === major && fs.existsSync(path.join(own, 'include', 'node', 'node.h'))) {
-    return { major, version: process.versions.node, node: process.execPath, bin: path.dirname(process.execPath), prefix: own };
+    return { major, version: process.versions.node, node: process.execPath, bin: path.dirname(process.execPath), prefix: own, arch };
   }
   const dir = path.join(cache, major);
   const node = path.join(dir, 'package', 'bin', 'node');
