@@ -62,6 +62,11 @@ function arches() {
   return process.platform === 'linux' && process.arch === 'x64' ? ['x64', 'arm64'] : [process.arch];
 }
 
+/** A glibc host (the floor and its check are glibc's; a musl build has neither). */
+function onGlibc() {
+  return process.platform === 'linux' && Boolean(process.report.getReport().header.glibcVersionRuntime);
+}
+
 function onPath(cmd) {
   return (process.env.PATH || '').split(path.delimiter).some((d) => fs.existsSync(path.join(d, cmd)));
 }
@@ -75,7 +80,7 @@ function onPath(cmd) {
 function buildOptions(node, cwd) {
   const env = { ...process.env };
   for (const key of Object.keys(env)) if (/^npm_config_(nodedir|dist_url|disturl|target|arch)$/i.test(key)) delete env[key];
-  if (process.platform === 'linux') env.THREAD_KILL_GLIBC_FLOOR = '1';
+  if (onGlibc()) env.THREAD_KILL_GLIBC_FLOOR = '1';
   const common = {
     cwd,
     out: root,
@@ -130,7 +135,7 @@ async function main() {
         fs.readFileSync(path.join(node.prefix, 'include', 'node', 'node_version.h'), 'utf8'))[1];
       const file = fs.readdirSync(outDir).find((f) => f.includes(`.abi${abi}.`));
       if (!file) throw new Error(`prebuild: no prebuild tagged abi${abi} for Node ${node.version} in ${outDir}`);
-      if (process.platform === 'linux') {
+      if (onGlibc()) {
         const bad = floorViolations(path.join(outDir, file));
         if (bad.length) throw new Error(`prebuild: ${file} (linux-${arch}) needs more than ${FLOOR.text}: ${bad.join(', ')}`);
       }

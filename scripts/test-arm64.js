@@ -12,6 +12,11 @@
 // not the guest's) and diagnose()'s system-call analysis, for the same
 // reason. Those run on real arm64 hardware only.
 //
+// --old-glibc: also every linux-x64 and linux-arm64 prebuild on Debian 11's
+// C/C++ runtime (glibc 2.31: older than every symbol version the glibc floor
+// pins; scripts/old-glibc-root.js), same checks, and the glibc the process
+// really runs on is asserted.
+//
 // Options: --tarball <file> (else `npm pack` here, which builds every
 // prebuild). Needs qemu-user-static and the arm64 runtime libraries
 // (Debian: apt-get install qemu-user-static g++-aarch64-linux-gnu).
@@ -45,13 +50,15 @@ const exited = (w) => new Promise((resolve) => w.once('exit', resolve));
 
 (async () => {
   const tk = require(pkg);
-  await report('loads its linux-arm64 prebuild', () => {
-    assert.strictEqual(process.arch, 'arm64');
+  await report('loads its prebuild', () => {
+    assert.strictEqual(process.arch, process.env.TK_EXPECT_ARCH);
+    const glibc = process.report.getReport().header.glibcVersionRuntime;
+    if (process.env.TK_EXPECT_GLIBC) assert.strictEqual(glibc, process.env.TK_EXPECT_GLIBC, 'the glibc this process runs on');
     const addons = Object.keys(require.cache).filter((f) => f.endsWith('.node'));
-    const want = path.join(pkg, 'prebuilds', 'linux-arm64', 'thread-kill.abi' + process.versions.modules + '.glibc.node');
+    const want = path.join(pkg, 'prebuilds', 'linux-' + process.arch, 'thread-kill.abi' + process.versions.modules + '.glibc.node');
     assert.deepStrictEqual(addons, [want]);
     assert.ok(tk.threads().some((t) => t.isMainThread));
-    return path.relative(pkg, want);
+    return path.relative(pkg, want) + ', glibc ' + glibc;
   });
 
   await report('a worker kills a busy sibling worker', async () => {
@@ -118,24 +125,37 @@ function main() {
   const ngb = path.dirname(require.resolve('node-gyp-build/package.json', { paths: [repo] }));
   fs.cpSync(ngb, path.join(pkg, 'node_modules', 'node-gyp-build'), { recursive: true });
 
-  const dir = path.join(pkg, 'prebuilds', `linux-${ARCH}`);
-  const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.node')) : [];
-  if (files.length === 0) {
-    record(`linux-${ARCH} prebuilds in ${path.basename(tarball)}`, false, 'none');
-  }
   const smoke = path.join(tmp, 'smoke.js');
   fs.writeFileSync(smoke, SMOKE);
+  smokeAll(pkg, smoke, ARCH, `linux-${ARCH} Node %s under qemu`, () => runner(ARCH), null);
+  if (process.argv.includes('--old-glibc')) {
+    const { oldGlibcRunner, GLIBC } = require('./old-glibc-root.js');
+    for (const arch of ['x64', ARCH]) {
+      smokeAll(pkg, smoke, arch, `linux-${arch} Node %s on Debian 11's glibc ${GLIBC}${arch === process.arch ? '' : ' under qemu'}`,
+        () => oldGlibcRunner(arch), GLIBC);
+    }
+  }
+  if (failed === 0) fs.rmSync(tmp, { recursive: true, force: true });
+  else console.log(`(kept ${tmp})`);
+}
+
+/** The smoke checks for every prebuild of `arch` in the package, each run by its Node through `run()`. */
+function smokeAll(pkg, smoke, arch, labelFormat, run, glibc) {
+  const dir = path.join(pkg, 'prebuilds', `linux-${arch}`);
+  const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.node')) : [];
+  if (files.length === 0) record(`linux-${arch} prebuilds in the package`, false, 'none');
   for (const file of files.sort()) {
     const m = /thread-kill:abi=(\d+);node=(\d+);/.exec(fs.readFileSync(path.join(dir, file), 'latin1'));
     if (!m) {
       record(file, false, 'no ABI marker');
       continue;
     }
-    const node = fetchNode(m[2], ARCH);
-    const label = `[linux-${ARCH} Node ${node.version} under qemu]`;
-    const [cmd, ...pre] = [...runner(ARCH), node.node];
+    const node = fetchNode(m[2], arch);
+    const label = `[${labelFormat.replace('%s', node.version)}]`;
+    const [cmd, ...pre] = [...run(), node.node];
     const t0 = Date.now();
-    const r = spawnSync(cmd, [...pre, smoke, pkg], { cwd: tmp, encoding: 'utf8', timeout: 180_000 });
+    const env = { ...process.env, TK_EXPECT_ARCH: arch, TK_EXPECT_GLIBC: glibc || '' };
+    const r = spawnSync(cmd, [...pre, smoke, pkg], { cwd: path.dirname(smoke), env, encoding: 'utf8', timeout: 180_000 });
     const lines = (r.stdout || '').split('\n').filter((l) => l.startsWith('{'));
     for (const l of lines) {
       const c = JSON.parse(l);
@@ -145,12 +165,12 @@ function main() {
       record(`${label} smoke run`, false, `exit ${r.status} ${r.signal || ''} after ${Date.now() - t0} ms, ` +
         `${lines.length}/4 checks reported\n${r.stderr}`);
     }
-    console.log(`skip ${label} the unblock rung (kill's unblock: a signal for a blocked read): under qemu-user ` +
-      '/proc/self/task/<tid>/syscall shows the emulator\'s host system calls, not the guest\'s');
-    console.log(`skip ${label} diagnose()'s system-call analysis ('syscall', fd, wchan): the same /proc reads`);
+    if (arch !== process.arch) {
+      console.log(`skip ${label} the unblock rung (kill's unblock: a signal for a blocked read): under qemu-user ` +
+        '/proc/self/task/<tid>/syscall shows the emulator\'s host system calls, not the guest\'s');
+      console.log(`skip ${label} diagnose()'s system-call analysis ('syscall', fd, wchan): the same /proc reads`);
+    }
   }
-  if (failed === 0) fs.rmSync(tmp, { recursive: true, force: true });
-  else console.log(`(kept ${tmp})`);
 }
 
 function record(name, ok, note) {
