@@ -38,7 +38,7 @@ function oldGlibcRoot(arch) {
   const opts = [
     `Dir::Etc::SourceList=${apt}/sources.list`, 'Dir::Etc::SourceParts=/nonexistent',
     `Dir::State::Lists=${apt}/lists`, `Dir::State::status=${apt}/status`, `Dir::Cache=${apt}/cache`,
-    'APT::Architectures::=amd64', 'APT::Architectures::=arm64', 'Debug::NoLocking=1',
+    'APT::Architectures::=amd64', 'APT::Architectures::=arm64', 'Debug::NoLocking=1', 'APT::Sandbox::User=root',
   ].flatMap((o) => ['-o', o]);
   const debs = path.join(apt, 'debs', d.arch);
   fs.rmSync(debs, { recursive: true, force: true });
