@@ -9,7 +9,8 @@
 # the Linux prebuilds): loadable down to glibc 2.28 whatever glibc builds it
 # (native/glibc_floor.cc; docs/DESIGN.md, "Prebuilt binaries"). Static
 # libstdc++ kept private (--exclude-libs), libgcc_s shared (a static unwinder
-# from a new toolchain calls glibc 2.35's _dl_find_object).
+# from a new toolchain calls glibc 2.35's _dl_find_object). node-gyp only:
+# prebuildify builds with it; the cmake-js build is a local one.
 {
   "variables": {
     "tk_glibc_floor%": "<!(node -p \"process.env.THREAD_KILL_GLIBC_FLOOR === '1' ? 1 : 0\")"

@@ -44,9 +44,10 @@ export function prebuildDir(root: string): string {
 export function candidates(root: string, env: NodeJS.ProcessEnv = process.env): Candidate[] {
   if (env.THREAD_KILL_BINARY) return [{ file: path.resolve(env.THREAD_KILL_BINARY), origin: 'override' }];
   const dir = prebuildDir(root);
-  const libc = currentLibc(env);
+  const files = readdir(dir);
+  const libc = files.length > 0 ? currentLibc(env) : undefined; // reads /proc/self/maps: only when there is a choice
   const matches = rules.matchTags('node', process.versions.modules);
-  const tags = readdir(dir).map((f) => rules.parseTags(f))
+  const tags = files.map((f) => rules.parseTags(f))
     .filter((t): t is Tags => t !== undefined && (t.libc === undefined || t.libc === libc) && matches({ ...t, libc: undefined }));
   tags.sort(rules.compareTags('node'));
   return [
