@@ -53,12 +53,10 @@ char __wrap___libc_single_threaded = 0;
 // glibc 2.30+: std::condition_variable::wait_until on steady_clock (the
 // deadline watchdog) waits on CLOCK_MONOTONIC with it. The real one when the
 // running glibc has it; else what libstdc++ itself does without it: the
-// same remaining time as a CLOCK_REALTIME deadline.
-int __wrap_pthread_cond_clockwait(pthread_cond_t* cond, pthread_mutex_t* mutex, clockid_t clock,
-                                  const struct timespec* abstime) {
-  using ClockWait = int (*)(pthread_cond_t*, pthread_mutex_t*, clockid_t, const struct timespec*);
-  static const ClockWait real = reinterpret_cast<ClockWait>(tk_dlsym(RTLD_DEFAULT, "pthread_cond_clockwait"));
-  if (real != nullptr) return real(cond, mutex, clock, abstime);
+// same remaining time as a CLOCK_REALTIME deadline (test/glibc-floor.test.ts
+// runs this fallback, which no glibc here would take).
+int tk_clockwait_by_realtime(pthread_cond_t* cond, pthread_mutex_t* mutex, clockid_t clock,
+                             const struct timespec* abstime) {
   if (clock == CLOCK_REALTIME) return pthread_cond_timedwait(cond, mutex, abstime);
   struct timespec now, wall;
   clock_gettime(clock, &now);
@@ -73,6 +71,14 @@ int __wrap_pthread_cond_clockwait(pthread_cond_t* cond, pthread_mutex_t* mutex, 
     deadline.tv_sec -= 1;
   }
   return pthread_cond_timedwait(cond, mutex, &deadline);
+}
+
+int __wrap_pthread_cond_clockwait(pthread_cond_t* cond, pthread_mutex_t* mutex, clockid_t clock,
+                                  const struct timespec* abstime) {
+  using ClockWait = int (*)(pthread_cond_t*, pthread_mutex_t*, clockid_t, const struct timespec*);
+  static const ClockWait real = reinterpret_cast<ClockWait>(tk_dlsym(RTLD_DEFAULT, "pthread_cond_clockwait"));
+  if (real != nullptr) return real(cond, mutex, clock, abstime);
+  return tk_clockwait_by_realtime(cond, mutex, clock, abstime);
 }
 
 // glibc 2.36: libstdc++'s std::random_device source, linked in with the COW

@@ -3,6 +3,9 @@
 // in the tarball). Here: that it reads readelf's output right, so a pass
 // there means something, and that this machine's own build is judged.
 import * as assert from 'assert';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { ROOT } from './helpers';
 
@@ -56,5 +59,23 @@ describe('glibc floor: reading what a binary needs', () => {
     const report = process.report.getReport() as { header: { glibcVersionRuntime?: string } };
     const glibc = /^2\.(\d+)/.exec(report.header.glibcVersionRuntime ?? '');
     if (glibc && Number(glibc[1]) >= 34) assert.ok(bad.length > 0, `nothing reported for a build on glibc 2.${glibc[1]}`);
+  });
+
+  it('the pthread_cond_clockwait stand-in for glibc < 2.30 times out at the steady deadline and wakes on a signal', () => {
+    // No glibc here takes that path (they all have the real one), so it is
+    // compiled with a driver and run directly (test/native/clockwait-fallback.cc).
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tk-clockwait-'));
+    try {
+      const exe = path.join(dir, 'clockwait');
+      const cc = spawnSync(process.env.CXX || 'g++', ['-std=c++20', '-O2', '-Wall', '-Wextra', '-Werror', '-o', exe,
+        path.join(ROOT, 'test', 'native', 'clockwait-fallback.cc'), path.join(ROOT, 'native', 'glibc_floor.cc'), '-ldl', '-pthread'],
+      { encoding: 'utf8' });
+      assert.strictEqual(cc.status, 0, cc.stderr);
+      const run = spawnSync(exe, { encoding: 'utf8', timeout: 60_000 });
+      assert.strictEqual(run.status, 0, run.stdout + run.stderr);
+      assert.deepStrictEqual(run.stdout.trim().split('\n').map((l) => l.split(' ')[0]), ['ok', 'ok', 'ok', 'ok'], run.stdout);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
