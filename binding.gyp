@@ -12,12 +12,12 @@
 # from a new toolchain calls glibc 2.35's _dl_find_object). node-gyp only:
 # prebuildify builds with it; the cmake-js build is a local one.
 {
-  "variables": {
-    "tk_glibc_floor%": "<!(node -p \"process.env.THREAD_KILL_GLIBC_FLOOR === '1' ? 1 : 0\")"
-  },
   "targets": [
     {
       "target_name": "thread_kill",
+      "variables": {
+        "tk_glibc_floor%": "<!(node -p \"process.env.THREAD_KILL_GLIBC_FLOOR === '1' ? 1 : 0\")"
+      },
       "sources": [
         "native/addon.cc",
         "native/deadline.cc",
