@@ -10,8 +10,7 @@
 // `unblock`: it reads /proc/self/task/<tid>/syscall to see a blocked read,
 // and under qemu-user /proc shows the host's system calls of the emulator,
 // not the guest's) and diagnose()'s system-call analysis, for the same
-// reason. On arm64 those two are untested (no arm64 hardware here); their
-// per-architecture syscall numbers are unit-tested from the kernel headers.
+// reason. On arm64 those two are not run at all (no arm64 hardware here).
 //
 // --old-glibc: also every linux-x64 and linux-arm64 prebuild on Debian 11's
 // C/C++ runtime (glibc 2.31: older than every symbol version the glibc floor
