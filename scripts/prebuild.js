@@ -94,6 +94,7 @@ function buildOptions(node, cwd) {
     return { ...common, env, nodeGyp: `"${node.node}" "${path.join(root, 'scripts', 'node-gyp.js')}"` };
   }
   const f = FOREIGN[node.arch];
+  if (!f) throw new Error(`no cross toolchain known for linux-${node.arch} (known: ${Object.keys(FOREIGN).join(', ')})`);
   const missing = [`${f.triplet}-g++`, f.qemu].filter((c) => !onPath(c));
   if (missing.length) {
     throw new Error(`linux-${node.arch} prebuilds need ${missing.join(' and ')}: apt-get install ${f.packages.join(' ')} ` +
@@ -125,6 +126,7 @@ function build(node, cwd) {
 async function main() {
   const cwd = scratchCopy();
   for (const arch of arches()) {
+    if (arch !== process.arch && !FOREIGN[arch]) throw new Error(`no cross toolchain known for linux-${arch} (known: ${Object.keys(FOREIGN).join(', ')})`);
     const outDir = path.join(root, 'prebuilds', `${process.platform}-${arch}`);
     fs.rmSync(outDir, { recursive: true, force: true });
     for (const major of supportedMajors()) {
