@@ -108,7 +108,7 @@ function runNodeGyp(cwd, args, { quiet = false } = {}) {
   }
 }
 
-module.exports = { runNodeGyp, nodeGypSpawn, localHeaders, headersVersion };
+module.exports = { runNodeGyp, nodeGypSpawn, nodeGypCommand, localHeaders, headersVersion };
 
 if (require.main === module) {
   // `--directory=<dir>` picks the working directory (node-gyp's own option,

@@ -28,6 +28,7 @@ const os = require('os');
 const path = require('path');
 
 const repo = path.resolve(__dirname, '..');
+const { FLOOR, floorViolations } = require('./check-glibc-floor.js');
 
 // Registry versions the consumer project gets, matching the repo's own
 // devDependencies so a type error here is the package's fault, not a skew.
@@ -299,20 +300,36 @@ function checkTarball(tarball, extracted) {
     return `${files.size} files`;
   });
 
-  check('tarball has a prebuild for every supported Node', () => {
-    const dir = `prebuilds/${process.platform}-${process.arch}/`;
-    const found = [...files].filter((f) => f.startsWith(dir)).map((f) => {
-      const m = /thread-kill:abi=(\d+);node=(\d+);/.exec(fs.readFileSync(path.join(pkgDir, f), 'latin1'));
-      if (!m) throw new Error(`${f} has no ABI marker`);
-      if (path.basename(f) !== `thread-kill.abi${m[1]}.glibc.node`) throw new Error(`${f} is built for ABI ${m[1]}`);
-      return m[2];
+  // Every prebuilt arch (linux-x64 packs linux-arm64 too: scripts/prebuild.js).
+  const prebuildArches = process.platform === 'linux' && process.arch === 'x64' ? ['x64', 'arm64'] : [process.arch];
+  for (const arch of prebuildArches) {
+    const dir = `prebuilds/${process.platform}-${arch}/`;
+    check(`tarball has a ${process.platform}-${arch} prebuild for every supported Node`, () => {
+      const found = [...files].filter((f) => f.startsWith(dir)).map((f) => {
+        const m = /thread-kill:abi=(\d+);node=(\d+);/.exec(fs.readFileSync(path.join(pkgDir, f), 'latin1'));
+        if (!m) throw new Error(`${f} has no ABI marker`);
+        if (path.basename(f) !== `thread-kill.abi${m[1]}.glibc.node`) throw new Error(`${f} is built for ABI ${m[1]}`);
+        return m[2];
+      });
+      const want = supportedMajors(pkg);
+      if (found.sort().join() !== want.sort().join()) {
+        throw new Error(`prebuilds for Node ${found.join(', ') || 'none'}; engines says ${want.join(', ')}`);
+      }
+      return `Node ${found.join(', ')}`;
     });
-    const want = supportedMajors(pkg);
-    if (found.sort().join() !== want.sort().join()) {
-      throw new Error(`prebuilds for Node ${found.join(', ') || 'none'}; engines says ${want.join(', ')}`);
-    }
-    return `Node ${found.join(', ')}`;
-  });
+  }
+
+  // Loadable wherever official Node runs: nothing newer than its glibc and
+  // libstdc++ floor, read from each binary's symbol versions.
+  if (process.platform === 'linux') {
+    check(`every prebuild in the tarball needs at most ${FLOOR.text}`, () => {
+      const nodes = [...files].filter((f) => f.endsWith('.node'));
+      if (nodes.length === 0) throw new Error('no .node files in the tarball');
+      const bad = nodes.map((f) => [f, floorViolations(path.join(pkgDir, f))]).filter(([, v]) => v.length);
+      if (bad.length) throw new Error(bad.map(([f, v]) => `${f} needs ${v.join(', ')}`).join('; '));
+      return `${nodes.length} binaries`;
+    });
+  }
 
   check('tarball: LICENSE, os, typesVersions', () => {
     if (!files.has('LICENSE') || !/MIT License/.test(fs.readFileSync(path.join(pkgDir, 'LICENSE'), 'utf8'))) {

@@ -15,6 +15,7 @@
 // one for another ABI is skipped. The addon checks again in its init.
 import * as fs from 'fs';
 import * as path from 'path';
+import { currentLibc } from './libc';
 
 export type Origin = 'override' | 'prebuild' | 'build';
 export interface Candidate { file: string; origin: Origin }
@@ -30,8 +31,9 @@ interface TagRules {
 }
 
 // node-gyp-build's matcher itself (not its index.js, which on runtimes with
-// a native require.addon replaces it): the tag rules prebuildify names by,
-// including the libc (musl detected as node-gyp-build does; LIBC=musl forces).
+// a native require.addon replaces it): the tag rules prebuildify names by.
+// Except the libc: node-gyp-build's own guess is /etc/alpine-release alone;
+// ours is the C library mapped into this process (./libc.ts; LIBC forces).
 const rules = require('node-gyp-build/node-gyp-build.js') as TagRules;
 
 export function prebuildDir(root: string): string {
@@ -42,8 +44,11 @@ export function prebuildDir(root: string): string {
 export function candidates(root: string, env: NodeJS.ProcessEnv = process.env): Candidate[] {
   if (env.THREAD_KILL_BINARY) return [{ file: path.resolve(env.THREAD_KILL_BINARY), origin: 'override' }];
   const dir = prebuildDir(root);
-  const tags = readdir(dir).map((f) => rules.parseTags(f))
-    .filter(rules.matchTags('node', process.versions.modules)) as Tags[];
+  const files = readdir(dir);
+  const libc = files.length > 0 ? currentLibc(env) : undefined; // reads /proc/self/maps: only when there is a choice
+  const matches = rules.matchTags('node', process.versions.modules);
+  const tags = files.map((f) => rules.parseTags(f))
+    .filter((t): t is Tags => t !== undefined && (t.libc === undefined || t.libc === libc) && matches({ ...t, libc: undefined }));
   tags.sort(rules.compareTags('node'));
   return [
     { file: path.join(root, 'build', 'Release', 'thread_kill.node'), origin: 'build' },
