@@ -176,7 +176,7 @@ export async function stress(options: StressOptions = {}): Promise<StressReport>
   const rssBefore = rssMb();
   const control = combos.length > 0 ? await controlGrowth(concurrency, rounds, duration) : undefined;
   const warmup = warmupRounds(combos.length, rounds, duration);
-  let rssWarmed: number | undefined;
+  let rssWarmed: number | undefined = undefined;
   let warmedAtRound = 0;
   const sibling = new SiblingKiller();
   const t0 = performance.now();
@@ -193,37 +193,39 @@ export async function stress(options: StressOptions = {}): Promise<StressReport>
     });
   };
   const ticker = onProgress ? setInterval(progress, 250) : undefined;
-  async function lane(): Promise<void> {
-    let parent: ParentKiller | undefined;
-    try {
-      while (more()) {
-        const i = next++;
-        const spec: RoundSpec = { ...combos[i % combos.length], seed: (seed + i) % 2 ** 31, timeoutMs };
-        const r = spec.killer === 'parent'
-          ? await (parent ??= new ParentKiller()).send(spec)
-          : await runRoundHere(spec, sibling);
-        if (parent?.broken) { const p = parent; parent = undefined; await p.close(timeoutMs); }
-        results.push(r);
-        if (!r.ok) failures++;
-        if (rssWarmed === undefined && warmup.done(results.length, performance.now() - t0)) {
-          rssWarmed = rssMb();
-          warmedAtRound = results.length;
-        }
-      }
-    } finally {
-      await parent?.close(timeoutMs);
+  // Two phases, each drained before RSS is read (no round in flight, the same
+  // helper threads alive): the warm-up, then the measured rounds.
+  const parents: Array<ParentKiller | undefined> = new Array(concurrency).fill(undefined);
+  const warming = (): boolean => more() && !warmup.done(next, performance.now() - t0);
+  async function lane(slot: number, go: () => boolean): Promise<void> {
+    while (go()) {
+      const i = next++;
+      const spec: RoundSpec = { ...combos[i % combos.length], seed: (seed + i) % 2 ** 31, timeoutMs };
+      const r = spec.killer === 'parent'
+        ? await (parents[slot] ??= new ParentKiller()).send(spec)
+        : await runRoundHere(spec, sibling);
+      const parent = parents[slot];
+      if (parent?.broken) { parents[slot] = undefined; await parent.close(timeoutMs); }
+      results.push(r);
+      if (!r.ok) failures++;
     }
   }
+  let rssAfter: number;
   try {
-    await Promise.all(Array.from({ length: concurrency }, lane));
+    await Promise.all(parents.map((_, slot) => lane(slot, warming)));
+    rssWarmed = rssMb();
+    warmedAtRound = results.length;
+    await Promise.all(parents.map((_, slot) => lane(slot, more)));
+    rssAfter = rssMb();
   } finally {
     if (ticker) clearInterval(ticker);
+    await Promise.all(parents.map((p) => p?.close(timeoutMs)));
     await sibling.close(timeoutMs);
   }
   progress();
   const elapsedMs = performance.now() - t0;
   const rss = judgeMemory({
-    beforeMb: rssBefore, warmedMb: rssWarmed, afterMb: rssMb(), control, allowanceMb: rssLimitMb,
+    beforeMb: rssBefore, warmedMb: rssWarmed, afterMb: rssAfter, control, allowanceMb: rssLimitMb,
     measuredRounds: results.length - warmedAtRound, warmupRounds: warmedAtRound,
   });
 
