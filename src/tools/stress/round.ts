@@ -192,7 +192,9 @@ async function play(spec: RoundSpec, scenario: Scenario | undefined, h: HungThre
         const error = h.messages.find((m) => m.kind === 'error');
         return fail(`the script ended before it called signalReady()${error ? ` (${String(error.message)})` : ''}: ${SCRIPT_NEEDS[spec.op]}`);
       }
-    } else if (spec.script) await Promise.race([h.ready, new Promise((r) => h.worker.once('online', r))]);
+    } else if (spec.script) {
+      await withTimeout(Promise.race([h.ready, h.exited, new Promise((r) => h.worker.once('online', r))]), spec.timeoutMs, 'the script to start');
+    }
     else await reachHang(h, spec.timeoutMs);
     const stuck = scenario as UnkillableScenario | undefined;
     if (stuck?.blockedIn !== undefined && spec.killer !== 'child') {
