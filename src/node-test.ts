@@ -174,3 +174,25 @@ for (const name of ['skip', 'todo', 'only', 'expectFailure'].filter((n) => typeo
 export default test;
 
 installNodeTestHooks();
+
+// Loaded too late to act — e.g. `import 'thread-kill/node-test'` in a test
+// file that also imports 'node:test' (static imports are all resolved before
+// any runs) — it would protect nothing, silently. So until the first test
+// exists, a test node:test creates outside our functions is reported, loudly,
+// once. (Not in `node --test`'s own process: it creates a test per file.)
+const orchestrator = process.execArgv.includes('--test') && process.env.NODE_TEST_CONTEXT === undefined;
+if (!orchestrator) {
+  const firstTest = createHook({
+    init(_id, type) {
+      if (type !== 'Test') return;
+      firstTest.disable();
+      if (created !== undefined) return; // ours
+      const at = userLocation();
+      process.emitWarning(`a test was created with node:test's own test()${at ? ` (${at.file}:${at.line})` : ''}, which thread-kill `
+        + 'did not replace, so its timeout cannot stop synchronous code. Load thread-kill/node-test before the test files '
+        + "(node --test --import thread-kill/node-test), or import test() from 'thread-kill/node-test'.",
+      { type: 'ThreadKillWarning', code: 'ERR_THREAD_KILL_NODE_TEST_NOT_HOOKED' });
+    },
+  });
+  firstTest.enable();
+}
