@@ -15,6 +15,7 @@
 // looping, and the run goes on. Without a `timeout` nothing changes.
 import './index';
 import { createHook } from 'async_hooks';
+import { writeSync } from 'fs';
 import * as path from 'path';
 import * as nodeTest from 'node:test';
 import { installNodeTestHooks } from './node-test-hooks';
@@ -188,10 +189,10 @@ if (!orchestrator) {
       firstTest.disable();
       if (created !== undefined) return; // ours
       const at = userLocation();
-      process.emitWarning(`a test was created with node:test's own test()${at ? ` (${at.file}:${at.line})` : ''}, which thread-kill `
-        + 'did not replace, so its timeout cannot stop synchronous code. Load thread-kill/node-test before the test files '
-        + "(node --test --import thread-kill/node-test), or import test() from 'thread-kill/node-test'.",
-      { type: 'ThreadKillWarning', code: 'ERR_THREAD_KILL_NODE_TEST_NOT_HOOKED' });
+      // Written at once: the test may loop before a queued warning would print.
+      writeSync(2, `thread-kill/node-test: WARNING: a test was created with node:test's own test()${at ? ` (${at.file}:${at.line})` : ''}, `
+        + 'which thread-kill did not replace, so its timeout cannot stop synchronous code. Load thread-kill/node-test before '
+        + "the test files (node --test --import thread-kill/node-test), or import test() from 'thread-kill/node-test'.\n");
     },
   });
   firstTest.enable();
