@@ -17,7 +17,8 @@ const KEEP = new Set(['demo', 'postpack']);
 const { scripts } = JSON.parse(fs.readFileSync(path.join(__dirname, 'package.json'), 'utf8'));
 
 module.exports = {
-  remove: Object.keys(scripts).filter((s) => !KEEP.has(s)).map((s) => `scripts.${s.replace(/\./g, '\\.')}`),
+  // allowScripts: the clone's policy for its devDependencies (a dependency's own is never read).
+  remove: [...Object.keys(scripts).filter((s) => !KEEP.has(s)).map((s) => `scripts.${s.replace(/\./g, '\\.')}`), 'allowScripts'],
   onRestore: () => {
     fs.rmSync(path.join(__dirname, 'prebuilds'), { recursive: true, force: true });
     fs.rmSync(path.join(__dirname, 'native', 'binding.gyp'), { force: true });
