@@ -21,7 +21,7 @@ const USAGE = `usage: thread-kill stress [options]
   --concurrency N       rounds in flight (default 2, at most 64)
   --killers list        ${ALL_KILLERS.join(',')} (default: all; with --script: ${SCRIPT_KILLERS.join(',')})
   --ops list            ${ALL_OPS.join(',')} (default: all; with --script: kill)
-  --timeout 10s         per-step limit inside a round (a round has at most 9
+  --timeout 10s         per-step limit inside a round (a round has at most 10
                         steps; a thread that cannot be ended is reported so,
                         with its diagnosis, and the run goes on)
   --rss-limit MB        RSS growth allowed after the warm-up beyond a control
