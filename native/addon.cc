@@ -508,7 +508,7 @@ bool CheckAbi(Napi::Env env) {
       "thread-kill: this native addon was built for Node.js " TK_STR(NODE_MAJOR_VERSION)
       " (ABI " TK_STR(TK_NODE_MODULE_VERSION) ") but is loaded in Node.js " +
       std::to_string(running_major) + " (ABI " + (running_abi.empty() ? "?" : running_abi) +
-      "). Run `npm rebuild thread-kill` with this Node to build or pick the matching binary.";
+      "). Let thread-kill load its own binary; where none matches, build one with this Node: `npx thread-kill build` (`npm run build` in a clone).";
   Napi::Error error = Napi::Error::New(env, message);
   error.Set("code", Napi::String::New(env, "ERR_THREAD_KILL_ABI_MISMATCH"));
   error.ThrowAsJavaScriptException();

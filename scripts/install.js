@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 'use strict';
-// The package's install step. A prebuilt binary for this platform, Node ABI
+// The clone's install step, and the installed package's source build
+// (`npx thread-kill build`: the npm package has no install script, see
+// clean-package.config.cjs). A prebuilt binary for this platform, Node ABI
 // and libc that loads means done: no compiler runs. Otherwise build from
 // source with node-gyp against this Node's own headers (scripts/node-gyp.js),
 // first checking the toolchain so a missing one is named, per OS, in one
 // message instead of a node-gyp stack.
-//   --force, or npm's build-from-source setting: always build.
+//   --force (thread-kill build), or npm's build-from-source setting: always build.
 //   THREAD_KILL_DEBUG_BUILD=1: build build/Debug instead of build/Release.
 const { spawnSync } = require('child_process');
 const fs = require('fs');
@@ -59,9 +61,33 @@ function toolchainHint() {
   return "install a C++20 compiler (g++ 10+ or clang 10+), make and Python 3 with the system's package manager";
 }
 
+/** The command that builds the addon here: the clone's, or the installed package's (per package manager). */
 function rebuildCommand() {
+  if (!root.split(path.sep).includes('node_modules')) return 'npm run build';
   const agent = /^(pnpm|yarn|bun)\//.exec(process.env.npm_config_user_agent || '');
-  return `${agent ? agent[1] : 'npm'} rebuild thread-kill`;
+  const run = { pnpm: 'pnpm exec', yarn: 'yarn', bun: 'bunx' }[agent ? agent[1] : ''] || 'npx';
+  return `${run} thread-kill build`;
+}
+
+/**
+ * node-gyp reads ./binding.gyp. The npm package carries it as
+ * native/binding.gyp (scripts/pack-gyp.js): put it at the root for the
+ * build only, so the installed package never has one there (a root
+ * binding.gyp makes package managers run `node-gyp rebuild` at install).
+ */
+function withBindingGyp(build) {
+  const atRoot = path.join(root, 'binding.gyp');
+  const packed = path.join(root, 'native', 'binding.gyp');
+  if (fs.existsSync(atRoot) || !fs.existsSync(packed)) return build();
+  fs.copyFileSync(packed, atRoot);
+  // runNodeGyp exits the process on failure: finally blocks would not run.
+  const remove = () => fs.rmSync(atRoot, { force: true });
+  process.once('exit', remove);
+  try {
+    return build();
+  } finally {
+    remove();
+  }
 }
 
 function checkToolchain() {
@@ -84,5 +110,5 @@ if (prebuild) {
 } else {
   checkToolchain();
   // --jobs=max: six translation units; make -j<cores> (node-gyp's own default is one).
-  runNodeGyp(root, ['rebuild', '--jobs=max', process.env.THREAD_KILL_DEBUG_BUILD === '1' ? '--debug' : '--release']);
+  withBindingGyp(() => runNodeGyp(root, ['rebuild', '--jobs=max', process.env.THREAD_KILL_DEBUG_BUILD === '1' ? '--debug' : '--release']));
 }

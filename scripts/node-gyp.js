@@ -39,7 +39,13 @@ function localHeaders() {
   if (configured) {
     const v = headersVersion(configured);
     if (v === running) return { dir: configured, note: `npm nodedir ${configured} (Node ${v})` };
-    notes.push(`npm's nodedir ${configured} has ${v ? `Node ${v}` : 'no'} headers, not ${running}: ignored`);
+    // Said only when npm runs this very Node: a build for another Node (the
+    // prebuilds of `npm pack`) never meant to use npm's nodedir, and saying
+    // so once per Node was noise.
+    const npmsNode = process.env.npm_node_execpath;
+    if (!npmsNode || path.resolve(npmsNode) === path.resolve(process.execPath)) {
+      notes.push(`npm's nodedir ${configured} has ${v ? `Node ${v}` : 'no'} headers, not ${running}: ignored`);
+    }
   }
   const prefix = path.resolve(path.dirname(process.execPath), '..');
   const v = headersVersion(prefix);

@@ -6,13 +6,17 @@
 // only works inside the repo, a prebuild missing). Here we do what a user
 // does: pack the repo, install the tarball into fresh projects outside the
 // repo, then load it from CommonJS and ESM, type-check against it, and kill a
-// hung worker with it. Installs:
+// hung worker with it. Every install is npm 11's with --strict-allow-scripts
+// and nothing approved: the package has no install script, so none may be
+// asked for (and nothing about allowScripts printed). Installs:
 //   prebuilt      no compiler, make or Python on PATH: the prebuild for this
 //                 Node must be used, and nothing compiled;
 //   from source   the package without its prebuilds (a platform with none),
-//                 with the toolchain: built and loaded inside node_modules;
-//   no toolchain  the same without one: the install fails with the one line
-//                 that names what to install.
+//                 with the toolchain: the install runs nothing; the error at
+//                 require names `npx thread-kill build`, which builds it
+//                 inside node_modules, where it then loads;
+//   no toolchain  the same without one: `npx thread-kill build` fails with
+//                 the one line that names what to install.
 //
 // Options: --tarball <file> tests that tarball instead of packing (the CI
 // matrix packs once and tests it under every Node); --quick leaves out the
@@ -331,6 +335,13 @@ function checkTarball(tarball, extracted) {
     });
   }
 
+  check('tarball: no install script, no root binding.gyp (nothing for a package manager to run or approve)', () => {
+    const scripts = Object.keys(pkg.scripts || {}).filter((k) => /^(preinstall|install|postinstall|prepare)$/.test(k));
+    if (scripts.length) throw new Error(`install-time scripts: ${scripts.join(', ')}`);
+    if (files.has('binding.gyp')) throw new Error('binding.gyp at the package root (npm, pnpm, Yarn and Bun add `node-gyp rebuild` for it)');
+    if (!files.has('native/binding.gyp')) throw new Error('no native/binding.gyp: `thread-kill build` would have nothing to build');
+  });
+
   check('tarball: LICENSE, os, typesVersions', () => {
     if (!files.has('LICENSE') || !/MIT License/.test(fs.readFileSync(path.join(pkgDir, 'LICENSE'), 'utf8'))) {
       throw new Error('no MIT LICENSE file');
@@ -428,17 +439,26 @@ function main() {
     const label = (what) => `[${inst.name}, Node ${process.versions.node}] ${what}`;
     const file = inst.source ? sourceOnly : tarball;
     if (!file) fail(label('npm install'), 'not run (no tarball)');
-    else installed = check(label('npm install'), () => {
+    else installed = check(label('npm install --strict-allow-scripts (nothing approved)'), () => {
       run('npm', ['init', '-y'], { cwd: project, env: penv });
       // The tarball path is the only thing from outside the project passed in.
       const deps = inst.types ? [TYPESCRIPT, TYPES_NODE] : [];
-      const out = run('npm', ['install', '--no-audit', '--no-fund', '--foreground-scripts', file, ...deps],
+      const out = run('npm', ['install', '--strict-allow-scripts', '--no-audit', '--no-fund', '--foreground-scripts', file, ...deps],
         { cwd: project, env: penv, timeoutMs: 600_000 });
+      if (/allowScripts|install-scripts|approve/i.test(out)) throw new Error(`npm asked about install scripts:\n${out}`);
       const root = path.join(project, 'node_modules', 'thread-kill');
+      if (fs.existsSync(path.join(root, 'build'))) throw new Error(`the install compiled (build/ exists):\n${out}`);
+      if (inst.source) {
+        // Nothing was built: the error at require names the one command, which builds it.
+        const r = spawnSync(node, ['-e', "require('thread-kill')"], { cwd: project, env: penv, encoding: 'utf8' });
+        if (r.status === 0 || !/run `npx thread-kill build`/.test(r.stderr)) throw new Error(`require did not name \`npx thread-kill build\`:\n${r.stderr}`);
+        const built = run('npx', ['thread-kill', 'build'], { cwd: project, env: penv, timeoutMs: 600_000 });
+        if (fs.existsSync(path.join(root, 'binding.gyp'))) throw new Error('binding.gyp left at the package root after the build');
+        if (!fs.existsSync(path.join(root, inst.addon))) throw new Error(`no ${inst.addon} after \`npx thread-kill build\`:\n${built}`);
+        return `nothing run at install; \`npx thread-kill build\` built ${inst.addon}`;
+      }
       if (!fs.existsSync(path.join(root, inst.addon))) throw new Error(`no ${inst.addon} after the install:\n${out}`);
-      const compiled = fs.existsSync(path.join(root, 'build'));
-      if (inst.name === 'prebuilt' && compiled) throw new Error(`the install compiled (build/ exists) though a prebuild matches:\n${out}`);
-      return inst.name === 'prebuilt' ? `uses ${inst.addon}, nothing compiled` : `built ${inst.addon}`;
+      return `uses ${inst.addon}, no script run, nothing compiled`;
     });
 
     const inProject = (checkName, fn) => (installed ? check(label(checkName), fn) : fail(label(checkName), 'not run (install failed)'));
@@ -492,19 +512,20 @@ function main() {
     });
   }
 
-  // No prebuild for this platform and no toolchain: one message naming what to install.
+  // No prebuild for this platform and no toolchain: the install runs nothing;
+  // the build command fails with one message naming what to install.
   if (sourceOnly) {
-    check(`[no toolchain, Node ${process.versions.node}] the install says what to install`, () => {
+    check(`[no toolchain, Node ${process.versions.node}] \`npx thread-kill build\` says what to install`, () => {
       const project = path.join(tmp, 'no-toolchain');
       fs.mkdirSync(project);
       const penv = { ...env, PATH: bare };
       run('npm', ['init', '-y'], { cwd: project, env: penv });
-      const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--foreground-scripts', sourceOnly],
-        { cwd: project, env: penv, encoding: 'utf8', timeout: 300_000 });
+      run('npm', ['install', '--strict-allow-scripts', '--no-audit', '--no-fund', sourceOnly], { cwd: project, env: penv, timeoutMs: 300_000 });
+      const r = spawnSync('npx', ['thread-kill', 'build'], { cwd: project, env: penv, encoding: 'utf8', timeout: 300_000 });
       const out = `${r.stdout}${r.stderr}`;
-      if (r.status === 0) throw new Error(`the install succeeded without a toolchain:\n${out}`);
+      if (r.status === 0) throw new Error(`the build succeeded without a toolchain:\n${out}`);
       const line = out.split('\n').find((l) => /^thread-kill: .*(apt-get|dnf|apk|pacman|zypper|xcode-select|install a C\+\+20)/.test(l));
-      if (!line || !/rebuild thread-kill/.test(line)) throw new Error(`no install hint in the output:\n${out}`);
+      if (!line || !/npx thread-kill build/.test(line)) throw new Error(`no install hint in the output:\n${out}`);
       if (/gyp ERR!/.test(out)) throw new Error(`node-gyp ran anyway:\n${out}`);
       return line.replace(/^thread-kill: /, '');
     });

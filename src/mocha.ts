@@ -50,11 +50,19 @@ function labelOf(runnable: MochaRunnable): string {
   return `mocha ${r.type === 'hook' ? 'hook' : 'test'} "${typeof r.fullTitle === 'function' ? r.fullTitle() : '?'}"`;
 }
 
-/** Mocha's own timeout error for `runnable`, with the stack of where the code was stuck. */
+/**
+ * Mocha's own timeout error for `runnable` (its class and code), with the
+ * stack of where the code was stuck. Mocha's message ("ensure done() is
+ * called; if returning a Promise, ensure it resolves") is about asynchronous
+ * tests and misleads here: it says what happened instead, and where.
+ */
 function timeoutError(runnable: MochaRunnable, ms: number, stuck: RegionTimeoutError): Error {
   const err = runnable._timeoutError(ms);
-  const frames = String(stuck.stack).split('\n').slice(1).join('\n');
-  err.stack = `${err.name}: ${err.message}\n${frames}`;
+  const frames = String(stuck.stack).split('\n').slice(1);
+  const where = frames.find((l) => /^\s*at /.test(l))?.trim().replace(/^at /, '');
+  err.message = `Timeout of ${ms}ms exceeded. Synchronous code ran past the timeout and was stopped`
+    + `${where ? ` at ${where}` : ''}.`;
+  err.stack = `${err.name}: ${err.message}\n${frames.join('\n')}`;
   return err;
 }
 

@@ -1,8 +1,13 @@
 // thread-kill/node-test: node:test's test()/it()/describe() and hooks, whose
 // `timeout` option also stops synchronous code.
 //
-//   import { test, it, describe } from 'thread-kill/node-test';   // instead of 'node:test'
+//   node --test --import thread-kill/node-test       // every file's 'node:test', unchanged
+//   import { test, it, describe } from 'thread-kill/node-test';   // or per file, instead of 'node:test'
 //   import test from 'thread-kill/node-test';                       // also node:test's test()
+//
+// Loaded with --import (or --require), it installs module hooks
+// (./node-test-hooks.ts) that hand every later `import … from 'node:test'`
+// and `require('node:test')` this module's functions instead.
 //
 // node:test's timeout is a timer: a test stuck in `for (;;) {}` never lets it
 // fire. Here the synchronous part of every test and hook runs inside an
@@ -15,7 +20,10 @@
 // looping, and the run goes on. Without any timeout nothing changes. The module
 // is shaped and typed as node:test's: test() itself, carrying the others.
 import './index';
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { AsyncLocalStorage, createHook } from 'node:async_hooks';
+import { writeSync } from 'fs';
+import * as path from 'path';
+import { installNodeTestHooks } from './node-test-hooks';
 import nodeTest = require('node:test');
 import { RegionTimeoutError } from './shared/errors';
 import { enterRegion, guardAgainstStuckTests } from './region/interrupt';
@@ -83,6 +91,64 @@ function within<T>(ms: number, region: boolean, fn: () => T): T {
   }
 }
 
+// Where a test is reported: node:test takes its location from the frame
+// that called test() — which would be ours. The tests (and hooks) created
+// during one of our calls are caught as they are constructed (each is an
+// AsyncResource of type 'Test') and given back the location of the user's
+// call. Anything of another shape is left as node:test made it.
+const OWN_DIR = __dirname + path.sep;
+type Loc = { line: number; column: number; file: string };
+let created: object[] | undefined;
+let depth = 0;
+const catchTests = createHook({ init(_id, type, _trigger, resource) { if (type === 'Test') created?.push(resource); } });
+
+/** The first frame outside thread-kill and Node: the user's call. */
+function userLocation(): Loc | undefined {
+  const prepare = Error.prepareStackTrace;
+  const limit = Error.stackTraceLimit;
+  let sites: NodeJS.CallSite[] = [];
+  try {
+    Error.stackTraceLimit = 20;
+    Error.prepareStackTrace = (_e, s) => s;
+    const holder: { stack?: unknown } = {};
+    Error.captureStackTrace(holder, userLocation);
+    sites = holder.stack as NodeJS.CallSite[];
+  } finally {
+    Error.prepareStackTrace = prepare;
+    Error.stackTraceLimit = limit;
+  }
+  for (const site of sites) {
+    const file = site.getFileName() ?? site.getScriptNameOrSourceURL?.();
+    if (!file || file.startsWith('node:')) continue;
+    const fsPath = file.startsWith('file://') ? decodeURIComponent(new URL(file).pathname) : file;
+    if (fsPath.startsWith(OWN_DIR)) continue;
+    return { file, line: site.getLineNumber() ?? 0, column: site.getColumnNumber() ?? 0 };
+  }
+  return undefined;
+}
+
+function atUserLocation<T>(call: () => T): T {
+  const loc = userLocation();
+  const mine: object[] = [];
+  const outer = created;
+  created = mine;
+  if (depth++ === 0) catchTests.enable();
+  try {
+    return call();
+  } finally {
+    if (--depth === 0) catchTests.disable();
+    created = outer;
+    if (loc) {
+      for (const t of mine) {
+        const have = (t as { loc?: Partial<Loc> }).loc;
+        if (have && typeof have === 'object' && typeof have.file === 'string' && typeof have.line === 'number') {
+          (t as { loc: Loc }).loc = { ...have, ...loc };
+        }
+      }
+    }
+  }
+}
+
 function timedOut(kind: string, ms: number, stuck: RegionTimeoutError): Error {
   const err = new Error(`${kind} timed out after ${ms}ms`) as Error & { code: string };
   err.code = 'ERR_THREAD_KILL_TEST_TIMEOUT';
@@ -96,7 +162,7 @@ const CONTEXT_HOOKS = ['before', 'after', 'beforeEach', 'afterEach'];
 /** A test's context: its t.test() subtests and t.beforeEach()… hooks inherit its timeout. */
 function wrapContext(t: Context, ms: number): void {
   const subtest = t.test.bind(t);
-  t.test = (...a: unknown[]) => subtest(...wrapArgs(a, 'test', ms));
+  t.test = (...a: unknown[]) => atUserLocation(() => subtest(...wrapArgs(a, 'test', ms)));
   for (const name of CONTEXT_HOOKS) {
     if (typeof t[name] === 'function') t[name] = wrapHook((t[name] as Fn).bind(t), 'hook', ms);
   }
@@ -170,16 +236,16 @@ function wrapArgs(args: unknown[], kind: string, inherited = current() ?? RUNNER
 
 /** A hook: (fn, options?); it inherits the timeout of the suite or test it is made in. */
 function wrapHook(hook: Fn, kind: string, inherited?: number): Fn {
-  return (fn: unknown, options?: unknown) =>
-    hook(typeof fn === 'function' ? guard(fn as Fn, ownTimeout(options) ?? inherited ?? current() ?? 0, kind) : fn, options);
+  return (fn: unknown, options?: unknown) => atUserLocation(() =>
+    hook(typeof fn === 'function' ? guard(fn as Fn, ownTimeout(options) ?? inherited ?? current() ?? 0, kind) : fn, options));
 }
 
 /** test()/it()/describe()/suite() and their .skip/.todo/.only, wrapped. */
 function wrapRunnable<T>(base: Fn, kind: string): T {
-  const wrapped = (...args: unknown[]): unknown => base(...wrapArgs(args, kind));
-  for (const variant of ['skip', 'todo', 'only']) {
+  const wrapped = (...args: unknown[]): unknown => atUserLocation(() => base(...wrapArgs(args, kind)));
+  for (const variant of ['skip', 'todo', 'only', 'expectFailure']) {
     const fn = (base as unknown as Record<string, Fn>)[variant];
-    if (typeof fn === 'function') (wrapped as unknown as Record<string, Fn>)[variant] = (...args: unknown[]) => fn(...wrapArgs(args, kind));
+    if (typeof fn === 'function') (wrapped as unknown as Record<string, Fn>)[variant] = (...args: unknown[]) => atUserLocation(() => fn(...wrapArgs(args, kind)));
   }
   return wrapped as T;
 }
@@ -208,6 +274,30 @@ Object.defineProperty(api, '__esModule', { value: true });
 // And the rest of node:test as it is (run(), and what newer Nodes add).
 for (const [name, value] of Object.entries(nodeTest)) if (!(name in api)) Object.assign(api, { [name]: value });
 export = api;
+
+installNodeTestHooks();
+
+// Loaded too late to act — e.g. `import 'thread-kill/node-test'` in a test
+// file that also imports 'node:test' (static imports are all resolved before
+// any runs) — it would protect nothing, silently. So until the first test
+// exists, a test node:test creates outside our functions is reported, loudly,
+// once. (Not in `node --test`'s own process: it creates a test per file.)
+const orchestrator = process.execArgv.includes('--test') && process.env.NODE_TEST_CONTEXT === undefined;
+if (!orchestrator) {
+  const firstTest = createHook({
+    init(_id, type) {
+      if (type !== 'Test') return;
+      firstTest.disable();
+      if (created !== undefined) return; // ours
+      const at = userLocation();
+      // Written at once: the test may loop before a queued warning would print.
+      writeSync(2, `thread-kill/node-test: WARNING: a test was created with node:test's own test()${at ? ` (${at.file}:${at.line})` : ''}, `
+        + 'which thread-kill did not replace, so its timeout cannot stop synchronous code. Load thread-kill/node-test before '
+        + "the test files (node --test --import thread-kill/node-test), or import test() from 'thread-kill/node-test'.\n");
+    },
+  });
+  firstTest.enable();
+}
 // Never runs: Node reads a CommonJS module's export names (ESM's named
 // imports) from its source, and finds them here (as in esbuild's output).
 0 && (module.exports = { test, it, describe, suite, before, after, beforeEach, afterEach, mock, skip, todo, only, run });

@@ -62,14 +62,15 @@ describe('ABI safety: a binary for another Node is refused, never crashes', () =
       const r = tryLoad(exe, LIB, [], { THREAD_KILL_BINARY: binaryPath });
       assert.strictEqual(r.code, 'ERR_THREAD_KILL_NO_BINARY', r.message);
       assert.match(r.message, new RegExp(`built for Node\\.js ${process.versions.node.split('.')[0]} \\(ABI ${process.versions.modules}\\): not loaded`));
-      assert.match(r.message, /build one for this Node: run `npm rebuild thread-kill`/);
+      // The library here is a clone's (not under node_modules): its own build script.
+      assert.match(r.message, /build one for this Node: run `npm run build`/);
     });
 
     it(`under ${label}: the binary itself, required directly, refuses to initialise`, () => {
       const r = tryLoad(exe, binaryPath);
       assert.strictEqual(r.code, 'ERR_THREAD_KILL_ABI_MISMATCH', r.message);
       assert.match(r.message, new RegExp(`built for Node\\.js ${process.versions.node.split('.')[0]} \\(ABI ${process.versions.modules}\\)`));
-      assert.match(r.message, /Run `npm rebuild thread-kill`/);
+      assert.match(r.message, /build one with this Node: `npx thread-kill build` \(`npm run build` in a clone\)/);
     });
   }
 
@@ -141,7 +142,7 @@ describe('no binary: the error says what to do in the situation at hand', () => 
     assert.strictEqual(r.code, 'ERR_THREAD_KILL_NO_BINARY', r.message);
     assert.match(r.message, /--no-addons/);
     assert.match(r.message, /Rebuilding does not help/);
-    assert.doesNotMatch(r.message, /npm rebuild/);
+    assert.doesNotMatch(r.message, /thread-kill build|npm run build/);
   });
 
   it('the permission model without --allow-addons: names --allow-addons', () => {
@@ -149,22 +150,29 @@ describe('no binary: the error says what to do in the situation at hand', () => 
     const r = tryLoad(process.execPath, LIB, [flag, '--allow-fs-read=*', '--no-warnings']);
     assert.strictEqual(r.code, 'ERR_THREAD_KILL_NO_BINARY', r.message);
     assert.match(r.message, /permission model .*--allow-addons/);
-    assert.doesNotMatch(r.message, /npm rebuild/);
+    assert.doesNotMatch(r.message, /thread-kill build|npm run build/);
   });
 
+  // The package has no install script: the error names the one build command, in the installer's terms.
   for (const [agent, command] of [
-    ['npm/11.0.0 node/v22', /`npm rebuild thread-kill`/],
-    ['pnpm/10.0.0 npm/? node/v22', /`pnpm approve-builds`.*`pnpm rebuild thread-kill`/],
-    ['yarn/4.0.0 npm/? node/v22', /`yarn rebuild thread-kill`/],
-    ['bun/1.2.0 npm/? node/v22', /`bun pm trust thread-kill`/],
+    ['npm/11.0.0 node/v22', 'npx thread-kill build'],
+    ['pnpm/10.0.0 npm/? node/v22', 'pnpm exec thread-kill build'],
+    ['yarn/4.0.0 npm/? node/v22', 'yarn thread-kill build'],
+    ['bun/1.2.0 npm/? node/v22', 'bunx thread-kill build'],
   ] as const) {
-    it(`installed by ${agent.split('/')[0]}: the command that allows or runs the build`, () => {
-      const r = tryLoad(process.execPath, LIB, [], { THREAD_KILL_BINARY: missing, npm_config_user_agent: agent });
-      assert.strictEqual(r.code, 'ERR_THREAD_KILL_NO_BINARY', r.message);
-      assert.match(r.message, /not found/);
-      assert.match(r.message, command);
+    it(`installed by ${agent.split('/')[0]}: the command that builds the addon`, () => {
+      const out = node(process.execPath, ['-p', `require(${JSON.stringify(BINARY_JS)}).buildCommand(${JSON.stringify(
+        path.join('/app', 'node_modules', 'thread-kill'))}, { npm_config_user_agent: ${JSON.stringify(agent)} })`]);
+      assert.strictEqual(out.stdout.trim(), command);
     });
   }
+
+  it('a missing binary in a clone: `npm run build`', () => {
+    const r = tryLoad(process.execPath, LIB, [], { THREAD_KILL_BINARY: missing });
+    assert.strictEqual(r.code, 'ERR_THREAD_KILL_NO_BINARY', r.message);
+    assert.match(r.message, /not found/);
+    assert.match(r.message, /run `npm run build`\. A build needs/);
+  });
 
   it('a pnpm layout (node_modules/.pnpm) is recognised without a user agent', () => {
     const out = node(process.execPath, ['-p', `require(${JSON.stringify(BINARY_JS)}).packageManager(${JSON.stringify(

@@ -160,7 +160,7 @@ describe('thread-kill stress (CLI)', () => {
     await assert.rejects(stress({ rssLimitMb: 0 }), { code: 'ERR_THREAD_KILL_OUT_OF_RANGE', message: 'options.rssLimitMb must be a finite number greater than 0, got 0' });
     await assert.rejects(stress({ rssLimitMb: '64' as never }), { code: 'ERR_THREAD_KILL_INVALID_ARG_TYPE', message: 'options.rssLimitMb must be a number, got string 64' });
     const big = await stress({ rounds: 1, scenarios: ['busy-loop'], rssLimitMb: 1e12 });
-    assert.strictEqual(big.rss.limitMb, 1e12);
+    assert.strictEqual(big.rss.allowanceMb, 1e12);
   });
 
   describe('the README invocations', () => {

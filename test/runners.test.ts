@@ -76,10 +76,11 @@ describe('test-runner timeouts', () => {
       const failures = new Map(report.failures.map((t) => [t.fullTitle, t.err]));
       assert.deepStrictEqual([...failures.keys()].sort(), ['stuck hook "before each" hook: stuckHook for "never runs"', 'stuck loops forever']);
       const loop = failures.get('stuck loops forever')!;
-      assert.match(loop.message!, /^Timeout of 200ms exceeded\./);
+      // Not mocha's "ensure done() is called…": what happened, and where.
+      assert.match(loop.message!, /^Timeout of 200ms exceeded\. Synchronous code ran past the timeout and was stopped at (Context\.)?loopsForever \(.*stuck\.spec\.js:4:\d+\)\.$/);
       assert.match(loop.stack!, /\n\s+at (Context\.)?loopsForever \(.*stuck\.spec\.js:4:/);
       const hook = failures.get('stuck hook "before each" hook: stuckHook for "never runs"')!;
-      assert.match(hook.message!, /^Timeout of 300ms exceeded\./);
+      assert.match(hook.message!, /^Timeout of 300ms exceeded\. Synchronous code ran past the timeout and was stopped at (Context\.)?stuckHook \(.*stuck\.spec\.js:8:\d+\)\.$/);
       assert.match(hook.stack!, /\n\s+at (Context\.)?stuckHook \(.*stuck\.spec\.js:8:/);
       assert.strictEqual(r.code, 2, r.stderr);
     });

@@ -149,17 +149,24 @@ export function packageManager(root: string, env: NodeJS.ProcessEnv = process.en
   return agent ? (agent[1] as PackageManager) : 'npm';
 }
 
-const REBUILD: Record<PackageManager, string> = {
-  // npm 11's allowScripts: a dependency's install script runs only once
-  // approved when strict-allow-scripts is on (a warning otherwise).
-  npm: 'run `npm rebuild thread-kill` (if npm skipped its install script: `npm install-scripts approve ' +
-    'thread-kill` first; and ignore-scripts off)',
-  pnpm: 'pnpm runs no build script of a dependency until allowed: run `pnpm approve-builds` ' +
-    '(select thread-kill), then `pnpm rebuild thread-kill`',
-  yarn: 'run `yarn rebuild thread-kill` (Yarn 2+; if builds are disabled, set ' +
-    '"dependenciesMeta": {"thread-kill": {"built": true}} in package.json first)',
-  bun: 'bun runs no build script of an untrusted dependency: run `bun pm trust thread-kill`',
+/**
+ * The one command that builds the addon for this Node. The npm package has
+ * no install script (nothing to approve where a prebuild matches: see
+ * clean-package.config.cjs), so the build is a command of its own, run
+ * through the package manager's way of running a dependency's bin.
+ */
+const BUILD: Record<PackageManager, string> = {
+  npm: 'npx thread-kill build',
+  pnpm: 'pnpm exec thread-kill build',
+  yarn: 'yarn thread-kill build',
+  bun: 'bunx thread-kill build',
 };
+
+/** The build command for the package at `root`: a clone (not under node_modules) builds with its own script. */
+export function buildCommand(root: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (!root.split(path.sep).includes('node_modules')) return 'npm run build';
+  return BUILD[packageManager(root, env)];
+}
 
 /** What to do, in the terms of the situation (addons off, wrong ABI, nothing built). */
 export function advice(root: string, why: { addonsDisabled: boolean; wrongAbi: BuiltFor | null }): string {
@@ -177,8 +184,8 @@ export function advice(root: string, why: { addonsDisabled: boolean; wrongAbi: B
   const first = why.wrongAbi
     ? `The binary found was built for Node.js ${why.wrongAbi.node}; build one for this Node: `
     : 'Build one from source: ';
-  return `${prebuilt} ${first}${REBUILD[packageManager(root)]}. ` +
-    'A build needs a C++20 compiler, make and Python 3; the install step names the packages when one is missing.';
+  return `${prebuilt} ${first}run \`${buildCommand(root)}\`. ` +
+    'A build needs a C++20 compiler, make and Python 3; it names the packages when one is missing.';
 }
 
 function readdir(dir: string): string[] {

@@ -3,6 +3,7 @@
 // operation on it from the main thread, a sibling worker or its own child.
 import { Worker, workerData } from 'worker_threads';
 import { KillableWorker } from '../../killable-worker';
+import { kill } from '../../kill/kill';
 import { sampleProc } from '../../kill/diagnose';
 import { threadInfo } from '../../registry/targets';
 import { native } from '../../shared/native';
@@ -20,6 +21,8 @@ export interface HungThread {
   ready: Promise<void>;
   /** Resolves with the exit code. */
   exited: Promise<number>;
+  /** Whether its 'exit' event has been seen. */
+  hasExited(): boolean;
   /** Messages the script reported, in order. */
   messages: Array<Record<string, unknown>>;
   /** When the hung thread's child started its operation (epoch ms), or 0. */
@@ -105,12 +108,13 @@ export function startHung(scenario: Scenario | undefined, opts: StartOptions): H
     const i = waiters.findIndex((w) => w.kind === m.kind);
     if (i >= 0) waiters.splice(i, 1)[0].resolve(m);
   });
-  const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
+  let hasExited = false;
+  const exited = new Promise<number>((resolve) => worker.once('exit', (code) => { hasExited = true; resolve(code); }));
   worker.on('error', (err) => messages.push({ kind: 'error', message: String(err) }));
   const ready = waitFlag(flag);
   const threadId = worker.threadId;
   return {
-    worker, threadId, ready, exited, messages,
+    worker, threadId, ready, exited, messages, hasExited: () => hasExited,
     childOpStartedAt: () => new Float64Array(go, 8, 1)[0],
     next(kind) {
       const have = messages.find((m) => m.kind === kind);
@@ -176,8 +180,10 @@ export class SiblingKiller {
     });
   }
 
-  async close(): Promise<void> {
-    await this.worker.terminate();
+  /** Ends the sibling with kill() (never a terminate() that could wait for good); resolves false if it had to be abandoned. */
+  async close(timeoutMs = 10_000): Promise<boolean> {
+    const r = await kill(this.worker, { timeoutMs, graceMs: 0, onUnkillable: 'abandon' });
+    return r.outcome !== 'unkillable';
   }
 }
 

@@ -5,5 +5,6 @@ export { startHung, SiblingKiller, waitFlag, inSyscall, inNativeCode, signalRead
 export type { HungThread, StartOptions, Killer } from './harness';
 export { stress, ALL_OPS, ALL_KILLERS, SCRIPT_KILLERS } from './run';
 export type { StressOptions, StressReport, StressRow, StressProgress } from './run';
+export type { MemoryVerdict } from './memory';
 export { runRoundHere, ParentKiller, SCRIPT_NEEDS } from './round';
 export type { RoundSpec, RoundResult } from './round';

@@ -5,7 +5,8 @@ import { InvalidArgTypeError, OutOfRangeError } from '../../shared/errors';
 import { durationMs, optionsBag, positiveNumber } from '../../shared/validate';
 import { Killer, SiblingKiller } from './harness';
 import { ParentKiller, RoundResult, RoundSpec, runRoundHere } from './round';
-import { NATIVE_SCENARIOS, Op, SCENARIOS, UNKILLABLE_SCENARIOS, scenarioByName } from './scenarios';
+import { FIFO_SCENARIOS, NATIVE_SCENARIOS, Op, SCENARIOS, UNKILLABLE_SCENARIOS, haveMkfifo, scenarioByName } from './scenarios';
+import { controlGrowth, MemoryVerdict, judgeMemory, rssMb, warmupRounds } from './memory';
 
 export const ALL_OPS: readonly Op[] = ['kill', 'interrupt', 'stop'];
 export const ALL_KILLERS: readonly Killer[] = ['main', 'parent', 'sibling', 'child'];
@@ -32,7 +33,10 @@ export interface StressOptions {
   seed?: number;
   /** Per-round limit for each step. Default 10000. */
   timeoutMs?: number;
-  /** Fail if RSS grows more than this (MB). Default 64. */
+  /**
+   * RSS growth (MB) allowed after the warm-up beyond what the control (plain
+   * Worker + terminate(), same run) grew: see ./memory.ts. Default 16.
+   */
   rssLimitMb?: number;
   onProgress?: (p: StressProgress) => void;
 }
@@ -69,7 +73,11 @@ export interface StressReport {
   elapsedMs: number;
   rows: StressRow[];
   failures: Array<{ scenario: string; op: Op; killer: Killer; seed: number; failure: string }>;
-  rss: { beforeMb: number; afterMb: number; growthMb: number; limitMb: number; ok: boolean };
+  rss: MemoryVerdict;
+  /** Scenarios not run, and why (e.g. "needs mkfifo"). */
+  skipped: Array<{ scenario: string; why: string }>;
+  /** Rounds whose thread could not be ended (abandoned: still alive when stress() returned). */
+  abandoned: number;
   options: { scenarios: string[]; ops: Op[]; killers: Killer[]; concurrency: number; script?: string };
 }
 
@@ -132,7 +140,7 @@ export async function stress(options: StressOptions = {}): Promise<StressReport>
   const concurrency = count(o.concurrency, 'options.concurrency', 2, 64)!;
   const seed = o.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : count(o.seed, 'options.seed', 1, 2 ** 31)!;
   const timeoutMs = durationMs(o.timeoutMs, 'options.timeoutMs', 10_000, 1);
-  const rssLimitMb = positiveNumber(o.rssLimitMb, 'options.rssLimitMb', 64);
+  const rssLimitMb = positiveNumber(o.rssLimitMb, 'options.rssLimitMb', 16);
   const onProgress = o.onProgress === undefined ? undefined : (o.onProgress as (p: StressProgress) => void);
   if (onProgress !== undefined && typeof onProgress !== 'function') throw new InvalidArgTypeError('options.onProgress must be a function');
   if (o.script === undefined) {
@@ -142,26 +150,40 @@ export async function stress(options: StressOptions = {}): Promise<StressReport>
   // Every combination the scenarios support, in a seeded order.
   const random = rng(seed);
   const combos: Array<Omit<RoundSpec, 'seed' | 'timeoutMs'>> = [];
-  const scenarioList = o.script !== undefined ? ['script'] : scenarios;
+  // Without mkfifo(1) the FIFO scenarios cannot run (Node cannot make a FIFO): skipped, and said so.
+  const skipped: Array<{ scenario: string; why: string }> = [];
+  const runnable = o.script !== undefined || haveMkfifo() ? scenarios : scenarios.filter((name) => {
+    if (!FIFO_SCENARIOS.includes(name)) return true;
+    skipped.push({ scenario: name, why: 'needs mkfifo (not on PATH)' });
+    return false;
+  });
+  const scenarioList = o.script !== undefined ? ['script'] : runnable;
   for (const scenario of scenarioList) {
     const supported = o.script !== undefined ? ops : ops.filter((op) => scenarioByName(scenario)!.ops.includes(op));
     // An unkillable scenario's own child could only die with it: no 'child' killer.
     const unkillable = UNKILLABLE_SCENARIOS.some((s) => s.name === scenario);
     for (const op of supported) for (const killer of killers) if (!(unkillable && killer === 'child')) combos.push({ scenario, op, killer, script: o.script as string | undefined });
   }
-  if (combos.length === 0) throw new InvalidArgTypeError('options: no scenario supports the selected ops');
+  if (combos.length === 0 && skipped.length === 0) throw new InvalidArgTypeError('options: no scenario supports the selected ops');
   for (let i = combos.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [combos[i], combos[j]] = [combos[j], combos[i]];
   }
 
+  // Memory: a control first (Node's own cost of starting and terminating
+  // threads, which also warms Node up), then the rounds, judged after their
+  // own warm-up (./memory.ts).
+  const rssBefore = rssMb();
+  const control = combos.length > 0 ? await controlGrowth(concurrency, rounds, duration) : undefined;
+  const warmup = warmupRounds(combos.length, rounds, duration);
+  let rssWarmed: number | undefined = undefined;
+  let warmedAtRound = 0;
   const sibling = new SiblingKiller();
-  const rssBefore = process.memoryUsage().rss;
   const t0 = performance.now();
   const results: RoundResult[] = [];
   let next = 0;
   let failures = 0;
-  const more = (): boolean => (rounds !== undefined ? next < rounds : performance.now() - t0 < duration!);
+  const more = (): boolean => combos.length > 0 && (rounds !== undefined ? next < rounds : performance.now() - t0 < duration!);
   const progress = (): void => {
     const elapsedMs = performance.now() - t0;
     onProgress?.({
@@ -171,31 +193,41 @@ export async function stress(options: StressOptions = {}): Promise<StressReport>
     });
   };
   const ticker = onProgress ? setInterval(progress, 250) : undefined;
-  async function lane(): Promise<void> {
-    let parent: ParentKiller | undefined;
-    try {
-      while (more()) {
-        const i = next++;
-        const spec: RoundSpec = { ...combos[i % combos.length], seed: (seed + i) % 2 ** 31, timeoutMs };
-        const r = spec.killer === 'parent'
-          ? await (parent ??= new ParentKiller()).send(spec)
-          : await runRoundHere(spec, sibling);
-        results.push(r);
-        if (!r.ok) failures++;
-      }
-    } finally {
-      await parent?.close();
+  // Two phases, each drained before RSS is read (no round in flight, the same
+  // helper threads alive): the warm-up, then the measured rounds.
+  const parents: Array<ParentKiller | undefined> = new Array(concurrency).fill(undefined);
+  const warming = (): boolean => more() && !warmup.done(next, performance.now() - t0);
+  async function lane(slot: number, go: () => boolean): Promise<void> {
+    while (go()) {
+      const i = next++;
+      const spec: RoundSpec = { ...combos[i % combos.length], seed: (seed + i) % 2 ** 31, timeoutMs };
+      const r = spec.killer === 'parent'
+        ? await (parents[slot] ??= new ParentKiller()).send(spec)
+        : await runRoundHere(spec, sibling);
+      const parent = parents[slot];
+      if (parent?.broken) { parents[slot] = undefined; await parent.close(timeoutMs); }
+      results.push(r);
+      if (!r.ok) failures++;
     }
   }
+  let rssAfter: number;
   try {
-    await Promise.all(Array.from({ length: concurrency }, lane));
+    await Promise.all(parents.map((_, slot) => lane(slot, warming)));
+    rssWarmed = rssMb();
+    warmedAtRound = results.length;
+    await Promise.all(parents.map((_, slot) => lane(slot, more)));
+    rssAfter = rssMb();
   } finally {
     if (ticker) clearInterval(ticker);
-    await sibling.close();
+    await Promise.all(parents.map((p) => p?.close(timeoutMs)));
+    await sibling.close(timeoutMs);
   }
   progress();
   const elapsedMs = performance.now() - t0;
-  const rssAfter = process.memoryUsage().rss;
+  const rss = judgeMemory({
+    beforeMb: rssBefore, warmedMb: rssWarmed, afterMb: rssAfter, control, allowanceMb: rssLimitMb,
+    measuredRounds: results.length - warmedAtRound, warmupRounds: warmedAtRound,
+  });
 
   const rows = new Map<string, StressRow & { lat: number[] }>();
   for (const r of results) {
@@ -217,11 +249,10 @@ export async function stress(options: StressOptions = {}): Promise<StressReport>
     lat.sort((a, b) => a - b);
     return { ...row, p50: percentile(lat, 50), p90: percentile(lat, 90), p99: percentile(lat, 99), max: lat[lat.length - 1] ?? 0 };
   }).sort((a, b) => a.scenario.localeCompare(b.scenario) || a.op.localeCompare(b.op));
-  const growthMb = (rssAfter - rssBefore) / 2 ** 20;
-  const rss = { beforeMb: rssBefore / 2 ** 20, afterMb: rssAfter / 2 ** 20, growthMb, limitMb: rssLimitMb, ok: growthMb <= rssLimitMb };
   return {
     ok: failures === 0 && rss.ok,
-    seed, rounds: results.length, elapsedMs, rows: outRows, rss,
+    seed, rounds: results.length, elapsedMs, rows: outRows, rss, skipped,
+    abandoned: results.filter((r) => r.abandoned).length,
     failures: results.filter((r) => !r.ok).map((r) => ({ scenario: r.spec.scenario, op: r.spec.op, killer: r.spec.killer, seed: r.spec.seed, failure: r.failure ?? '?' })),
     options: { scenarios: scenarioList, ops, killers, concurrency, ...(o.script !== undefined ? { script: o.script as string } : {}) },
   };

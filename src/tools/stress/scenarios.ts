@@ -8,6 +8,7 @@
 //   region(f) f() inside interruptible() in 'interrupt' mode, plain f() otherwise;
 //             reports an InterruptedError to the parent and stays healthy
 //   token     this thread's stop token ('stop' mode)
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -34,11 +35,18 @@ export interface Scenario {
 
 /** Runs first in every scenario worker. */
 export const PRELUDE = `
+// The FIFO the harness made for this round (it removes it afterwards), or one of our own.
 function ownFifo() {
+  if (workerData.fifo !== undefined) return workerData.fifo;
   const fs = require('fs'), path = require('path');
-  const file = path.join(fs.mkdtempSync(path.join(require('os').tmpdir(), 'tk-fifo-')), 'fifo');
-  require('child_process').execFileSync('mkfifo', [file]);
-  return file;
+  const dir = fs.mkdtempSync(path.join(require('os').tmpdir(), 'tk-fifo-'));
+  try {
+    require('child_process').execFileSync('mkfifo', [path.join(dir, 'fifo')], { stdio: 'ignore' });
+  } catch (e) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  return path.join(dir, 'fifo');
 }
 const { workerData, parentPort, Worker, threadId } = require('worker_threads');
 const tk = require(workerData.lib);
@@ -165,12 +173,15 @@ export const NATIVE_SCENARIOS: readonly Scenario[] = [
   {
     name: 'fifo-read', row: 13, description: 'fs.readSync on a FIFO with no writer (killed by the unblock rung)', ops: ['kill', 'interrupt'], interrupt: 'interrupted',
     body: `const fs = require('fs');
-      // workerData.fifo (tests) or a FIFO of our own, unlinked once open.
+      // workerData.fifo (tests, the harness) or a FIFO of our own, unlinked once open.
       const own = workerData.fifo === undefined;
-      const file = own ? ownFifo() : workerData.fifo;
+      const file = ownFifo();
       const fd = fs.openSync(file, 'r+');
       if (own) fs.rmSync(require('path').dirname(file), { recursive: true });
-      region(() => { ready(); fs.readSync(fd, Buffer.alloc(1)); });`,
+      // workerData.trickle (stress interrupt rounds): the harness writes a byte now
+      // and then, and each read that returns goes back to JS, where the pending
+      // interrupt lands; the next read blocks again.
+      region(() => { ready(); do fs.readSync(fd, Buffer.alloc(1)); while (workerData.trickle); });`,
   },
   {
     name: 'stdin-read', row: 13, description: 'fs.readSync(0) with stdin a silent pipe (killed by the unblock rung)', ops: ['kill'],
@@ -204,44 +215,78 @@ export const UNKILLABLE_SCENARIOS: readonly UnkillableScenario[] = [
       ready(); fs.writeSync(fd, Buffer.alloc(1 << 20));`,
   },
   {
-    name: 'pbkdf2', row: 14, description: 'crypto.pbkdf2Sync for about 2 s (CPU-bound native code)', ops: ['kill'],
+    name: 'pbkdf2', row: 14, description: 'crypto.pbkdf2Sync for about 2 s, less with a short --timeout (CPU-bound native code)', ops: ['kill'],
     blockedIn: 'native-cpu',
     body: `const crypto = require('crypto');
       // Calibrated here, so the call is bounded on any machine (and long enough to be judged).
       const t0 = performance.now(); crypto.pbkdf2Sync('x', 'y', 50000, 64, 'sha512');
-      const n = Math.max(50000, Math.round(50000 * 2000 / Math.max(1, performance.now() - t0)));
+      const n = Math.max(50000, Math.round(50000 * (workerData.nativeMs || 2000) / Math.max(1, performance.now() - t0)));
       ready(); crypto.pbkdf2Sync('x', 'y', n, 64, 'sha512');`,
   },
 ];
 
 /**
  * Ends the call an unkillable scenario is stuck in (from the thread that
- * started it): drains the FIFO (pipe-write) until \`done\` resolves; pbkdf2
- * ends by itself. (fifo-open is killable now; its release still works.)
+ * started it): opens the FIFO's write end (fifo-open) or drains it
+ * (pipe-write) until \`done\` resolves or \`stopAt\` (performance.now()) passes;
+ * pbkdf2 ends by itself. Never waits past \`stopAt\`: it then rejects.
  */
-export async function releaseUnkillable(name: string, fifoPath: string | undefined, done: Promise<unknown>): Promise<void> {
-  if (fifoPath === undefined) { await done; return; }
-  if (name === 'fifo-open') {
+export async function releaseUnkillable(name: string, fifoPath: string | undefined, done: Promise<unknown>, stopAt = Infinity): Promise<void> {
+  let finished = false;
+  void done.then(() => { finished = true; });
+  const until = async (): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      if (stopAt !== Infinity) timer = setTimeout(() => reject(new Error(`${name}: the call did not return after its release`)), Math.max(0, stopAt - performance.now()));
+    });
+    try { await Promise.race([done, late]); } finally { clearTimeout(timer); }
+  };
+  if (fifoPath !== undefined && name === 'fifo-open') {
     try {
       fs.closeSync(fs.openSync(fifoPath, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENXIO') throw e; // no reader: the thread is not in open() any more
     }
-    await done;
-  } else if (name === 'pipe-write') {
+  } else if (fifoPath !== undefined && name === 'pipe-write') {
     const fd = fs.openSync(fifoPath, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-    let finished = false;
-    void done.then(() => { finished = true; });
-    const buf = Buffer.alloc(1 << 16);
-    while (!finished) {
-      try { fs.readSync(fd, buf); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e; }
-      await new Promise((resolve) => setImmediate(resolve));
+    try {
+      const buf = Buffer.alloc(1 << 16);
+      while (!finished) {
+        if (performance.now() > stopAt) throw new Error(`${name}: the call did not return after its release`);
+        try { fs.readSync(fd, buf); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e; }
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      fs.closeSync(fd);
     }
-    fs.closeSync(fd);
-  } else {
-    await done;
   }
-  fs.rmSync(path.dirname(fifoPath), { recursive: true, force: true });
+  await until();
+  // A FIFO the scenario made itself (no workerData.fifo) lives in its own tk-fifo-* directory.
+  if (fifoPath !== undefined) fs.rmSync(path.dirname(fifoPath), { recursive: true, force: true });
+}
+
+/** Scenarios that need a FIFO (made with mkfifo(1): Node has no mkfifo()). */
+export const FIFO_SCENARIOS: readonly string[] = ['fifo-read', 'fifo-open', 'pipe-write'];
+
+/** Whether `mkfifo` is on PATH. */
+export function haveMkfifo(): boolean {
+  return (process.env.PATH ?? '').split(path.delimiter).filter(Boolean).some((dir) => {
+    try { fs.accessSync(path.join(dir, 'mkfifo'), fs.constants.X_OK); return true; } catch { return false; }
+  });
+}
+
+/** A FIFO in a private temp directory, for one round; remove() deletes both. */
+export function makeFifo(): { path: string; remove: () => void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tk-fifo-'));
+  const file = path.join(dir, 'fifo');
+  const remove = (): void => fs.rmSync(dir, { recursive: true, force: true });
+  try {
+    execFileSync('mkfifo', [file], { stdio: 'ignore' });
+  } catch (e) {
+    remove();
+    throw e;
+  }
+  return { path: file, remove };
 }
 
 export function scenarioByName(name: string): Scenario | undefined {
