@@ -48,6 +48,8 @@ export class MainThreadError extends Error {
 export type TraceResolver = (trace: object) => RawFrame[] | undefined;
 
 // Set by InterruptedError's static block (it needs the private fields).
+const ENTER_REGION_SCRIPT = /[\\/]region[\\/]interrupt\.js$/;
+
 let fromCapture: (reason: EncodedReason, by: number, regionFrames: number, trace: object | undefined,
   resolve: TraceResolver, kill: boolean, cause: { cause: unknown } | undefined, timeoutMs: number | undefined) => InterruptedError;
 
@@ -139,7 +141,11 @@ export class InterruptedError extends Error {
   #captured(): RawFrame[] {
     if (this.#frames === undefined) {
       const trace = this.#trace;
-      this.#frames = (trace !== undefined ? this.#resolve!(trace) : undefined) ?? [];
+      // enterRegion() is how every region is entered (the landing rule finds
+      // a region's boundary by its frame): an internal step the user's stack
+      // does not show.
+      this.#frames = ((trace !== undefined ? this.#resolve!(trace) : undefined) ?? [])
+        .filter((f) => !(f[0] === 'enterRegion' && ENTER_REGION_SCRIPT.test(String(f[1]))));
       this.#trace = undefined; // resolved: let the native capture go
     }
     return this.#frames;
