@@ -1,0 +1,248 @@
+// The body of thread-kill/vitest (src/vitest.mts loads Vitest's own runner
+// class and its getFn/getHooks, whichever major is installed, and passes
+// them here).
+//
+// Vitest stores each test and hook as runWithTimeout(fn): a timer, and a
+// check after fn returns (vitest#2920) that cannot help while fn spins.
+// runWithTimeout tells the runner its budget, synchronously, right before it
+// calls fn (runner._deadline = a TaskDeadline in Vitest 5,
+// runner._currentTaskTimeout = ms in Vitest 3/4). The runner here calls each
+// stored test (runTask) and hook inside a deadline region armed by that
+// very assignment, so the synchronous part stops at the test's or hook's own
+// timeout and fails with Vitest's timeout message and the loop's stack.
+import '../index';
+import { RegionTimeoutError } from '../shared/errors';
+import { native } from '../shared/native';
+import { MAX_TIMEOUT_MS } from '../shared/validate';
+import { watchdogFor } from './watchdog';
+import { compiledAs } from './hide-frames';
+import { stackOf } from './stack';
+
+type Fn = (this: unknown, ...args: unknown[]) => unknown;
+interface TaskLike { name: string; suite?: TaskLike; file?: TaskLike; filepath?: string }
+type Hooks = Record<string, Fn[] | undefined>;
+interface TaskDeadlineLike { startTime: number; endTime: number; clear?(): void }
+interface RunnerLike { _deadline?: unknown; _currentTaskTimeout?: unknown; _currentTaskStartTime?: unknown }
+
+/** One guarded call of a stored test or hook. */
+interface Call {
+  isHook: boolean;
+  name(): string;
+  seq: number;
+  /** The budget runWithTimeout announced (0: none, or not yet). */
+  ms: number;
+  token: number;
+  runner?: RunnerLike;
+  /** Vitest 5: the TaskDeadline runWithTimeout made, and the one it replaced. */
+  deadline?: TaskDeadlineLike;
+  previous?: unknown;
+  /** Vitest 3/4: runWithTimeout's timer (see the safe timers below). */
+  timer?: unknown;
+}
+
+const watchdog = watchdogFor('thread-kill/vitest');
+/** The guarded call whose runWithTimeout has not announced its budget yet. */
+let pending: Call | undefined;
+
+/** runWithTimeout announced `ms` for the call being started: arm its region's deadline. */
+function announced(runner: RunnerLike, ms: number, deadline?: TaskDeadlineLike, previous?: unknown): void {
+  const call = pending;
+  if (call === undefined) return;
+  pending = undefined; // only the outermost runWithTimeout of the call
+  if (!(ms > 0 && ms <= MAX_TIMEOUT_MS)) return;
+  call.ms = ms;
+  call.runner = runner;
+  call.deadline = deadline;
+  call.previous = previous;
+  if (deadline === undefined) timerFor = call;
+  native.rearmDeadline(call.seq, ms);
+  call.token = watchdog.arm(call.name(), ms);
+}
+
+/** Vitest's timeout error (makeTimeoutError: the same message; Vitest 5's class names), with the loop's stack. */
+function timedOut(call: Call, stuck: RegionTimeoutError): Error {
+  const kind = call.isHook ? 'Hook' : 'Test';
+  const message = `${kind} timed out in ${call.ms}ms.\nIf this is a long-running ${kind.toLowerCase()}, pass a timeout value as the last ` +
+    `argument or configure it globally with "${call.isHook ? 'hookTimeout' : 'testTimeout'}".`;
+  const err = new Error(message);
+  if (call.deadline !== undefined) err.name = `${kind}TimeoutError`;
+  err.stack = stackOf(err.name, message, String(stuck.stack));
+  // runWithTimeout never got to settle: put back what it would have.
+  const runner = call.runner;
+  if (runner !== undefined) {
+    if (call.deadline !== undefined) {
+      try { call.deadline.clear?.(); } catch { /* its timer would only reject a promise nobody holds */ }
+      runner._deadline = call.previous;
+    } else {
+      if (call.timer !== undefined) safeTimers?.clearTimeout(call.timer);
+      runner._currentTaskTimeout = undefined;
+      runner._currentTaskStartTime = undefined;
+    }
+  }
+  return err;
+}
+
+interface Deps {
+  runRegionDeadline: typeof native.runRegionDeadline;
+  currentRegion(): number;
+  begin(call: Call): Call | undefined;
+  end(call: Call, outer: Call | undefined): void;
+  isTimeout(e: unknown): e is RegionTimeoutError;
+  timedOut(call: Call, stuck: RegionTimeoutError): Error;
+}
+
+/**
+ * Everything on the stack between Vitest and the user's code: self-contained,
+ * compiled again under a name Vitest filters from stacks (./hide-frames).
+ */
+function framesFactory(deps: Deps) {
+  function guard(fn: Fn, isHook: boolean, name: () => string): Fn {
+    function guarded(this: unknown, ...args: unknown[]): unknown {
+      const self = this;
+      const call: Call = { isHook, name, seq: 0, ms: 0, token: 0 };
+      const outer = deps.begin(call);
+      try {
+        return deps.runRegionDeadline(() => {
+          call.seq = deps.currentRegion();
+          return fn.apply(self, args);
+        }, 0, 0);
+      } catch (e) {
+        if (call.ms > 0 && deps.isTimeout(e)) throw deps.timedOut(call, e);
+        throw e;
+      } finally {
+        deps.end(call, outer);
+      }
+    }
+    Object.assign(guarded, fn); // (hooks carry properties of their own)
+    Object.defineProperty(guarded, 'length', { value: fn.length });
+    return guarded;
+  }
+  return { guard };
+}
+
+const frames = compiledAs(framesFactory, 'thread-kill/vitest/dist/guard.js')({
+  runRegionDeadline: native.runRegionDeadline,
+  currentRegion: native.currentRegion,
+  begin(call) { const outer = pending; pending = call; return outer; },
+  end(call, outer) {
+    if (call.token !== 0) watchdog.disarm(call.token);
+    pending = outer;
+    timerFor = undefined;
+  },
+  isTimeout: (e: unknown): e is RegionTimeoutError => e instanceof RegionTimeoutError && !e.kill,
+  timedOut,
+});
+
+// Vitest 3/4: runWithTimeout's timer is local to it, and when a deadline
+// stops fn inside its promise's executor, nothing settles that promise: the
+// timer would later abort the test's signal and reject promises nobody holds
+// (an "unhandled error" that fails the run). runWithTimeout takes its
+// setTimeout from Vitest's "safe timers" (saved at worker start) when the test
+// is collected: ours, installed before collection, hands the first timer made
+// after the announcement to the call, whose timeout then clears it.
+interface SafeTimers { setTimeout: (...args: unknown[]) => unknown; clearTimeout: (id: unknown) => void }
+let safeTimers: SafeTimers | undefined;
+let timerFor: Call | undefined;
+function installSafeTimers(): void {
+  if (safeTimers !== undefined) return;
+  const g = globalThis as unknown as Record<symbol, SafeTimers | undefined>;
+  const key = Object.getOwnPropertySymbols(g).find((k) => k.description === 'vitest:SAFE_TIMERS');
+  const timers = key === undefined ? undefined : g[key];
+  if (timers === undefined || typeof timers.setTimeout !== 'function') return;
+  const real = timers.setTimeout;
+  timers.setTimeout = function setTimeout(this: unknown, ...args: unknown[]): unknown {
+    const id = real.apply(this, args);
+    if (timerFor !== undefined) { timerFor.timer = id; timerFor = undefined; }
+    return id;
+  };
+  safeTimers = timers;
+}
+
+const GUARDED = Symbol('thread-kill.vitest.guarded');
+const DEADLINE = Symbol('thread-kill.vitest.deadline');
+const TIMEOUT = Symbol('thread-kill.vitest.timeout');
+const HOOK_NAMES = ['beforeAll', 'afterAll', 'beforeEach', 'afterEach'] as const;
+
+/** "file > suite > test", as Vitest prints it. */
+function fullName(task: TaskLike): string {
+  const names: string[] = [];
+  for (let t: TaskLike | undefined = task; t !== undefined && t.filepath === undefined; t = t.suite) names.unshift(t.name);
+  const file = task.file?.name ?? (task.filepath !== undefined ? task.name : undefined);
+  return [file, ...names].filter(Boolean).join(' > ');
+}
+
+type RunnerClass = new (...args: any[]) => any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** Vitest's runner class `Base`, whose tests and hooks stop at their timeouts even when synchronous. */
+export function threadKillRunner(Base: RunnerClass, getFn: (task: unknown) => Fn | undefined, getHooks: (suite: unknown) => Hooks | undefined): RunnerClass {
+  /** The stored test function, guarded (once). */
+  function guardedFn(test: TaskLike): Fn {
+    const fn = getFn(test);
+    if (typeof fn !== 'function') throw new Error('Test function is not found. Did you add it using `setFn`?');
+    let g = (fn as { [GUARDED]?: Fn })[GUARDED];
+    if (g === undefined) {
+      let name: string | undefined;
+      g = frames.guard(fn, false, () => (name ??= fullName(test)));
+      (fn as { [GUARDED]?: Fn })[GUARDED] = g;
+    }
+    return g;
+  }
+  class ThreadKillRunner extends Base {
+    onBeforeCollect(paths: unknown): unknown {
+      installSafeTimers();
+      return super.onBeforeCollect?.(paths);
+    }
+
+    onBeforeRunSuite(suite: TaskLike): unknown {
+      const hooks = getHooks(suite);
+      if (hooks !== undefined) {
+        for (const kind of HOOK_NAMES) {
+          const list = hooks[kind];
+          if (!Array.isArray(list)) continue;
+          for (let i = 0; i < list.length; i++) {
+            const fn = list[i];
+            if (typeof fn !== 'function' || (fn as { [GUARDED]?: boolean })[GUARDED]) continue;
+            let name: string | undefined;
+            const g = frames.guard(fn, true, () => (name ??= `${kind} hook of ${fullName(suite)}`));
+            (g as { [GUARDED]?: boolean })[GUARDED] = true;
+            list[i] = g;
+          }
+        }
+      }
+      return super.onBeforeRunSuite?.(suite);
+    }
+  }
+  // Vitest calls runner.runTask(test) instead of the stored test function
+  // when the runner has one: ours calls it guarded. A bound call, so no frame
+  // of ours sits between Vitest and the guard.
+  Object.defineProperty(ThreadKillRunner.prototype, 'runTask', {
+    configurable: true,
+    writable: true,
+    value: compiledAs((guardedFnOf: (test: TaskLike) => Fn) => function runTask(test: TaskLike) { return guardedFnOf(test)(); },
+      'thread-kill/vitest/dist/run-task.js')(guardedFn),
+  });
+  // Vitest 5: runWithTimeout assigns runner._deadline = new TaskDeadline(ms) before calling fn.
+  Object.defineProperty(ThreadKillRunner.prototype, '_deadline', {
+    configurable: true,
+    get(this: Record<symbol, unknown>) { return this[DEADLINE]; },
+    set(this: Record<symbol, unknown> & RunnerLike, d: unknown) {
+      const previous = this[DEADLINE];
+      this[DEADLINE] = d;
+      if (pending !== undefined && d !== null && typeof d === 'object') {
+        const td = d as TaskDeadlineLike;
+        announced(this, td.endTime - td.startTime, td, previous);
+      }
+    },
+  });
+  // Vitest 3/4: runner._currentTaskTimeout = ms.
+  Object.defineProperty(ThreadKillRunner.prototype, '_currentTaskTimeout', {
+    configurable: true,
+    get(this: Record<symbol, unknown>) { return this[TIMEOUT]; },
+    set(this: Record<symbol, unknown> & RunnerLike, ms: unknown) {
+      this[TIMEOUT] = ms;
+      if (pending !== undefined && typeof ms === 'number') announced(this, ms);
+    },
+  });
+  Object.defineProperty(ThreadKillRunner, 'name', { value: `ThreadKill${Base.name || 'Runner'}` });
+  return ThreadKillRunner;
+}
