@@ -16,7 +16,7 @@ import { native } from '../shared/native';
 import { MAX_TIMEOUT_MS } from '../shared/validate';
 import { watchdogFor } from './watchdog';
 import { compiledAs } from './hide-frames';
-import { stackOf } from './stack';
+import { errorOfRealm, stackOf } from './stack';
 
 type Fn = (this: unknown, ...args: unknown[]) => unknown;
 interface TaskLike { name: string; suite?: TaskLike; file?: TaskLike; filepath?: string }
@@ -26,6 +26,8 @@ interface RunnerLike { _deadline?: unknown; _currentTaskTimeout?: unknown; _curr
 
 /** One guarded call of a stored test or hook. */
 interface Call {
+  /** The stored function (its realm makes the error). */
+  fn: Function;
   isHook: boolean;
   name(): string;
   seq: number;
@@ -64,9 +66,10 @@ function timedOut(call: Call, stuck: RegionTimeoutError): Error {
   const kind = call.isHook ? 'Hook' : 'Test';
   const message = `${kind} timed out in ${call.ms}ms.\nIf this is a long-running ${kind.toLowerCase()}, pass a timeout value as the last ` +
     `argument or configure it globally with "${call.isHook ? 'hookTimeout' : 'testTimeout'}".`;
-  const err = new Error(message);
+  const RealmError = errorOfRealm(call.fn);
+  const err = new RealmError(message);
   if (call.deadline !== undefined) err.name = `${kind}TimeoutError`;
-  err.stack = stackOf(err.name, message, String(stuck.stack));
+  err.stack = stackOf(err.name, message, String(stuck.stack), RealmError);
   // runWithTimeout never got to settle: put back what it would have.
   const runner = call.runner;
   if (runner !== undefined) {
@@ -99,7 +102,7 @@ function framesFactory(deps: Deps) {
   function guard(fn: Fn, isHook: boolean, name: () => string): Fn {
     function guarded(this: unknown, ...args: unknown[]): unknown {
       const self = this;
-      const call: Call = { isHook, name, seq: 0, ms: 0, token: 0 };
+      const call: Call = { fn, isHook, name, seq: 0, ms: 0, token: 0 };
       const outer = deps.begin(call);
       try {
         return deps.runRegionDeadline(() => {
