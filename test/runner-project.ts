@@ -12,8 +12,11 @@ import { ROOT } from './helpers';
 
 export interface Project { dir: string; remove(): void }
 
-export function userProject(name: string, links: string[], files: Record<string, string>): Project {
+/** `install`: packages installed from the registry first (npm prunes what its package.json does not list: it comes before the rest). */
+export function userProject(name: string, links: string[], files: Record<string, string>, install: string[] = []): Project {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tk-${name}-`));
+  if (files['package.json'] !== undefined) fs.writeFileSync(path.join(dir, 'package.json'), files['package.json']);
+  if (install.length > 0) npmInstall(dir, install);
   const own = path.join(dir, 'node_modules', 'thread-kill');
   fs.mkdirSync(own, { recursive: true });
   fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(own, 'package.json'));
@@ -39,7 +42,7 @@ export function npmInstall(dir: string, specs: string[]): void {
   if (r.status !== 0) throw new Error(`npm install ${specs.join(' ')} failed (${r.status}):\n${r.stderr}`);
 }
 
-export interface RunResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }
+export interface RunResult { pid: number; code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }
 
 /** Runs `node args…` in `cwd`; resolves when it exits by itself (a safety net kills it after `limitMs`: the bug under test is a hang). */
 export function runNode(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}, limitMs = 120_000): Promise<RunResult> {
@@ -51,7 +54,7 @@ export function runNode(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}
     p.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
     p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
     const limit = setTimeout(() => p.kill('SIGKILL'), limitMs);
-    p.once('close', (code, signal) => { clearTimeout(limit); resolve({ code, signal, stdout, stderr, ms: performance.now() - t0 }); });
+    p.once('close', (code, signal) => { clearTimeout(limit); resolve({ pid: p.pid ?? -1, code, signal, stdout, stderr, ms: performance.now() - t0 }); });
   });
 }
 

@@ -9,7 +9,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Project, npmInstall, nodeAtLeast, runNode, userProject } from './runner-project';
+import { Project, nodeAtLeast, runNode, userProject } from './runner-project';
 
 const LOOP_SPEC = `
 import { test, expect, describe, beforeEach } from 'vitest';
@@ -127,9 +127,5 @@ function suite(major: number, make: () => Project): void {
 
 suite(4, () => userProject('vitest4', ['vitest'], FILES));
 if (nodeAtLeast(22, 12)) {
-  suite(5, () => {
-    const p = userProject('vitest5', [], FILES);
-    npmInstall(p.dir, ['vitest@^5']);
-    return p;
-  });
+  suite(5, () => userProject('vitest5', [], FILES, ['vitest@^5']));
 }
