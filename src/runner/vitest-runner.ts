@@ -233,7 +233,7 @@ export function threadKillRunner(Base: RunnerClass, getFn: (task: unknown) => Fn
       this[DEADLINE] = d;
       if (pending !== undefined && d !== null && typeof d === 'object') {
         const td = d as TaskDeadlineLike;
-        announced(this, td.endTime - td.startTime, td, previous);
+        announced(this, Math.round(td.endTime - td.startTime), td, previous); // (a difference of two clock readings)
       }
     },
   });
