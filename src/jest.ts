@@ -35,13 +35,19 @@ interface CircusState { testTimeout: number }
 export interface JestEnvironmentLike { global: typeof globalThis; handleTestEvent?(event: unknown, state: unknown): unknown }
 type EnvironmentClass = abstract new (...args: any[]) => JestEnvironmentLike; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const GUARDED = Symbol('thread-kill.jest.guarded');
 
-/** The full name Jest reports ("describe › test"), for the watchdog's report. */
-function fullName(t: TestOrHook, isHook: boolean, file: string): string {
-  const names: string[] = [isHook ? `${t.type ?? 'hook'} hook` : String(t.name)];
-  for (let b = t.parent; b !== undefined && b.parent !== undefined; b = b.parent) names.unshift(b.name);
-  return `${file} › ${names.join(' › ')}`;
+const PREFIX = Symbol('thread-kill.jest.prefix');
+/** "file › describe › " for the watchdog's report, encoded once per describe block (and file). */
+function prefixOf(block: (Block & { [PREFIX]?: Map<string, Uint8Array> }) | undefined, file: string): Uint8Array {
+  const holder = (block ?? {}) as Block & { [PREFIX]?: Map<string, Uint8Array> };
+  const byFile = holder[PREFIX] ??= new Map();
+  let prefix = byFile.get(file);
+  if (prefix === undefined) {
+    const names: string[] = [];
+    for (let b = block; b !== undefined && b.parent !== undefined; b = b.parent) names.unshift(b.name);
+    byFile.set(file, prefix = watchdog.encode(`${[file, ...names].join(' › ')} › `));
+  }
+  return prefix;
 }
 
 /** Jest's own timeout error (jest-circus _makeTimeoutMessage), made in the test's realm, with the stack of where it was stuck. */
@@ -58,69 +64,79 @@ function isGenerator(fn: Fn): boolean {
   return name === 'GeneratorFunction' || name === 'AsyncGeneratorFunction';
 }
 
-interface GuardCall {
-  /** The budget in ms, read at each call (a retry, jest.setTimeout may change it). */
-  timeout(): number;
-  /** Called once the loop was stopped at its deadline: the error to fail with. */
-  timedOut(ms: number, stuck: RegionTimeoutError): Error;
-  /** For the watchdog. */
-  name(): string;
+/** The test or hook Jest is about to call (set at its test_fn_start / hook_start; Jest then calls it at once). */
+interface Current {
+  t: TestOrHook;
+  fn: Fn;
+  isHook: boolean;
+  state: CircusState;
+  realm: typeof globalThis;
+  file: string;
 }
 interface GuardDeps {
+  current(): Current;
   runRegionDeadline: typeof runRegionDeadline;
   isTimeout(e: unknown): e is RegionTimeoutError;
-  arm(name: string, ms: number): number;
+  arm(c: Current, ms: number): number;
   disarm(token: number): void;
+  timedOut(c: Current, ms: number, stuck: RegionTimeoutError): Error;
   max: number;
 }
 
 /**
- * `fn` whose synchronous part runs under a deadline, keeping its arity (Jest
- * passes done by it). Self-contained: compiled again under a name Jest
- * filters from stacks (./runner/hide-frames).
+ * What t.fn becomes: one pair of functions for every test and hook (nothing
+ * made per test), which call the current one's own function with its
+ * synchronous part under a deadline of its timeout, read at each call (a
+ * retry, jest.setTimeout). Two arities: Jest passes done by `fn.length`.
+ * Self-contained: compiled again under a name Jest filters from stacks
+ * (./runner/hide-frames).
  */
 function guardFactory(deps: GuardDeps) {
-  return function guard(fn: Fn, c: GuardCall): Fn {
-    function guarded(this: unknown, ...args: unknown[]): unknown {
-      const ms = c.timeout();
-      if (!(ms > 0 && ms <= deps.max)) return fn.apply(this, args);
-      const token = deps.arm(c.name(), ms);
-      const self = this;
-      try {
-        return deps.runRegionDeadline(() => fn.apply(self, args), 0, ms);
-      } catch (e) {
-        if (deps.isTimeout(e)) throw c.timedOut(ms, e);
-        throw e;
-      } finally {
-        deps.disarm(token);
-      }
+  function call(self: unknown, args: unknown[]): unknown {
+    const c = deps.current();
+    const fn = c.fn;
+    const ms = c.t.timeout || c.state.testTimeout;
+    if (!(ms > 0 && ms <= deps.max)) return fn.apply(self, args);
+    const token = deps.arm(c, ms);
+    try {
+      return deps.runRegionDeadline(() => fn.apply(self, args), 0, ms);
+    } catch (e) {
+      if (deps.isTimeout(e)) throw deps.timedOut(c, ms, e);
+      throw e;
+    } finally {
+      deps.disarm(token);
     }
-    Object.defineProperty(guarded, 'length', { value: fn.length });
-    return guarded;
+  }
+  return {
+    guarded: function guarded(this: unknown) { return call(this, []); },
+    guardedWithDone: function guardedWithDone(this: unknown, done: unknown) { return call(this, [done]); },
   };
 }
 
-const guardFn = compiledAs(guardFactory, 'thread-kill/jest/build/guard.js')({
+let current: Current | undefined;
+const ORIGINAL = Symbol('thread-kill.jest.original');
+type Marked = TestOrHook & { [ORIGINAL]?: Fn };
+
+const { guarded, guardedWithDone } = compiledAs(guardFactory, 'thread-kill/jest/build/guard.js')({
+  current: () => current!,
   runRegionDeadline,
   isTimeout: (e: unknown): e is RegionTimeoutError => e instanceof RegionTimeoutError && !e.kill,
-  arm: (name, ms) => watchdog.arm(name, ms),
+  arm: (c, ms) => watchdog.arm(prefixOf(c.t.parent, c.file), c.isHook ? `${c.t.type ?? 'hook'} hook` : String(c.t.name), ms),
   disarm: (token) => watchdog.disarm(token),
+  timedOut: (c, ms, stuck) => timeoutError(c.realm, ms, c.isHook, c.fn.length > 0, stuck),
   max: MAX_TIMEOUT_MS,
 });
 
-/** Puts t.fn's synchronous part under a deadline of its timeout. Once per test or hook. */
-function guard(t: TestOrHook, state: CircusState, isHook: boolean, realm: typeof globalThis, file: string): void {
-  const fn = t.fn;
-  if (typeof fn !== 'function' || (fn as { [GUARDED]?: boolean })[GUARDED] || isGenerator(fn)) return;
-  const withDone = fn.length > 0;
-  let name: string | undefined;
-  const guarded = guardFn(fn, {
-    timeout: () => t.timeout || state.testTimeout,
-    timedOut: (ms, stuck) => timeoutError(realm, ms, isHook, withDone, stuck),
-    name: () => (name ??= fullName(t, isHook, file)),
-  });
-  (guarded as { [GUARDED]?: boolean })[GUARDED] = true;
-  t.fn = guarded;
+/** Jest is about to call t.fn: make it the guard, for this test or hook. */
+function guard(t: Marked, state: CircusState, isHook: boolean, realm: typeof globalThis, file: string): void {
+  let fn = t[ORIGINAL];
+  if (fn === undefined) {
+    fn = t.fn;
+    if (typeof fn !== 'function' || isGenerator(fn)) return;
+    t[ORIGINAL] = fn;
+    t.fn = (fn.length > 0 ? guardedWithDone : guarded) as Fn;
+  }
+  current = { t, fn, isHook, state, realm, file };
 }
 
 /**

@@ -29,7 +29,9 @@ interface Call {
   /** The stored function (its realm makes the error). */
   fn: Function;
   isHook: boolean;
-  name(): string;
+  /** For the watchdog: the suite (its name's prefix) and the test's or hook's own title. */
+  suite: TaskLike | undefined;
+  title: string;
   seq: number;
   /** The budget runWithTimeout announced (0: none, or not yet). */
   ms: number;
@@ -58,7 +60,7 @@ function announced(runner: RunnerLike, ms: number, deadline?: TaskDeadlineLike, 
   call.previous = previous;
   if (deadline === undefined) timerFor = call;
   native.rearmDeadline(call.seq, ms);
-  call.token = watchdog.arm(call.name(), ms);
+  call.token = watchdog.arm(prefixOf(call.suite), call.title, ms);
 }
 
 /** Vitest's timeout error (makeTimeoutError: the same message; Vitest 5's class names), with the loop's stack. */
@@ -92,38 +94,46 @@ interface Deps {
   end(call: Call, outer: Call | undefined): void;
   isTimeout(e: unknown): e is RegionTimeoutError;
   timedOut(call: Call, stuck: RegionTimeoutError): Error;
+  getFn(test: TaskLike): Fn | undefined;
 }
 
 /**
  * Everything on the stack between Vitest and the user's code: self-contained,
  * compiled again under a name Vitest filters from stacks (./hide-frames).
+ * Nothing is made per test but the call's record.
  */
 function framesFactory(deps: Deps) {
-  function guard(fn: Fn, isHook: boolean, name: () => string): Fn {
-    function guarded(this: unknown, ...args: unknown[]): unknown {
-      const self = this;
-      const call: Call = { fn, isHook, name, seq: 0, ms: 0, token: 0 };
-      const outer = deps.begin(call);
-      try {
-        return deps.runRegionDeadline(() => {
-          call.seq = deps.currentRegion();
-          return fn.apply(self, args);
-        }, 0, 0);
-      } catch (e) {
-        if (call.ms > 0 && deps.isTimeout(e)) throw deps.timedOut(call, e);
-        throw e;
-      } finally {
-        deps.end(call, outer);
-      }
+  function run(fn: Fn, self: unknown, args: unknown[], call: Call): unknown {
+    const outer = deps.begin(call);
+    try {
+      return deps.runRegionDeadline(() => {
+        call.seq = deps.currentRegion();
+        return fn.apply(self, args);
+      }, 0, 0);
+    } catch (e) {
+      if (call.ms > 0 && deps.isTimeout(e)) throw deps.timedOut(call, e);
+      throw e;
+    } finally {
+      deps.end(call, outer);
     }
-    Object.assign(guarded, fn); // (hooks carry properties of their own)
-    Object.defineProperty(guarded, 'length', { value: fn.length });
-    return guarded;
   }
-  return { guard };
+  /** Vitest calls runner.runTask(test) instead of the stored test function when the runner has one. */
+  function runTask(test: TaskLike): unknown {
+    const fn = deps.getFn(test);
+    if (typeof fn !== 'function') throw new Error('Test function is not found. Did you add it using `setFn`?');
+    return run(fn, undefined, [], { fn, isHook: false, suite: test.suite, title: test.name, seq: 0, ms: 0, token: 0 });
+  }
+  function hook(fn: Fn, kind: string, suite: TaskLike): Fn {
+    const title = `${kind} hook`;
+    function guardedHook(this: unknown, ...args: unknown[]): unknown {
+      return run(fn, this, args, { fn, isHook: true, suite, title, seq: 0, ms: 0, token: 0 });
+    }
+    return Object.assign(guardedHook, fn); // (hooks carry properties of their own)
+  }
+  return { runTask, hook };
 }
 
-const frames = compiledAs(framesFactory, 'thread-kill/vitest/dist/guard.js')({
+const deps: Omit<Deps, 'getFn'> = {
   runRegionDeadline: native.runRegionDeadline,
   currentRegion: native.currentRegion,
   begin(call) { const outer = pending; pending = call; return outer; },
@@ -134,7 +144,8 @@ const frames = compiledAs(framesFactory, 'thread-kill/vitest/dist/guard.js')({
   },
   isTimeout: (e: unknown): e is RegionTimeoutError => e instanceof RegionTimeoutError && !e.kill,
   timedOut,
-});
+};
+const compiledFrames = compiledAs(framesFactory, 'thread-kill/vitest/dist/guard.js');
 
 // Vitest 3/4: runWithTimeout's timer is local to it, and when a deadline
 // stops fn inside its promise's executor, nothing settles that promise: the
@@ -161,35 +172,31 @@ function installSafeTimers(): void {
   safeTimers = timers;
 }
 
-const GUARDED = Symbol('thread-kill.vitest.guarded');
+const guardedHooks = new WeakSet<Function>();
 const DEADLINE = Symbol('thread-kill.vitest.deadline');
 const TIMEOUT = Symbol('thread-kill.vitest.timeout');
 const HOOK_NAMES = ['beforeAll', 'afterAll', 'beforeEach', 'afterEach'] as const;
 
-/** "file > suite > test", as Vitest prints it. */
-function fullName(task: TaskLike): string {
-  const names: string[] = [];
-  for (let t: TaskLike | undefined = task; t !== undefined && t.filepath === undefined; t = t.suite) names.unshift(t.name);
-  const file = task.file?.name ?? (task.filepath !== undefined ? task.name : undefined);
-  return [file, ...names].filter(Boolean).join(' > ');
+/** "file > suite > " (as Vitest prints names), encoded once per suite for the watchdog. */
+const prefixes = new WeakMap<TaskLike, Uint8Array>();
+function prefixOf(suite: TaskLike | undefined): Uint8Array {
+  const key = suite ?? deps; // (no suite: one empty prefix)
+  let prefix = prefixes.get(key as TaskLike);
+  if (prefix === undefined) {
+    const names: string[] = [];
+    let t = suite;
+    for (; t !== undefined && t.filepath === undefined; t = t.suite) names.unshift(t.name);
+    const file = t?.name ?? suite?.file?.name;
+    prefixes.set(key as TaskLike, prefix = watchdog.encode([file, ...names].filter(Boolean).map((n) => `${n} > `).join('')));
+  }
+  return prefix;
 }
 
 type RunnerClass = new (...args: any[]) => any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Vitest's runner class `Base`, whose tests and hooks stop at their timeouts even when synchronous. */
 export function threadKillRunner(Base: RunnerClass, getFn: (task: unknown) => Fn | undefined, getHooks: (suite: unknown) => Hooks | undefined): RunnerClass {
-  /** The stored test function, guarded (once). */
-  function guardedFn(test: TaskLike): Fn {
-    const fn = getFn(test);
-    if (typeof fn !== 'function') throw new Error('Test function is not found. Did you add it using `setFn`?');
-    let g = (fn as { [GUARDED]?: Fn })[GUARDED];
-    if (g === undefined) {
-      let name: string | undefined;
-      g = frames.guard(fn, false, () => (name ??= fullName(test)));
-      (fn as { [GUARDED]?: Fn })[GUARDED] = g;
-    }
-    return g;
-  }
+  const frames = compiledFrames({ ...deps, getFn: getFn as Deps['getFn'] });
   class ThreadKillRunner extends Base {
     onBeforeCollect(paths: unknown): unknown {
       installSafeTimers();
@@ -204,10 +211,9 @@ export function threadKillRunner(Base: RunnerClass, getFn: (task: unknown) => Fn
           if (!Array.isArray(list)) continue;
           for (let i = 0; i < list.length; i++) {
             const fn = list[i];
-            if (typeof fn !== 'function' || (fn as { [GUARDED]?: boolean })[GUARDED]) continue;
-            let name: string | undefined;
-            const g = frames.guard(fn, true, () => (name ??= `${kind} hook of ${fullName(suite)}`));
-            (g as { [GUARDED]?: boolean })[GUARDED] = true;
+            if (typeof fn !== 'function' || guardedHooks.has(fn)) continue;
+            const g = frames.hook(fn, kind, suite);
+            guardedHooks.add(g);
             list[i] = g;
           }
         }
@@ -215,15 +221,7 @@ export function threadKillRunner(Base: RunnerClass, getFn: (task: unknown) => Fn
       return super.onBeforeRunSuite?.(suite);
     }
   }
-  // Vitest calls runner.runTask(test) instead of the stored test function
-  // when the runner has one: ours calls it guarded. A bound call, so no frame
-  // of ours sits between Vitest and the guard.
-  Object.defineProperty(ThreadKillRunner.prototype, 'runTask', {
-    configurable: true,
-    writable: true,
-    value: compiledAs((guardedFnOf: (test: TaskLike) => Fn) => function runTask(test: TaskLike) { return guardedFnOf(test)(); },
-      'thread-kill/vitest/dist/run-task.js')(guardedFn),
-  });
+  Object.defineProperty(ThreadKillRunner.prototype, 'runTask', { configurable: true, writable: true, value: frames.runTask });
   // Vitest 5: runWithTimeout assigns runner._deadline = new TaskDeadline(ms) before calling fn.
   Object.defineProperty(ThreadKillRunner.prototype, '_deadline', {
     configurable: true,

@@ -11,7 +11,11 @@
 import * as path from 'path';
 import { Worker, threadId } from 'worker_threads';
 
-/** Shared layout: Int32 [0] armed test's number (0: none), [1] its timeout in ms, [2] its name's byte length; then the name. */
+/**
+ * Shared layout: Int32 [0] armed test's number (0: none), [1] its timeout in
+ * ms, [2] its name's byte length; then the name: its prefix (file and suites,
+ * rewritten only when it changes) and its own title.
+ */
 export const NAME_AT = 16;
 export const NAME_BYTES = 2048;
 /** How often the watchdog looks. */
@@ -44,18 +48,35 @@ export class Watchdog {
   private readonly name: Uint8Array;
   private readonly encoder = new TextEncoder();
   private seq = 0;
+  private prefix: Uint8Array | undefined;
+  private title: Uint8Array;
   private worker: Worker | undefined;
 
   constructor(private readonly runner: string) {
     const buffer = new SharedArrayBuffer(NAME_AT + NAME_BYTES);
     this.ctl = new Int32Array(buffer, 0, 4);
     this.name = new Uint8Array(buffer, NAME_AT, NAME_BYTES);
+    this.title = this.name;
   }
 
-  /** Marks `name` as running with a timeout of `timeoutMs` (> 0); returns the token for disarm(). */
-  arm(name: string, timeoutMs: number): number {
+  /** A name's prefix ("file › suite › "), encoded once (per suite) for arm(). */
+  encode(prefix: string): Uint8Array {
+    return this.encoder.encode(prefix).subarray(0, NAME_BYTES - 256);
+  }
+
+  /**
+   * Marks a test as running with a timeout of `timeoutMs` (> 0): its name is
+   * `prefix` (from encode()) then `title`. Returns the token for disarm().
+   * A few stores a test: the prefix is copied only when it changes.
+   */
+  arm(prefix: Uint8Array, title: string, timeoutMs: number): number {
     if (this.worker === undefined) this.start();
-    this.ctl[2] = this.encoder.encodeInto(name, this.name).written;
+    if (prefix !== this.prefix) {
+      this.name.set(prefix);
+      this.title = this.name.subarray(prefix.length);
+      this.prefix = prefix;
+    }
+    this.ctl[2] = prefix.length + this.encoder.encodeInto(title, this.title).written;
     this.ctl[1] = timeoutMs;
     const token = this.seq = (this.seq % 0x7ffffffe) + 1;
     Atomics.store(this.ctl, 0, token);
