@@ -32,7 +32,8 @@ interface Call {
   /** For the watchdog: the suite (its name's prefix) and the test's or hook's own title. */
   suite: TaskLike | undefined;
   title: string;
-  seq: number;
+  /** The deadline the region started with: the runner's testTimeout / hookTimeout for a stored runWithTimeout, else 0. */
+  armed: number;
   /** The budget runWithTimeout announced (0: none, or not yet). */
   ms: number;
   token: number;
@@ -59,7 +60,8 @@ function announced(runner: RunnerLike, ms: number, deadline?: TaskDeadlineLike, 
   call.deadline = deadline;
   call.previous = previous;
   if (deadline === undefined) timerFor = call;
-  native.rearmDeadline(call.seq, ms);
+  // (We are inside the call's region: this thread's current one.)
+  if (ms !== call.armed) native.rearmDeadline(native.currentRegion(), ms);
   call.token = watchdog.arm(prefixOf(call.suite), call.title, ms);
 }
 
@@ -89,12 +91,12 @@ function timedOut(call: Call, stuck: RegionTimeoutError): Error {
 
 interface Deps {
   runRegionDeadline: typeof native.runRegionDeadline;
-  currentRegion(): number;
   begin(call: Call): Call | undefined;
   end(call: Call, outer: Call | undefined): void;
   isTimeout(e: unknown): e is RegionTimeoutError;
   timedOut(call: Call, stuck: RegionTimeoutError): Error;
   getFn(test: TaskLike): Fn | undefined;
+  max: number;
 }
 
 /**
@@ -106,10 +108,7 @@ function framesFactory(deps: Deps) {
   function run(fn: Fn, self: unknown, args: unknown[], call: Call): unknown {
     const outer = deps.begin(call);
     try {
-      return deps.runRegionDeadline(() => {
-        call.seq = deps.currentRegion();
-        return fn.apply(self, args);
-      }, 0, 0);
+      return deps.runRegionDeadline(() => fn.apply(self, args), 0, call.armed);
     } catch (e) {
       if (call.ms > 0 && deps.isTimeout(e)) throw deps.timedOut(call, e);
       throw e;
@@ -118,15 +117,21 @@ function framesFactory(deps: Deps) {
     }
   }
   /** Vitest calls runner.runTask(test) instead of the stored test function when the runner has one. */
-  function runTask(test: TaskLike): unknown {
+  // The deadline is armed from the start with the runner's default budget
+  // when the stored function is Vitest's runWithTimeout (no timeout: the
+  // function itself); runWithTimeout's announcement re-arms it if it differs.
+  const budget = (fn: Fn, ms: unknown) => (fn.name === 'runWithTimeout' && typeof ms === 'number' && ms > 0 && ms <= deps.max ? ms : 0);
+  function runTask(this: { config?: { testTimeout?: number } }, test: TaskLike): unknown {
     const fn = deps.getFn(test);
     if (typeof fn !== 'function') throw new Error('Test function is not found. Did you add it using `setFn`?');
-    return run(fn, undefined, [], { fn, isHook: false, suite: test.suite, title: test.name, seq: 0, ms: 0, token: 0 });
+    const armed = budget(fn, this?.config?.testTimeout);
+    return run(fn, undefined, [], { fn, isHook: false, suite: test.suite ?? test.file, title: test.name, armed, ms: 0, token: 0 });
   }
-  function hook(fn: Fn, kind: string, suite: TaskLike): Fn {
+  function hook(fn: Fn, kind: string, suite: TaskLike, defaultMs: unknown): Fn {
     const title = `${kind} hook`;
+    const armed = budget(fn, defaultMs);
     function guardedHook(this: unknown, ...args: unknown[]): unknown {
-      return run(fn, this, args, { fn, isHook: true, suite, title, seq: 0, ms: 0, token: 0 });
+      return run(fn, this, args, { fn, isHook: true, suite, title, armed, ms: 0, token: 0 });
     }
     return Object.assign(guardedHook, fn); // (hooks carry properties of their own)
   }
@@ -135,7 +140,7 @@ function framesFactory(deps: Deps) {
 
 const deps: Omit<Deps, 'getFn'> = {
   runRegionDeadline: native.runRegionDeadline,
-  currentRegion: native.currentRegion,
+  max: MAX_TIMEOUT_MS,
   begin(call) { const outer = pending; pending = call; return outer; },
   end(call, outer) {
     if (call.token !== 0) watchdog.disarm(call.token);
@@ -212,7 +217,7 @@ export function threadKillRunner(Base: RunnerClass, getFn: (task: unknown) => Fn
           for (let i = 0; i < list.length; i++) {
             const fn = list[i];
             if (typeof fn !== 'function' || guardedHooks.has(fn)) continue;
-            const g = frames.hook(fn, kind, suite);
+            const g = frames.hook(fn, kind, suite, (this as { config?: { hookTimeout?: number } }).config?.hookTimeout);
             guardedHooks.add(g);
             list[i] = g;
           }
