@@ -93,6 +93,29 @@ describe('test-runner timeouts', () => {
     });
   }
 
+  it('mocha --require thread-kill/mocha: a test blocked in a system call past its timeout + grace fails the run loudly (the watchdog); one that raised its own timeout is left alone', async function () {
+    this.timeout(120_000);
+    fs.writeFileSync(path.join(dir, 'blocked.spec.js'), `
+      describe('blocked', function () {
+        it('raised its timeout', function () { this.timeout(300); this.timeout(5000); const end = Date.now() + 1200; while (Date.now() < end); });
+        it('in a system call', function () { this.timeout(300); require('child_process').execSync('sleep 30'); });
+      });`);
+    const t0 = performance.now();
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const p = spawn(process.execPath, [MOCHA, '--no-config', '--reporter', 'dot', '--require', PLUGIN, 'blocked.spec.js'],
+        { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, THREAD_KILL_RUNNER_GRACE_MS: '500' } });
+      let stderr = '';
+      p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+      const limit = setTimeout(() => p.kill('SIGKILL'), 60_000);
+      p.once('close', (code) => { clearTimeout(limit); resolve({ code, stderr }); });
+    });
+    assert.strictEqual(r.code, 70, r.stderr);
+    assert.doesNotMatch(r.stderr, /raised its timeout/);
+    assert.match(r.stderr, /thread-kill\/mocha: TEST STUCK — "blocked in a system call" has been running for at least \d+ ms, past its timeout of 300 ms plus 500 ms of grace/);
+    assert.match(r.stderr, /waiting for child processes \d+ \(\/bin\/sh -c sleep 30\)/);
+    assert.ok(performance.now() - t0 < 25_000);
+  });
+
   it('node --test with thread-kill/node-test: a stuck synchronous test fails with its timeout and stack; the others report as with node:test', async function () {
     this.timeout(120_000);
     const file = (from: string) => `
