@@ -92,14 +92,14 @@ interface GuardDeps {
  * (./runner/hide-frames).
  */
 function guardFactory(deps: GuardDeps) {
-  function call(self: unknown, args: unknown[]): unknown {
+  function call(self: unknown, args: unknown[] | undefined): unknown {
     const c = deps.current();
     const fn = c.fn;
     const ms = c.t.timeout || c.state.testTimeout;
-    if (!(ms > 0 && ms <= deps.max)) return fn.apply(self, args);
+    if (!(ms > 0 && ms <= deps.max)) return args === undefined ? fn.call(self) : fn.apply(self, args);
     const token = deps.arm(c, ms);
     try {
-      return deps.runRegionDeadline(() => fn.apply(self, args), 0, ms);
+      return deps.runRegionDeadline(args === undefined ? () => fn.call(self) : () => fn.apply(self, args), 0, ms);
     } catch (e) {
       if (deps.isTimeout(e)) throw deps.timedOut(c, ms, e);
       throw e;
@@ -108,17 +108,17 @@ function guardFactory(deps: GuardDeps) {
     }
   }
   return {
-    guarded: function guarded(this: unknown) { return call(this, []); },
+    guarded: function guarded(this: unknown) { return call(this, undefined); },
     guardedWithDone: function guardedWithDone(this: unknown, done: unknown) { return call(this, [done]); },
   };
 }
 
-let current: Current | undefined;
+const current: Current = { t: {}, fn: () => undefined, isHook: false, state: { testTimeout: 0 }, realm: globalThis, file: '' };
 const ORIGINAL = Symbol('thread-kill.jest.original');
 type Marked = TestOrHook & { [ORIGINAL]?: Fn };
 
 const { guarded, guardedWithDone } = compiledAs(guardFactory, 'thread-kill/jest/build/guard.js')({
-  current: () => current!,
+  current: () => current,
   runRegionDeadline,
   isTimeout: (e: unknown): e is RegionTimeoutError => e instanceof RegionTimeoutError && !e.kill,
   arm: (c, ms) => watchdog.arm(prefixOf(c.t.parent, c.file), c.isHook ? `${c.t.type ?? 'hook'} hook` : String(c.t.name), ms),
@@ -136,7 +136,13 @@ function guard(t: Marked, state: CircusState, isHook: boolean, realm: typeof glo
     t[ORIGINAL] = fn;
     t.fn = (fn.length > 0 ? guardedWithDone : guarded) as Fn;
   }
-  current = { t, fn, isHook, state, realm, file };
+  // (One record, reused: Jest calls one test or hook at a time, right after this event.)
+  current.t = t;
+  current.fn = fn;
+  current.isHook = isHook;
+  current.state = state;
+  current.realm = realm;
+  current.file = file;
 }
 
 /**

@@ -105,10 +105,11 @@ interface Deps {
  * Nothing is made per test but the call's record.
  */
 function framesFactory(deps: Deps) {
-  function run(fn: Fn, self: unknown, args: unknown[], call: Call): unknown {
+  function run(fn: Fn, self: unknown, args: unknown[] | undefined, call: Call): unknown {
     const outer = deps.begin(call);
     try {
-      return deps.runRegionDeadline(() => fn.apply(self, args), 0, call.armed);
+      // (A test: no `this`, no arguments — the stored function itself, no closure.)
+      return deps.runRegionDeadline(args === undefined ? fn as () => unknown : () => fn.apply(self, args), 0, call.armed);
     } catch (e) {
       if (call.ms > 0 && deps.isTimeout(e)) throw deps.timedOut(call, e);
       throw e;
@@ -116,7 +117,6 @@ function framesFactory(deps: Deps) {
       deps.end(call, outer);
     }
   }
-  /** Vitest calls runner.runTask(test) instead of the stored test function when the runner has one. */
   // The deadline is armed from the start with the runner's default budget
   // when the stored function is Vitest's runWithTimeout (no timeout: the
   // function itself); runWithTimeout's announcement re-arms it if it differs.
@@ -125,7 +125,7 @@ function framesFactory(deps: Deps) {
     const fn = deps.getFn(test);
     if (typeof fn !== 'function') throw new Error('Test function is not found. Did you add it using `setFn`?');
     const armed = budget(fn, this?.config?.testTimeout);
-    return run(fn, undefined, [], { fn, isHook: false, suite: test.suite ?? test.file, title: test.name, armed, ms: 0, token: 0 });
+    return run(fn, undefined, undefined, { fn, isHook: false, suite: test.suite ?? test.file, title: test.name, armed, ms: 0, token: 0 });
   }
   function hook(fn: Fn, kind: string, suite: TaskLike, defaultMs: unknown): Fn {
     const title = `${kind} hook`;
