@@ -37,15 +37,15 @@ type EnvironmentClass = abstract new (...args: any[]) => JestEnvironmentLike; //
 
 
 const PREFIX = Symbol('thread-kill.jest.prefix');
-/** "file › describe › " for the watchdog's report, encoded once per describe block (and file). */
-function prefixOf(block: (Block & { [PREFIX]?: Map<string, Uint8Array> }) | undefined, file: string): Uint8Array {
-  const holder = (block ?? {}) as Block & { [PREFIX]?: Map<string, Uint8Array> };
-  const byFile = holder[PREFIX] ??= new Map();
-  let prefix = byFile.get(file);
+const ROOT_PREFIX = new Map<string, Uint8Array>();
+/** "file › describe › " for the watchdog's report, encoded once per describe block (a block belongs to one file). */
+function prefixOf(block: (Block & { [PREFIX]?: Uint8Array }) | undefined, file: string): Uint8Array {
+  let prefix = block?.[PREFIX] ?? (block === undefined ? ROOT_PREFIX.get(file) : undefined);
   if (prefix === undefined) {
     const names: string[] = [];
     for (let b = block; b !== undefined && b.parent !== undefined; b = b.parent) names.unshift(b.name);
-    byFile.set(file, prefix = watchdog.encode(`${[file, ...names].join(' › ')} › `));
+    prefix = watchdog.encode(`${[file, ...names].join(' › ')} › `);
+    if (block !== undefined) block[PREFIX] = prefix; else ROOT_PREFIX.set(file, prefix);
   }
   return prefix;
 }
