@@ -7,6 +7,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
+import { ROOT } from './helpers';
 import { Project, RunResult, runNode, userProject } from './runner-project';
 
 const LOOP_SPEC = `
@@ -70,7 +71,8 @@ describe('thread-kill/jest (Jest 30 CLI)', function () {
   let project: Project;
   before(() => {
     project = userProject('jest', ['jest', 'jest-environment-node'], {
-      'package.json': JSON.stringify({ name: 'app', private: true, jest: { testEnvironment: 'thread-kill/jest' } }),
+      'package.json': JSON.stringify({ name: 'app', private: true }),
+      'jest.config.js': fs.readFileSync(path.join(ROOT, 'examples', 'jest', 'jest.config.js'), 'utf8'), // the README's
       'loop.test.js': LOOP_SPEC,
       // A second file: Jest only starts workers for more than one.
       'loop2.test.js': LOOP_SPEC,

@@ -9,6 +9,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
+import { ROOT } from './helpers';
 import { Project, nodeAtLeast, runNode, userProject } from './runner-project';
 
 const LOOP_SPEC = `
@@ -47,7 +48,7 @@ test('blocked in a system call', function blocked() { execSync('sleep 30'); }, 3
 
 const FILES = {
   'package.json': JSON.stringify({ name: 'app', private: true, type: 'module' }),
-  'vitest.config.mjs': "export default { test: { runner: 'thread-kill/vitest', include: ['**/*.test.js'] } };",
+  'vitest.config.mjs': fs.readFileSync(path.join(ROOT, 'examples', 'vitest', 'vitest.config.mjs'), 'utf8'), // the README's
   'plain.config.mjs': "export default { test: { include: ['**/*.test.js'] } };",
   'loop.test.js': LOOP_SPEC,
   'normal.test.js': NORMAL_SPEC,
