@@ -35,7 +35,6 @@ interface CircusState { testTimeout: number }
 export interface JestEnvironmentLike { global: typeof globalThis; handleTestEvent?(event: unknown, state: unknown): unknown }
 type EnvironmentClass = abstract new (...args: any[]) => JestEnvironmentLike; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-
 const PREFIX = Symbol('thread-kill.jest.prefix');
 const ROOT_PREFIX = new Map<string, Uint8Array>();
 /** "file › describe › " for the watchdog's report, encoded once per describe block (a block belongs to one file). */

@@ -68,7 +68,7 @@ function announced(runner: RunnerLike, ms: number, deadline?: TaskDeadlineLike, 
 /** Vitest's timeout error (makeTimeoutError: the same message; Vitest 5's class names), with the loop's stack. */
 function timedOut(call: Call, stuck: RegionTimeoutError): Error {
   const kind = call.isHook ? 'Hook' : 'Test';
-  const message = `${kind} timed out in ${call.ms}ms.\nIf this is a long-running ${kind.toLowerCase()}, pass a timeout value as the last ` +
+  const message = `${kind} timed out in ${call.ms || call.armed}ms.\nIf this is a long-running ${kind.toLowerCase()}, pass a timeout value as the last ` +
     `argument or configure it globally with "${call.isHook ? 'hookTimeout' : 'testTimeout'}".`;
   const RealmError = errorOfRealm(call.fn);
   const err = new RealmError(message);
@@ -111,7 +111,7 @@ function framesFactory(deps: Deps) {
       // (A test: no `this`, no arguments — the stored function itself, no closure.)
       return deps.runRegionDeadline(args === undefined ? fn as () => unknown : () => fn.apply(self, args), 0, call.armed);
     } catch (e) {
-      if (call.ms > 0 && deps.isTimeout(e)) throw deps.timedOut(call, e);
+      if ((call.ms > 0 || call.armed > 0) && deps.isTimeout(e)) throw deps.timedOut(call, e);
       throw e;
     } finally {
       deps.end(call, outer);
