@@ -116,6 +116,20 @@ describe('test-runner timeouts', () => {
     assert.ok(performance.now() - t0 < 25_000);
   });
 
+  it('THREAD_KILL_RUNNER_GRACE_MS: a bad value fails loading the plugin with a clear typed error', async () => {
+    for (const plugin of ['mocha.js', 'jest.js']) {
+      const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const p = spawn(process.execPath, ['-e', `try { require(${JSON.stringify(path.join(ROOT, 'lib', plugin))}); } catch (e) { console.error(e.code, e.message); process.exit(3); }`],
+          { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, THREAD_KILL_RUNNER_GRACE_MS: '2s' } });
+        let stderr = '';
+        p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+        p.once('close', (code) => resolve({ code, stderr }));
+      });
+      assert.strictEqual(r.code, 3, r.stderr);
+      assert.match(r.stderr, /^ERR_THREAD_KILL_OUT_OF_RANGE THREAD_KILL_RUNNER_GRACE_MS must be an integer number of ms from 0 to 3600000 \(got "2s"\)/);
+    }
+  });
+
   it('node --test with thread-kill/node-test: a stuck synchronous test fails with its timeout and stack; the others report as with node:test', async function () {
     this.timeout(120_000);
     const file = (from: string) => `

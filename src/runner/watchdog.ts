@@ -10,6 +10,7 @@
 // cannot be joined). The runner's parent, if any, reports the lost worker.
 import * as path from 'path';
 import { Worker, threadId } from 'worker_threads';
+import { OutOfRangeError } from '../shared/errors';
 
 /**
  * Shared layout: Int32 [0] armed test's number (0: none), [1] its timeout in
@@ -38,7 +39,7 @@ export function graceMs(env: NodeJS.ProcessEnv = process.env): number {
   if (raw === undefined || raw === '') return DEFAULT_GRACE_MS;
   const ms = Number(raw);
   if (!Number.isInteger(ms) || ms < 0 || ms > 3_600_000) {
-    throw new RangeError(`THREAD_KILL_RUNNER_GRACE_MS must be an integer number of ms from 0 to 3600000 (got ${JSON.stringify(raw)})`);
+    throw new OutOfRangeError(`THREAD_KILL_RUNNER_GRACE_MS must be an integer number of ms from 0 to 3600000 (got ${JSON.stringify(raw)})`);
   }
   return ms;
 }
@@ -51,6 +52,8 @@ export class Watchdog {
   private prefix: Uint8Array | undefined;
   private title: Uint8Array;
   private worker: Worker | undefined;
+  /** Read (and checked) when the runner's plugin loads: a bad value fails the run at once, not its first test. */
+  private readonly graceMs = graceMs();
 
   constructor(private readonly runner: string) {
     const buffer = new SharedArrayBuffer(NAME_AT + NAME_BYTES);
@@ -89,7 +92,7 @@ export class Watchdog {
   }
 
   private start(): void {
-    const data: WatchdogData = { buffer: this.ctl.buffer as SharedArrayBuffer, target: threadId, runner: this.runner, graceMs: graceMs() };
+    const data: WatchdogData = { buffer: this.ctl.buffer as SharedArrayBuffer, target: threadId, runner: this.runner, graceMs: this.graceMs };
     const worker = new Worker(path.join(__dirname, 'watchdog-worker.js'), { workerData: data, stdout: false, stderr: false });
     worker.unref();
     // The watchdog never fails the run by itself failing: a test run without it is what the runner had before.
