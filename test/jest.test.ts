@@ -77,6 +77,8 @@ describe('thread-kill/jest (Jest 30 CLI)', function () {
       // A second file: Jest only starts workers for more than one.
       'loop2.test.js': LOOP_SPEC,
       'normal.test.js': NORMAL_SPEC,
+      'budgets/set-timeout.test.js': "jest.setTimeout(250);\ntest('loops', function loopsForever() { for (;;) {} });\n",
+      'budgets/config.test.js': "test('loops', function loopsForever() { for (;;) {} });\n",
       'blocked/blocked.test.js': BLOCKED_SPEC,
       'plain.config.js': 'module.exports = { testEnvironment: "node" };',
     });
@@ -113,6 +115,16 @@ describe('thread-kill/jest (Jest 30 CLI)', function () {
       for (const s of seen) assert.deepStrictEqual({ inJestsProcess: s.pid === r.pid, isMainThread: s.isMainThread }, expected);
     });
   }
+
+  it('the budget is the test\'s timeout as Jest sets it: jest.setTimeout(ms), --testTimeout', async () => {
+    const r = await runNode(jest('--runInBand', '--testTimeout=350', 'budgets'), project.dir);
+    assert.strictEqual(r.code, 1, r.stderr);
+    const set = results(report(project), 'set-timeout.test.js').get('loops')!.failureMessages[0];
+    assert.match(set, /^Error: Exceeded timeout of 250 ms for a test\./);
+    assert.match(set, /at loopsForever \(.*set-timeout\.test\.js:2:\d+\)/);
+    const config = results(report(project), 'config.test.js').get('loops')!.failureMessages[0];
+    assert.match(config, /^Error: Exceeded timeout of 350 ms for a test\./);
+  });
 
   it('tests that finish (pass, fail, async and done timeouts) report exactly as with jest-environment-node', async () => {
     const summary = (rep: JsonReport) => [...results(rep, 'normal.test.js')].map(([name, a]) => `${a.status} ${name}: ${a.failureMessages.map((m) => m.split('\n')[0]).join('|')}`).sort();

@@ -53,6 +53,8 @@ const FILES = {
   'loop.test.js': LOOP_SPEC,
   'normal.test.js': NORMAL_SPEC,
   'blocked/blocked.test.js': BLOCKED_SPEC,
+  'budgets/config.test.js': "import { test, beforeAll } from 'vitest';\ntest('loops', function loopsForever() { for (;;) {} });\n",
+  'budgets/hook.test.js': "import { test, beforeAll } from 'vitest';\nbeforeAll(function stuckHook() { for (;;) {} });\ntest('never runs', () => {});\n",
 };
 
 interface AssertionResult { fullName: string; status: string; failureMessages: string[] }
@@ -102,6 +104,18 @@ function suite(major: number, make: () => Project): void {
         assert.notStrictEqual(seen.pid, undefined);
       });
     }
+
+    it('the budget is the test\'s or hook\'s timeout as Vitest sets it: --testTimeout, --hookTimeout', async () => {
+      const r = await runNode([...VITEST, '--reporter=default', '--testTimeout=350', '--hookTimeout=250', 'budgets'], project.dir);
+      const out = r.stdout + r.stderr;
+      assert.strictEqual(r.code, 1, out);
+      const loop = results(project, 'config.test.js').get('loops')!.failureMessages[0];
+      assert.match(loop, /^(Test)?(Timeout)?Error: Test timed out in 350ms\./, loop);
+      // A beforeAll that fails fails its file (its tests are skipped): the file's message, and the stack as printed.
+      const rep = JSON.parse(fs.readFileSync(path.join(project.dir, 'report.json'), 'utf8')) as { testResults: Array<{ name: string; message: string }> };
+      assert.match(rep.testResults.find((t) => t.name.endsWith('hook.test.js'))!.message, /^Hook timed out in 250ms\./);
+      assert.match(out, /Hook timed out in 250ms\.[\s\S]*?stuckHook budgets\/hook\.test\.js:2:\d+/, out);
+    });
 
     it('tests that finish (pass, fail, async timeout, throw) report exactly as with Vitest\'s own runner', async () => {
       const summary = () => [...results(project, 'normal.test.js')].map(([name, a]) => `${a.status} ${name}: ${a.failureMessages.map((m) => m.split('\n')[0]).join('|')}`).sort();
