@@ -10,12 +10,20 @@
 // looping, and the run goes on. Without a `timeout` nothing changes.
 import './index';
 import * as nodeTest from 'node:test';
+import * as path from 'path';
 import { RegionTimeoutError } from './shared/errors';
 import { native } from './shared/native';
 import { MAX_TIMEOUT_MS } from './shared/validate';
+import { watchdogFor } from './runner/watchdog';
 
 type Fn = (...args: unknown[]) => unknown;
 const runRegionDeadline = native.runRegionDeadline;
+// A test stuck where its deadline cannot land (a system call, an addon's C
+// loop) is reported and its process ended, timeout + grace later: see
+// src/runner/watchdog.ts. (node --test runs each file in its own process.)
+const watchdog = watchdogFor('thread-kill/node-test');
+let filePrefix: Uint8Array | undefined;
+const prefix = (): Uint8Array => (filePrefix ??= watchdog.encode(process.argv[1] ? `${path.relative(process.cwd(), process.argv[1])} › ` : ''));
 
 function timeoutOf(options: unknown): number {
   const ms = options !== null && typeof options === 'object' ? (options as { timeout?: unknown }).timeout : undefined;
@@ -30,7 +38,7 @@ function timedOut(kind: string, ms: number, stuck: RegionTimeoutError): Error {
 }
 
 /** `fn` with its synchronous part under a deadline of `ms`, keeping its arity (node:test reads it). */
-function guard(fn: Fn, ms: number, kind: string): Fn {
+function guard(fn: Fn, ms: number, kind: string, title: string): Fn {
   if (ms === 0) return fn;
   const call = (self: unknown, args: unknown[]): unknown => {
     // Subtests created with t.test() get the same treatment.
@@ -39,11 +47,14 @@ function guard(fn: Fn, ms: number, kind: string): Fn {
       const subtest = t.test.bind(t);
       t.test = (...a: unknown[]) => subtest(...wrapArgs(a, 'test'));
     }
+    const token = watchdog.arm(prefix(), title, ms);
     try {
       return runRegionDeadline(() => fn.apply(self, args), 0, ms);
     } catch (e) {
       if (e instanceof RegionTimeoutError && !e.kill) throw timedOut(kind, ms, e);
       throw e;
+    } finally {
+      watchdog.disarm(token);
     }
   };
   return fn.length >= 2
@@ -57,13 +68,14 @@ function wrapArgs(args: unknown[], kind: string): unknown[] {
   const fnAt = out.findIndex((a) => typeof a === 'function');
   if (fnAt < 0) return out;
   const options = out.slice(0, fnAt).find((a) => a !== null && typeof a === 'object');
-  out[fnAt] = guard(out[fnAt] as Fn, timeoutOf(options), kind);
+  const title = typeof out[0] === 'string' ? out[0] : (out[fnAt] as Fn).name || '<anonymous>';
+  out[fnAt] = guard(out[fnAt] as Fn, timeoutOf(options), kind, title);
   return out;
 }
 
 /** A hook: (fn, options?). */
 function wrapHook(hook: Fn, kind: string): Fn {
-  return (fn: unknown, options?: unknown) => hook(typeof fn === 'function' ? guard(fn as Fn, timeoutOf(options), kind) : fn, options);
+  return (fn: unknown, options?: unknown) => hook(typeof fn === 'function' ? guard(fn as Fn, timeoutOf(options), kind, `${kind} ${(fn as Fn).name || ''}`.trim()) : fn, options);
 }
 
 const real = nodeTest as unknown as Record<string, Fn>;

@@ -11,9 +11,9 @@ const MOCHA = require.resolve('mocha/bin/mocha.js');
 const PLUGIN = path.join(ROOT, 'lib', 'mocha.js');
 const NODE_TEST = path.join(ROOT, 'lib', 'node-test.js');
 
-function run(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
@@ -113,6 +113,20 @@ describe('test-runner timeouts', () => {
     assert.doesNotMatch(r.stderr, /raised its timeout/);
     assert.match(r.stderr, /thread-kill\/mocha: TEST STUCK — "blocked in a system call" has been running for at least \d+ ms, past its timeout of 300 ms plus 500 ms of grace/);
     assert.match(r.stderr, /waiting for child processes \d+ \(\/bin\/sh -c sleep 30\)/);
+    assert.ok(performance.now() - t0 < 25_000);
+  });
+
+  it('node --test with thread-kill/node-test: a test blocked in a system call past its timeout + grace fails the run loudly (the watchdog)', async function () {
+    this.timeout(120_000);
+    fs.writeFileSync(path.join(dir, 'blocked.test.js'), `
+      const { test } = require(${JSON.stringify(NODE_TEST)});
+      test('passes', { timeout: 1000 }, () => {});
+      test('in a system call', { timeout: 300 }, () => { require('child_process').execSync('sleep 30'); });`);
+    const t0 = performance.now();
+    const r = await run(['--test', '--test-reporter', 'tap', 'blocked.test.js'], dir, { THREAD_KILL_RUNNER_GRACE_MS: '500' });
+    assert.strictEqual(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout + r.stderr, /thread-kill\/node-test: TEST STUCK — "blocked\.test\.js › in a system call" has been running for at least \d+ ms, past its timeout of 300 ms plus 500 ms of grace/);
+    assert.match(r.stdout + r.stderr, /waiting for child processes \d+ \(\/bin\/sh -c sleep 30\)/);
     assert.ok(performance.now() - t0 < 25_000);
   });
 
