@@ -13,6 +13,7 @@
         "native/addon.cc",
         "native/deadline.cc",
         "native/kill.cc",
+        "native/landing.cc",
         "native/region.cc",
         "native/registry.cc",
         "native/stack.cc",

@@ -16,6 +16,7 @@
 
 #include "compat.h"
 #include "kill.h"
+#include "landing.h"
 #include "region.h"
 #include "registry.h"
 #include "thread.h"
@@ -250,12 +251,20 @@ struct ThreadRow {
   bool token_observed;
   size_t watchers;
   bool has_kill_hooks;
+  // A delivery waiting under the landing rule: for how long (ms; -1 = none),
+  // and where ("function (node:script:line:col): why").
+  double deferred_ms;
+  std::string deferred_where;
 };
 
 ThreadRow RowLocked(const Entry* e) {
+  const int64_t since = e->deferred_since_ns.load();
+  const bool deferred = since != 0 && e->queued_requests.load() != 0;
   return ThreadRow{e->thread_id, e->os_tid, e->name, e->is_main, e->registered_at,
                    e->state.load(), e->region_depth.load(), e->token_observed.load(),
-                   e->watchers.size() + e->quiet_watchers.size(), e->has_kill_hooks.load()};
+                   e->watchers.size() + e->quiet_watchers.size(), e->has_kill_hooks.load(),
+                   deferred ? static_cast<double>(MonotonicNs() - since) / 1e6 : -1.0,
+                   deferred ? e->deferred_where + ": " + e->deferred_why : std::string()};
 }
 
 v8::Local<v8::Value> RowToJs(v8::Isolate* isolate, const ThreadRow& r) {
@@ -271,7 +280,11 @@ v8::Local<v8::Value> RowToJs(v8::Isolate* isolate, const ThreadRow& r) {
       v8::Integer::NewFromUnsigned(isolate, r.region_depth),
       v8::Boolean::New(isolate, r.token_observed),
       v8::Number::New(isolate, static_cast<double>(r.watchers)),
-      v8::Boolean::New(isolate, r.has_kill_hooks)};
+      v8::Boolean::New(isolate, r.has_kill_hooks),
+      v8::Number::New(isolate, r.deferred_ms),
+      v8::String::NewFromUtf8(isolate, r.deferred_where.data(), v8::NewStringType::kNormal,
+                              static_cast<int>(r.deferred_where.size()))
+          .FromMaybe(v8::String::Empty(isolate))};
   return v8::Array::New(isolate, items, sizeof(items) / sizeof(items[0]));
 }
 
@@ -300,6 +313,16 @@ Napi::Value ThreadInfoOf(const Napi::CallbackInfo& info) {
     row = RowLocked(e);
   }
   return Napi::Value(info.Env(), ToNapi(RowToJs(v8::Isolate::GetCurrent(), row)));
+}
+
+// classifySourcePosition(source, offset) -> 0..3 (landing.h): the landing
+// rule's source reader, for its unit tests.
+Napi::Value ClassifySourcePositionFn(const Napi::CallbackInfo& info) {
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) return info.Env().Undefined();
+  std::u16string text = info[0].As<Napi::String>().Utf16Value();
+  const double offset = info[1].As<Napi::Number>().DoubleValue();
+  if (!(offset >= 0) || offset >= static_cast<double>(text.size())) return info.Env().Undefined();
+  return Napi::Number::New(info.Env(), ClassifySourcePosition(text, static_cast<size_t>(offset)));
 }
 
 Napi::Value StopCell(const Napi::CallbackInfo& info) {
@@ -516,6 +539,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cancelInterrupt", Napi::Function::New(env, CancelInterrupt));
   exports.Set("threads", Napi::Function::New(env, Threads));
   exports.Set("threadInfo", Napi::Function::New(env, ThreadInfoOf));
+  exports.Set("classifySourcePosition", Napi::Function::New(env, ClassifySourcePositionFn));
   exports.Set("announceKill", Napi::Function::New(env, Announce));
   exports.Set("startKill", Napi::Function::New(env, StartKillFn));
   exports.Set("killReason", Napi::Function::New(env, KillReason));
@@ -534,6 +558,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   SetRaw(isolate, context, raw, "runRegion", RunRegion, ThreadRegionsData());
   SetRaw(isolate, context, raw, "runRegionDeadline", RunRegionDeadline, ThreadRegionsData());
   SetRaw(isolate, context, raw, "rearmDeadline", RearmDeadline);
+  SetRaw(isolate, context, raw, "setStuckGuard", SetStuckGuardFn);
   SetRaw(isolate, context, raw, "currentRegion", CurrentRegionSeq);
   SetRaw(isolate, context, raw, "lastRegionSeq", LastRegionSeq);
   SetConstants(isolate, context, raw);

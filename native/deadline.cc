@@ -1,6 +1,12 @@
 #include "deadline.h"
 
+#include <fcntl.h>
 #include <sys/prctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
 
 #include <chrono>
 #include <condition_variable>
@@ -37,10 +43,71 @@ Watchdog& Dog() {
 // Under the registry mutex: the slot's deadline for region `seq` passed and
 // is still armed → queue the timeout for that region. The entry is found in
 // `live`, so it cannot be freed meanwhile (DESIGN.md, lifetime rule 2).
-void Fire(const std::vector<std::pair<int64_t, uint64_t>>& expired, const std::vector<int64_t>& retries) {
+// Whether region `seq` of `e` is still running. Mutex held.
+bool RegionActiveLocked(Entry* e, uint64_t seq) {
+  const uint32_t depth = e->region_depth.load();
+  for (uint32_t i = 0; i < std::min(depth, kTrackedRegions); i++)
+    if (e->region_seqs[i].load() == seq) return true;
+  for (uint64_t deep : e->deep_seqs)
+    if (deep == seq) return true;
+  return false;
+}
+
+std::string ReadSmallFile(const char* path) {
+  char buf[256];
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::string();
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0) return std::string();
+  std::string out(buf, static_cast<size_t>(n));
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\0')) out.pop_back();
+  return out;
+}
+
+// Mutex held, the labelled region of `e` still running past its grace: say
+// which and where, and end the process. Nothing here can wait on the stuck
+// thread. (No JS: this is the watchdog thread.)
+[[noreturn]] void EscalateLocked(Entry* e) {
+  std::string where;
+  if (e->deferred_since_ns.load() != 0 && e->queued_requests.load() != 0) {
+    where = "its timeout waits for Node's code to return (an exception there would be handled by Node; a termination "
+            "would skip that): " + e->deferred_where + ": " + e->deferred_why;
+  } else {
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/task/%d/wchan", e->os_tid);
+    const std::string wchan = ReadSmallFile(path);
+    where = "it never got back to JavaScript: it is blocked in native code or a system call" +
+            (wchan.empty() || wchan == "0" ? std::string() : " (kernel wait: " + wchan + ")");
+  }
+  char head[160];
+  snprintf(head, sizeof(head), "ran past its %.0f ms timeout and could not be stopped within %.0f ms more",
+           e->stuck_timeout_ms, static_cast<double>(e->stuck_grace_ns.load()) / 1e6);
+  const std::string msg = "\nthread-kill: " + e->stuck_label + " " + head + ": " + where +
+                          ".\nthread-kill: ending the run (exit code " + std::to_string(e->stuck_exit_code) +
+                          "); everything reported above stands. kill() or a timeout in your code can end such a "
+                          "thread; see the README, \"What a delivery waits for\".\n";
+  for (size_t done = 0; done < msg.size();) {
+    const ssize_t n = write(2, msg.data() + done, msg.size() - done);
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  _exit(e->stuck_exit_code);
+}
+
+void Fire(const std::vector<std::pair<int64_t, uint64_t>>& expired, const std::vector<int64_t>& retries,
+          const std::vector<int64_t>& escalations) {
   Registry& reg = Registry::Get();
   RegistryLock lock;
   const int64_t now = MonotonicNs();
+  for (const int64_t tid : escalations) {
+    Entry* e = reg.FindLocked(tid);
+    if (e == nullptr || e->env == nullptr) continue;
+    int64_t at = e->deadline.escalate_ns.load();
+    if (at > now || !e->deadline.escalate_ns.compare_exchange_strong(at, kNoDeadline)) continue;
+    const uint64_t seq = e->deadline.escalate_seq.load();
+    if (e->stuck_grace_ns.load() > 0 && e->stuck_seq == seq && RegionActiveLocked(e, seq)) EscalateLocked(e);
+  }
   for (const int64_t tid : retries) {
     Entry* e = reg.FindLocked(tid);
     if (e == nullptr || e->env == nullptr) continue;
@@ -56,6 +123,11 @@ void Fire(const std::vector<std::pair<int64_t, uint64_t>>& expired, const std::v
     // Disarm it (unless the owner just changed it): it fires once.
     if (!e->deadline.deadline_ns.compare_exchange_strong(d, kNoDeadline)) continue;
     QueueTimeoutLocked(e, seq);
+    const int64_t grace = e->stuck_grace_ns.load();
+    if (grace > 0 && e->stuck_seq == seq) {
+      e->deadline.escalate_seq.store(seq);
+      e->deadline.escalate_ns.store(now + grace);
+    }
   }
 }
 
@@ -71,7 +143,15 @@ void Run() {
     int64_t next = kNoDeadline;
     std::vector<std::pair<int64_t, uint64_t>> expired;
     std::vector<int64_t> retries;
+    std::vector<int64_t> escalations;
     for (DeadlineSlot* s : w.slots) {
+      const int64_t x = s->escalate_ns.load();
+      if (x != kNoDeadline) {
+        if (x <= now)
+          escalations.push_back(s->thread_id);
+        else if (x < next)
+          next = x;
+      }
       const int64_t r = s->retry_ns.load();
       if (r != kNoDeadline) {
         if (r <= now)
@@ -91,9 +171,9 @@ void Run() {
       else if (d1 < next)
         next = d1;
     }
-    if (!expired.empty() || !retries.empty()) {
+    if (!expired.empty() || !retries.empty() || !escalations.empty()) {
       lock.unlock();
-      Fire(expired, retries);
+      Fire(expired, retries, escalations);
       lock.lock();
       continue;
     }
@@ -103,7 +183,7 @@ void Run() {
     // not kick (it saw 0): look once more.
     bool missed = false;
     for (DeadlineSlot* s : w.slots)
-      missed = missed || s->deadline_ns.load() < next || s->retry_ns.load() < next;
+      missed = missed || s->deadline_ns.load() < next || s->retry_ns.load() < next || s->escalate_ns.load() < next;
     if (missed) continue;
     auto kicked = [&] { return w.kicked; };
     if (next == kNoDeadline) {
@@ -173,6 +253,19 @@ void RestoreDeadline(Entry* e, int64_t deadline_ns, uint64_t seq) {
     return;
   }
   Publish(e, deadline_ns, seq);
+}
+
+void SetStuckGuard(Entry* e, int64_t grace_ns, int32_t exit_code) {
+  RegistryLock lock;
+  e->stuck_exit_code = exit_code;
+  e->stuck_grace_ns.store(grace_ns > 0 ? grace_ns : 0);
+}
+
+void LabelRegion(Entry* e, uint64_t seq, std::string label, double timeout_ms) {
+  RegistryLock lock;
+  e->stuck_seq = seq;
+  e->stuck_timeout_ms = timeout_ms;
+  e->stuck_label = std::move(label);
 }
 
 void UnlistDeadline(Entry* e) {

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 
 namespace tk {
 
@@ -28,6 +29,11 @@ struct DeadlineSlot {
   // that waits for Node's module loader (region.cc, DeferFired). Written by
   // the owner, taken (exchanged back to kNoDeadline) by the watchdog.
   std::atomic<int64_t> retry_ns{kNoDeadline};
+  // When to check that a labelled region whose deadline fired has ended
+  // (kNoDeadline: none), and which: see SetStuckGuard. Written and taken by
+  // the watchdog only.
+  std::atomic<int64_t> escalate_ns{kNoDeadline};
+  std::atomic<uint64_t> escalate_seq{0};
   int64_t thread_id = -1;
   bool listed = false;  // owner only: registered with the watchdog
 };
@@ -44,5 +50,15 @@ void RestoreDeadline(Entry* e, int64_t deadline_ns, uint64_t seq);
 void RetryInterruptAt(Entry* e, int64_t at_ns);
 // Owner thread, from the environment cleanup hook, before the entry is freed.
 void UnlistDeadline(Entry* e);
+
+// The stuck guard of the test-runner plugins: a run never hangs silently.
+// Owner thread: regions of this thread entered with a label (a test's name)
+// whose deadline fired and that are still running `grace_ns` later end the
+// process — the label, the timeout and where the thread is stuck written to
+// stderr, exit code `exit_code` — from the watchdog thread (the stuck thread
+// cannot). 0 turns it off.
+void SetStuckGuard(Entry* e, int64_t grace_ns, int32_t exit_code);
+// Owner thread: region `seq` (a deadline region of `timeout_ms`) runs `label`.
+void LabelRegion(Entry* e, uint64_t seq, std::string label, double timeout_ms);
 
 }  // namespace tk

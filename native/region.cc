@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "compat.h"
+#include "landing.h"
 #include "stack.h"
 
 namespace tk {
@@ -64,14 +65,8 @@ struct RegionStack {
   bool region_frame_learned = false;
   int region_script_id = -1;
   v8::Global<v8::String> region_function_name;
-  // Script id → what kind of script it is (see ScriptKindOf), for each
-  // script seen in an interrupted region's frames.
-  std::unordered_map<int, uint8_t> script_kinds;
-  // Node's script sources (by id) and where each of their lines starts, read
-  // once a Node frame at a possible function entry is seen (see AtFunctionEntry);
-  // and what each position was found to be.
-  std::unordered_map<int, std::pair<std::u16string, std::vector<uint32_t>>> node_sources;
-  std::unordered_map<uint64_t, bool> entry_positions;
+  // What the landing rule has learned of the scripts it judged (landing.h).
+  LandingCache* landing = nullptr;
   // The last rearmDeadline(): a timeout of that region reports this budget.
   uint64_t rearmed_seq = 0;
   double rearmed_ms = 0;
@@ -92,7 +87,10 @@ struct RegionStack {
 thread_local RegionStack* tl_regions = nullptr;
 
 RegionStack& Regions() {
-  if (tl_regions == nullptr) tl_regions = new RegionStack();
+  if (tl_regions == nullptr) {
+    tl_regions = new RegionStack();
+    tl_regions->landing = NewLandingCache();
+  }
   return *tl_regions;
 }
 
@@ -183,206 +181,36 @@ int RegionFrameIndex(v8::Isolate* isolate, RegionStack& rs,
 }
 
 // The stack at the moment of stopping a region `boundary` region frames down
-// from the top: every frame of that region (up to kMaxCapturedFrames) and
-// about kShortTrace below. Frame walking costs per frame, and this runs on
-// every interrupt: try a short capture first. `*cut` is set to the number of
-// frames that belong to the region.
+// from the top: every frame of that region, however deep (the landing rule
+// judges them all), and about kShortTrace below. Frame walking costs per
+// frame, and this runs on every interrupt: try a short capture first.
+// `*cut` is set to the number of frames that belong to the region,
+// `*complete` to whether the capture reached the region's boundary (or the
+// bottom of the stack).
+constexpr int kWholeStack = 1 << 20;
 v8::Local<v8::StackTrace> CaptureForRegion(v8::Isolate* isolate, RegionStack& rs,
-                                           uint32_t boundary, int* cut) {
+                                           uint32_t boundary, int* cut, bool* complete) {
   v8::Local<v8::StackTrace> trace = CurrentTrace(isolate, kShortTrace);
   *cut = RegionFrameIndex(isolate, rs, trace, boundary);
   if (*cut >= trace->GetFrameCount() && trace->GetFrameCount() == kShortTrace) {
-    trace = CurrentTrace(isolate, kMaxCapturedFrames);
+    trace = CurrentTrace(isolate, kWholeStack);
     *cut = RegionFrameIndex(isolate, rs, trace, boundary);
   }
+  *complete = *cut < trace->GetFrameCount() || trace->GetFrameCount() < kWholeStack;
   return trace;
 }
 
-// How long a delivery waits for Node's own code at most, when that code is
-// not guarding an async context (see MustWait): a built-in's top level never
-// takes that long, nor does one call of an API whose JavaScript is Node's;
-// only a long computation in it (util.inspect() of a huge value) does. How
-// often it looks again: every 100 µs, every 10 ms once it has looked 2,000
-// times (a region hung inside an async context waits for good). (Looking
-// again right after each look, with the watchdog spinning, was tried: in a
-// loop over console.log it found the region's own code later, not sooner,
-// on a busy machine.)
-constexpr int64_t kNodeWaitMaxNs = 250'000'000;
-constexpr uint32_t kNodeWaitMinLooks = 2000;
-constexpr int64_t kNodeRetryNs = 100'000;
-constexpr int64_t kNodeRetryLateNs = 10'000'000;
-
-// What a frame's script is, for MustWait.
-enum ScriptKind : uint8_t {
-  kNoScript,          // V8's builtins (Array.prototype.join, …): they stand for their caller
-  kUserScript,
-  kNodeScript,        // Node's own JavaScript (a `node:` script)
-  kNodeModuleLoader,  // node:internal/bootstrap/realm: Node loading one of its own modules
-  kNodeAsyncContext,  // async_hooks, AsyncLocalStorage, diagnostics_channel
-  kNodeStateless,     // Node's JavaScript that keeps no state across calls (see kStatelessScripts)
-  kNodeNeverCut,      // node:zlib: a cut can abort the process later (see MustWait)
-};
-
-// Node's modules whose synchronous APIs keep nothing across calls that a
-// termination in the middle could leave half-updated: they validate their
-// arguments, call into C++ (where a sync API spends its time: pbkdf2Sync,
-// a hash's update) and wrap the result. A delivery that finds only these
-// above the region's code lands at once; waiting would wait for good in a
-// loop over such calls (each look finds the thread just back from C++, in
-// the wrapper: a 50 ms deadline around pbkdf2Sync calls of 10 ms fired after
-// 13 s). Not here: streams, console, timers, the event machinery, errors
-// (they lower Error.stackTraceLimit for a moment), crypto's random pool,
-// fs (a cut readFileSync leaves its descriptor open) and zlib (never cut at
-// all: see MustWait) — a call into those is still cut at its entry (see
-// NodeCallNotStarted), before it did anything.
-constexpr const char* kStatelessScripts[] = {
-    "node:buffer", "node:internal/buffer", "node:crypto", "node:path", "node:url",
-    "node:internal/url", "node:querystring", "node:internal/querystring", "node:string_decoder",
-    "node:os", "node:internal/validators",
-};
-constexpr const char* kStatelessPrefix = "node:internal/crypto/";
-constexpr const char* kStatefulInPrefix = "node:internal/crypto/random";
-
-bool StartsWith(const char* s, const char* prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
-
-bool IsStatelessScript(const char* n) {
-  for (const char* s : kStatelessScripts)
-    if (strcmp(n, s) == 0) return true;
-  return StartsWith(n, kStatelessPrefix) && !StartsWith(n, kStatefulInPrefix);
-}
-
-// Each script id is classified once, by name.
-ScriptKind ScriptKindOf(v8::Isolate* isolate, RegionStack& rs, v8::Local<v8::StackFrame> f) {
-  const int id = f->GetScriptId();
-  auto known = rs.script_kinds.find(id);
-  if (known != rs.script_kinds.end()) return static_cast<ScriptKind>(known->second);
-  ScriptKind kind = kNoScript;
-  // (Node 22+'s built-ins come from its startup snapshot: their scripts have
-  // no name, only a source URL, "node:net".)
-  v8::Local<v8::String> name = f->GetScriptNameOrSourceURL();
-  if (!name.IsEmpty() && name->Length() > 0) {
-    v8::String::Utf8Value utf8(isolate, name);
-    const char* n = *utf8 != nullptr ? *utf8 : "";
-    if (!StartsWith(n, "node:"))
-      kind = kUserScript;
-    else if (strcmp(n, "node:internal/bootstrap/realm") == 0)
-      kind = kNodeModuleLoader;
-    else if (StartsWith(n, "node:async_hooks") || StartsWith(n, "node:diagnostics_channel") ||
-             StartsWith(n, "node:internal/async_"))
-      kind = kNodeAsyncContext;
-    else if (IsStatelessScript(n))
-      kind = kNodeStateless;
-    else if (strcmp(n, "node:zlib") == 0)
-      kind = kNodeNeverCut;
-    else
-      kind = kNodeScript;
-  }
-  rs.script_kinds.emplace(id, kind);
-  return kind;
-}
-
-bool IsIdentChar(char16_t c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$' || c > 0x7f;
-}
-
-// Whether `t[p]` starts a function's parameters, as V8 reports the position
-// of a frame stopped at the function's entry (its source position is the
-// function's start: the "(" of its parameters, or an arrow function's one
-// parameter): "(...)" followed by "{" or "=>", or "name =>". A loop's
-// back-edge reports its statement (for, while, …), a call site its call:
-// neither has that shape.
-bool StartsFunction(const std::u16string& t, size_t p) {
-  const size_t n = t.size();
-  if (p >= n) return false;
-  auto skip_ws = [&](size_t i) {
-    while (i < n && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r')) i++;
-    return i;
-  };
-  size_t i = p;
-  if (t[p] == '(') {
-    // Not a statement's parenthesis ("while (", "if (", …).
-    size_t j = p;
-    while (j > 0 && (t[j - 1] == ' ' || t[j - 1] == '\t')) j--;
-    size_t k = j;
-    while (k > 0 && IsIdentChar(t[k - 1])) k--;
-    const std::u16string word = t.substr(k, j - k);
-    for (const char16_t* kw : {u"if", u"for", u"while", u"switch", u"catch", u"with"})
-      if (word == kw) return false;
-    int depth = 0;
-    const size_t end = std::min(n, p + 4096);
-    for (; i < end; i++) {
-      const char16_t c = t[i];
-      if (c == '"' || c == '\'' || c == '`') {
-        for (i++; i < end && t[i] != c; i++)
-          if (t[i] == '\\') i++;
-      } else if (c == '(') {
-        depth++;
-      } else if (c == ')' && --depth == 0) {
-        i++;
-        break;
-      }
-    }
-    if (depth != 0) return false;
-  } else if (IsIdentChar(t[p])) {
-    while (i < n && IsIdentChar(t[i])) i++;
-  } else {
-    return false;
-  }
-  i = skip_ws(i);
-  return i < n && (t[i] == '{' || (t[i] == '=' && i + 1 < n && t[i + 1] == '>'));
-}
-
-// Whether frame `f` of a Node script stands at its function's entry, not
-// having run a statement yet (each position is looked at once).
-bool AtFunctionEntry(v8::Isolate* isolate, RegionStack& rs, v8::Local<v8::StackFrame> f) {
-  const int id = f->GetScriptId();
-  const int line = f->GetLineNumber();
-  const int col = f->GetColumn();
-  if (line < 1 || col < 1 || line >= (1 << 21) || col >= (1 << 21)) return false;
-  const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(id)) << 42) |
-                       (static_cast<uint64_t>(line) << 21) | static_cast<uint64_t>(col);
-  auto known = rs.entry_positions.find(key);
-  if (known != rs.entry_positions.end()) return known->second;
-  auto src = rs.node_sources.find(id);
-  if (src == rs.node_sources.end()) {
-    v8::Local<v8::String> text = f->GetScriptSource();
-    std::u16string t;
-    if (!text.IsEmpty()) {
-      t.resize(static_cast<size_t>(text->Length()));
-      WriteUtf16(isolate, text, reinterpret_cast<uint16_t*>(t.data()));
-    }
-    std::vector<uint32_t> starts{0};
-    for (size_t i = 0; i < t.size(); i++)
-      if (t[i] == '\n') starts.push_back(static_cast<uint32_t>(i + 1));
-    src = rs.node_sources.emplace(id, std::make_pair(std::move(t), std::move(starts))).first;
-  }
-  const auto& [t, starts] = src->second;
-  const bool entry = static_cast<size_t>(line) <= starts.size() &&
-                     StartsFunction(t, starts[static_cast<size_t>(line) - 1] + static_cast<size_t>(col) - 1);
-  rs.entry_positions.emplace(key, entry);
-  return entry;
-}
-
-// Whether the top of `trace` is a call into Node's code that has not begun:
-// a frame of Node's at its function's entry, called by the region's own code
-// (V8 checks for interrupts at every function's entry). Cut there, Node's
-// code has done nothing to be left half-done — and in a loop over
-// console.log, most looks that find the region's own code find it so.
-bool NodeCallNotStarted(v8::Isolate* isolate, RegionStack& rs, v8::Local<v8::StackTrace> trace) {
-  const int n = trace.IsEmpty() ? 0 : trace->GetFrameCount();
-  int top = -1;
-  for (int i = 0; i < n; i++) {
-    const ScriptKind kind = ScriptKindOf(isolate, rs, trace->GetFrame(isolate, i));
-    if (kind == kNoScript) continue;
-    if (top < 0) {
-      if (kind != kNodeScript || !AtFunctionEntry(isolate, rs, trace->GetFrame(isolate, i))) return false;
-      top = i;
-      continue;
-    }
-    return kind == kUserScript;
-  }
-  return false;
-}
+// How often a waiting delivery looks again: every 20 µs for its first 500
+// looks, every 100 µs up to 2,000 (most waits for Node's code end sooner:
+// in a loop over console.log a look finds a landing point about one time in
+// 15), then every millisecond — a delivery waits without a time bound (see landing.h), and a
+// look costs a short stack capture, so a thread stuck for good in Node's
+// code pays about 1% for it.
+constexpr uint32_t kQuickLooks = 500;
+constexpr uint32_t kFastLooks = 2000;
+constexpr int64_t kRetryQuickNs = 20'000;
+constexpr int64_t kRetryNs = 100'000;
+constexpr int64_t kRetryLateNs = 1'000'000;
 
 // Whether Node is stopping this thread's environment (Environment::
 // ExitEnv: worker.terminate(), process.exit() in a worker, the parent's
@@ -419,61 +247,6 @@ void LandTermination(v8::Isolate* isolate, RegionStack& rs) {
   (void)landed;  // empty: the termination is now in effect
 }
 
-enum class Wait { kNo, kBounded, kUnbounded };
-
-// Whether a delivery to the region whose frames are the top `cut` of
-// `trace` must wait: a termination cuts Node's own JavaScript short where
-// it stands, skipping its `finally` blocks, and Node's bookkeeping stays
-// broken for the rest of the thread. Measured:
-// - the interrupt arrived inside a call into Node (the frames with a script
-//   on top are `node:` ones, not only stateless ones: console.log, a
-//   stream's write, …): regions
-//   looping over console.log, stopped by their deadlines, left stdout (a
-//   pipe or a file) silent for good;
-// - Node was loading one of its own modules for the region (its loader,
-//   compileForInternalLoader, among the region's frames; a built-in's top
-//   level may call back into user code): the built-in stayed half-loaded
-//   (the loader had marked it loading), so a deadline during
-//   require('node:http') made the next console.log to a pipe throw
-//   "net.Socket is not a constructor" (a load never hangs, and a busy
-//   machine can make it slow: no bound);
-// - Node was running the region's code inside an async context
-//   (AsyncResource.runInAsyncScope, AsyncLocalStorage.run,
-//   diagnostics_channel): the next callback aborted the process ("async hook
-//   stack has become corrupted"), or the store stayed set for good. Nothing
-//   can repair these, so such a delivery waits until that code returns.
-// Read from the capture every interrupt makes anyway: map lookups.
-Wait MustWait(v8::Isolate* isolate, RegionStack& rs, v8::Local<v8::StackTrace> trace, int cut) {
-  const int n = trace.IsEmpty() ? 0 : trace->GetFrameCount();
-  Wait wait = Wait::kNo;
-  bool in_node = true;  // still in the run of Node's frames on top (or none yet)
-  bool user_seen = false;
-  bool skip_top = NodeCallNotStarted(isolate, rs, trace);  // (it stands for its caller)
-  for (int i = 0; i < n && (i < cut || !user_seen); i++) {
-    const ScriptKind kind = ScriptKindOf(isolate, rs, trace->GetFrame(isolate, i));
-    if (kind == kNoScript) continue;
-    if (skip_top) {
-      skip_top = false;
-      continue;
-    }
-    if (kind == kUserScript) {
-      user_seen = true;
-      in_node = false;
-    } else if (in_node && kind == kNodeNeverCut) {
-      // zlib's handle cut between its creation and its init(): Node asserts
-      // when it is collected ("close before init"), aborting the process.
-      // Its sync calls always return: wait for that, without a bound.
-      return Wait::kUnbounded;
-    } else if (in_node && kind != kNodeStateless) {
-      // Node's code on top (above the region's own), not only stateless calls.
-      wait = Wait::kBounded;
-    }
-    if (i >= cut) break;
-    if (kind == kNodeAsyncContext || kind == kNodeModuleLoader) return Wait::kUnbounded;
-  }
-  return wait;
-}
-
 // First region entry on a thread: the caller of runRegion is the region
 // function itself; remember how its frame looks (see RegionStack).
 void LearnRegionFrame(v8::Isolate* isolate, RegionStack& rs) {
@@ -488,46 +261,49 @@ void LearnRegionFrame(v8::Isolate* isolate, RegionStack& rs) {
   rs.region_function_name.Reset(isolate, fn);
 }
 
-// Whether the delivery OnInterrupt just chose (rs.fired and what merged
-// into it) has been waiting for Node's own code for less than
-// kNodeWaitMaxNs (and starts its clock if it had not waited yet).
-bool MayWaitLonger(RegionStack& rs) {
-  const int64_t now = MonotonicNs();
-  int64_t& since = rs.fired.node_wait_since_ns;
-  uint32_t& looks = rs.fired.node_waits;
-  for (const InterruptRequest& m : rs.merged) {
-    if (m.node_wait_since_ns != 0 && (since == 0 || m.node_wait_since_ns < since)) since = m.node_wait_since_ns;
-    looks = std::max(looks, m.node_waits);
-  }
-  if (since == 0) since = now;
-  // Both bounds: time, and how many times it looked (a busy machine wakes
-  // the watchdog late, and a thread inside Node's code 90% of the time would
-  // otherwise be caught there after a few looks).
-  return ++looks <= kNodeWaitMinLooks || now - since < kNodeWaitMaxNs;
-}
-
 // Puts the chosen delivery (rs.fired and what merged into it) back into the
-// thread's queue, untouched, and has the watchdog arm the interrupt again
-// shortly: it lands once Node's code has returned (or at the region's
-// boundary, like any request still queued when a region exits).
-void DeferFired(Entry* e, RegionStack& rs) {
-  const int64_t since = rs.fired.node_wait_since_ns;
-  const uint32_t looks = rs.fired.node_waits;
+// thread's queue, untouched, says where it waits (threads(), diagnose(),
+// untilDelivered), and has the watchdog arm the interrupt again shortly: it
+// lands at a look that finds the rule met, or at the region's boundary, like
+// any request still queued when a region exits. No time bound (landing.h).
+void DeferFired(Entry* e, RegionStack& rs, LandingVerdict&& verdict) {
+  int64_t since = rs.fired.deferred_since_ns;
+  uint32_t looks = rs.fired.deferred_looks;
+  for (const InterruptRequest& m : rs.merged) {
+    if (m.deferred_since_ns != 0 && (since == 0 || m.deferred_since_ns < since)) since = m.deferred_since_ns;
+    looks = std::max(looks, m.deferred_looks);
+  }
+  if (since == 0) since = MonotonicNs();
+  looks++;
   {
     RegistryLock lock(RegistryLock::kBlock, e->isolate);
+    rs.fired.deferred_since_ns = since;
+    rs.fired.deferred_looks = looks;
     e->requests.push_back(std::move(rs.fired));
     for (InterruptRequest& m : rs.merged) {
-      m.node_wait_since_ns = since;
-      m.node_waits = looks;
+      m.deferred_since_ns = since;
+      m.deferred_looks = looks;
       e->requests.push_back(std::move(m));
     }
     e->queued_requests.fetch_add(static_cast<uint32_t>(1 + rs.merged.size()));
+    e->deferred_since_ns.store(since, std::memory_order_relaxed);
+    e->deferred_where = std::move(verdict.where);
+    e->deferred_why = verdict.why;
   }
   rs.fired = InterruptRequest();
   rs.merged.clear();
   rs.fired_seq = 0;
   rs.fired_cut = 0;
-  RetryInterruptAt(e, MonotonicNs() + (looks > kNodeWaitMinLooks ? kNodeRetryLateNs : kNodeRetryNs));
+  RetryInterruptAt(e, MonotonicNs() + (looks > kFastLooks ? kRetryLateNs : looks > kQuickLooks ? kRetryNs : kRetryQuickNs));
+}
+
+// A delivery stopped waiting (it fired, or its region ended): it is no
+// longer shown as deferred.
+void ClearDeferral(Entry* e) {
+  if (e->deferred_since_ns.load(std::memory_order_relaxed) == 0) return;
+  RegistryLock lock(RegistryLock::kBlock, e->isolate);
+  e->deferred_since_ns.store(0, std::memory_order_relaxed);
+  e->deferred_where.clear();
 }
 
 // Runs on the target thread, from V8's interrupt check while JS runs. It
@@ -604,34 +380,24 @@ void OnInterrupt(void*) {
     // Only V8's frame records: turning them into strings waits until after
     // the region has thrown, and most of it until someone reads err.stack.
     v8::HandleScope scope(isolate);
-    // Never inside Node's own JavaScript (see MustWait): the delivery
-    // waits, unless it has waited too long where that is safe. When it
-    // looks again, a frame of Node's that keeps state, on top, decides it
-    // without the full capture (unless it is a call into Node that has not
-    // begun).
-    int longer_known = -1;  // MayWaitLonger's answer, once asked (it counts the looks)
-    bool wait = false;
-    if (may_wait && rs.fired.node_waits > 0) {  // (a look again: the first one needs the capture anyway)
-      v8::Local<v8::StackTrace> top = CurrentTrace(isolate, 4);
-      if (!top.IsEmpty() && top->GetFrameCount() > 0 &&
-          ScriptKindOf(isolate, rs, top->GetFrame(isolate, 0)) == kNodeScript &&
-          !NodeCallNotStarted(isolate, rs, top)) {
-        longer_known = MayWaitLonger(rs) ? 1 : 0;
-        wait = longer_known == 1;
-      }
-    }
+    // Only where an exception thrown by the user's code would leave Node as
+    // the termination will (the landing rule, landing.h): else the delivery
+    // waits, without a time bound, and says where.
+    // A look that finds Node's code running on top (most looks that wait)
+    // needs one frame, not the whole stack.
+    LandingVerdict verdict;
     v8::Local<v8::StackTrace> trace;
-    if (!wait) {
-      trace = CaptureForRegion(isolate, rs, boundary, &rs.fired_cut);
-      const Wait must = may_wait ? MustWait(isolate, rs, trace, rs.fired_cut) : Wait::kNo;
-      const bool longer = must != Wait::kNo && (longer_known >= 0 ? longer_known == 1 : MayWaitLonger(rs));
-      wait = must == Wait::kUnbounded || (must == Wait::kBounded && longer);
+    if (!(may_wait && TopForbidsLanding(isolate, *rs.landing, CurrentTrace(isolate, 1), &verdict))) {
+      bool complete = true;
+      trace = CaptureForRegion(isolate, rs, boundary, &rs.fired_cut, &complete);
+      if (may_wait) verdict = JudgeLanding(isolate, *rs.landing, trace, rs.fired_cut, complete);
     }
-    if (wait) {
-      DeferFired(e, rs);
+    if (!verdict.land) {
+      DeferFired(e, rs, std::move(verdict));
       changed = false;
     } else {
       rs.fired_trace.Reset(isolate, trace);
+      ClearDeferral(e);
     }
   }
   if (changed || refire) isolate->TerminateExecution();
@@ -828,6 +594,7 @@ void ResetThreadRegions() {
 
   tl_regions->factory.Reset();
   tl_regions->noop.Reset();
+  FreeLandingCache(tl_regions->landing);
   delete tl_regions;
   tl_regions = nullptr;
 }
@@ -895,6 +662,7 @@ namespace {
       e->queued_requests.load(std::memory_order_acquire) != 0) {
     InterruptRequest queued;
     if (TakeQueuedRequestFor(e, seq, &queued)) {
+      ClearDeferral(e);
       if (rs.fired_seq == 0) {
         rs.fired_seq = seq;
         rs.fired = std::move(queued);
@@ -910,6 +678,7 @@ namespace {
 
   if (rs.fired_seq == seq) {
     rs.fired_seq = 0;
+    ClearDeferral(e);
     v8::Local<v8::StackTrace> trace;
     if (!rs.fired_trace.IsEmpty()) trace = rs.fired_trace.Get(isolate);
     rs.fired_trace.Reset();
@@ -947,6 +716,13 @@ namespace {
     return;
   }
   if (!value.IsEmpty()) info.GetReturnValue().Set(value);
+}
+
+[[gnu::noinline]] void LabelRegionFrom(v8::Isolate* isolate, Entry* e, uint64_t seq, v8::Local<v8::String> label,
+                                       double timeout_ms) {
+  v8::String::Utf8Value utf8(isolate, label);
+  LabelRegion(e, seq, *utf8 != nullptr ? std::string(*utf8, static_cast<size_t>(utf8.length())) : std::string(),
+              timeout_ms);
 }
 
 }  // namespace
@@ -1042,6 +818,11 @@ inline void RunRegionImpl(const v8::FunctionCallbackInfo<v8::Value>& info) {
   bool terminated = false;
   {
     RegionScope<kDeadline> region(e, seq, depth, timeout_ms);
+    if constexpr (kDeadline) {
+      // A test-runner plugin's region: its label names it if it gets stuck.
+      if (info.Length() > 3 && info[3]->IsString() && e->stuck_grace_ns.load(std::memory_order_relaxed) > 0)
+        LabelRegionFrom(isolate, e, seq, info[3].As<v8::String>(), timeout_ms);
+    }
     v8::TryCatch try_catch(isolate);
     // A call that returned a value threw nothing: only ask the TryCatch
     // (two calls into V8) when it did not.
@@ -1079,6 +860,14 @@ void RunRegion(const v8::FunctionCallbackInfo<v8::Value>& info) { RunRegionImpl<
 
 void RunRegionDeadline(const v8::FunctionCallbackInfo<v8::Value>& info) { RunRegionImpl<true>(info); }
 
+void SetStuckGuardFn(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  Entry* e = Regions().entry;
+  if (e == nullptr || info.Length() < 2 || !info[0]->IsNumber() || !info[1]->IsInt32()) return;
+  const double ms = info[0].As<v8::Number>()->Value();
+  if (!(ms >= 0 && ms < 9.0e12)) return;
+  SetStuckGuard(e, static_cast<int64_t>(ms * 1e6), info[1].As<v8::Int32>()->Value());
+}
+
 void RearmDeadline(const v8::FunctionCallbackInfo<v8::Value>& info) {
   RegionStack& rs = Regions();
   Entry* e = rs.entry;
@@ -1096,6 +885,10 @@ void RearmDeadline(const v8::FunctionCallbackInfo<v8::Value>& info) {
   if (!own && slot.deadline_ns.load(std::memory_order_relaxed) != kNoDeadline) return;
   rs.rearmed_seq = seq;
   rs.rearmed_ms = ms;
+  if (e->stuck_grace_ns.load(std::memory_order_relaxed) > 0) {
+    RegistryLock lock;
+    if (e->stuck_seq == seq) e->stuck_timeout_ms = ms;  // (what the stuck guard's message says)
+  }
   if (ms == 0) {
     if (own) slot.deadline_ns.store(kNoDeadline);
   } else {
@@ -1173,6 +966,10 @@ bool CancelRegionInterrupt(int64_t target, uint64_t request_id) {
     if (it->id == request_id) {
       if (!it->pending) e->queued_requests.fetch_sub(1);
       e->requests.erase(it);
+      if (e->queued_requests.load() == 0) {
+        e->deferred_since_ns.store(0, std::memory_order_relaxed);
+        e->deferred_where.clear();
+      }
       e->has_pending_interrupt.store(
           std::any_of(e->requests.begin(), e->requests.end(),
                       [](const InterruptRequest& r) { return r.pending; }),

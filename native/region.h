@@ -52,6 +52,10 @@ void QueueTimeoutLocked(Entry* e, uint64_t seq);
 // wait in its queue (the watchdog, for deliveries that waited for Node's
 // module loader).
 void RetryQueuedInterruptsLocked(Entry* e);
+// setStuckGuard(graceMs, exitCode): this thread's labelled deadline regions
+// (runRegionDeadline's 4th argument, a test's name) end the process if still
+// running graceMs after their deadline fired (deadline.h, SetStuckGuard).
+void SetStuckGuardFn(const v8::FunctionCallbackInfo<v8::Value>& info);
 // currentRegion() -> seq of the innermost active region, or 0.
 void CurrentRegionSeq(const v8::FunctionCallbackInfo<v8::Value>& info);
 // lastRegionSeq() -> the last sequence number a region of this thread got

@@ -81,10 +81,10 @@ struct InterruptRequest {
   bool kill = false;
   // Queued by the deadline watchdog: the addressed region's own deadline passed.
   bool timeout = false;
-  // When its delivery first waited for Node's own code to return (0: never);
-  // see region.cc, MayWaitLonger.
-  int64_t node_wait_since_ns = 0;
-  uint32_t node_waits = 0;  // how many times its delivery looked and waited
+  // When its delivery first had to wait (the landing rule, landing.h; 0:
+  // never), and how many times it looked and waited.
+  int64_t deferred_since_ns = 0;
+  uint32_t deferred_looks = 0;
   std::string reason;       // v8.serialize()d reason, may be empty
 };
 
@@ -141,6 +141,19 @@ struct Entry {
   // checks it on exit so a request that arrived while it sat in native code
   // is delivered at its boundary instead of being lost.
   std::atomic<uint32_t> queued_requests{0};
+  // A delivery that waits (the landing rule): since when (monotonic ns; 0 =
+  // none), and where: the frame of Node's it waits for, and why. Written by
+  // the owner under the mutex; shown only while requests are queued.
+  std::atomic<int64_t> deferred_since_ns{0};
+  std::string deferred_where;
+  const char* deferred_why = "";
+  // The stuck guard (deadline.h, SetStuckGuard): set by the owner; the label
+  // of its last labelled region, guarded by the mutex.
+  std::atomic<int64_t> stuck_grace_ns{0};
+  int32_t stuck_exit_code = 1;
+  uint64_t stuck_seq = 0;
+  double stuck_timeout_ms = 0;
+  std::string stuck_label;
 
   // Guarded by the mutex (written by the owner only, under the mutex; the
   // owner may read without it). Sequence numbers of active regions past

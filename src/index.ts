@@ -15,7 +15,7 @@ export const currentRegion = interruptModule.currentRegion;
 export const kill = killModule.kill;
 export const threads = targetsModule.threads;
 export const threadInfo = targetsModule.threadInfo;
-export type { ThreadInfo, ThreadState, RegionHandle, Target } from './registry/targets';
+export type { ThreadInfo, ThreadState, RegionHandle, Target, DeferredDelivery } from './registry/targets';
 export type { KillOptions, KillReport, KillOutcome, PhaseReport, PhaseName, PhaseResult, OnUnkillable } from './kill/kill';
 export type { InterruptibleOptions, InterruptOptions, InterruptDelivery } from './region/interrupt';
 export { KillableWorker } from './killable-worker';

@@ -17,14 +17,15 @@
 import './index';
 import * as path from 'path';
 import { InvalidArgTypeError, RegionTimeoutError } from './shared/errors';
-import { native } from './shared/native';
 import { MAX_TIMEOUT_MS } from './shared/validate';
-import { watchdogFor } from './runner/watchdog';
+import { enterRegion, guardAgainstStuckTests } from './region/interrupt';
 import { compiledAs } from './runner/hide-frames';
 import { stackOf } from './runner/stack';
 
-const runRegionDeadline = native.runRegionDeadline;
-const watchdog = watchdogFor('thread-kill/jest');
+// A test whose timeout cannot land (blocked outside JavaScript, or inside
+// Node's code that a delivery waits for) never hangs the run: it fails it
+// loudly, naming the test (the region's label) and where it is stuck.
+guardAgainstStuckTests(1);
 
 type Fn = (this: unknown, ...args: unknown[]) => unknown;
 interface Block { name: string; parent?: Block }
@@ -36,14 +37,14 @@ export interface JestEnvironmentLike { global: typeof globalThis; handleTestEven
 type EnvironmentClass = abstract new (...args: any[]) => JestEnvironmentLike; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const PREFIX = Symbol('thread-kill.jest.prefix');
-const ROOT_PREFIX = new Map<string, Uint8Array>();
-/** "file › describe › " for the watchdog's report, encoded once per describe block (a block belongs to one file). */
-function prefixOf(block: (Block & { [PREFIX]?: Uint8Array }) | undefined, file: string): Uint8Array {
+const ROOT_PREFIX = new Map<string, string>();
+/** `jest test "file › describe › ` for the stuck guard's report, made once per describe block (a block belongs to one file). */
+function prefixOf(block: (Block & { [PREFIX]?: string }) | undefined, file: string): string {
   let prefix = block?.[PREFIX] ?? (block === undefined ? ROOT_PREFIX.get(file) : undefined);
   if (prefix === undefined) {
     const names: string[] = [];
     for (let b = block; b !== undefined && b.parent !== undefined; b = b.parent) names.unshift(b.name);
-    prefix = watchdog.encode(`${[file, ...names].join(' › ')} › `);
+    prefix = `${[file, ...names].join(' › ')} › `;
     if (block !== undefined) block[PREFIX] = prefix; else ROOT_PREFIX.set(file, prefix);
   }
   return prefix;
@@ -74,10 +75,9 @@ interface Current {
 }
 interface GuardDeps {
   current(): Current;
-  runRegionDeadline: typeof runRegionDeadline;
+  enterRegion: typeof enterRegion;
   isTimeout(e: unknown): e is RegionTimeoutError;
-  arm(c: Current, ms: number): number;
-  disarm(token: number): void;
+  label(c: Current): string;
   timedOut(c: Current, ms: number, stuck: RegionTimeoutError): Error;
   max: number;
 }
@@ -96,14 +96,11 @@ function guardFactory(deps: GuardDeps) {
     const fn = c.fn;
     const ms = c.t.timeout || c.state.testTimeout;
     if (!(ms > 0 && ms <= deps.max)) return args === undefined ? fn.call(self) : fn.apply(self, args);
-    const token = deps.arm(c, ms);
     try {
-      return deps.runRegionDeadline(args === undefined ? () => fn.call(self) : () => fn.apply(self, args), 0, ms);
+      return deps.enterRegion(args === undefined ? () => fn.call(self) : () => fn.apply(self, args), 0, ms, deps.label(c));
     } catch (e) {
       if (deps.isTimeout(e)) throw deps.timedOut(c, ms, e);
       throw e;
-    } finally {
-      deps.disarm(token);
     }
   }
   return {
@@ -118,10 +115,9 @@ type Marked = TestOrHook & { [ORIGINAL]?: Fn };
 
 const { guarded, guardedWithDone } = compiledAs(guardFactory, 'thread-kill/jest/build/guard.js')({
   current: () => current,
-  runRegionDeadline,
+  enterRegion,
   isTimeout: (e: unknown): e is RegionTimeoutError => e instanceof RegionTimeoutError && !e.kill,
-  arm: (c, ms) => watchdog.arm(prefixOf(c.t.parent, c.file), c.isHook ? `${c.t.type ?? 'hook'} hook` : String(c.t.name), ms),
-  disarm: (token) => watchdog.disarm(token),
+  label: (c) => `jest ${c.isHook ? 'hook' : 'test'} "${prefixOf(c.t.parent, c.file)}${c.isHook ? `${c.t.type ?? ''} hook` : String(c.t.name)}"`,
   timedOut: (c, ms, stuck) => timeoutError(c.realm, ms, c.isHook, c.fn.length > 0, stuck),
   max: MAX_TIMEOUT_MS,
 });

@@ -14,29 +14,12 @@ import './index';
 import * as path from 'path';
 import { RegionTimeoutError } from './shared/errors';
 import { native } from './shared/native';
+import { enterRegion, guardAgainstStuckTests } from './region/interrupt';
 import { MAX_TIMEOUT_MS } from './shared/validate';
-import { watchdogFor } from './runner/watchdog';
 
-const runRegionDeadline = native.runRegionDeadline;
-// A runnable stuck where its deadline cannot land (a system call, an addon's
-// C loop) is reported and its process ended, timeout + grace later: see
-// src/runner/watchdog.ts.
-const watchdog = watchdogFor('thread-kill/mocha');
-const prefixes = new WeakMap<object, Uint8Array>();
-function prefixOf(parent: { fullTitle?(): string } | undefined): Uint8Array {
-  const key = parent ?? prefixes;
-  let prefix = prefixes.get(key);
-  if (prefix === undefined) {
-    const title = typeof parent?.fullTitle === 'function' ? parent.fullTitle() : '';
-    prefixes.set(key, prefix = watchdog.encode(title === '' ? '' : `${title} `));
-  }
-  return prefix;
-}
 
 interface MochaRunnable {
   fn?: ((...args: unknown[]) => unknown) | undefined;
-  title?: string;
-  parent?: { fullTitle?(): string };
   timeout(): number;
   timeout(ms: number | string): unknown;
   _timeoutError(ms: number): Error;
@@ -59,7 +42,13 @@ const Runnable = loadRunnable();
 const proto = Runnable.prototype as MochaRunnable & { [PATCHED]?: boolean };
 
 /** The runnable whose synchronous part runs right now, and its region. */
-let active: { runnable: MochaRunnable; seq: number; token: number } | undefined;
+let active: { runnable: MochaRunnable; seq: number } | undefined;
+
+/** How the stuck guard names a runnable: its kind and full title. */
+function labelOf(runnable: MochaRunnable): string {
+  const r = runnable as MochaRunnable & { type?: string; fullTitle?: () => string };
+  return `mocha ${r.type === 'hook' ? 'hook' : 'test'} "${typeof r.fullTitle === 'function' ? r.fullTitle() : '?'}"`;
+}
 
 /** Mocha's own timeout error for `runnable`, with the stack of where the code was stuck. */
 function timeoutError(runnable: MochaRunnable, ms: number, stuck: RegionTimeoutError): Error {
@@ -97,21 +86,17 @@ function patch(run: MochaRunnable['run'], timeout: MochaRunnable['timeout']): vo
       const outer = active;
       const self = this;
       const withDone = arguments.length > 0;
-      const limit = ms > 0 && ms <= MAX_TIMEOUT_MS ? ms : 0;
-      const token = limit > 0 ? watchdog.arm(prefixOf(runnable.parent), String(runnable.title), limit) : 0;
-      let mine: typeof active;
       try {
         // Always a deadline region (with none armed for a timeout of 0), so
         // that this.timeout(ms) inside the body can arm or move it.
-        return runRegionDeadline(() => {
-          active = mine = { runnable, seq: native.currentRegion(), token };
+        return enterRegion(() => {
+          active = { runnable, seq: native.currentRegion() };
           return withDone ? original.call(self, done) : original.call(self);
-        }, 0, limit);
+        }, 0, ms > 0 && ms <= MAX_TIMEOUT_MS ? ms : 0, labelOf(runnable));
       } catch (e) {
         if (e instanceof RegionTimeoutError && !e.kill) throw timeoutError(runnable, runnable.timeout() || ms, e);
         throw e;
       } finally {
-        watchdog.disarm(mine?.token ?? token);
         active = outer;
       }
     };
@@ -126,16 +111,13 @@ function patch(run: MochaRunnable['run'], timeout: MochaRunnable['timeout']): vo
   proto.timeout = function timeoutWithDeadline(this: MochaRunnable, ms?: number | string): unknown {
     if (arguments.length === 0) return original.call(this);
     const result = original.call(this, ms);
-    if (active !== undefined && active.runnable === this) {
-      const ms = original.call(this) as number;
-      native.rearmDeadline(active.seq, ms);
-      // The watchdog's budget moves with it (from now, as the deadline's).
-      watchdog.disarm(active.token);
-      active.token = ms > 0 && ms <= MAX_TIMEOUT_MS ? watchdog.arm(prefixOf(this.parent), String(this.title), ms) : 0;
-    }
+    if (active !== undefined && active.runnable === this) native.rearmDeadline(active.seq, original.call(this) as number);
     return result;
   } as MochaRunnable['timeout'];
 }
+
+// A test whose timeout cannot land never hangs the run: it fails it loudly.
+guardAgainstStuckTests(1);
 
 /** Puts mocha's own methods back (the plugin installs itself when loaded). */
 export const uninstall: () => void = proto[PATCHED] ? () => undefined : install();

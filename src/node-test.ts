@@ -10,20 +10,11 @@
 // looping, and the run goes on. Without a `timeout` nothing changes.
 import './index';
 import * as nodeTest from 'node:test';
-import * as path from 'path';
 import { RegionTimeoutError } from './shared/errors';
-import { native } from './shared/native';
+import { enterRegion, guardAgainstStuckTests } from './region/interrupt';
 import { MAX_TIMEOUT_MS } from './shared/validate';
-import { watchdogFor } from './runner/watchdog';
 
 type Fn = (...args: unknown[]) => unknown;
-const runRegionDeadline = native.runRegionDeadline;
-// A test stuck where its deadline cannot land (a system call, an addon's C
-// loop) is reported and its process ended, timeout + grace later: see
-// src/runner/watchdog.ts. (node --test runs each file in its own process.)
-const watchdog = watchdogFor('thread-kill/node-test');
-let filePrefix: Uint8Array | undefined;
-const prefix = (): Uint8Array => (filePrefix ??= watchdog.encode(process.argv[1] ? `${path.relative(process.cwd(), process.argv[1])} › ` : ''));
 
 function timeoutOf(options: unknown): number {
   const ms = options !== null && typeof options === 'object' ? (options as { timeout?: unknown }).timeout : undefined;
@@ -38,7 +29,7 @@ function timedOut(kind: string, ms: number, stuck: RegionTimeoutError): Error {
 }
 
 /** `fn` with its synchronous part under a deadline of `ms`, keeping its arity (node:test reads it). */
-function guard(fn: Fn, ms: number, kind: string, title: string): Fn {
+function guard(fn: Fn, ms: number, kind: string): Fn {
   if (ms === 0) return fn;
   const call = (self: unknown, args: unknown[]): unknown => {
     // Subtests created with t.test() get the same treatment.
@@ -47,14 +38,11 @@ function guard(fn: Fn, ms: number, kind: string, title: string): Fn {
       const subtest = t.test.bind(t);
       t.test = (...a: unknown[]) => subtest(...wrapArgs(a, 'test'));
     }
-    const token = watchdog.arm(prefix(), title, ms);
     try {
-      return runRegionDeadline(() => fn.apply(self, args), 0, ms);
+      return enterRegion(() => fn.apply(self, args), 0, ms, `node:test ${kind} "${(t as { fullName?: string; name?: string } | undefined)?.fullName ?? (t as { name?: string } | undefined)?.name ?? '?'}"`);
     } catch (e) {
       if (e instanceof RegionTimeoutError && !e.kill) throw timedOut(kind, ms, e);
       throw e;
-    } finally {
-      watchdog.disarm(token);
     }
   };
   return fn.length >= 2
@@ -68,15 +56,17 @@ function wrapArgs(args: unknown[], kind: string): unknown[] {
   const fnAt = out.findIndex((a) => typeof a === 'function');
   if (fnAt < 0) return out;
   const options = out.slice(0, fnAt).find((a) => a !== null && typeof a === 'object');
-  const title = typeof out[0] === 'string' ? out[0] : (out[fnAt] as Fn).name || '<anonymous>';
-  out[fnAt] = guard(out[fnAt] as Fn, timeoutOf(options), kind, title);
+  out[fnAt] = guard(out[fnAt] as Fn, timeoutOf(options), kind);
   return out;
 }
 
 /** A hook: (fn, options?). */
 function wrapHook(hook: Fn, kind: string): Fn {
-  return (fn: unknown, options?: unknown) => hook(typeof fn === 'function' ? guard(fn as Fn, timeoutOf(options), kind, `${kind} ${(fn as Fn).name || ''}`.trim()) : fn, options);
+  return (fn: unknown, options?: unknown) => hook(typeof fn === 'function' ? guard(fn as Fn, timeoutOf(options), kind) : fn, options);
 }
+
+// A test whose timeout cannot land never hangs the run: it fails it loudly.
+guardAgainstStuckTests(1);
 
 const real = nodeTest as unknown as Record<string, Fn>;
 export const test = (...args: unknown[]): unknown => real.test(...wrapArgs(args, 'test'));

@@ -19,6 +19,7 @@ import {
 } from './shared/errors';
 import { interrupt, interruptible, currentRegion, refuseAsync } from './region/interrupt';
 import { func } from './shared/validate';
+import { threadInfo } from './registry/targets';
 
 const MARK = '__threadKillTask';
 
@@ -71,6 +72,11 @@ export function interruptibleTask<T, R>(handler: (task: T) => R): (envelope: Env
     const ctl = new Int32Array(block, 0, 4);
     const f64 = new Float64Array(block, 16, 2);
     let started = false;
+    // The handler returned: a cancellation that lands after this (at the
+    // region's boundary, having waited for Node's code) came too late, and
+    // the caller gets the result of the work that finished.
+    let finished = false;
+    let value: R | undefined;
     try {
       const result = interruptible(() => {
         f64[0] = currentRegion()!.regionSeq;
@@ -80,7 +86,11 @@ export function interruptibleTask<T, R>(handler: (task: T) => R): (envelope: Env
           throw new InterruptedError(undefined, -1, 'InterruptedError: cancelled before it started');
         }
         started = true;
-        return handler(envelope.task as T);
+        // (No interrupt check between the return and the stores: V8 checks at
+        // function entries and loop back-edges only.)
+        value = handler(envelope.task as T);
+        finished = true;
+        return value;
       });
       // (A cancellation from now on finds no region: it changes nothing.)
       Atomics.store(ctl, 0, DONE);
@@ -98,6 +108,10 @@ export function interruptibleTask<T, R>(handler: (task: T) => R): (envelope: Env
         ? state === CANCEL_SENT && err instanceof InterruptedError && !err.kill &&
           !(err instanceof RegionTimeoutError) && err.by === Atomics.load(ctl, 2)
         : state === CANCELLED && err instanceof InterruptedError;
+      if (ours && finished) {
+        Atomics.store(ctl, 0, DONE);
+        return synchronous(value as R);
+      }
       if (ours) {
         Atomics.store(ctl, 0, INTERRUPTED);
         throw cancelled((err as InterruptedError).interruptedStack);
@@ -163,6 +177,14 @@ interface PoolLike {
 // machine): that failure then rejects as itself.
 const NOT_STARTED_MS = 1000;
 
+// A running task whose cancellation has not landed this long after the abort
+// is ended by the pool's own abort (its worker terminated and replaced): the
+// delivery waits while the task is inside Node's code that a cut would leave
+// broken (docs/DESIGN.md, "Where a delivery may land": an AsyncLocalStorage.run()
+// around the work, a require(), …), and a runaway task there would never end.
+// Long enough for a slow but finite call into Node to return first.
+export const CANCEL_FALLBACK_MS = 500;
+
 /**
  * A Piscina.move() / Tinypool.move() task: the pool would send its value and
  * transfer what it lists; the envelope would hide that from the pool, so it
@@ -210,6 +232,8 @@ export async function runInterruptible<R = unknown>(pool: PoolLike, task: unknow
   let cancelled = false;
   let poolAbort: AbortController | undefined;
   let notStarted: ReturnType<typeof setTimeout> | undefined;
+  let stuck: ReturnType<typeof setTimeout> | undefined;
+  let stuckWhere: string | undefined;
   const cancel = (): void => {
     cancelled = true;
     reason = signal!.reason;
@@ -220,6 +244,11 @@ export async function runInterruptible<R = unknown>(pool: PoolLike, task: unknow
       }, NOT_STARTED_MS);
     } else if (before === RUNNING && Atomics.compareExchange(ctl, 0, RUNNING, CANCEL_SENT) === RUNNING) {
       const region = { threadId: Atomics.load(ctl, 1), regionSeq: f64[0] };
+      stuck = setTimeout(() => {
+        if (Atomics.load(ctl, 0) !== CANCEL_SENT) return;
+        stuckWhere = threadInfo(region.threadId)?.deferredDelivery?.where;
+        poolAbort!.abort(reason);
+      }, CANCEL_FALLBACK_MS);
       // Never throws (this is an event listener): a reason that cannot cross
       // (not cloneable, too large, a String() that throws) is only the
       // worker's; the caller's error carries the real one.
@@ -261,11 +290,16 @@ export async function runInterruptible<R = unknown>(pool: PoolLike, task: unknow
       throw interruptedErrorFrom(reason, threadId, `InterruptedError: not started ${NOT_STARTED_MS} ms after the abort: ` +
         'dropped by the pool (still queued), or its worker does not use interruptibleTask() and was terminated');
     }
+    if (cancelled && state === CANCEL_SENT && poolAbort!.signal.aborted) {
+      throw interruptedErrorFrom(reason, threadId, `InterruptedError: not stopped in place ${CANCEL_FALLBACK_MS} ms after the abort` +
+        `${stuckWhere === undefined ? '' : ` (its cancellation waited for Node's code: ${stuckWhere})`}: ended by the pool's own abort (its worker was terminated)`);
+    }
     if (state === TIMED_OUT) throw regionTimeoutErrorFrom(f64[1], Atomics.load(ctl, 1), stack);
     if (state === DONE && ctl[3] !== 0) throw messageOnlyErrorFrom(ctl[3], err) ?? err;
     throw err;
   } finally {
     clearTimeout(notStarted);
+    clearTimeout(stuck);
     // ({ once: true }: an abort already removed it, and removing costs µs on the cancel path.)
     if (!cancelled) signal?.removeEventListener('abort', cancel);
   }

@@ -70,6 +70,41 @@ describe('thread-kill/piscina', () => {
     }
   });
 
+  it("8. a runaway task inside AsyncLocalStorage.run() (OpenTelemetry's context.with()) whose cancellation must wait is ended by the pool's own abort after CANCEL_FALLBACK_MS; the pool goes on (piscina, tinypool)", async () => {
+    await eachPool(async (kind, make) => {
+      const pool = make('piscina-worker.js');
+      const ac = new AbortController();
+      const started = new Int32Array(new SharedArrayBuffer(4));
+      const runaway = runInterruptible(pool, { alsRunaway: true, started: started.buffer }, { signal: ac.signal });
+      await flagged(started);
+      ac.abort('too slow');
+      await assert.rejects(runaway, (err: unknown) => {
+        assert.ok(err instanceof InterruptedError, `${kind}: ${String(err)}`);
+        assert.strictEqual(err.reason, 'too slow');
+        assert.match(err.interruptedStack, /ended by the pool's own abort/);
+        assert.match(err.interruptedStack, /waited for Node's code: \S*run \(node:async_hooks/);
+        return true;
+      });
+      const next = await runInterruptible<{ value: number }>(pool, { value: 4 });
+      assert.strictEqual(next.value, 8, kind);
+      await pool.destroy();
+    });
+  });
+
+  it('8. an abort of a task that finishes while its cancellation waits for Node\'s code gives the caller the result of the finished work, never InterruptedError (piscina, tinypool)', async () => {
+    await eachPool(async (kind, make) => {
+      const pool = make('piscina-worker.js');
+      const ac = new AbortController();
+      const started = new Int32Array(new SharedArrayBuffer(4));
+      // 100 ms of work inside AsyncLocalStorage.run(): less than the fallback's bound.
+      const task = runInterruptible<{ value: number }>(pool, { alsWorkMs: 100, value: 5, started: started.buffer }, { signal: ac.signal });
+      await flagged(started);
+      ac.abort('late');
+      assert.strictEqual((await task).value, 10, kind);
+      await pool.destroy();
+    });
+  });
+
   it('a task cancelled before it starts never runs', async () => {
     const pool = new Piscina({ filename: path.join(ROOT, 'test', 'fixtures', 'piscina-worker.js'), minThreads: 1, maxThreads: 1 });
     try {

@@ -5,7 +5,7 @@
 // error and the loop's stack, the other tests report as usual, no RPC times
 // out, and the run ends by itself — pools forks (the default), threads and
 // vmThreads. A test blocked where its interrupt cannot land fails the run
-// loudly (the watchdog) instead of hanging it.
+// loudly (the stuck guard) instead of hanging it.
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -43,7 +43,7 @@ const BLOCKED_SPEC = `
 import { test } from 'vitest';
 import { execSync } from 'node:child_process';
 test('passes', () => {});
-test('blocked in a system call', function blocked() { execSync('sleep 30'); }, 300);
+test('blocked in a system call', function blocked() { execSync('sleep 30', { stdio: 'ignore' }); }, 300);
 `;
 
 const FILES = {
@@ -85,7 +85,7 @@ function suite(major: number, make: () => Project): void {
         const r = await runNode([...VITEST, `--pool=${pool}`, 'loop.test.js'], project.dir, { TK_WHERE: where });
         const out = r.stdout + r.stderr;
         assert.strictEqual(r.code, 1, out);
-        assert.doesNotMatch(out, /onTaskUpdate|Timeout calling|TEST STUCK|Unhandled/i);
+        assert.doesNotMatch(out, /onTaskUpdate|Timeout calling|could not be stopped|Unhandled/i);
         const t = results(project, 'loop.test.js');
         assert.deepStrictEqual([...t].map(([name, a]) => `${a.status} ${name}`).sort(),
           ['failed fails', 'failed hook never runs', 'failed loops forever', 'passed after', 'passed passes']);
@@ -129,11 +129,10 @@ function suite(major: number, make: () => Project): void {
 
     for (const pool of ['forks', 'threads']) {
       it(`pool ${pool}: a test blocked in a system call past its timeout + grace fails the run loudly, naming it and where it is stuck`, async () => {
-        const r = await runNode([...VITEST, `--pool=${pool}`, 'blocked'], project.dir, { THREAD_KILL_RUNNER_GRACE_MS: '500' });
+        const r = await runNode([...VITEST, `--pool=${pool}`, 'blocked'], project.dir, { THREAD_KILL_STUCK_GRACE_MS: '500' });
         const out = r.stdout + r.stderr;
         assert.notStrictEqual(r.code, 0, out);
-        assert.match(out, /thread-kill\/vitest: TEST STUCK — "blocked\/blocked\.test\.js > blocked in a system call" has been running for at least \d+ ms, past its timeout of 300 ms plus 500 ms of grace/, out);
-        assert.match(out, /where: blocked in native code, in epoll_p?wait\(\)[^\n]*waiting for child processes \d+ \(\/bin\/sh -c sleep 30\)/);
+        assert.match(out, /thread-kill: vitest test "blocked\/blocked\.test\.js > blocked in a system call" ran past its 300 ms timeout and could not be stopped within 500 ms more: it never got back to JavaScript: it is blocked in native code or a system call/, out);
         assert.ok(r.ms < 25_000, `the run ended by itself, long before the sleep (${r.ms} ms)`);
       });
     }

@@ -36,6 +36,34 @@ const FunctionPrototype = Function.prototype;
 const AsyncFunctionPrototype = Object.getPrototypeOf(async () => undefined) as object;
 const AsyncGeneratorFunctionPrototype = Object.getPrototypeOf(async function* () { /* never run */ }) as object;
 
+/**
+ * Every region is entered here, and only here (interruptible() and the
+ * test-runner plugins): the landing rule finds a region's boundary in a
+ * captured stack by this function's frame (native/region.cc,
+ * RegionFrameIndex). `ms` < 0: a plain region; >= 0: a deadline region
+ * (0 = none armed yet, so that rearmDeadline() can arm it later).
+ */
+export function enterRegion<T>(fn: () => T, flags: number, ms: number, label?: string): T {
+  return ms < 0 ? runRegion(fn, flags) : runRegionDeadline(fn, flags, ms, label);
+}
+
+/**
+ * The test-runner plugins' guard: a run never hangs silently. A test whose
+ * timeout came due but cannot land (its thread is inside Node's code that a
+ * cut would leave broken, or blocked outside JavaScript) and that is still
+ * running `graceMs` later ends the process with `exitCode`, naming the test
+ * and where it is stuck (written by the watchdog thread: the stuck thread
+ * cannot). THREAD_KILL_STUCK_GRACE_MS overrides the grace (default 10 s:
+ * long enough for a slow but finite call into Node — a big diff, a big
+ * inspect() — to end first).
+ */
+export function guardAgainstStuckTests(exitCode = 1): number {
+  const env = Number(process.env.THREAD_KILL_STUCK_GRACE_MS);
+  const graceMs = Number.isFinite(env) && env > 0 ? env : 10_000;
+  native.setStuckGuard(graceMs, exitCode);
+  return graceMs;
+}
+
 /** Throws the typed error for an async (generator) function passed as `name`. */
 export function refuseAsync(fn: Function, name = 'fn'): void {
   const proto = Object.getPrototypeOf(fn);
@@ -53,20 +81,20 @@ export function refuseAsync(fn: Function, name = 'fn'): void {
 export function interruptible<T>(fn: () => T, options?: InterruptibleOptions): T {
   if (typeof fn !== 'function') func(fn, 'fn');
   if (Object.getPrototypeOf(fn) !== FunctionPrototype) refuseAsync(fn);
-  if (options === undefined) return runRegion(fn);
+  if (options === undefined) return enterRegion(fn, 0, -1);
   // The common deadline call, { timeoutMs: <positive number> }, skips the
   // generic option parsing: it is on the path of every test a test-runner
   // plugin runs.
   if (options !== null && typeof options === 'object') {
     const ms = (options as { timeoutMs?: unknown }).timeoutMs;
-    if (typeof ms === 'number' && ms > 0 && ms <= MAX_TIMEOUT_MS && onlyTimeout(options)) return runRegionDeadline(fn, 0, ms);
+    if (typeof ms === 'number' && ms > 0 && ms <= MAX_TIMEOUT_MS && onlyTimeout(options)) return enterRegion(fn, 0, ms);
   }
   const o = optionsBag(options, 'options', ['restoreModuleCache', 'timeoutMs'] as const);
   const flags = boolean(o.restoreModuleCache, 'options.restoreModuleCache', true) ? 0 : FLAG_KEEP_MODULE_CACHE;
-  if (o.timeoutMs === undefined) return runRegion(fn, flags);
+  if (o.timeoutMs === undefined) return enterRegion(fn, flags, -1);
   const ms = durationMs(o.timeoutMs, 'options.timeoutMs', 0);
   // 0 means no deadline, like a test runner's timeout of 0.
-  return ms === 0 ? runRegion(fn, flags) : runRegionDeadline(fn, flags, ms);
+  return enterRegion(fn, flags, ms === 0 ? -1 : ms);
 }
 
 function onlyTimeout(options: object): boolean {
@@ -94,8 +122,14 @@ export interface InterruptOptions {
 export interface InterruptDelivery {
   threadId: number;
   delivered: boolean;
-  /** Why not delivered. */
-  why?: 'no-region' | 'region-finished' | 'thread-exited' | 'timeout';
+  /**
+   * Why not delivered. 'deferred': the timeout passed while the delivery
+   * waited for Node's code to return (the landing rule: see `deferredAt`);
+   * it was withdrawn.
+   */
+  why?: 'no-region' | 'region-finished' | 'thread-exited' | 'timeout' | 'deferred';
+  /** why 'deferred': the frame of Node's the delivery waited for, "function (node:script:line:column): why". */
+  deferredAt?: string;
   attempts: number;
   elapsedMs: number;
 }
@@ -148,12 +182,13 @@ export function interrupt(target: Target | RegionHandle, reason?: unknown, optio
 
   return new Promise<InterruptDelivery>((resolve) => {
     let attempts = 1;
-    const finish = (delivered: boolean, why?: InterruptDelivery['why']): void => {
+    const finish = (delivered: boolean, why?: InterruptDelivery['why'], deferredAt?: string): void => {
       clearInterval(retry);
       clearTimeout(timer);
       stopListening();
       const d: InterruptDelivery = { threadId: tid, delivered, attempts, elapsedMs: performance.now() - t0 };
       if (why !== undefined) d.why = why;
+      if (deferredAt !== undefined) d.deferredAt = deferredAt;
       resolve(d);
     };
     const stopListening = addDeliveryListener(requestId, (result) => {
@@ -173,7 +208,12 @@ export function interrupt(target: Target | RegionHandle, reason?: unknown, optio
       // Withdraw it so it cannot land after we said it did not. If the target
       // already took it, its answer is on the way (the region's boundary, or
       // the thread's death, always answers): wait for that, the truth.
-      if (native.cancelInterrupt(tid, requestId)) finish(false, 'timeout');
+      const row = native.threadInfo(tid);
+      if (native.cancelInterrupt(tid, requestId)) {
+        // (Read before withdrawing: the row shows a deferral only while requests wait.)
+        if (row !== undefined && row[10] >= 0) finish(false, 'deferred', row[11]);
+        else finish(false, 'timeout');
+      }
     }, timeoutMs);
   });
 }

@@ -35,6 +35,19 @@ export interface ThreadInfo {
   readonly watchers: number;
   /** Whether it registered onKill hooks (so kill()'s cooperative phase applies). */
   readonly hasKillHooks: boolean;
+  /**
+   * A delivery (interrupt, deadline, kill's interrupt phase) that waits for
+   * Node's code to return before it may land (see README, "What a delivery
+   * waits for"): where, and for how long so far. Absent when none waits.
+   */
+  readonly deferredDelivery?: DeferredDelivery;
+}
+
+/** A delivery that waits: the frame of Node's it waits for, why, and for how long so far. */
+export interface DeferredDelivery {
+  /** "function (node:script:line:column): why". */
+  readonly where: string;
+  readonly forMs: number;
 }
 
 /** Names one interruptible() region; from currentRegion(). Plain data. */
@@ -43,10 +56,12 @@ export interface RegionHandle {
   readonly regionSeq: number;
 }
 
-function toInfo([threadId, osTid, name, isMainThread, registeredAt, state, regionDepth, hasStopToken, watchers, hasKillHooks]: RawThread): ThreadInfo {
-  return Object.freeze({
+function toInfo([threadId, osTid, name, isMainThread, registeredAt, state, regionDepth, hasStopToken, watchers, hasKillHooks, deferredMs, deferredWhere]: RawThread): ThreadInfo {
+  const info: { -readonly [K in keyof ThreadInfo]: ThreadInfo[K] } = {
     threadId, osTid, name, isMainThread, registeredAt, state: STATES[state] ?? 'running', regionDepth, hasStopToken, watchers, hasKillHooks,
-  });
+  };
+  if (deferredMs >= 0) info.deferredDelivery = Object.freeze({ where: deferredWhere, forMs: deferredMs });
+  return Object.freeze(info);
 }
 
 /** All live registered threads of the process, ordered by threadId. */

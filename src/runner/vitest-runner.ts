@@ -14,7 +14,7 @@ import '../index';
 import { RegionTimeoutError } from '../shared/errors';
 import { native } from '../shared/native';
 import { MAX_TIMEOUT_MS } from '../shared/validate';
-import { watchdogFor } from './watchdog';
+import { enterRegion, guardAgainstStuckTests } from '../region/interrupt';
 import { compiledAs } from './hide-frames';
 import { errorOfRealm, stackOf } from './stack';
 
@@ -29,14 +29,13 @@ interface Call {
   /** The stored function (its realm makes the error). */
   fn: Function;
   isHook: boolean;
-  /** For the watchdog: the suite (its name's prefix) and the test's or hook's own title. */
+  /** For the stuck guard's label: the suite (its name's prefix) and the test's or hook's own title. */
   suite: TaskLike | undefined;
   title: string;
   /** The deadline the region started with: the runner's testTimeout / hookTimeout for a stored runWithTimeout, else 0. */
   armed: number;
   /** The budget runWithTimeout announced (0: none, or not yet). */
   ms: number;
-  token: number;
   runner?: RunnerLike;
   /** Vitest 5: the TaskDeadline runWithTimeout made, and the one it replaced. */
   deadline?: TaskDeadlineLike;
@@ -45,7 +44,10 @@ interface Call {
   timer?: unknown;
 }
 
-const watchdog = watchdogFor('thread-kill/vitest');
+// A test whose timeout cannot land (blocked outside JavaScript, or inside
+// Node's code that a delivery waits for) never hangs the run: it fails it
+// loudly, naming the test (the region's label) and where it is stuck.
+guardAgainstStuckTests(1);
 /** The guarded call whose runWithTimeout has not announced its budget yet. */
 let pending: Call | undefined;
 
@@ -62,7 +64,6 @@ function announced(runner: RunnerLike, ms: number, deadline?: TaskDeadlineLike, 
   if (deadline === undefined) timerFor = call;
   // (We are inside the call's region: this thread's current one.)
   if (ms !== call.armed) native.rearmDeadline(native.currentRegion(), ms);
-  call.token = watchdog.arm(prefixOf(call.suite), call.title, ms);
 }
 
 /** Vitest's timeout error (makeTimeoutError: the same message; Vitest 5's class names), with the loop's stack. */
@@ -90,7 +91,8 @@ function timedOut(call: Call, stuck: RegionTimeoutError): Error {
 }
 
 interface Deps {
-  runRegionDeadline: typeof native.runRegionDeadline;
+  enterRegion: typeof enterRegion;
+  label(call: Call): string;
   begin(call: Call): Call | undefined;
   end(call: Call, outer: Call | undefined): void;
   isTimeout(e: unknown): e is RegionTimeoutError;
@@ -109,7 +111,7 @@ function framesFactory(deps: Deps) {
     const outer = deps.begin(call);
     try {
       // (A test: no `this`, no arguments — the stored function itself, no closure.)
-      return deps.runRegionDeadline(args === undefined ? fn as () => unknown : () => fn.apply(self, args), 0, call.armed);
+      return deps.enterRegion(args === undefined ? fn as () => unknown : () => fn.apply(self, args), 0, call.armed, deps.label(call));
     } catch (e) {
       if ((call.ms > 0 || call.armed > 0) && deps.isTimeout(e)) throw deps.timedOut(call, e);
       throw e;
@@ -125,13 +127,13 @@ function framesFactory(deps: Deps) {
     const fn = deps.getFn(test);
     if (typeof fn !== 'function') throw new Error('Test function is not found. Did you add it using `setFn`?');
     const armed = budget(fn, this?.config?.testTimeout);
-    return run(fn, undefined, undefined, { fn, isHook: false, suite: test.suite ?? test.file, title: test.name, armed, ms: 0, token: 0 });
+    return run(fn, undefined, undefined, { fn, isHook: false, suite: test.suite ?? test.file, title: test.name, armed, ms: 0 });
   }
   function hook(fn: Fn, kind: string, suite: TaskLike, defaultMs: unknown): Fn {
     const title = `${kind} hook`;
     const armed = budget(fn, defaultMs);
     function guardedHook(this: unknown, ...args: unknown[]): unknown {
-      return run(fn, this, args, { fn, isHook: true, suite, title, armed, ms: 0, token: 0 });
+      return run(fn, this, args, { fn, isHook: true, suite, title, armed, ms: 0 });
     }
     return Object.assign(guardedHook, fn); // (hooks carry properties of their own)
   }
@@ -139,11 +141,11 @@ function framesFactory(deps: Deps) {
 }
 
 const deps: Omit<Deps, 'getFn'> = {
-  runRegionDeadline: native.runRegionDeadline,
+  enterRegion,
+  label: (call) => `vitest ${call.isHook ? 'hook' : 'test'} "${prefixOf(call.suite)}${call.title}"`,
   max: MAX_TIMEOUT_MS,
   begin(call) { const outer = pending; pending = call; return outer; },
   end(call, outer) {
-    if (call.token !== 0) watchdog.disarm(call.token);
     pending = outer;
     timerFor = undefined;
   },
@@ -182,9 +184,9 @@ const DEADLINE = Symbol('thread-kill.vitest.deadline');
 const TIMEOUT = Symbol('thread-kill.vitest.timeout');
 const HOOK_NAMES = ['beforeAll', 'afterAll', 'beforeEach', 'afterEach'] as const;
 
-/** "file > suite > " (as Vitest prints names), encoded once per suite for the watchdog. */
-const prefixes = new WeakMap<TaskLike, Uint8Array>();
-function prefixOf(suite: TaskLike | undefined): Uint8Array {
+/** "file > suite > " (as Vitest prints names), made once per suite for the stuck guard's report. */
+const prefixes = new WeakMap<TaskLike, string>();
+function prefixOf(suite: TaskLike | undefined): string {
   const key = suite ?? deps; // (no suite: one empty prefix)
   let prefix = prefixes.get(key as TaskLike);
   if (prefix === undefined) {
@@ -192,7 +194,7 @@ function prefixOf(suite: TaskLike | undefined): Uint8Array {
     let t = suite;
     for (; t !== undefined && t.filepath === undefined; t = t.suite) names.unshift(t.name);
     const file = t?.name ?? suite?.file?.name;
-    prefixes.set(key as TaskLike, prefix = watchdog.encode([file, ...names].filter(Boolean).map((n) => `${n} > `).join('')));
+    prefixes.set(key as TaskLike, prefix = [file, ...names].filter(Boolean).map((n) => `${n} > `).join(''));
   }
   return prefix;
 }

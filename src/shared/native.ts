@@ -24,7 +24,7 @@ export interface Constants {
 export type RawThread = [
   threadId: number, osTid: number, name: string, isMain: boolean,
   registeredAt: number, state: number, regionDepth: number, tokenObserved: boolean, watchers: number,
-  hasKillHooks: boolean,
+  hasKillHooks: boolean, deferredMs: number, deferredWhere: string,
 ];
 
 export interface Native {
@@ -51,6 +51,8 @@ export interface Native {
   cancelInterrupt(threadId: number, requestId: number): boolean;
   threads(): RawThread[];
   threadInfo(threadId: number): RawThread | undefined;
+  /** The landing rule's source reader (tests): 0 free, 1 in a try, 2 implicit (async/generator/executor), 3 at a function's entry. */
+  classifySourcePosition(source: string, offset: number): number | undefined;
   /** kill(): record the kill (reason, exit code); `notify` posts the thread a KillReached event. */
   announceKill(threadId: number, reason: Uint8Array | undefined, exitCode: number, notify: boolean): boolean;
   /**
@@ -78,7 +80,9 @@ export interface Native {
   holdLoop(hold: boolean): void;
   runRegion<T>(fn: () => T, flags?: number): T;
   /** runRegion with a deadline of `timeoutMs` (finite, > 0). */
-  runRegionDeadline<T>(fn: () => T, flags: number, timeoutMs: number): T;
+  runRegionDeadline<T>(fn: () => T, flags: number, timeoutMs: number, label?: string): T;
+  /** The stuck guard (native/deadline.h): labelled deadline regions still running graceMs after their deadline fired end the process. 0: off. */
+  setStuckGuard(graceMs: number, exitCode: number): void;
   currentRegion(): number;
   /** Gives active deadline region `seq` of this thread `timeoutMs` from now (0: none); false if it cannot. */
   rearmDeadline(seq: number, timeoutMs: number): boolean;

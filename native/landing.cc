@@ -1,0 +1,653 @@
+#include "landing.h"
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "compat.h"
+
+namespace tk {
+
+namespace {
+
+// What a frame's script is. The table the rule looks at:
+//   no script (V8's builtins: Array.prototype.forEach, …)  → transparent:
+//       they stand for their caller, as they do for an exception;
+//   a script named or sourceURL'd `node:…` (Node's own JavaScript, from its
+//       snapshot too)                                       → Node's;
+//   any other script, whatever its name or lack of one (files, `new
+//       Function`, `eval`, `vm`, `data:` URLs, wasm)       → the user's.
+enum class Kind : uint8_t { kTransparent, kUser, kNode };
+
+// Per position in a Node script, found once.
+constexpr uint8_t kProtected = 1;  // inside a try block (or a catch with a finally)
+constexpr uint8_t kImplicit = 2;   // inside an async function, generator or Promise executor
+constexpr uint8_t kEntry = 4;      // at a function's entry: it has run nothing yet
+
+struct FuncRange {
+  uint32_t start;  // its body's "{" (or an arrow's "=>" for an expression body)
+  uint32_t end;    // its body's "}" (or the end of the expression)
+  bool implicit;   // async, generator, or a Promise executor
+};
+
+// A stretch of a function where an exception would be handled by the
+// function itself: a try block, and a catch block that has a finally.
+// (In a finally block, or a catch with none, an exception leaves the
+// statement just as a termination does.)
+struct TryRange {
+  uint32_t start;
+  uint32_t end;
+  int32_t owner;  // index of the innermost function containing it; -1 = the script's top level
+};
+
+struct SourceInfo {
+  std::u16string text;
+  std::vector<uint32_t> line_starts;
+  std::vector<FuncRange> funcs;
+  std::vector<TryRange> tries;
+};
+
+bool IsIdentStart(char16_t c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '$' || c == '#' || c == '\\' || c > 0x7f;
+}
+bool IsIdentChar(char16_t c) { return IsIdentStart(c) || (c >= '0' && c <= '9'); }
+bool IsSpace(char16_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == 0xa0 || c == 0xfeff || c == 0x2028 || c == 0x2029 || c == '\v' || c == '\f'; }
+
+bool WordIs(const std::u16string& t, size_t s, size_t e, const char* w) {
+  const size_t len = strlen(w);
+  if (e - s != len) return false;
+  for (size_t i = 0; i < len; i++)
+    if (t[s + i] != static_cast<char16_t>(w[i])) return false;
+  return true;
+}
+
+// A tokenizer good enough to find functions and try statements in Node's own
+// sources (well-formed, linted JavaScript): strings, templates, comments and
+// regular expressions are skipped; brackets are matched.
+class Reader {
+ public:
+  Reader(const std::u16string& t, SourceInfo& out) : t_(t), n_(t.size()), out_(out) {}
+
+  void Run() {
+    size_t i = 0;
+    while (i < n_) i = Step(i);
+    while (!stack_.empty()) Close(static_cast<uint32_t>(n_ ? n_ - 1 : 0));
+    CloseArrows(0, static_cast<uint32_t>(n_));
+    for (const TryRec& r : recs_) {
+      if (r.try_e > r.try_s) out_.tries.push_back({r.try_s, r.try_e, r.owner});
+      if (r.has_finally && r.catch_e > r.catch_s) out_.tries.push_back({r.catch_s, r.catch_e, r.owner});
+    }
+  }
+
+ private:
+  enum Role : int8_t { kPlain, kFunction, kTry, kCatch, kFinally, kTemplateExpr, kClassBody };
+  enum TokKind : int8_t { kNone, kIdent, kPunct, kValue };
+  struct Open {
+    Role role;
+    uint32_t pos;
+    int32_t func;  // kFunction: its index in out_.funcs
+    int32_t rec;   // kTry / kCatch: its try record
+    char16_t ch;
+    size_t tstart = 0;  // kTemplateExpr: where its template literal starts
+  };
+  struct TryRec {
+    uint32_t try_s = 0, try_e = 0, catch_s = 0, catch_e = 0;
+    bool has_finally = false;
+    int32_t owner = -1;
+  };
+
+  size_t Step(size_t i) {
+    const char16_t c = t_[i];
+    if (IsSpace(c)) return i + 1;
+    if (c == '/' && i + 1 < n_ && t_[i + 1] == '/') {
+      while (i < n_ && t_[i] != '\n') i++;
+      return i;
+    }
+    if (c == '/' && i + 1 < n_ && t_[i + 1] == '*') {
+      for (i += 2; i + 1 < n_ && !(t_[i] == '*' && t_[i + 1] == '/'); i++) {
+      }
+      return std::min(n_, i + 2);
+    }
+    if (c == '/' && RegexAllowed()) {
+      const size_t j = ScanRegex(i);
+      if (j != 0) return Value(i, j);
+    }
+    if (c == '\'' || c == '"') {
+      size_t j = i + 1;
+      while (j < n_ && t_[j] != c && t_[j] != '\n') j += t_[j] == '\\' ? 2 : 1;
+      return Value(i, std::min(n_, j + 1));
+    }
+    if (c == '`') return TemplateBody(i, i + 1);
+    if (c >= '0' && c <= '9') {
+      size_t j = i + 1;
+      while (j < n_ && (IsIdentChar(t_[j]) || t_[j] == '.' ||
+                        ((t_[j] == '+' || t_[j] == '-') && (t_[j - 1] == 'e' || t_[j - 1] == 'E'))))
+        j++;
+      return Value(i, j);
+    }
+    if (IsIdentStart(c)) return Ident(i);
+    switch (c) {
+      case '{': return OpenBrace(i);
+      case '(':
+      case '[':
+        Push({kPlain, static_cast<uint32_t>(i), -1, -1, c});
+        return Punct(i, 1);
+      case ')':
+      case ']':
+        if (!stack_.empty()) {
+          const Open o = stack_.back();
+          Close(static_cast<uint32_t>(i));
+          if (c == ')') last_paren_open_ = o.pos;
+        }
+        return Punct(i, 1);
+      case '}': {
+        if (!stack_.empty() && stack_.back().role == kTemplateExpr) {
+          const size_t start = stack_.back().tstart;
+          Close(static_cast<uint32_t>(i));
+          return TemplateBody(start, i + 1);
+        }
+        NoteToken(kPunct, i, i + 1);  // (before Close: it notes what follows a try's block)
+        if (!stack_.empty()) Close(static_cast<uint32_t>(i));
+        return i + 1;
+      }
+      case ',':
+      case ';':
+        CloseArrows(stack_.size(), static_cast<uint32_t>(i));
+        return Punct(i, 1);
+      case '=':
+        if (i + 1 < n_ && t_[i + 1] == '>') return Arrow(i);
+        return Punct(i, 1);
+      default:
+        return Punct(i, 1);
+    }
+  }
+
+  size_t Punct(size_t i, size_t len) {
+    NoteToken(kPunct, i, i + len);
+    return i + len;
+  }
+  size_t Value(size_t i, size_t j) {
+    NoteToken(kValue, i, j);
+    return j;
+  }
+  void NoteToken(TokKind kind, size_t s, size_t e) {
+    // Only the token right after a try's (or catch's) block can be its
+    // catch or finally.
+    after_try_ = -1;
+    last_kind_ = kind;
+    last_s_ = s;
+    last_e_ = e;
+  }
+
+  size_t Ident(size_t i) {
+    size_t j = i;
+    while (j < n_ && IsIdentChar(t_[j])) j += t_[j] == '\\' ? 2 : 1;
+    j = std::min(j, n_);
+    const int32_t rec = after_try_;
+    if (WordIs(t_, i, j, "try")) {
+      recs_.push_back(TryRec{});
+      recs_.back().owner = CurrentFunc();
+      Pend(kTry, static_cast<int32_t>(recs_.size() - 1));
+    } else if (WordIs(t_, i, j, "catch") && rec >= 0) {
+      Pend(kCatch, rec);
+    } else if (WordIs(t_, i, j, "finally") && rec >= 0) {
+      recs_[static_cast<size_t>(rec)].has_finally = true;
+      Pend(kFinally, rec);
+    } else if (WordIs(t_, i, j, "class")) {
+      class_depth_ = static_cast<int64_t>(stack_.size());
+    }
+    NoteToken(kIdent, i, j);
+    return j;
+  }
+
+  void Pend(Role role, int32_t rec) {
+    pending_role_ = role;
+    pending_rec_ = rec;
+    pending_depth_ = stack_.size();
+  }
+
+  bool RegexAllowed() const {
+    if (last_kind_ == kNone) return true;
+    if (last_kind_ == kValue) return false;
+    if (last_kind_ == kPunct) {
+      const char16_t p = t_[last_s_];
+      return p != ')' && p != ']';
+    }
+    for (const char* w : {"return", "typeof", "instanceof", "in", "of", "new", "delete", "void", "throw",
+                          "case", "do", "else", "yield", "await"})
+      if (WordIs(t_, last_s_, last_e_, w)) return true;
+    return false;
+  }
+
+  // A regular expression literal from `i`, or 0 if there is none (a line
+  // ends first: then it was a division).
+  size_t ScanRegex(size_t i) const {
+    bool in_class = false;
+    for (size_t j = i + 1; j < n_; j++) {
+      const char16_t ch = t_[j];
+      if (ch == '\n' || ch == '\r') return 0;
+      if (ch == '\\') {
+        j++;
+      } else if (in_class) {
+        if (ch == ']') in_class = false;
+      } else if (ch == '[') {
+        in_class = true;
+      } else if (ch == '/') {
+        j++;
+        while (j < n_ && IsIdentChar(t_[j])) j++;
+        return j;
+      }
+    }
+    return 0;
+  }
+
+  // A template literal's text from `j` (its start at `start`): up to its
+  // closing backquote, or into a `${` expression.
+  size_t TemplateBody(size_t start, size_t j) {
+    while (j < n_) {
+      const char16_t ch = t_[j];
+      if (ch == '\\') {
+        j += 2;
+      } else if (ch == '`') {
+        return Value(start, j + 1);
+      } else if (ch == '$' && j + 1 < n_ && t_[j + 1] == '{') {
+        Push({kTemplateExpr, static_cast<uint32_t>(j + 1), -1, -1, '{', start});
+        NoteToken(kPunct, j + 1, j + 2);  // an expression starts
+        return j + 2;
+      } else {
+        j++;
+      }
+    }
+    return n_;
+  }
+
+  size_t OpenBrace(size_t i) {
+    Role role = kPlain;
+    int32_t rec = -1;
+    bool function = false;
+    bool implicit = false;
+    if (pending_role_ != kPlain && stack_.size() == pending_depth_) {
+      role = pending_role_;
+      rec = pending_rec_;
+      pending_role_ = kPlain;
+    } else if (class_depth_ == static_cast<int64_t>(stack_.size())) {
+      role = kClassBody;
+      class_depth_ = -1;
+    } else if (last_kind_ == kPunct && last_e_ - last_s_ == 2 && t_[last_s_] == '=' && t_[last_s_ + 1] == '>') {
+      function = true;
+      implicit = arrow_implicit_;
+    } else if (last_kind_ == kPunct && t_[last_s_] == ')') {
+      function = FunctionHead(last_paren_open_, &implicit);
+    }
+    int32_t func = -1;
+    if (function) {
+      role = kFunction;
+      func = static_cast<int32_t>(out_.funcs.size());
+      out_.funcs.push_back({static_cast<uint32_t>(i), static_cast<uint32_t>(n_), implicit});
+    }
+    if (role == kTry) recs_[static_cast<size_t>(rec)].try_s = static_cast<uint32_t>(i);
+    if (role == kCatch) recs_[static_cast<size_t>(rec)].catch_s = static_cast<uint32_t>(i);
+    Push({role, static_cast<uint32_t>(i), func, rec, '{'});
+    return Punct(i, 1);
+  }
+
+  size_t Arrow(size_t i) {
+    // Its parameters: "(…)" just closed, or one name.
+    size_t params = last_kind_ == kPunct && t_[last_s_] == ')' ? last_paren_open_ : last_s_;
+    size_t head = params;
+    const size_t before = PrevIdentStart(params);
+    arrow_implicit_ = false;
+    if (before != kNpos && WordIs(t_, before, WordEnd(before), "async")) {
+      arrow_implicit_ = true;
+      head = before;
+    }
+    arrow_implicit_ = arrow_implicit_ || IsPromiseExecutor(head);
+    Punct(i, 2);
+    size_t j = i + 2;
+    while (j < n_ && IsSpace(t_[j])) j++;
+    if (j < n_ && t_[j] != '{') {
+      // An expression body: a function until the expression ends.
+      arrows_.push_back({static_cast<int32_t>(out_.funcs.size()), stack_.size()});
+      out_.funcs.push_back({static_cast<uint32_t>(i), static_cast<uint32_t>(n_), arrow_implicit_});
+    }
+    return i + 2;
+  }
+
+  static constexpr size_t kNpos = static_cast<size_t>(-1);
+
+  size_t SkipSpaceBack(size_t k) const {  // index of the last non-space before k, or kNpos
+    while (k > 0 && IsSpace(t_[k - 1])) k--;
+    return k == 0 ? kNpos : k - 1;
+  }
+  // Start of the identifier that ends just before `k` (spaces skipped), or kNpos.
+  size_t PrevIdentStart(size_t k) const {
+    const size_t e = SkipSpaceBack(k);
+    if (e == kNpos || !IsIdentChar(t_[e])) return kNpos;
+    size_t s = e;
+    while (s > 0 && IsIdentChar(t_[s - 1])) s--;
+    return s;
+  }
+  size_t WordEnd(size_t s) const {
+    while (s < n_ && IsIdentChar(t_[s])) s++;
+    return s;
+  }
+
+  // Whether "(…) {" whose "(" is at `paren` heads a function (a declaration,
+  // expression or method) rather than a statement's block; sets *implicit
+  // for async functions, generators and Promise executors.
+  bool FunctionHead(size_t paren, bool* implicit) const {
+    size_t s = PrevIdentStart(paren);
+    if (s != kNpos) {
+      const size_t e = WordEnd(s);
+      for (const char* kw : {"if", "for", "while", "switch", "catch", "with"})
+        if (WordIs(t_, s, e, kw)) return false;
+      if (WordIs(t_, s, e, "await")) {
+        const size_t f = PrevIdentStart(s);
+        if (f != kNpos && WordIs(t_, f, WordEnd(f), "for")) return false;
+      }
+    }
+    // Walk back over the head: [async] [function] [*] [name] (.
+    bool generator = false;
+    bool async = false;
+    size_t head = paren;
+    size_t k = paren;
+    if (s != kNpos && !WordIs(t_, s, WordEnd(s), "function") && !WordIs(t_, s, WordEnd(s), "async")) {
+      head = s;
+      k = s;
+    }
+    size_t p = SkipSpaceBack(k);
+    if (p != kNpos && t_[p] == '*') {
+      generator = true;
+      head = p;
+      k = p;
+    }
+    size_t w = PrevIdentStart(k);
+    if (w != kNpos && WordIs(t_, w, WordEnd(w), "function")) {
+      head = w;
+      k = w;
+      p = SkipSpaceBack(k);
+      if (!generator && p != kNpos && t_[p] == '*') generator = true;  // (function * name: rare)
+      w = PrevIdentStart(k);
+    }
+    if (w != kNpos && WordIs(t_, w, WordEnd(w), "async")) {
+      async = true;
+      head = w;
+    }
+    *implicit = generator || async || IsPromiseExecutor(head);
+    return true;
+  }
+
+  // Whether a function whose head starts at `head` is the first argument of
+  // `new …Promise(` (its exceptions become the promise's rejection).
+  bool IsPromiseExecutor(size_t head) const {
+    const size_t p = SkipSpaceBack(head);
+    if (p == kNpos || t_[p] != '(') return false;
+    const size_t s = PrevIdentStart(p);
+    if (s == kNpos) return false;
+    const size_t e = WordEnd(s);
+    if (e - s < 7 || !WordIs(t_, e - 7, e, "Promise")) return false;
+    const size_t n = PrevIdentStart(s);
+    return n != kNpos && WordIs(t_, n, WordEnd(n), "new");
+  }
+
+  void Push(const Open& o) { stack_.push_back(o); }
+
+  // Closes the innermost bracket at `at`, and the expression arrows inside it.
+  void Close(uint32_t at) {
+    CloseArrows(stack_.size(), at);
+    const Open o = stack_.back();
+    stack_.pop_back();
+    if (o.role == kFunction) out_.funcs[static_cast<size_t>(o.func)].end = at;
+    if (o.role == kTry) {
+      recs_[static_cast<size_t>(o.rec)].try_e = at;
+      after_try_ = o.rec;
+    } else if (o.role == kCatch) {
+      recs_[static_cast<size_t>(o.rec)].catch_e = at;
+      after_try_ = o.rec;
+    }
+  }
+
+  // Ends the expression-bodied arrows opened at bracket depth >= `depth`.
+  void CloseArrows(size_t depth, uint32_t at) {
+    while (!arrows_.empty() && arrows_.back().second >= depth) {
+      out_.funcs[static_cast<size_t>(arrows_.back().first)].end = at;
+      arrows_.pop_back();
+    }
+  }
+
+  // The innermost function being read (-1: the script's top level).
+  int32_t CurrentFunc() const {
+    int32_t func = -1;
+    size_t depth = 0;
+    for (size_t k = stack_.size(); k > 0; k--) {
+      if (stack_[k - 1].role == kFunction) {
+        func = stack_[k - 1].func;
+        depth = k;
+        break;
+      }
+    }
+    if (!arrows_.empty() && arrows_.back().second >= depth) return arrows_.back().first;
+    return func;
+  }
+
+  const std::u16string& t_;
+  const size_t n_;
+  SourceInfo& out_;
+  std::vector<Open> stack_;
+  std::vector<std::pair<int32_t, size_t>> arrows_;  // (function, bracket depth)
+  std::vector<TryRec> recs_;
+  TokKind last_kind_ = kNone;
+  size_t last_s_ = 0;
+  size_t last_e_ = 0;
+  size_t last_paren_open_ = 0;
+  bool arrow_implicit_ = false;
+  Role pending_role_ = kPlain;
+  int32_t pending_rec_ = -1;
+  size_t pending_depth_ = 0;
+  int32_t after_try_ = -1;
+  int64_t class_depth_ = -1;
+};
+
+bool IsWordChar(char16_t c) { return IsIdentChar(c) && c != '#' && c != '\\'; }
+
+// Whether `t[p]` starts a function's parameters, as V8 reports the position
+// of a frame stopped at the function's entry (its source position is the
+// function's start: the "(" of its parameters, or an arrow function's one
+// parameter): "(...)" followed by "{" or "=>", or "name =>". A loop's
+// back-edge reports its statement (for, while, …), a call site its call:
+// neither has that shape.
+bool StartsFunction(const std::u16string& t, size_t p) {
+  const size_t n = t.size();
+  if (p >= n) return false;
+  auto skip_ws = [&](size_t i) {
+    while (i < n && IsSpace(t[i])) i++;
+    return i;
+  };
+  size_t i = p;
+  if (t[p] == '(') {
+    // Not a statement's parenthesis ("while (", "if (", …).
+    size_t j = p;
+    while (j > 0 && (t[j - 1] == ' ' || t[j - 1] == '\t')) j--;
+    size_t k = j;
+    while (k > 0 && IsWordChar(t[k - 1])) k--;
+    for (const char* kw : {"if", "for", "while", "switch", "catch", "with"})
+      if (WordIs(t, k, j, kw)) return false;
+    int depth = 0;
+    const size_t end = std::min(n, p + 4096);
+    for (; i < end; i++) {
+      const char16_t c = t[i];
+      if (c == '"' || c == '\'' || c == '`') {
+        for (i++; i < end && t[i] != c; i++)
+          if (t[i] == '\\') i++;
+      } else if (c == '(') {
+        depth++;
+      } else if (c == ')' && --depth == 0) {
+        i++;
+        break;
+      }
+    }
+    if (depth != 0) return false;
+  } else if (IsWordChar(t[p])) {
+    while (i < n && IsWordChar(t[i])) i++;
+  } else {
+    return false;
+  }
+  i = skip_ws(i);
+  return i < n && (t[i] == '{' || (t[i] == '=' && i + 1 < n && t[i + 1] == '>'));
+}
+
+uint8_t PositionFlags(const SourceInfo& s, size_t offset) {
+  uint8_t flags = StartsFunction(s.text, offset) ? kEntry : 0;
+  // The innermost function containing the position (ranges nest: the one
+  // that starts last).
+  int32_t func = -1;
+  for (size_t j = 0; j < s.funcs.size(); j++) {
+    const FuncRange& f = s.funcs[j];
+    if (f.start <= offset && offset <= f.end && (func < 0 || f.start >= s.funcs[static_cast<size_t>(func)].start))
+      func = static_cast<int32_t>(j);
+  }
+  if (func >= 0 && s.funcs[static_cast<size_t>(func)].implicit) flags |= kImplicit;
+  for (const TryRange& r : s.tries)
+    if (r.owner == func && r.start <= offset && offset <= r.end) flags |= kProtected;
+  return flags;
+}
+
+void Analyze(SourceInfo& s) {
+  s.line_starts.assign(1, 0);
+  for (size_t i = 0; i < s.text.size(); i++)
+    if (s.text[i] == '\n') s.line_starts.push_back(static_cast<uint32_t>(i + 1));
+  Reader(s.text, s).Run();
+}
+
+}  // namespace
+
+struct LandingCache {
+  std::unordered_map<int, Kind> kinds;
+  std::unordered_map<int, std::unique_ptr<SourceInfo>> sources;
+  std::unordered_map<uint64_t, uint8_t> positions;
+};
+
+LandingCache* NewLandingCache() { return new LandingCache(); }
+void FreeLandingCache(LandingCache* cache) { delete cache; }
+
+int ClassifySourcePosition(const std::u16string& source, size_t offset) {
+  SourceInfo s;
+  s.text = source;
+  Analyze(s);
+  const uint8_t f = PositionFlags(s, offset);
+  if (f & kEntry) return 3;
+  if (f & kImplicit) return 2;
+  if (f & kProtected) return 1;
+  return 0;
+}
+
+namespace {
+
+Kind KindOf(v8::Isolate* isolate, LandingCache& c, v8::Local<v8::StackFrame> f) {
+  const int id = f->GetScriptId();
+  if (id == v8::Message::kNoScriptIdInfo) return Kind::kTransparent;
+  auto known = c.kinds.find(id);
+  if (known != c.kinds.end()) return known->second;
+  Kind kind = Kind::kUser;
+  // (Node 22+'s built-ins come from its startup snapshot: their scripts have
+  // no name, only a source URL, "node:net".)
+  v8::Local<v8::String> name = f->GetScriptNameOrSourceURL();
+  if (!name.IsEmpty() && name->Length() >= 5) {
+    uint16_t head[5];
+    name->Write(isolate, head, 0, 5);
+    if (head[0] == 'n' && head[1] == 'o' && head[2] == 'd' && head[3] == 'e' && head[4] == ':') kind = Kind::kNode;
+  }
+  c.kinds.emplace(id, kind);
+  return kind;
+}
+
+uint8_t FlagsOf(v8::Isolate* isolate, LandingCache& c, v8::Local<v8::StackFrame> f) {
+  const int id = f->GetScriptId();
+  const int line = f->GetLineNumber();
+  const int col = f->GetColumn();
+  // Unknown position: judged protected (waiting is the safe side).
+  if (line < 1 || col < 1 || line >= (1 << 21) || col >= (1 << 21)) return kProtected;
+  const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(id)) << 42) |
+                       (static_cast<uint64_t>(line) << 21) | static_cast<uint64_t>(col);
+  auto known = c.positions.find(key);
+  if (known != c.positions.end()) return known->second;
+  auto src = c.sources.find(id);
+  if (src == c.sources.end()) {
+    auto info = std::make_unique<SourceInfo>();
+    v8::Local<v8::String> text = f->GetScriptSource();
+    if (!text.IsEmpty()) {
+      info->text.resize(static_cast<size_t>(text->Length()));
+      WriteUtf16(isolate, text, reinterpret_cast<uint16_t*>(info->text.data()));
+    }
+    Analyze(*info);
+    src = c.sources.emplace(id, std::move(info)).first;
+  }
+  const SourceInfo& s = *src->second;
+  uint8_t flags = kProtected;  // a position the source does not have: the safe side
+  if (static_cast<size_t>(line) <= s.line_starts.size()) {
+    const size_t offset = s.line_starts[static_cast<size_t>(line) - 1] + static_cast<size_t>(col) - 1;
+    if (offset < s.text.size()) flags = PositionFlags(s, offset);
+  }
+  c.positions.emplace(key, flags);
+  return flags;
+}
+
+std::string Utf8(v8::Isolate* isolate, v8::Local<v8::String> s) {
+  if (s.IsEmpty()) return std::string();
+  v8::String::Utf8Value u(isolate, s);
+  return *u != nullptr ? std::string(*u, static_cast<size_t>(u.length())) : std::string();
+}
+
+LandingVerdict Wait(v8::Isolate* isolate, v8::Local<v8::StackFrame> f, const char* why) {
+  LandingVerdict v;
+  v.land = false;
+  v.why = why;
+  std::string fn = Utf8(isolate, f->GetFunctionName());
+  v.where = (fn.empty() ? std::string("<anonymous>") : fn) + " (" + Utf8(isolate, f->GetScriptNameOrSourceURL()) + ":" +
+            std::to_string(f->GetLineNumber()) + ":" + std::to_string(f->GetColumn()) + ")";
+  return v;
+}
+
+}  // namespace
+
+bool TopForbidsLanding(v8::Isolate* isolate, LandingCache& c, v8::Local<v8::StackTrace> trace,
+                       LandingVerdict* verdict) {
+  if (trace.IsEmpty() || trace->GetFrameCount() < 1) return false;
+  v8::Local<v8::StackFrame> f = trace->GetFrame(isolate, 0);
+  if (KindOf(isolate, c, f) != Kind::kNode || (FlagsOf(isolate, c, f) & kEntry) != 0) return false;
+  *verdict = Wait(isolate, f, "running Node's code");
+  return true;
+}
+
+LandingVerdict JudgeLanding(v8::Isolate* isolate, LandingCache& c, v8::Local<v8::StackTrace> trace, int cut,
+                            bool complete) {
+  const int n = trace.IsEmpty() ? 0 : trace->GetFrameCount();
+  const int limit = std::min(cut, n);
+  auto frame = [&](int i) { return trace->GetFrame(isolate, static_cast<uint32_t>(i)); };
+  int i = 0;
+  while (i < limit && KindOf(isolate, c, frame(i)) == Kind::kTransparent) i++;
+  if (i < limit && KindOf(isolate, c, frame(i)) == Kind::kNode) {
+    // Node's code on top: only a call that has not begun, made by the
+    // user's code, is the same as that call throwing.
+    int caller = i + 1;
+    while (caller < n && KindOf(isolate, c, frame(caller)) == Kind::kTransparent) caller++;
+    const bool entry = (FlagsOf(isolate, c, frame(i)) & kEntry) != 0 && caller < n &&
+                       KindOf(isolate, c, frame(caller)) == Kind::kUser;
+    if (!entry) return Wait(isolate, frame(i), "running Node's code");
+    i = caller;
+  }
+  for (; i < limit; i++) {
+    v8::Local<v8::StackFrame> f = frame(i);
+    if (KindOf(isolate, c, f) != Kind::kNode) continue;
+    const uint8_t flags = FlagsOf(isolate, c, f);
+    if (flags & kProtected) return Wait(isolate, f, "inside a try block of Node's");
+    if (flags & kImplicit) return Wait(isolate, f, "inside an async function, generator or Promise executor of Node's");
+  }
+  if (!complete && n > 0) return Wait(isolate, frame(n - 1), "deeper than the stack could be read");
+  return LandingVerdict();
+}
+
+}  // namespace tk

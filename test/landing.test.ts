@@ -1,0 +1,331 @@
+// The landing rule (docs/DESIGN.md, "Where a delivery may land"): a delivery
+// leaves Node exactly as an exception thrown by the user's code at that
+// point would; otherwise it waits, without a time bound, and says where.
+// Each case that could leave Node's state broken runs in a child process.
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Worker } from 'worker_threads';
+import * as tk from 'thread-kill';
+import { LIB, ROOT, runChild, until } from './helpers';
+
+const native = require(path.join(path.dirname(LIB), 'shared', 'native.js')).native as {
+  classifySourcePosition(source: string, offset: number): number | undefined;
+};
+
+// In a child: a worker that waits until the main thread shows a deferred
+// delivery, prints where (the function it waits for), then runs `action`
+// (a statement; `flag` is an Int32Array over the shared `sab`).
+const WATCHER = `
+const { Worker } = require('worker_threads');
+const sab = new SharedArrayBuffer(4);
+globalThis.flag = new Int32Array(sab);
+function watchDeferral(action) {
+  const w = new Worker(\`
+    const tk = require(\${JSON.stringify(TK)});
+    const fs = require('fs');
+    const flag = new Int32Array(require('worker_threads').workerData);
+    const poll = () => {
+      const main = tk.threads().find((t) => t.isMainThread);
+      if (main && main.deferredDelivery) {
+        fs.writeSync(1, 'deferred at ' + main.deferredDelivery.where.split(' (')[0] + '\\\\n');
+        \${action}
+      } else setImmediate(poll);
+    };
+    poll();\`, { eval: true, workerData: sab });
+  w.unref();
+}
+`;
+
+describe('the landing rule: where a delivery may land', () => {
+  describe('the source reader (one per Node script, read once)', () => {
+    const cases: Array<[string, string, number]> = [
+      // [source, marker, expected: 0 free, 1 try, 2 implicit, 3 entry]
+      ['function a() { try { X(); } catch (e) { y(); } }', 'X', 1],
+      ['function a() { try { x(); } catch (e) { Y(); } }', 'Y', 0],
+      ['function a() { try { x(); } catch (e) { Y(); } finally { z(); } }', 'Y', 1],
+      ['function a() { try { x(); } finally { Z(); } W(); }', 'Z', 0],
+      ['function a() { try { x(); } finally { z(); } W(); }', 'W', 0],
+      ['function a() { try { x(); } catch { Y(); } finally {} }', 'Y', 1],
+      ['async function b() { Q(); }', 'Q', 2],
+      ['const c = async (v) => { Q(); };', 'Q', 2],
+      ['const c = async v => Q(v);', 'Q', 2],
+      ['function* g() { Q(); }', 'Q', 2],
+      ['class K { *gen() { Q(); } async m() { R(); } plain() { S(); } }', 'Q', 2],
+      ['class K { *gen() { q(); } async m() { R(); } plain() { s(); } }', 'R', 2],
+      ['class K { *gen() { q(); } async m() { r(); } plain() { S(); } }', 'S', 0],
+      ['new Promise((resolve) => { S(); });', 'S()', 2],
+      ['new SafePromise(function (resolve) { S(); });', 'S()', 2],
+      // A callback defined inside a try runs in its own function: the try is not its own.
+      ['function d() { try { arr.forEach((v) => { V(); }); } finally {} }', 'V', 0],
+      ['function d() { try { arr.forEach((v) => V(v)); } finally {} }', 'V', 0],
+      ['function d() { try { arr.forEach((v) => v(), F()); } finally {} }', 'F', 1],
+      // Braces in strings, templates, comments and regular expressions do not count.
+      ['function e() { const s = "}"; /* } */ // }\n try { X(); } finally {} }', 'X', 1],
+      ['function e() { if (/}/.test(s)) {} try { X(); } finally {} }', 'X', 1],
+      ['function e() { const t = `${ { a: 1 }.a }}`; try { X(); } finally {} }', 'X', 1],
+      ['function e() { const t = `${ (() => { try { k(); } finally {} })() }`; X(); }', 'X', 0],
+      ['function e() { const r = a / b; try { X(); } finally {} }', 'X', 1],
+      ['function f() { for (const x of y) { X(); } }', 'X', 0],
+      ['async function f() { for await (const x of y) { x(); } } function h() { X(); }', 'X', 0],
+      ['function f() { if (a) { try { X(); } finally {} } }', 'X', 1],
+      ['const o = { m() { X(); }, get g() { return 1; } };', 'X', 0],
+      ['function k(a, b) { X(); }', '(a', 3],
+      ['const k = (a) => { X(); };', '(a', 3],
+      ['while (a) { X(); }', '(a', 0],
+    ];
+    for (const [source, marker, expected] of cases) {
+      it(`${JSON.stringify(source).slice(0, 90)} at ${marker}: ${['free', 'in a try', 'implicit', 'at entry'][expected]}`, () => {
+        assert.strictEqual(native.classifySourcePosition(source, source.indexOf(marker)), expected);
+      });
+    }
+  });
+
+  it('1. assert.deepStrictEqual() of large arrays under a 100 ms deadline times out and leaves Error.stackTraceLimit as it was (child process; also through thread-kill/mocha, where later failures keep their stacks)', async () => {
+    const r = await runChild(`
+      const tk = require(TK);
+      const assert = require('assert');
+      const a = Array.from({ length: 60000 }, (_, i) => ({ i }));
+      const b = a.map((o, i) => ({ i: i === 59999 ? -1 : i }));
+      const limit = Error.stackTraceLimit;
+      let name;
+      try { tk.interruptible(() => assert.deepStrictEqual(a, b), { timeoutMs: 100 }); } catch (e) { name = e.name; }
+      console.log(name, Error.stackTraceLimit === limit);`, { deadlineMs: 120_000 });
+    assert.deepStrictEqual([r.code, r.stdout, r.stderr], [0, 'RegionTimeoutError true\n', '']);
+
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tk-land-'));
+    fs.writeFileSync(path.join(dir, 'a.spec.js'), `
+      const assert = require('assert');
+      const a = Array.from({ length: 60000 }, (_, i) => ({ i }));
+      const b = a.map((o, i) => ({ i: i === 59999 ? -1 : i }));
+      it('big diff', function () { this.timeout(100); assert.deepStrictEqual(a, b); });
+      it('later failure', function () { throw new Error('LATER'); });`);
+    const { spawnSync } = require('child_process') as typeof import('child_process');
+    const run = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js'), '--require', require.resolve('thread-kill/mocha'), 'a.spec.js'],
+      { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+    assert.strictEqual(run.status, 2, run.stdout + run.stderr);
+    assert.match(run.stdout, /Timeout of 100ms exceeded|ran past its 100 ms timeout/);
+    // The later failure's stack still names the spec file and line.
+    assert.match(run.stdout, /Error: LATER\n\s+at Context\.<anonymous> \(.*a\.spec\.js:6:/);
+  });
+
+  it("2. vm.runInNewContext('for (;;) {}', …, { breakOnSigint: true }) under a 50 ms deadline waits (Node's sigintHandlersWrap restores listeners in a finally) and every SIGINT listener is still there afterwards (child process)", async () => {
+    const r = await runChild(`${WATCHER}
+      const tk = require(TK);
+      const vm = require('vm');
+      process.on('SIGINT', function one() {});
+      process.on('SIGINT', function two() {});
+      watchDeferral("process.kill(process.pid, 'SIGINT');");
+      let name, cause;
+      try { tk.interruptible(() => vm.runInNewContext('for (;;) {}', {}, { breakOnSigint: true }), { timeoutMs: 50 }); }
+      catch (e) { name = e.name; cause = e.cause && e.cause.code; }
+      console.log(name, cause, process.listeners('SIGINT').map((f) => f.name).join(','));`, { deadlineMs: 60_000 });
+    assert.deepStrictEqual([r.code, r.stderr], [0, '']);
+    assert.match(r.stdout, /^deferred at sigintHandlersWrap\n/);
+    assert.ok(r.stdout.endsWith('RegionTimeoutError ERR_SCRIPT_EXECUTION_INTERRUPTED one,two\n'), r.stdout);
+  });
+
+  for (const subscribed of [false, true]) {
+    it(`3${subscribed ? '/7' : ''}. a require() whose module spins waits for Node's loader (its finally keeps requireDepth and the stat cache right), then lands: replacing plugin.js by plugin/index.js works afterwards${subscribed ? ", and a tracingChannel('module.require') subscriber changes nothing" : ''} (child process)`, async () => {
+      const r = await runChild(`${WATCHER}
+        const tk = require(TK);
+        const fs = require('fs');
+        ${subscribed ? "require('diagnostics_channel').tracingChannel('module.require').subscribe({ start() {}, end() {}, asyncStart() {}, asyncEnd() {}, error() {} });" : ''}
+        fs.writeFileSync('plugin.js', 'while (Atomics.load(globalThis.flag, 0) === 0) {} module.exports = "file";');
+        watchDeferral('Atomics.store(flag, 0, 1);');
+        let name, loaded;
+        try { tk.interruptible(() => { loaded = require('./plugin'); for (;;) {} }, { timeoutMs: 50 }); } catch (e) { name = e.name; }
+        // As a plugin host would reload it: a stat cache left on (requireDepth
+        // not brought back to 0) keeps finding plugin.js.
+        setImmediate(() => {
+          delete require.cache[require.resolve('./plugin')];
+          const Module = require('module');
+          for (const key of Object.keys(Module._pathCache)) delete Module._pathCache[key];
+          fs.rmSync('plugin.js');
+          fs.mkdirSync('plugin');
+          fs.writeFileSync('plugin/index.js', 'module.exports = "folder";');
+          console.log(name, loaded, require('./plugin'));
+        });`, { deadlineMs: 60_000 });
+      assert.deepStrictEqual([r.code, r.stderr], [0, '']);
+      assert.match(r.stdout, /^deferred at \S+\n/);
+      assert.ok(r.stdout.endsWith('RegionTimeoutError file folder\n'), r.stdout);
+    });
+  }
+
+  it("4. an 'abort' listener that runs 200 ms inside interruptible(() => ac.abort(), { timeoutMs: 50 }): AbortSignal.any() signals are aborted too (child process)", async () => {
+    const r = await runChild(`
+      const tk = require(TK);
+      const ac = new AbortController();
+      const any = AbortSignal.any([ac.signal, new AbortController().signal]);
+      let ran = 0;
+      ac.signal.addEventListener('abort', () => { ran++; const end = performance.now() + 200; while (performance.now() < end) { /* work */ } });
+      let name;
+      try { tk.interruptible(() => ac.abort(), { timeoutMs: 50 }); } catch (e) { name = e.name; }
+      console.log(name, ran, ac.signal.aborted, any.aborted);`, { deadlineMs: 60_000 });
+    assert.deepStrictEqual([r.code, r.stdout, r.stderr], [0, 'RegionTimeoutError 1 true true\n', '']);
+  });
+
+  it('5. regions looping over fs.readFileSync() of a FIFO whose writer trickles data: no descriptor leaks, each region stops at its deadline after being reported deferred (child process)', async function () {
+    if (!fs.existsSync('/usr/bin/mkfifo') && !fs.existsSync('/bin/mkfifo')) this.skip();
+    const r = await runChild(`
+      const tk = require(TK);
+      const fs = require('fs');
+      const { execFileSync } = require('child_process');
+      const { Worker } = require('worker_threads');
+      execFileSync('mkfifo', ['fifo']);
+      const fds = () => fs.readdirSync('/proc/self/fd').length;
+      const before = fds();
+      const w = new Worker(\`
+        const tk = require(\${JSON.stringify(TK)});
+        const fs = require('fs');
+        const { parentPort } = require('worker_threads');
+        const out = [];
+        for (let i = 0; i < 4; i++) {
+          try { tk.interruptible(() => { for (;;) fs.readFileSync('fifo'); }, { timeoutMs: 20 }); } catch (e) { out.push(e.name); }
+        }
+        parentPort.postMessage(out);\`, { eval: true });
+      let done = false, deferredSeen = 0;
+      w.once('message', (m) => { done = true; console.log(m.join(' ')); });
+      w.once('exit', () => { console.log('deferred seen', deferredSeen > 0, 'fds', fds() - before); });
+      // The writer: opens the FIFO (waiting for the reader), trickles a byte every few ms until
+      // the reader's region shows its delivery deferred, closes (the read ends), and again.
+      (async function serve() {
+        while (!done) {
+          const fh = await fs.promises.open('fifo', 'w');
+          while (!done) {
+            // EPIPE: the open met the previous reader just before it closed; open again.
+            if (!(await fh.write('x').then(() => true, (e) => { if (e.code !== 'EPIPE') throw e; return false; }))) break;
+            await new Promise((res) => setImmediate(res));
+            const info = tk.threadInfo(w.threadId);
+            if (done || (info && info.deferredDelivery)) { if (info && info.deferredDelivery) deferredSeen++; break; }
+          }
+          await fh.close();
+        }
+      })().catch((e) => { console.error(e); process.exitCode = 1; });
+      // The last open waits for a reader that will never come: end it.
+      w.once('exit', () => { const fd = fs.openSync('fifo', fs.constants.O_RDONLY | fs.constants.O_NONBLOCK); fs.closeSync(fd); });`, { deadlineMs: 120_000 });
+    assert.deepStrictEqual([r.code, r.stderr], [0, '']);
+    assert.strictEqual(r.stdout, `${'RegionTimeoutError '.repeat(4).trim()}\ndeferred seen true fds 0\n`);
+  });
+
+  it('6. a 20 ms deadline around an EventEmitter listener that loops fires, whether the listener is a plain function, new Function() or an eval\'d arrow (nameless code is the user\'s)', () => {
+    const { EventEmitter } = require('events') as typeof import('events');
+    const listeners = [() => { for (;;) { /* */ } }, new Function('for (;;) {}'), (0, eval)('() => { for (;;) {} }'), require('vm').runInThisContext('(() => { for (;;) {} })')];
+    for (const listener of listeners) {
+      const ee = new EventEmitter();
+      ee.on('x', listener);
+      assert.throws(() => tk.interruptible(() => ee.emit('x'), { timeoutMs: 20 }), tk.RegionTimeoutError);
+    }
+  });
+
+  it('8. code 150 frames deep inside AsyncLocalStorage.run() is not cut: the delivery waits for run() to return, and the store is restored (child process)', async () => {
+    const r = await runChild(`${WATCHER}
+      const tk = require(TK);
+      const { AsyncLocalStorage } = require('async_hooks');
+      const als = new AsyncLocalStorage();
+      const deep = (n, f) => (n === 0 ? f() : deep(n - 1, f) + 0);
+      watchDeferral('Atomics.store(flag, 0, 1);');
+      let name;
+      try { tk.interruptible(() => { als.run('STORE', () => deep(150, () => { while (Atomics.load(flag, 0) === 0) {} return 0; })); for (;;) {} }, { timeoutMs: 20 }); }
+      catch (e) { name = e.name; }
+      console.log(name, String(als.getStore()));`, { deadlineMs: 60_000 });
+    assert.deepStrictEqual([r.code, r.stderr], [0, '']);
+    assert.match(r.stdout, /^deferred at run\n/);
+    assert.ok(r.stdout.endsWith('RegionTimeoutError undefined\n'), r.stdout);
+  });
+
+  it('9. zlib.gunzipSync() of a gzip bomb under a 20 ms deadline is reported deferred (inside zlib) while it inflates, never silently late', async () => {
+    const zlib = require('zlib') as typeof import('zlib');
+    const bomb = zlib.gzipSync(Buffer.alloc(128 << 20));
+    const w = new Worker(`
+      const tk = require(${JSON.stringify(LIB)});
+      const zlib = require('zlib');
+      const { parentPort, workerData } = require('worker_threads');
+      parentPort.postMessage('start');
+      try { tk.interruptible(() => { zlib.gunzipSync(workerData); for (;;) {} }, { timeoutMs: 20 }); } catch (e) { parentPort.postMessage(e.name); }`,
+    { eval: true, workerData: bomb });
+    const messages: string[] = [];
+    w.on('message', (m) => messages.push(m));
+    let where = '';
+    await until(() => { where = tk.threadInfo(w.threadId)?.deferredDelivery?.where ?? ''; return where !== '' || messages.length > 1; }, 'a deferred delivery', 120_000);
+    await until(() => messages.length === 2, 'the region to end', 120_000);
+    assert.deepStrictEqual(messages, ['start', 'RegionTimeoutError']);
+    assert.match(where, /\(node:/);
+    await new Promise((resolve) => w.once('exit', resolve));
+  });
+
+  describe('the test-runner plugins never hang silently (THREAD_KILL_STUCK_GRACE_MS=300)', () => {
+    const { spawnSync } = require('child_process') as typeof import('child_process');
+    const env = { ...process.env, THREAD_KILL_STUCK_GRACE_MS: '300' };
+
+    it('thread-kill/mocha: a test stuck where its timeout cannot land fails the run loudly — its name, where it is stuck, exit code 1 — and what was reported before stays', () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tk-stuck-'));
+      fs.writeFileSync(path.join(dir, 'a.spec.js'), `
+        const { AsyncLocalStorage } = require('async_hooks');
+        const als = new AsyncLocalStorage();
+        it('passes first', () => {});
+        it('stuck inside run()', function () { this.timeout(100); als.run(1, () => { for (;;) {} }); });`);
+      const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js'), '--require', require.resolve('thread-kill/mocha'), 'a.spec.js'],
+        { cwd: dir, encoding: 'utf8', env, timeout: 120_000 });
+      assert.strictEqual(r.status, 1, r.stdout + r.stderr);
+      assert.match(r.stdout, /✔ passes first/);
+      assert.match(r.stderr, /thread-kill: mocha test "stuck inside run\(\)" ran past its 100 ms timeout and could not be stopped within 300 ms more: its timeout waits for Node's code to return .*: run \(node:async_hooks:\d+:\d+\): inside a try block of Node's/);
+    });
+
+    it('thread-kill/mocha: a test blocked in a system call (a FIFO with no writer) is named too, as blocked outside JavaScript', function () {
+      if (!fs.existsSync('/usr/bin/mkfifo') && !fs.existsSync('/bin/mkfifo')) this.skip();
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tk-stuck-'));
+      spawnSync('mkfifo', [path.join(dir, 'fifo')]);
+      fs.writeFileSync(path.join(dir, 'a.spec.js'), `it('reads a silent FIFO', function () { this.timeout(100); require('fs').readFileSync(__dirname + '/fifo'); });`);
+      const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js'), '--require', require.resolve('thread-kill/mocha'), 'a.spec.js'],
+        { cwd: dir, encoding: 'utf8', env, timeout: 120_000 });
+      assert.strictEqual(r.status, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, /mocha test "reads a silent FIFO" ran past its 100 ms timeout .*: it never got back to JavaScript: it is blocked in native code or a system call/);
+    });
+
+    it('thread-kill/node-test: the same under node --test', () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tk-stuck-'));
+      fs.writeFileSync(path.join(dir, 'a.test.js'), `
+        const { test } = require(${JSON.stringify(require.resolve('thread-kill/node-test'))});
+        const { AsyncLocalStorage } = require('async_hooks');
+        const als = new AsyncLocalStorage();
+        test('stuck inside run()', { timeout: 100 }, () => { als.run(1, () => { for (;;) {} }); });`);
+      const r = spawnSync(process.execPath, ['--test', 'a.test.js'], { cwd: dir, encoding: 'utf8', env, timeout: 120_000 });
+      assert.notStrictEqual(r.status, 0, r.stdout + r.stderr);
+      assert.match(r.stdout + r.stderr, /thread-kill: node:test test "stuck inside run\(\)" ran past its 100 ms timeout and could not be stopped within 300 ms more/);
+    });
+  });
+
+  it("interrupt(…, { untilDelivered: true, timeoutMs }) of a region waiting for Node's code settles with why 'deferred' and where; threads() shows the deferral", async () => {
+    const sab = new SharedArrayBuffer(4);
+    const flag = new Int32Array(sab);
+    const w = new Worker(`
+      const tk = require(${JSON.stringify(LIB)});
+      const { parentPort, workerData } = require('worker_threads');
+      const flag = new Int32Array(workerData);
+      const ac = new AbortController();
+      ac.signal.addEventListener('abort', () => { while (Atomics.load(flag, 0) === 0) {} });
+      parentPort.postMessage('in');
+      try { tk.interruptible(() => { ac.abort(); for (;;) {} }); } catch (e) { parentPort.postMessage(e.reason); }`,
+    { eval: true, workerData: sab });
+    const messages: string[] = [];
+    w.on('message', (m) => messages.push(m));
+    await until(() => messages.length === 1 && (tk.threadInfo(w.threadId)?.regionDepth ?? 0) > 0, 'the region');
+    const first = await tk.interrupt(w.threadId, 'first', { untilDelivered: true, timeoutMs: 300 });
+    assert.strictEqual(first.delivered, false);
+    assert.strictEqual(first.why, 'deferred');
+    assert.match(first.deferredAt ?? '', /node:internal\/event_target/);
+    // A second one, left to wait: threads() shows it, then it lands once the listener returns.
+    const second = tk.interrupt(w.threadId, 'second', { untilDelivered: true, timeoutMs: 60_000 });
+    await until(() => tk.threads().find((t) => t.threadId === w.threadId)?.deferredDelivery !== undefined, 'threads() to show the deferral');
+    const shown = tk.threads().find((t) => t.threadId === w.threadId)!.deferredDelivery!;
+    assert.ok(shown.forMs >= 0 && /event_target/.test(shown.where), JSON.stringify(shown));
+    Atomics.store(flag, 0, 1);
+    assert.strictEqual((await second).delivered, true);
+    await until(() => messages.length === 2, 'the error');
+    assert.deepStrictEqual(messages, ['in', 'second']);
+    assert.strictEqual(tk.threadInfo(w.threadId)?.deferredDelivery, undefined);
+    await new Promise((resolve) => w.once('exit', resolve));
+  });
+});
