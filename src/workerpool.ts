@@ -104,8 +104,10 @@ export function interruptiblePool<P extends object>(pool: P): P {
   if (pool === null || typeof pool !== 'object' || typeof (pool as PoolLike).exec !== 'function') {
     throw new InvalidArgTypeError('pool must be a workerpool Pool (it has no exec(method, params, options) method)');
   }
-  const p = pool as PoolLike & { [PATCHED]?: boolean };
+  const p = pool as PoolLike & { [PATCHED]?: boolean; workerType?: unknown };
   if (p[PATCHED]) return pool;
+  // Child-process and web workers share no memory (and are not threads to interrupt): such a pool runs as before.
+  if (p.workerType === 'process' || p.workerType === 'web') return pool;
   const exec = p.exec;
   p.exec = function execInterruptible(this: PoolLike, method: unknown, params?: unknown, options?: unknown): WorkerpoolPromise {
     if (typeof method !== 'string') return exec.call(this, method, params, options);

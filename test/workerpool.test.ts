@@ -150,6 +150,15 @@ describe('thread-kill/workerpool (workerpool 10)', function () {
     }
   });
 
+  it('a pool of child processes runs as before (nothing to interrupt in place there)', async () => {
+    const p = interruptiblePool(workerpool.pool(WORKER, { workerType: 'process', maxWorkers: 1 }));
+    try {
+      assert.strictEqual((await p.exec('double', [4]) as { value: number }).value, 8);
+    } finally {
+      await p.terminate();
+    }
+  });
+
   it('bad input: clear typed errors', () => {
     for (const bad of [null, undefined, 1, {}, { exec: 1 }]) {
       assert.throws(() => interruptiblePool(bad as never), (err: unknown) => err instanceof InvalidArgTypeError && /pool must be a workerpool Pool/.test((err as Error).message));
