@@ -556,9 +556,9 @@ Kind KindOf(v8::Isolate* isolate, LandingCache& c, v8::Local<v8::StackFrame> f) 
   // no name, only a source URL, "node:net".)
   v8::Local<v8::String> name = f->GetScriptNameOrSourceURL();
   if (!name.IsEmpty() && name->Length() >= 5) {
-    uint16_t head[5];
-    name->Write(isolate, head, 0, 5);
-    if (head[0] == 'n' && head[1] == 'o' && head[2] == 'd' && head[3] == 'e' && head[4] == ':') kind = Kind::kNode;
+    std::u16string n(static_cast<size_t>(name->Length()), u'\0');  // (once per script)
+    WriteUtf16(isolate, name, reinterpret_cast<uint16_t*>(n.data()));
+    if (n.compare(0, 5, u"node:") == 0) kind = Kind::kNode;
   }
   c.kinds.emplace(id, kind);
   return kind;

@@ -67,6 +67,14 @@ struct RegionStack {
   v8::Global<v8::String> region_function_name;
   // What the landing rule has learned of the scripts it judged (landing.h).
   LandingCache* landing = nullptr;
+  // Regions whose scope has closed (or not yet opened) while JS runs from
+  // their native frame (the error factory): their boundary frames are still
+  // on the stack, above every active region's, and RegionFrameIndex must
+  // skip them to find an active region's boundary.
+  uint32_t unwinding = 0;
+  // Active deadline regions whose deadline did not take the thread's slot
+  // (an outer one's was earlier): (seq, deadline ns). See DeferFired.
+  std::vector<std::pair<uint64_t, int64_t>> shadowed;
   // The last rearmDeadline(): a timeout of that region reports this budget.
   uint64_t rearmed_seq = 0;
   double rearmed_ms = 0;
@@ -266,10 +274,10 @@ void LearnRegionFrame(v8::Isolate* isolate, RegionStack& rs) {
 // untilDelivered), and has the watchdog arm the interrupt again shortly: it
 // lands at a look that finds the rule met, or at the region's boundary, like
 // any request still queued when a region exits. No time bound (landing.h).
-void DeferFired(Entry* e, RegionStack& rs, LandingVerdict&& verdict) {
-  int64_t since = rs.fired.deferred_since_ns;
-  uint32_t looks = rs.fired.deferred_looks;
-  for (const InterruptRequest& m : rs.merged) {
+void DeferRequests(Entry* e, RegionStack& rs, std::vector<InterruptRequest>&& requests, const LandingVerdict& verdict) {
+  int64_t since = 0;
+  uint32_t looks = 0;
+  for (const InterruptRequest& m : requests) {
     if (m.deferred_since_ns != 0 && (since == 0 || m.deferred_since_ns < since)) since = m.deferred_since_ns;
     looks = std::max(looks, m.deferred_looks);
   }
@@ -277,24 +285,50 @@ void DeferFired(Entry* e, RegionStack& rs, LandingVerdict&& verdict) {
   looks++;
   {
     RegistryLock lock(RegistryLock::kBlock, e->isolate);
-    rs.fired.deferred_since_ns = since;
-    rs.fired.deferred_looks = looks;
-    e->requests.push_back(std::move(rs.fired));
-    for (InterruptRequest& m : rs.merged) {
+    for (InterruptRequest& m : requests) {
       m.deferred_since_ns = since;
       m.deferred_looks = looks;
       e->requests.push_back(std::move(m));
     }
-    e->queued_requests.fetch_add(static_cast<uint32_t>(1 + rs.merged.size()));
+    e->queued_requests.fetch_add(static_cast<uint32_t>(requests.size()));
     e->deferred_since_ns.store(since, std::memory_order_relaxed);
-    e->deferred_where = std::move(verdict.where);
+    e->deferred_where = verdict.where;
     e->deferred_why = verdict.why;
   }
+  // The thread's deadline slot holds one deadline: a region inside one whose
+  // earlier deadline fired and now waits gets its own armed, so that it can
+  // still fire (its boundary may lie above what the outer one waits for).
+  if (!rs.shadowed.empty() && e->deadline.deadline_ns.load(std::memory_order_relaxed) == kNoDeadline) {
+    auto next = std::min_element(rs.shadowed.begin(), rs.shadowed.end(),
+                                 [](const auto& a, const auto& b) { return a.second < b.second; });
+    ArmDeadline(e, next->second, next->first);
+    rs.shadowed.erase(next);
+  }
+  RetryInterruptAt(e, MonotonicNs() + (looks > kFastLooks ? kRetryLateNs : looks > kQuickLooks ? kRetryNs : kRetryQuickNs));
+}
+
+// The chosen delivery (rs.fired and what merged into it), put back.
+void DeferFired(Entry* e, RegionStack& rs, const LandingVerdict& verdict) {
+  std::vector<InterruptRequest> requests;
+  requests.push_back(std::move(rs.fired));
+  for (InterruptRequest& m : rs.merged) requests.push_back(std::move(m));
   rs.fired = InterruptRequest();
   rs.merged.clear();
   rs.fired_seq = 0;
   rs.fired_cut = 0;
-  RetryInterruptAt(e, MonotonicNs() + (looks > kFastLooks ? kRetryLateNs : looks > kQuickLooks ? kRetryNs : kRetryQuickNs));
+  DeferRequests(e, rs, std::move(requests), verdict);
+}
+
+// The landing rule's verdict for a delivery to active region `idx` now.
+LandingVerdict JudgeRegion(v8::Isolate* isolate, RegionStack& rs, int idx) {
+  v8::HandleScope scope(isolate);
+  LandingVerdict verdict;
+  if (TopForbidsLanding(isolate, *rs.landing, CurrentTrace(isolate, 1), &verdict)) return verdict;
+  int cut = 0;
+  bool complete = true;
+  v8::Local<v8::StackTrace> trace =
+      CaptureForRegion(isolate, rs, Depth(rs) + rs.unwinding - static_cast<uint32_t>(idx), &cut, &complete);
+  return JudgeLanding(isolate, *rs.landing, trace, cut, complete);
 }
 
 // A delivery stopped waiting (it fired, or its region ended): it is no
@@ -342,7 +376,36 @@ void OnInterrupt(void*) {
   // Nothing of ours in flight: a new delivery may still wait (see below).
   const bool may_wait = best < 0 && !isolate->IsExecutionTerminating();
 
+  // A termination of ours is in flight for an inner region, and requests
+  // aim further out: the outer region takes over only where the rule allows
+  // a landing for it; else they wait, and the inner one goes on.
+  if (best >= 0 && !shutting_down && !isolate->IsExecutionTerminating()) {
+    int outermost = best;
+    for (const InterruptRequest& r : taken) {
+      const int idx = IndexOfSeq(rs, r.region_seq);
+      if (idx >= 0 && idx < outermost) outermost = idx;
+    }
+    if (outermost < best) {
+      LandingVerdict verdict = JudgeRegion(isolate, rs, outermost);
+      if (!verdict.land) {
+        std::vector<InterruptRequest> outer;
+        auto keep = std::stable_partition(taken.begin(), taken.end(), [&](const InterruptRequest& r) {
+          const int idx = IndexOfSeq(rs, r.region_seq);
+          return !(idx >= 0 && idx < best);
+        });
+        for (auto it = keep; it != taken.end(); ++it) outer.push_back(std::move(*it));
+        taken.erase(keep, taken.end());
+        DeferRequests(e, rs, std::move(outer), verdict);
+        if (taken.empty() && !refire) return;
+      }
+    }
+  }
+
   std::vector<std::pair<InterruptRequest, DeliveryResult>> answers;
+  // Requests for active regions inside the one chosen: they unwind with it,
+  // or, if it must wait, the outermost of them is judged next (its own
+  // boundary may lie above the frames of Node's the outer one waits for).
+  std::vector<std::pair<int, InterruptRequest>> deeper;
   bool changed = false;
   for (InterruptRequest& r : taken) {
     int idx = shutting_down ? -1 : IndexOfSeq(rs, r.region_seq);
@@ -350,10 +413,11 @@ void OnInterrupt(void*) {
       // The region already finished (or the thread is going away): no effect.
       answers.emplace_back(std::move(r), DeliveryResult::kRegionFinished);
     } else if (best < 0 || idx < best) {
-      // An outer region wins: whatever was aimed further in unwinds with it.
+      // An outer region wins: whatever was aimed further in unwinds with it
+      // (unless the outer one must wait: see below).
       if (best >= 0) {
-        answers.emplace_back(std::move(rs.fired), DeliveryResult::kRegionFinished);
-        for (InterruptRequest& m : rs.merged) answers.emplace_back(std::move(m), DeliveryResult::kRegionFinished);
+        deeper.emplace_back(best, std::move(rs.fired));
+        for (InterruptRequest& m : rs.merged) deeper.emplace_back(best, std::move(m));
         rs.merged.clear();
       }
       best = idx;
@@ -367,15 +431,19 @@ void OnInterrupt(void*) {
       if ((r.kill && !rs.fired.kill) || (!r.kill && !rs.fired.kill && rs.fired.timeout && !r.timeout))
         std::swap(r, rs.fired);
       rs.merged.push_back(std::move(r));
+    } else if (may_wait) {
+      // Aimed inside the region chosen in this look.
+      deeper.emplace_back(idx, std::move(r));
     } else {
       // Aimed inside a region that is already being interrupted.
       answers.emplace_back(std::move(r), DeliveryResult::kRegionFinished);
     }
   }
 
-  if (changed) {
+  bool top_forbids = false;
+  while (changed) {
     rs.fired_seq = SeqAt(rs, static_cast<uint32_t>(best));
-    const uint32_t boundary = Depth(rs) - static_cast<uint32_t>(best);
+    const uint32_t boundary = Depth(rs) + rs.unwinding - static_cast<uint32_t>(best);
     // The stack at the moment of stopping, before the termination unwinds it.
     // Only V8's frame records: turning them into strings waits until after
     // the region has thrown, and most of it until someone reads err.stack.
@@ -387,19 +455,49 @@ void OnInterrupt(void*) {
     // needs one frame, not the whole stack.
     LandingVerdict verdict;
     v8::Local<v8::StackTrace> trace;
-    if (!(may_wait && TopForbidsLanding(isolate, *rs.landing, CurrentTrace(isolate, 1), &verdict))) {
+    if (may_wait && TopForbidsLanding(isolate, *rs.landing, CurrentTrace(isolate, 1), &verdict)) {
+      top_forbids = true;  // (the same for every region: all wait)
+    } else {
       bool complete = true;
       trace = CaptureForRegion(isolate, rs, boundary, &rs.fired_cut, &complete);
       if (may_wait) verdict = JudgeLanding(isolate, *rs.landing, trace, rs.fired_cut, complete);
     }
-    if (!verdict.land) {
-      DeferFired(e, rs, std::move(verdict));
-      changed = false;
-    } else {
+    if (verdict.land) {
       rs.fired_trace.Reset(isolate, trace);
       ClearDeferral(e);
+      break;
+    }
+    DeferFired(e, rs, verdict);
+    changed = false;
+    if (deeper.empty()) break;
+    // The next region in: the outermost of the deeper requests, with the
+    // others for the same region merged into it.
+    best = deeper.front().first;
+    for (const auto& d : deeper) best = std::min(best, d.first);
+    std::vector<std::pair<int, InterruptRequest>> rest;
+    for (auto& d : deeper) {
+      if (d.first != best) {
+        rest.push_back(std::move(d));
+      } else if (!changed) {
+        rs.fired = std::move(d.second);
+        changed = true;
+      } else {
+        rs.merged.push_back(std::move(d.second));
+      }
+    }
+    deeper = std::move(rest);
+    if (top_forbids) {
+      // Nothing can land in this look: put them all back at once.
+      for (auto& d : deeper) rs.merged.push_back(std::move(d.second));
+      deeper.clear();
+      DeferFired(e, rs, verdict);
+      changed = false;
+      break;
     }
   }
+  // A region that fired takes those inside it along.
+  for (auto& d : deeper) answers.emplace_back(std::move(d.second), DeliveryResult::kRegionFinished);
+  deeper.clear();
   if (changed || refire) isolate->TerminateExecution();
   if (rs.fired_seq != 0 && rs.fired.kill) e->kill_interrupted.store(true, std::memory_order_release);
 
@@ -521,10 +619,13 @@ void ThrowInterrupted(v8::Isolate* isolate, RegionStack& rs,
     return;
   }
   v8::Local<v8::Value> err;
-  if (rs.factory.Get(isolate)
-          ->Call(context, v8::Undefined(isolate), 9, argv)
-          .ToLocal(&err))
-    isolate->ThrowException(err);
+  // The factory's JS runs while this region's frames are still on the stack
+  // but no longer active: interrupts that look meanwhile must count them
+  // (see `unwinding`).
+  rs.unwinding++;
+  const bool built = rs.factory.Get(isolate)->Call(context, v8::Undefined(isolate), 9, argv).ToLocal(&err);
+  rs.unwinding--;
+  if (built) isolate->ThrowException(err);
   // else the factory threw (it should not), or the thread is being
   // terminated meanwhile (a hook ran into a kill): that propagates.
 }
@@ -718,6 +819,13 @@ namespace {
   if (!value.IsEmpty()) info.GetReturnValue().Set(value);
 }
 
+// A deadline region whose deadline is later than an outer one's (rare).
+[[gnu::noinline]] void Shadow(uint64_t seq, int64_t at) { Regions().shadowed.emplace_back(seq, at); }
+[[gnu::noinline]] void Unshadow(uint64_t seq) {
+  auto& v = Regions().shadowed;
+  v.erase(std::remove_if(v.begin(), v.end(), [seq](const auto& p) { return p.first == seq; }), v.end());
+}
+
 [[gnu::noinline]] void LabelRegionFrom(v8::Isolate* isolate, Entry* e, uint64_t seq, v8::Local<v8::String> label,
                                        double timeout_ms) {
   v8::String::Utf8Value utf8(isolate, label);
@@ -756,7 +864,12 @@ class RegionScope {
       prev_seq_ = e->deadline.seq.load(std::memory_order_relaxed);
       if (timeout_ms > 0 && timeout_ms < 9.0e12) {
         const int64_t at = MonotonicNs() + static_cast<int64_t>(timeout_ms * 1e6);
-        if (at < prev_deadline_) ArmDeadline(e, at, seq);
+        if (at < prev_deadline_) {
+          ArmDeadline(e, at, seq);
+        } else {
+          Shadow(seq, at);
+          shadowed_ = true;
+        }
       }
     }
   }
@@ -767,6 +880,9 @@ class RegionScope {
       // was there before this region. Sequence numbers are unique per thread.
       if (e_->deadline.seq.load(std::memory_order_relaxed) == seq_)
         RestoreDeadline(e_, prev_deadline_, prev_seq_);
+    }
+    if constexpr (kDeadline) {
+      if (shadowed_) Unshadow(seq_);
     }
     if (__builtin_expect(depth_ >= kTrackedRegions, 0)) PopDeep(e_);
     e_->region_depth.store(depth_, std::memory_order_release);
@@ -779,6 +895,7 @@ class RegionScope {
   Entry* const e_;
   const uint64_t seq_;
   const uint32_t depth_;
+  bool shadowed_ = false;                // kDeadline only
   int64_t prev_deadline_ = kNoDeadline;  // kDeadline only
   uint64_t prev_seq_ = 0;                // kDeadline only
 };

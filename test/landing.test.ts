@@ -235,6 +235,26 @@ describe('the landing rule: where a delivery may land', () => {
     assert.ok(r.stdout.endsWith('RegionTimeoutError undefined\n'), r.stdout);
   });
 
+  it("nested deadlines across Node's code: an outer deadline that must wait (runInAsyncScope between) lets the inner region's later deadline fire, and the outer one lands at its boundary (child process)", async () => {
+    const r = await runChild(`
+      const tk = require(TK);
+      const { AsyncResource } = require('async_hooks');
+      const ar = new AsyncResource('X');
+      const out = [];
+      for (const [outer, inner] of [[2000, 50], [50, 150]]) {
+        try {
+          tk.interruptible(() => ar.runInAsyncScope(() => {
+            try { tk.interruptible(() => { for (;;) {} }, { timeoutMs: inner }); } catch (e) { out.push('inner ' + e.timeoutMs); throw e; }
+          }), { timeoutMs: outer });
+        } catch (e) { out.push('outer ' + e.timeoutMs + (e.cause ? ' cause ' + e.cause.timeoutMs : '')); }
+      }
+      console.log(out.join(', '));
+      setImmediate(() => console.log('callbacks still run'));`, { deadlineMs: 60_000 });
+    assert.deepStrictEqual([r.code, r.signal, r.stderr], [0, null, '']);
+    // [2000, 50]: the inner fires, and its error passes out of the outer region as is.
+    assert.strictEqual(r.stdout, 'inner 50, outer 50, inner 150, outer 50 cause 150\ncallbacks still run\n');
+  });
+
   it('9. zlib.gunzipSync() of a gzip bomb under a 20 ms deadline is reported deferred (inside zlib) while it inflates, never silently late', async () => {
     const zlib = require('zlib') as typeof import('zlib');
     const bomb = zlib.gzipSync(Buffer.alloc(128 << 20));
@@ -309,6 +329,7 @@ describe('the landing rule: where a delivery may land', () => {
       parentPort.postMessage('in');
       try { tk.interruptible(() => { ac.abort(); for (;;) {} }); } catch (e) { parentPort.postMessage(e.reason); }`,
     { eval: true, workerData: sab });
+    const id = w.threadId;
     const messages: string[] = [];
     w.on('message', (m) => messages.push(m));
     await until(() => messages.length === 1 && (tk.threadInfo(w.threadId)?.regionDepth ?? 0) > 0, 'the region');
@@ -325,7 +346,8 @@ describe('the landing rule: where a delivery may land', () => {
     assert.strictEqual((await second).delivered, true);
     await until(() => messages.length === 2, 'the error');
     assert.deepStrictEqual(messages, ['in', 'second']);
-    assert.strictEqual(tk.threadInfo(w.threadId)?.deferredDelivery, undefined);
+    const after = tk.threads().find((t) => t.threadId === id);
+    assert.strictEqual(after?.deferredDelivery, undefined);
     await new Promise((resolve) => w.once('exit', resolve));
   });
 });
