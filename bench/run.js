@@ -668,6 +668,208 @@ async function mochaChild(tests, rounds) {
   process.stdout.write(JSON.stringify(out));
 }
 
+/**
+ * thread-kill/jest: what the environment adds to each test, as jest-circus
+ * drives it: a second handler for each of a test's 5 async events (circus
+ * awaits every handler), the guard made once per test, and the test called
+ * through it (a deadline region, the watchdog's arm/disarm). Both sides run
+ * the same loop in one process, batches alternating; the difference is the
+ * plugin's. (A whole Jest run costs tens of µs a test and swings by more than
+ * that on this machine: the added µs cannot be read from it.)
+ */
+async function jestPlugin() {
+  const { withThreadKill } = require('../lib/jest');
+  class Bare { constructor() { this.global = globalThis; } }
+  const env = new (withThreadKill(Bare))({}, { testPath: path.join(ROOT, 'bench.test.js') });
+  const ours = env.handleTestEvent.bind(env);
+  const circus = () => undefined; // jest-circus's own handler: on both sides
+  const state = { testTimeout: 5000 };
+  const root = { name: 'ROOT_DESCRIBE_BLOCK' };
+  const parent = { name: 'trivial', parent: root };
+  const TESTS = n(20_000, 4000);
+  const side = async (handlers) => {
+    const dispatch = async (event) => { for (const h of handlers) await h(event, state); };
+    const t0 = cpuNs();
+    for (let i = 0; i < TESTS; i++) {
+      const test = { name: 't', fn: () => undefined, timeout: undefined, parent };
+      await dispatch({ name: 'test_start', test });
+      await dispatch({ name: 'test_started', test });
+      await dispatch({ name: 'test_fn_start', test });
+      await new Promise((resolve, reject) => { try { test.fn.call(undefined); } catch (e) { reject(e); return; } resolve(); }); // callAsyncCircusFn
+      await dispatch({ name: 'test_fn_success', test });
+      await dispatch({ name: 'test_done', test });
+    }
+    return (cpuNs() - t0) / TESTS;
+  };
+  const r = await alternate({ plain: () => side([circus]), plugged: () => side([circus, ours]) }, n(15, 5), TESTS);
+  // Of which: being a handler at all (an environment's handleTestEvent that does nothing), same method.
+  const noop = () => undefined;
+  r.handler = (await alternate({ plain: () => side([circus]), plugged: () => side([circus, noop]) }, n(15, 5), TESTS)).added;
+  return r;
+}
+
+/**
+ * thread-kill/vitest: what the runner adds to each test: Vitest calls
+ * runner.runTask(test) instead of the stored runWithTimeout(fn) (here a
+ * stand-in doing what Vitest 4's does: announce the budget on the runner, a
+ * promise, a timer), which runs it in a deadline region armed by the
+ * announcement, with the watchdog's arm/disarm.
+ */
+async function vitestPlugin() {
+  const { threadKillRunner } = require('../lib/runner/vitest-runner');
+  const fns = new WeakMap();
+  let runner;
+  const withTimeout = (fn, timeout) => function runWithTimeout() {
+    runner._currentTaskStartTime = performance.now();
+    runner._currentTaskTimeout = timeout;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('timed out')), timeout);
+      try { resolve(fn()); } catch (e) { reject(e); } finally { clearTimeout(timer); }
+    });
+  };
+  class Bare { constructor(config) { this.config = config; } }
+  const Plugged = threadKillRunner(Bare, (t) => fns.get(t), () => undefined);
+  const TESTS = n(20_000, 4000);
+  const side = async (plugged) => {
+    runner = plugged ? new Plugged({ testTimeout: 5000 }) : new Bare({ testTimeout: 5000 });
+    const tests = [];
+    const file = { name: 'bench.test.js', filepath: path.join(ROOT, 'bench.test.js') }; // one file: its tests share it
+    for (let i = 0; i < TESTS; i++) { const t = { name: 't', suite: file }; fns.set(t, withTimeout(() => undefined, 5000)); tests.push(t); }
+    const t0 = cpuNs();
+    for (const test of tests) {
+      if (plugged) await runner.runTask(test);
+      else await fns.get(test)(); // Vitest without a runTask: getFn(test)()
+    }
+    return (cpuNs() - t0) / TESTS;
+  };
+  return alternate({ plain: () => side(false), plugged: () => side(true) }, n(15, 5), TESTS);
+}
+
+/**
+ * CPU time of this process (user + system), in ns: what the loop itself costs, without the time it
+ * waited for a core on this shared machine (wall time swings by more than the difference measured).
+ */
+function cpuNs() {
+  const u = process.cpuUsage();
+  return (u.user + u.system) * 1000;
+}
+
+/** Runs the two sides batch by batch, alternating (one warm-up round each): medians (ns/test) and the median paired difference. */
+async function alternate(sides, rounds, tests) {
+  const out = { plain: [], plugged: [] };
+  for (let i = -1; i < rounds; i++) {
+    for (const name of i % 2 ? ['plain', 'plugged'] : ['plugged', 'plain']) {
+      gc();
+      const ns = await sides[name]();
+      if (i >= 0) out[name].push(ns);
+    }
+  }
+  const diffs = out.plugged.map((v, i) => v - out.plain[i]);
+  return { tests, rounds, plain: median(out.plain), plugged: median(out.plugged), added: median(diffs) };
+}
+
+/**
+ * workerpool: cancel() of a running task until the pool has run the next
+ * one: thread-kill/workerpool (in place) vs workerpool's own (its cleanup
+ * request goes unanswered, the worker is terminated after
+ * workerTerminateTimeout — set to 1 ms here, the fastest it can be — and a new
+ * one started). Each side has its own pool of one thread in its own process,
+ * turns alternating, as for piscina.
+ */
+async function workerpoolCancel() {
+  const { fork } = require('child_process');
+  const sides = ['ours', 'workerpool'];
+  const children = Object.fromEntries(sides.map((side) => [side, fork(__filename, ['--workerpool-child', side], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })]));
+  const ask = (side, msg) => new Promise((resolve, reject) => {
+    const child = children[side];
+    const onExit = (code) => reject(new Error(`workerpool child (${side}) exited with ${code}`));
+    child.once('exit', onExit);
+    child.once('message', (m) => { child.off('exit', onExit); resolve(m); });
+    child.send(msg);
+  });
+  const PER_TURN = 6;
+  const rounds = { ours: [], workerpool: [] };
+  try {
+    await Promise.all(sides.map((side) => ask(side, 'warm')));
+    for (let i = 0; i < n(12, 2); i++) {
+      for (const side of i % 2 ? sides : [...sides].reverse()) rounds[side].push(...(await ask(side, PER_TURN)).slice(1));
+    }
+  } finally {
+    await Promise.all(sides.map((side) => new Promise((resolve) => { children[side].once('exit', resolve); children[side].send('done'); })));
+  }
+  const ours = median(rounds.ours.map((r) => r.total));
+  const theirs = median(rounds.workerpool.map((r) => r.total));
+  return {
+    rounds: rounds.ours.length, perTurn: PER_TURN, inPlace: ours, workerpool: theirs, ratio: theirs / ours,
+    inPlaceReject: median(rounds.ours.map((r) => r.reject)), inPlaceNext: median(rounds.ours.map((r) => r.next)),
+  };
+}
+
+/** One side of workerpoolCancel, in its own process. */
+function workerpoolChild(side) {
+  const workerpool = require('workerpool');
+  const { interruptiblePool } = require('../lib/workerpool');
+  const fixture = (name) => path.join(ROOT, 'test', 'fixtures', name);
+  const pool = side === 'ours'
+    ? interruptiblePool(workerpool.pool(fixture('workerpool-worker.js'), { workerType: 'thread', maxWorkers: 1 }))
+    : workerpool.pool(fixture('workerpool-plain-worker.js'), { workerType: 'thread', maxWorkers: 1, workerTerminateTimeout: 1 });
+  const round = async () => {
+    const started = new Int32Array(new SharedArrayBuffer(4));
+    const running = pool.exec('runaway', [started.buffer]);
+    running.catch(() => {});
+    await waitFlag(started, 0, 0);
+    const t = performance.now();
+    running.cancel();
+    await running.catch(() => {});
+    const t1 = performance.now();
+    await pool.exec('double', [2]); // the next task has run
+    const t2 = performance.now();
+    return { total: t2 - t, reject: t1 - t, next: t2 - t1 };
+  };
+  process.on('message', (m) => {
+    if (m === 'done') { pool.terminate().then(() => process.disconnect()); return; }
+    const work = m === 'warm'
+      ? (async () => { await pool.exec('double', [1]); for (let i = 0; i < n(20, 3); i++) await round(); return 'warm'; })()
+      : (async () => { const times = []; for (let i = 0; i < m; i++) times.push(await round()); return times; })();
+    work.then((r) => process.send(r), (err) => { console.error(err); process.exit(1); });
+  });
+}
+
+/** The runner integrations' sections of BENCHMARKS.md. */
+function runnersSection(jp, vp, wp, date) {
+  return `## Test-runner timeouts: \`thread-kill/jest\` and \`thread-kill/vitest\`
+
+What each plugin adds to a trivial synchronous test (default timeout 5 s, armed for every test), the
+two sides alternating batch by batch in one process (${jp.rounds} batches of ${jp.tests} tests each), timed in the
+process's CPU time (this machine is shared: wall time swings by more than what is measured); "added"
+is the median of the paired differences. The loops are what the runners do per test around the plugin (Jest:
+jest-circus awaiting each handler for a test's 5 events and its callAsyncCircusFn; Vitest: runTask
+instead of the stored runWithTimeout), not a whole CLI run, whose cost per test (tens of µs) swings by
+more than the added work on this shared machine.
+
+| | without, per test | with, per test | added by the plugin (target ≤ 1 µs) |
+|---|---|---|---|
+| Jest: \`testEnvironment: 'thread-kill/jest'\` | ${f(jp.plain / 1000, 2)} µs | ${f(jp.plugged / 1000, 2)} µs | ${f(jp.added, 0)} ns |
+| of which: any environment with a \`handleTestEvent\` (a no-op one, measured alike) | | | ${f(jp.handler, 0)} ns |
+| Vitest: \`runner: 'thread-kill/vitest'\` | ${f(vp.plain / 1000, 2)} µs | ${f(vp.plugged / 1000, 2)} µs | ${f(vp.added, 0)} ns |
+
+## workerpool: cancel a task in place vs workerpool's own cancel
+
+Time from \`cancel()\` of a running task until the pool has run the next task; a pool of one thread
+per side, each in its own process, turns of ${wp.perTurn} cycles alternating (${wp.rounds} cycles a side measured).
+
+| | median ms |
+|---|---|
+| thread-kill/workerpool \`interruptiblePool\` (worker kept) | ${f(wp.inPlace, 3)} |
+| of which cancel() → rejected / → the next task done | ${f(wp.inPlaceReject, 3)} / ${f(wp.inPlaceNext, 3)} |
+| workerpool's own cancel, \`workerTerminateTimeout: 1\` (worker terminated, a new one started) | ${f(wp.workerpool)} |
+| ratio (target ≥ 200×) | ${f(wp.ratio, 0)}× faster |
+
+With workerpool's default \`workerTerminateTimeout\` (1000 ms) its own cancel waits that second
+before terminating; thread-kill/workerpool's cleanup answer comes before it.
+${date ? `\n(These sections alone: \`node --expose-gc bench/run.js --runners\`, run on ${date}.)\n` : ''}`;
+}
+
 const f = (x, d = 2) => x.toFixed(d);
 
 async function main() {
@@ -703,6 +905,11 @@ async function main() {
   const dl = deadlines();
   log('mocha plugin ...');
   const mp = mochaPlugin();
+  log('jest, vitest plugins ...');
+  const jp = await jestPlugin();
+  const vp = await vitestPlugin();
+  log('workerpool ...');
+  const wp = await workerpoolCancel();
 
   const ours = region['thread-kill interruptible(() => 1)'];
   const theirs = region['interruptor runInterruptible(() => 1)'];
@@ -825,7 +1032,8 @@ uninstaller), timed from \`mocha.run()\` to its end; "added" is the median of th
 | mocha alone | ${f(mp.plain / 1000, 2)} µs |
 | mocha + thread-kill/mocha | ${f(mp.plugged / 1000, 2)} µs |
 | added by the plugin | ${f(mp.added, 0)} ns |
-`;
+
+${runnersSection(jp, vp, wp)}`;
   const all = md + keptNotes();
   fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), all);
   process.stdout.write(all);
@@ -865,6 +1073,24 @@ if (process.argv.includes('--piscina-child')) {
 } else if (process.argv.includes('--piscina')) {
   // Just this section (node bench/run.js --piscina).
   piscinaCancel().then((r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`)).catch((err) => { console.error(err); process.exitCode = 1; });
+} else if (process.argv.includes('--workerpool-child')) {
+  workerpoolChild(process.argv[process.argv.indexOf('--workerpool-child') + 1]);
+} else if (process.argv.includes('--runners')) {
+  // Just the Jest/Vitest plugin and workerpool sections, spliced into BENCHMARKS.md in place
+  // (node --expose-gc bench/run.js --runners [--quick]).
+  (async () => {
+    const log = (s) => process.stderr.write(`${s}\n`);
+    log('jest plugin ...');
+    const jp = await jestPlugin();
+    log('vitest plugin ...');
+    const vp = await vitestPlugin();
+    log('workerpool ...');
+    const wp = await workerpoolCancel();
+    const section = runnersSection(jp, vp, wp, new Date().toISOString().slice(0, 10));
+    spliceSection('## Test-runner timeouts: `thread-kill/jest` and `thread-kill/vitest`', section.slice(0, section.indexOf('## workerpool:')), '## Notes: ');
+    spliceSection('## workerpool: cancel a task in place', section.slice(section.indexOf('## workerpool:')), '## Notes: ');
+    process.stdout.write(`${section}\n${JSON.stringify({ jp, vp, wp })}\n`);
+  })().catch((err) => { console.error(err); process.exitCode = 1; });
 } else if (process.argv.includes('--mocha-child')) {
   const i = process.argv.indexOf('--mocha-child');
   void mochaChild(Number(process.argv[i + 1]), Number(process.argv[i + 2]));

@@ -304,3 +304,6 @@ export async function runInterruptible<R = unknown>(pool: PoolLike, task: unknow
     if (!cancelled) signal?.removeEventListener('abort', cancel);
   }
 }
+
+/** The control block's layout and states, shared with thread-kill/workerpool. */
+export const taskBlock = { MARK, QUEUED, RUNNING, CANCELLED, DONE, INTERRUPTED, CANCEL_SENT, TIMED_OUT, BLOCK_BYTES } as const;

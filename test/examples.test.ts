@@ -17,12 +17,16 @@ const PROGRAMS: Record<string, RegExp[]> = {
   'runaway-task.js': [/^started\n\{ cancelled: 'too slow' \}\nnext: done\n$/],
   'deadline.js': [/^gave up after 50 ms RegionTimeoutError: /, /at parseUntrustedInput \(.*deadline\.js:3:/],
   'piscina/main.js': [/^true too slow\ndone\n$/],
+  'workerpool/main.js': [/^TimeoutError\nsame worker: true done\n$/],
   'node-test.mjs': [/^ {4}ok 1 - finishes in time$/m, /# TODO a loop that never ends/, /test timed out after 200ms/, /node-test\.mjs:9:/],
   'stress.mjs': [/^OK 20\n$/],
 };
 /** Files that are not programs of their own, and the test that runs them. */
 const PARTS: Record<string, string> = {
   'piscina/worker.js': 'piscina/main.js',
+  'workerpool/worker.js': 'workerpool/main.js',
+  'jest/jest.config.js': 'test/jest.test.ts (the project\'s config)',
+  'vitest/vitest.config.mjs': 'test/vitest.test.ts (the project\'s config)',
   'my-worker.js': 'test/cli.test.ts (stress --script)',
   'my-interruptible-worker.js': 'test/cli.test.ts (stress --script --ops interrupt)',
   'my-stoppable-worker.js': 'test/cli.test.ts (stress --script --ops stop)',

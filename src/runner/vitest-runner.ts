@@ -1,0 +1,256 @@
+// The body of thread-kill/vitest (src/vitest.mts loads Vitest's own runner
+// class and its getFn/getHooks, whichever major is installed, and passes
+// them here).
+//
+// Vitest stores each test and hook as runWithTimeout(fn): a timer, and a
+// check after fn returns (vitest#2920) that cannot help while fn spins.
+// runWithTimeout tells the runner its budget, synchronously, right before it
+// calls fn (runner._deadline = a TaskDeadline in Vitest 5,
+// runner._currentTaskTimeout = ms in Vitest 3/4). The runner here calls each
+// stored test (runTask) and hook inside a deadline region armed by that
+// very assignment, so the synchronous part stops at the test's or hook's own
+// timeout and fails with Vitest's timeout message and the loop's stack.
+import '../index';
+import { RegionTimeoutError } from '../shared/errors';
+import { native } from '../shared/native';
+import { MAX_TIMEOUT_MS } from '../shared/validate';
+import { enterRegion, guardAgainstStuckTests } from '../region/interrupt';
+import { compiledAs } from './hide-frames';
+import { errorOfRealm, stackOf } from './stack';
+
+type Fn = (this: unknown, ...args: unknown[]) => unknown;
+interface TaskLike { name: string; suite?: TaskLike; file?: TaskLike; filepath?: string }
+type Hooks = Record<string, Fn[] | undefined>;
+interface TaskDeadlineLike { startTime: number; endTime: number; clear?(): void }
+interface RunnerLike { _deadline?: unknown; _currentTaskTimeout?: unknown; _currentTaskStartTime?: unknown }
+
+/** One guarded call of a stored test or hook. */
+interface Call {
+  /** The stored function (its realm makes the error). */
+  fn: Function;
+  isHook: boolean;
+  /** For the stuck guard's label: the suite (its name's prefix) and the test's or hook's own title. */
+  suite: TaskLike | undefined;
+  title: string;
+  /** The deadline the region started with: the runner's testTimeout / hookTimeout for a stored runWithTimeout, else 0. */
+  armed: number;
+  /** The budget runWithTimeout announced (0: none, or not yet). */
+  ms: number;
+  runner?: RunnerLike;
+  /** Vitest 5: the TaskDeadline runWithTimeout made, and the one it replaced. */
+  deadline?: TaskDeadlineLike;
+  previous?: unknown;
+  /** Vitest 3/4: runWithTimeout's timer (see the safe timers below). */
+  timer?: unknown;
+}
+
+// A test whose timeout cannot land (blocked outside JavaScript, or inside
+// Node's code that a delivery waits for) never hangs the run: it fails it
+// loudly, naming the test (the region's label) and where it is stuck.
+guardAgainstStuckTests(1);
+/** The guarded call whose runWithTimeout has not announced its budget yet. */
+let pending: Call | undefined;
+
+/** runWithTimeout announced `ms` for the call being started: arm its region's deadline. */
+function announced(runner: RunnerLike, ms: number, deadline?: TaskDeadlineLike, previous?: unknown): void {
+  const call = pending;
+  if (call === undefined) return;
+  pending = undefined; // only the outermost runWithTimeout of the call
+  if (!(ms > 0 && ms <= MAX_TIMEOUT_MS)) return;
+  call.ms = ms;
+  call.runner = runner;
+  call.deadline = deadline;
+  call.previous = previous;
+  if (deadline === undefined) timerFor = call;
+  // (We are inside the call's region: this thread's current one.)
+  if (ms !== call.armed) native.rearmDeadline(native.currentRegion(), ms);
+}
+
+/** Vitest's timeout error (makeTimeoutError: the same message; Vitest 5's class names), with the loop's stack. */
+function timedOut(call: Call, stuck: RegionTimeoutError): Error {
+  const kind = call.isHook ? 'Hook' : 'Test';
+  const message = `${kind} timed out in ${call.ms || call.armed}ms.\nIf this is a long-running ${kind.toLowerCase()}, pass a timeout value as the last ` +
+    `argument or configure it globally with "${call.isHook ? 'hookTimeout' : 'testTimeout'}".`;
+  const RealmError = errorOfRealm(call.fn);
+  const err = new RealmError(message);
+  if (call.deadline !== undefined) err.name = `${kind}TimeoutError`;
+  err.stack = stackOf(err.name, message, String(stuck.stack), RealmError);
+  // runWithTimeout never got to settle: put back what it would have.
+  const runner = call.runner;
+  if (runner !== undefined) {
+    if (call.deadline !== undefined) {
+      try { call.deadline.clear?.(); } catch { /* its timer would only reject a promise nobody holds */ }
+      runner._deadline = call.previous;
+    } else {
+      if (call.timer !== undefined) safeTimers?.clearTimeout(call.timer);
+      runner._currentTaskTimeout = undefined;
+      runner._currentTaskStartTime = undefined;
+    }
+  }
+  return err;
+}
+
+interface Deps {
+  enterRegion: typeof enterRegion;
+  label(call: Call): string;
+  begin(call: Call): Call | undefined;
+  end(call: Call, outer: Call | undefined): void;
+  isTimeout(e: unknown): e is RegionTimeoutError;
+  timedOut(call: Call, stuck: RegionTimeoutError): Error;
+  getFn(test: TaskLike): Fn | undefined;
+  max: number;
+}
+
+/**
+ * Everything on the stack between Vitest and the user's code: self-contained,
+ * compiled again under a name Vitest filters from stacks (./hide-frames).
+ * Nothing is made per test but the call's record.
+ */
+function framesFactory(deps: Deps) {
+  function run(fn: Fn, self: unknown, args: unknown[] | undefined, call: Call): unknown {
+    const outer = deps.begin(call);
+    try {
+      // (A test: no `this`, no arguments — the stored function itself, no closure.)
+      return deps.enterRegion(args === undefined ? fn as () => unknown : () => fn.apply(self, args), 0, call.armed, deps.label(call));
+    } catch (e) {
+      if ((call.ms > 0 || call.armed > 0) && deps.isTimeout(e)) throw deps.timedOut(call, e);
+      throw e;
+    } finally {
+      deps.end(call, outer);
+    }
+  }
+  // The deadline is armed from the start with the runner's default budget
+  // when the stored function is Vitest's runWithTimeout (no timeout: the
+  // function itself); runWithTimeout's announcement re-arms it if it differs.
+  const budget = (fn: Fn, ms: unknown) => (fn.name === 'runWithTimeout' && typeof ms === 'number' && ms > 0 && ms <= deps.max ? ms : 0);
+  function runTask(this: { config?: { testTimeout?: number } }, test: TaskLike): unknown {
+    const fn = deps.getFn(test);
+    if (typeof fn !== 'function') throw new Error('Test function is not found. Did you add it using `setFn`?');
+    const armed = budget(fn, this?.config?.testTimeout);
+    return run(fn, undefined, undefined, { fn, isHook: false, suite: test.suite ?? test.file, title: test.name, armed, ms: 0 });
+  }
+  function hook(fn: Fn, kind: string, suite: TaskLike, defaultMs: unknown): Fn {
+    const title = `${kind} hook`;
+    const armed = budget(fn, defaultMs);
+    function guardedHook(this: unknown, ...args: unknown[]): unknown {
+      return run(fn, this, args, { fn, isHook: true, suite, title, armed, ms: 0 });
+    }
+    return Object.assign(guardedHook, fn); // (hooks carry properties of their own)
+  }
+  return { runTask, hook };
+}
+
+const deps: Omit<Deps, 'getFn'> = {
+  enterRegion,
+  label: (call) => `vitest ${call.isHook ? 'hook' : 'test'} "${prefixOf(call.suite)}${call.title}"`,
+  max: MAX_TIMEOUT_MS,
+  begin(call) { const outer = pending; pending = call; return outer; },
+  end(call, outer) {
+    pending = outer;
+    timerFor = undefined;
+  },
+  isTimeout: (e: unknown): e is RegionTimeoutError => e instanceof RegionTimeoutError && !e.kill,
+  timedOut,
+};
+const compiledFrames = compiledAs(framesFactory, 'thread-kill/vitest/dist/guard.js');
+
+// Vitest 3/4: runWithTimeout's timer is local to it, and when a deadline
+// stops fn inside its promise's executor, nothing settles that promise: the
+// timer would later abort the test's signal and reject promises nobody holds
+// (an "unhandled error" that fails the run). runWithTimeout takes its
+// setTimeout from Vitest's "safe timers" (saved at worker start) when the test
+// is collected: ours, installed before collection, hands the first timer made
+// after the announcement to the call, whose timeout then clears it.
+interface SafeTimers { setTimeout: (...args: unknown[]) => unknown; clearTimeout: (id: unknown) => void }
+let safeTimers: SafeTimers | undefined;
+let timerFor: Call | undefined;
+function installSafeTimers(): void {
+  if (safeTimers !== undefined) return;
+  const g = globalThis as unknown as Record<symbol, SafeTimers | undefined>;
+  const key = Object.getOwnPropertySymbols(g).find((k) => k.description === 'vitest:SAFE_TIMERS');
+  const timers = key === undefined ? undefined : g[key];
+  if (timers === undefined || typeof timers.setTimeout !== 'function') return;
+  const real = timers.setTimeout;
+  timers.setTimeout = function setTimeout(this: unknown, ...args: unknown[]): unknown {
+    const id = real.apply(this, args);
+    if (timerFor !== undefined) { timerFor.timer = id; timerFor = undefined; }
+    return id;
+  };
+  safeTimers = timers;
+}
+
+const guardedHooks = new WeakSet<Function>();
+const DEADLINE = Symbol('thread-kill.vitest.deadline');
+const TIMEOUT = Symbol('thread-kill.vitest.timeout');
+const HOOK_NAMES = ['beforeAll', 'afterAll', 'beforeEach', 'afterEach'] as const;
+
+/** "file > suite > " (as Vitest prints names), made once per suite for the stuck guard's report. */
+const prefixes = new WeakMap<TaskLike, string>();
+function prefixOf(suite: TaskLike | undefined): string {
+  const key = suite ?? deps; // (no suite: one empty prefix)
+  let prefix = prefixes.get(key as TaskLike);
+  if (prefix === undefined) {
+    const names: string[] = [];
+    let t = suite;
+    for (; t !== undefined && t.filepath === undefined; t = t.suite) names.unshift(t.name);
+    const file = t?.name ?? suite?.file?.name;
+    prefixes.set(key as TaskLike, prefix = [file, ...names].filter(Boolean).map((n) => `${n} > `).join(''));
+  }
+  return prefix;
+}
+
+type RunnerClass = new (...args: any[]) => any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** Vitest's runner class `Base`, whose tests and hooks stop at their timeouts even when synchronous. */
+export function threadKillRunner(Base: RunnerClass, getFn: (task: unknown) => Fn | undefined, getHooks: (suite: unknown) => Hooks | undefined): RunnerClass {
+  const frames = compiledFrames({ ...deps, getFn: getFn as Deps['getFn'] });
+  class ThreadKillRunner extends Base {
+    onBeforeCollect(paths: unknown): unknown {
+      installSafeTimers();
+      return super.onBeforeCollect?.(paths);
+    }
+
+    onBeforeRunSuite(suite: TaskLike): unknown {
+      const hooks = getHooks(suite);
+      if (hooks !== undefined) {
+        for (const kind of HOOK_NAMES) {
+          const list = hooks[kind];
+          if (!Array.isArray(list)) continue;
+          for (let i = 0; i < list.length; i++) {
+            const fn = list[i];
+            if (typeof fn !== 'function' || guardedHooks.has(fn)) continue;
+            const g = frames.hook(fn, kind, suite, (this as { config?: { hookTimeout?: number } }).config?.hookTimeout);
+            guardedHooks.add(g);
+            list[i] = g;
+          }
+        }
+      }
+      return super.onBeforeRunSuite?.(suite);
+    }
+  }
+  Object.defineProperty(ThreadKillRunner.prototype, 'runTask', { configurable: true, writable: true, value: frames.runTask });
+  // Vitest 5: runWithTimeout assigns runner._deadline = new TaskDeadline(ms) before calling fn.
+  Object.defineProperty(ThreadKillRunner.prototype, '_deadline', {
+    configurable: true,
+    get(this: Record<symbol, unknown>) { return this[DEADLINE]; },
+    set(this: Record<symbol, unknown> & RunnerLike, d: unknown) {
+      const previous = this[DEADLINE];
+      this[DEADLINE] = d;
+      if (pending !== undefined && d !== null && typeof d === 'object') {
+        const td = d as TaskDeadlineLike;
+        announced(this, Math.round(td.endTime - td.startTime), td, previous); // (a difference of two clock readings)
+      }
+    },
+  });
+  // Vitest 3/4: runner._currentTaskTimeout = ms.
+  Object.defineProperty(ThreadKillRunner.prototype, '_currentTaskTimeout', {
+    configurable: true,
+    get(this: Record<symbol, unknown>) { return this[TIMEOUT]; },
+    set(this: Record<symbol, unknown> & RunnerLike, ms: unknown) {
+      this[TIMEOUT] = ms;
+      if (pending !== undefined && typeof ms === 'number') announced(this, ms);
+    },
+  });
+  Object.defineProperty(ThreadKillRunner, 'name', { value: `ThreadKill${Base.name || 'Runner'}` });
+  return ThreadKillRunner;
+}
