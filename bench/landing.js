@@ -88,6 +88,7 @@ async function storm(seconds) {
   const count = new Float64Array(sab, 0, 1);
   const stop = new Int32Array(sab, 8, 1);
   const id = w.threadId;
+  while (!tk.threads().some((t) => t.threadId === id)) await turn(); // registered
   const phase = async (ms, hammer) => {
     const c0 = count[0];
     const end = performance.now() + ms;

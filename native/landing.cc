@@ -619,6 +619,7 @@ bool TopForbidsLanding(v8::Isolate* isolate, LandingCache& c, v8::Local<v8::Stac
   v8::Local<v8::StackFrame> f = trace->GetFrame(isolate, 0);
   if (KindOf(isolate, c, f) != Kind::kNode || (FlagsOf(isolate, c, f) & kEntry) != 0) return false;
   *verdict = Wait(isolate, f, "running Node's code");
+  verdict->shallow = trace->GetFrameCount() > 1 && KindOf(isolate, c, trace->GetFrame(isolate, 1)) == Kind::kUser;
   return true;
 }
 

@@ -304,7 +304,12 @@ void DeferRequests(Entry* e, RegionStack& rs, std::vector<InterruptRequest>&& re
     ArmDeadline(e, next->second, next->first);
     rs.shadowed.erase(next);
   }
-  RetryInterruptAt(e, MonotonicNs() + (looks > kFastLooks ? kRetryLateNs : looks > kQuickLooks ? kRetryNs : kRetryQuickNs));
+  // A shallow wait (Node's code called straight from the region's own, not
+  // inside a try: a sync API's wrapper just back from C++) ends within
+  // microseconds, and a look made while the thread is back in C++ would only
+  // fire in the wrapper again when it returns: look again at once.
+  const int64_t delay = looks > kFastLooks ? kRetryLateNs : looks > kQuickLooks ? kRetryNs : verdict.shallow ? 0 : kRetryQuickNs;
+  RetryInterruptAt(e, MonotonicNs() + delay);
 }
 
 // The chosen delivery (rs.fired and what merged into it), put back.
@@ -323,7 +328,7 @@ void DeferFired(Entry* e, RegionStack& rs, const LandingVerdict& verdict) {
 LandingVerdict JudgeRegion(v8::Isolate* isolate, RegionStack& rs, int idx) {
   v8::HandleScope scope(isolate);
   LandingVerdict verdict;
-  if (TopForbidsLanding(isolate, *rs.landing, CurrentTrace(isolate, 1), &verdict)) return verdict;
+  if (TopForbidsLanding(isolate, *rs.landing, CurrentTrace(isolate, 2), &verdict)) return verdict;
   int cut = 0;
   bool complete = true;
   v8::Local<v8::StackTrace> trace =
@@ -455,7 +460,7 @@ void OnInterrupt(void*) {
     // needs one frame, not the whole stack.
     LandingVerdict verdict;
     v8::Local<v8::StackTrace> trace;
-    if (may_wait && TopForbidsLanding(isolate, *rs.landing, CurrentTrace(isolate, 1), &verdict)) {
+    if (may_wait && TopForbidsLanding(isolate, *rs.landing, CurrentTrace(isolate, 2), &verdict)) {
       top_forbids = true;  // (the same for every region: all wait)
     } else {
       bool complete = true;

@@ -182,9 +182,11 @@ export function interrupt(target: Target | RegionHandle, reason?: unknown, optio
 
   return new Promise<InterruptDelivery>((resolve) => {
     let attempts = 1;
+    let withdraw: ReturnType<typeof setInterval> | undefined;
     const finish = (delivered: boolean, why?: InterruptDelivery['why'], deferredAt?: string): void => {
       clearInterval(retry);
       clearTimeout(timer);
+      clearInterval(withdraw);
       stopListening();
       const d: InterruptDelivery = { threadId: tid, delivered, attempts, elapsedMs: performance.now() - t0 };
       if (why !== undefined) d.why = why;
@@ -203,17 +205,21 @@ export function interrupt(target: Target | RegionHandle, reason?: unknown, optio
       if (native.reissueInterrupt(tid, requestId)) attempts++;
     }, retryIntervalMs);
     retry.unref();
+    const giveUp = (): boolean => {
+      // (Read before withdrawing: the row shows a deferral only while requests wait.)
+      const row = native.threadInfo(tid);
+      if (!native.cancelInterrupt(tid, requestId)) return false;
+      if (row !== undefined && row[10] >= 0) finish(false, 'deferred', row[11]);
+      else finish(false, 'timeout');
+      return true;
+    };
     const timer = setTimeout(() => {
       clearInterval(retry);
       // Withdraw it so it cannot land after we said it did not. If the target
-      // already took it, its answer is on the way (the region's boundary, or
-      // the thread's death, always answers): wait for that, the truth.
-      const row = native.threadInfo(tid);
-      if (native.cancelInterrupt(tid, requestId)) {
-        // (Read before withdrawing: the row shows a deferral only while requests wait.)
-        if (row !== undefined && row[10] >= 0) finish(false, 'deferred', row[11]);
-        else finish(false, 'timeout');
-      }
+      // holds it right now, either its answer is on the way (the region's
+      // boundary, or the thread's death, always answers) or its look decided
+      // to wait and puts it back in the queue: try again until one of the two.
+      if (!giveUp()) withdraw = setInterval(() => { if (giveUp()) clearInterval(withdraw); }, retryIntervalMs);
     }, timeoutMs);
   });
 }
