@@ -219,6 +219,11 @@ constexpr uint32_t kFastLooks = 2000;
 constexpr int64_t kRetryQuickNs = 20'000;
 constexpr int64_t kRetryNs = 100'000;
 constexpr int64_t kRetryLateNs = 1'000'000;
+// A shallow wait (see DeferRequests): the watchdog arms again without
+// sleeping for this long — the wrapper it waits for returns within
+// microseconds, and a look that fires while the thread is back in C++ only
+// runs when the call returns, in the wrapper again.
+constexpr int64_t kSpinNs = 50'000;
 
 // Whether Node is stopping this thread's environment (Environment::
 // ExitEnv: worker.terminate(), process.exit() in a worker, the parent's
@@ -306,10 +311,11 @@ void DeferRequests(Entry* e, RegionStack& rs, std::vector<InterruptRequest>&& re
   }
   // A shallow wait (Node's code called straight from the region's own, not
   // inside a try: a sync API's wrapper just back from C++) ends within
-  // microseconds, and a look made while the thread is back in C++ would only
-  // fire in the wrapper again when it returns: look again at once.
-  const int64_t delay = looks > kFastLooks ? kRetryLateNs : looks > kQuickLooks ? kRetryNs : verdict.shallow ? 0 : kRetryQuickNs;
-  RetryInterruptAt(e, MonotonicNs() + delay);
+  // microseconds: the watchdog arms again as fast as it can for a moment, so
+  // the next interrupt check (the loop's own, or the next call's entry) looks.
+  const int64_t delay = looks > kFastLooks ? kRetryLateNs : looks > kQuickLooks ? kRetryNs : kRetryQuickNs;
+  const bool spin = verdict.shallow;
+  RetryInterruptAt(e, MonotonicNs() + (spin ? 0 : delay), spin ? kSpinNs : 0);
 }
 
 // The chosen delivery (rs.fired and what merged into it), put back.
@@ -358,6 +364,8 @@ void OnInterrupt(void*) {
   RegionStack& rs = *tl_regions;
   v8::Isolate* isolate = e->isolate;
   NoJsScope no_js(isolate);
+  // Before taking the queue: a request queued from now on arms a new call.
+  e->interrupt_armed.store(false);
   std::vector<InterruptRequest> taken;
   {
     RegistryLock lock(RegistryLock::kSpinFirst, isolate);
@@ -541,8 +549,22 @@ InterruptRequest ResolveFired(Entry* e, RegionStack& rs, DeliveryResult result) 
 // interrupt is enough: no need for node::RequestInterrupt's extra queue,
 // mutex and loop wake-up (an eventfd write) on this latency-critical path.
 // The callback owns no data, so one dropped at isolate disposal leaks nothing.
-void ArmInterrupt(Entry* e) {
+// At most one is pending per thread (`interrupt_armed`, cleared by the
+// callback before it takes the queue): each RequestInterrupt is an entry in
+// V8's queue, and V8 runs every queued entry in one loop at one interrupt
+// check — inside the region, which stays active meanwhile. An interrupter
+// faster than the callbacks (a storm of interrupt() calls at a tiny region)
+// kept that loop from ever emptying: the thread stopped making progress, and
+// the queue grew without bound. `force`: arm even if one seems pending and
+// has been for 10 ms (the watchdog's and untilDelivered's retries: a safety
+// net should V8 ever drop a queued entry).
+void ArmInterrupt(Entry* e, bool force = false) {
   AssertRegistryLocked();  // lifetime rule 2: `e` was found in `live`
+  const int64_t now = MonotonicNs();
+  if (e->interrupt_armed.exchange(true)) {
+    if (!force || now - e->interrupt_armed_at_ns.load(std::memory_order_relaxed) < 10'000'000) return;
+  }
+  e->interrupt_armed_at_ns.store(now, std::memory_order_relaxed);
   e->isolate->RequestInterrupt([](v8::Isolate*, void*) { OnInterrupt(nullptr); }, nullptr);
 }
 
@@ -1019,9 +1041,9 @@ void RearmDeadline(const v8::FunctionCallbackInfo<v8::Value>& info) {
   info.GetReturnValue().Set(true);
 }
 
-void RetryQueuedInterruptsLocked(Entry* e) {
+void RetryQueuedInterruptsLocked(Entry* e, bool force) {
   AssertRegistryLocked();
-  if (e->queued_requests.load() != 0) ArmInterrupt(e);
+  if (e->queued_requests.load() != 0) ArmInterrupt(e, force);
 }
 
 void QueueTimeoutLocked(Entry* e, uint64_t seq) {
@@ -1109,7 +1131,7 @@ bool ReissueRegionInterrupt(int64_t target, uint64_t request_id) {
   if (e == nullptr || e->env == nullptr) return false;
   for (const InterruptRequest& r : e->requests) {
     if (r.id == request_id) {
-      if (!r.pending) ArmInterrupt(e);
+      if (!r.pending) ArmInterrupt(e, true);
       return true;
     }
   }
@@ -1117,7 +1139,7 @@ bool ReissueRegionInterrupt(int64_t target, uint64_t request_id) {
   // cancelled by someone else (a vm timeout); the callback re-fires it.
   for (const auto& p : e->in_flight) {
     if (p.first == request_id) {
-      ArmInterrupt(e);
+      ArmInterrupt(e, true);
       return true;
     }
   }

@@ -51,7 +51,7 @@ void QueueTimeoutLocked(Entry* e, uint64_t seq);
 // Registry mutex held, `e` found in live: arm its interrupt again if requests
 // wait in its queue (the watchdog, for deliveries that waited for Node's
 // module loader).
-void RetryQueuedInterruptsLocked(Entry* e);
+void RetryQueuedInterruptsLocked(Entry* e, bool force);
 // setStuckGuard(graceMs, exitCode): this thread's labelled deadline regions
 // (runRegionDeadline's 4th argument, a test's name) end the process if still
 // running graceMs after their deadline fired (deadline.h, SetStuckGuard).

@@ -141,6 +141,10 @@ struct Entry {
   // checks it on exit so a request that arrived while it sat in native code
   // is delivered at its boundary instead of being lost.
   std::atomic<uint32_t> queued_requests{0};
+  // An interrupt callback of ours is pending in V8's queue (region.cc,
+  // ArmInterrupt), and since when (monotonic ns).
+  std::atomic<bool> interrupt_armed{false};
+  std::atomic<int64_t> interrupt_armed_at_ns{0};
   // A delivery that waits (the landing rule): since when (monotonic ns; 0 =
   // none), and where: the frame of Node's it waits for, and why. Written by
   // the owner under the mutex; shown only while requests are queued.
