@@ -116,7 +116,26 @@ async function landing() {
   return { lat, over, storms };
 }
 
-module.exports = { landing };
+const f = (v, d = 2) => (typeof v === 'number' ? v.toFixed(d) : String(v));
+
+/** The BENCHMARKS.md section for one run of landing(). */
+function landingSection(r, date) {
+  const kept = r.storms.map((s) => s.kept);
+  return `
+## The landing rule: interrupt latency, deadlines around console.log, the interrupt storm
+
+Command: node bench/landing.js (also part of npm run bench), ${date}.
+
+| measure | result |
+|---|---|
+| interrupt() → catch in the target, p50 / p99 (${r.lat.rounds} rounds) | ${f(r.lat.p50, 1)} / ${f(r.lat.p99, 1)} µs |
+| a 20 ms deadline around a loop over console.log (stdout a pipe): how late, p50 / p90 / max (${r.over.regions} regions) | ${f(r.over.p50)} / ${f(r.over.p90)} / ${f(r.over.max)} ms |
+| the storm: progress kept while hammered by interrupt() (50 per setImmediate turn), per run | ${kept.map((k) => f(k * 100, 0) + ' %').join(', ')} (target ≥ 50 % in every run) |
+| the storm: interrupt() calls the sender made in 2 s, per run | ${r.storms.map((s) => f(s.calls / 1e6, 1)).join(', ')} M |
+`;
+}
+
+module.exports = { landing, landingSection };
 
 if (require.main === module) {
   landing().then((r) => process.stdout.write(`${JSON.stringify({ lib: LIB, ...r }, null, 2)}\n`)).catch((err) => { console.error(err); process.exitCode = 1; });

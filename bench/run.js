@@ -905,6 +905,8 @@ async function main() {
   const dl = deadlines();
   log('mocha plugin ...');
   const mp = mochaPlugin();
+  log('the landing rule (interrupt latency, console.log deadlines, the interrupt storm) ...');
+  const land = await require('./landing').landing();
   log('jest, vitest plugins ...');
   const jp = await jestPlugin();
   const vp = await vitestPlugin();
@@ -1034,7 +1036,7 @@ uninstaller), timed from \`mocha.run()\` to its end; "added" is the median of th
 | added by the plugin | ${f(mp.added, 0)} ns |
 
 ${runnersSection(jp, vp, wp)}`;
-  const all = md + keptNotes();
+  const all = md + require('./landing').landingSection(land, started.toISOString().slice(0, 10)) + keptNotes();
   fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), all);
   process.stdout.write(all);
 }
