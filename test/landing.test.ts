@@ -266,13 +266,15 @@ describe('the landing rule: where a delivery may land', () => {
       try { tk.interruptible(() => { zlib.gunzipSync(workerData); for (;;) {} }, { timeoutMs: 20 }); } catch (e) { parentPort.postMessage(e.name); }`,
     { eval: true, workerData: bomb });
     const messages: string[] = [];
+    // (Listened for from the start: the worker may end before the test looks.)
+    const exited = new Promise((resolve) => w.once('exit', resolve));
     w.on('message', (m) => messages.push(m));
     let where = '';
     await until(() => { where = tk.threadInfo(w.threadId)?.deferredDelivery?.where ?? ''; return where !== '' || messages.length > 1; }, 'a deferred delivery', 120_000);
     await until(() => messages.length === 2, 'the region to end', 120_000);
     assert.deepStrictEqual(messages, ['start', 'RegionTimeoutError']);
     assert.match(where, /\(node:/);
-    await new Promise((resolve) => w.once('exit', resolve));
+    await exited;
   });
 
   describe('the test-runner plugins never hang silently (THREAD_KILL_STUCK_GRACE_MS=300)', () => {
@@ -331,6 +333,8 @@ describe('the landing rule: where a delivery may land', () => {
     { eval: true, workerData: sab });
     const id = w.threadId;
     const messages: string[] = [];
+    // (Listened for from the start: the worker may end before the test looks.)
+    const exited = new Promise((resolve) => w.once('exit', resolve));
     w.on('message', (m) => messages.push(m));
     await until(() => messages.length === 1 && (tk.threadInfo(w.threadId)?.regionDepth ?? 0) > 0, 'the region');
     const first = await tk.interrupt(w.threadId, 'first', { untilDelivered: true, timeoutMs: 300 });
@@ -348,6 +352,6 @@ describe('the landing rule: where a delivery may land', () => {
     assert.deepStrictEqual(messages, ['in', 'second']);
     const after = tk.threads().find((t) => t.threadId === id);
     assert.strictEqual(after?.deferredDelivery, undefined);
-    await new Promise((resolve) => w.once('exit', resolve));
+    await exited;
   });
 });
