@@ -13,7 +13,7 @@
 // tk.KillableWorker, both take the file path), or pass fixturePath('<name>')
 // to a constructor yourself, also inside a child process's program. Only
 // trivial one-liners ('for (;;) {}', '0') stay inline with `eval: true`.
-import { execFileSync } from 'child_process';
+import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -163,5 +163,24 @@ export function runChild(source: string, opts: { files?: Record<string, string>;
       clearTimeout(deadline);
       resolve({ code, signal, stdout, stderr, ms: performance.now() - t0 });
     });
+  });
+}
+
+export interface NodeRun { code: number | null; stdout: string; stderr: string }
+
+/**
+ * Runs `node <args>` in `cwd` and collects its output. The deadline only
+ * keeps a run that hangs (exactly the bug some tests are after) from hanging
+ * the suite: the child is killed and its code is null.
+ */
+export function runNode(args: string[], cwd: string, opts: { env?: Record<string, string>; deadlineMs?: number } = {}): Promise<NodeRun> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, args, { cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const deadline = setTimeout(() => p.kill('SIGKILL'), opts.deadlineMs ?? 90_000);
+    p.once('close', (code) => { clearTimeout(deadline); resolve({ code, stdout, stderr }); });
   });
 }

@@ -3,25 +3,15 @@
 // and their failures are reported at the user's file and line. Run as a user
 // runs it: a child `node --test` in an app whose node_modules holds the package.
 import * as assert from 'assert';
-import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ROOT } from './helpers';
+import { ROOT, runNode } from './helpers';
 
 interface Run { code: number | null; stdout: string; stderr: string }
 
 function node(args: string[], cwd: string): Promise<Run> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    // Only a safety net: a run that hangs is exactly the bug under test.
-    const deadline = setTimeout(() => p.kill('SIGKILL'), 90_000);
-    p.once('close', (code) => { clearTimeout(deadline); resolve({ code, stdout, stderr }); });
-  });
+  return runNode(args, cwd);
 }
 
 const FILES: Record<string, string> = {

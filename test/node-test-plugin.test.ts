@@ -4,9 +4,8 @@
 // package's default export and types. Each fixture (test/fixtures/node-test/) runs in a
 // child process; the assertions read its TAP report and exit code.
 import * as assert from 'assert';
-import { spawn } from 'child_process';
 import * as path from 'path';
-import { ROOT } from './helpers';
+import { ROOT, runNode } from './helpers';
 
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'node-test');
 const TSC = require.resolve('typescript/bin/tsc');
@@ -15,16 +14,7 @@ const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
 interface Run { code: number | null; stdout: string; stderr: string }
 
 function nodeTest(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, args, { cwd: FIXTURES, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    // Only a safety net: a run that hangs is exactly the bug under test.
-    const deadline = setTimeout(() => p.kill('SIGKILL'), 90_000);
-    p.once('close', (code) => { clearTimeout(deadline); resolve({ code, stdout, stderr }); });
-  });
+  return runNode(args, FIXTURES, { env });
 }
 
 interface Result { ok: boolean; error: string; details: string }

@@ -1,27 +1,17 @@
 // Test-runner timeouts that work for synchronous code: the real mocha (main
 // process and --parallel) and the real node:test, each in a child process.
 import * as assert from 'assert';
-import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ROOT } from './helpers';
+import { NodeRun, ROOT, runNode } from './helpers';
 
 const MOCHA = require.resolve('mocha/bin/mocha.js');
 const PLUGIN = path.join(ROOT, 'lib', 'mocha.js');
 const NODE_TEST = path.join(ROOT, 'lib', 'node-test.js');
 
-function run(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    // Only a safety net: a run that hangs is exactly the bug under test.
-    const deadline = setTimeout(() => p.kill('SIGKILL'), 60_000);
-    p.once('close', (code) => { clearTimeout(deadline); resolve({ code, stdout, stderr }); });
-  });
+function run(args: string[], cwd: string): Promise<NodeRun> {
+  return runNode(args, cwd, { deadlineMs: 60_000 });
 }
 
 const SPECS = {
