@@ -238,13 +238,15 @@ bool ReadFifoOpenWait(int32_t os_tid, const BlockedCall& call, FifoOpenWait* out
 
 int SatisfyFifoOpenWait(const FifoOpenWait& wait, bool* for_reading) {
   *for_reading = (wait.flags & O_ACCMODE) == O_RDONLY;
-  // O_PATH opens no FIFO end and never waits; fstat proves it is a FIFO
-  // before anything is opened for real (a device could act on open).
+  // O_PATH opens no FIFO end and never waits; statx proves it is a FIFO
+  // before anything is opened for real (a device could act on open). (statx,
+  // not fstat: glibc 2.33 made fstat a symbol of its own, above the
+  // prebuilds' glibc 2.28 floor; statx is in 2.28.)
   int opath = openat(wait.dirfd, wait.path.c_str(), O_PATH | O_CLOEXEC | (wait.flags & O_NOFOLLOW));
   if (opath < 0) return 0;
-  struct stat st;
+  struct statx st;
   int out = 0;
-  if (fstat(opath, &st) == 0 && S_ISFIFO(st.st_mode)) {
+  if (statx(opath, "", AT_EMPTY_PATH, STATX_TYPE, &st) == 0 && S_ISFIFO(st.stx_mode)) {
     char self[64];
     snprintf(self, sizeof(self), "/proc/self/fd/%d", opath);
     // The other end, non-blocking: a writer for a reader's open, a reader for
