@@ -24,7 +24,9 @@ napi_inc=$(node -p "require('node-addon-api').include_dir")
 failed=0
 checked=0
 for f in native/*.cc; do
-  case "$f" in native/platform_*.cc) continue ;; esac
+  # platform_*.cc: the OS layer; glibc_floor.cc: the Linux prebuilds' glibc
+  # shim (linked only into them, binding.gyp's tk_glibc_floor).
+  case "$f" in native/platform_*.cc|native/glibc_floor.cc) continue ;; esac
   checked=$((checked + 1))
   if ! "$CXX" -std=c++20 -fsyntax-only -Wall -Wextra -Wno-unused-parameter \
       -DNAPI_VERSION=9 -DNAPI_DISABLE_CPP_EXCEPTIONS -DNODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS \
