@@ -326,6 +326,15 @@ Napi::Value ClassifySourcePositionFn(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), ClassifySourcePosition(text, static_cast<size_t>(offset)));
 }
 
+// isTailCallPosition(source, offset) -> boolean (landing.h), for the same tests.
+Napi::Value IsTailCallPositionFn(const Napi::CallbackInfo& info) {
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) return info.Env().Undefined();
+  std::u16string text = info[0].As<Napi::String>().Utf16Value();
+  const double offset = info[1].As<Napi::Number>().DoubleValue();
+  if (!(offset >= 0) || offset >= static_cast<double>(text.size())) return info.Env().Undefined();
+  return Napi::Boolean::New(info.Env(), IsTailCallPosition(text, static_cast<size_t>(offset)));
+}
+
 Napi::Value StopCell(const Napi::CallbackInfo& info) {
   int64_t target = IntArg(info, 0);
   bool observe = BoolArg(info, 1);
@@ -539,6 +548,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("threads", Napi::Function::New(env, Threads));
   exports.Set("threadInfo", Napi::Function::New(env, ThreadInfoOf));
   exports.Set("classifySourcePosition", Napi::Function::New(env, ClassifySourcePositionFn));
+  exports.Set("isTailCallPosition", Napi::Function::New(env, IsTailCallPositionFn));
   exports.Set("announceKill", Napi::Function::New(env, Announce));
   exports.Set("startKill", Napi::Function::New(env, StartKillFn));
   exports.Set("killReason", Napi::Function::New(env, KillReason));

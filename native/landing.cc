@@ -26,6 +26,7 @@ enum class Kind : uint8_t { kTransparent, kUser, kNode };
 constexpr uint8_t kProtected = 1;  // inside a try block (or a catch with a finally)
 constexpr uint8_t kImplicit = 2;   // inside an async function, generator or Promise executor
 constexpr uint8_t kEntry = 4;      // at a function's entry: it has run nothing yet
+constexpr uint8_t kTail = 8;       // at a call whose value is all it has left to return (see AtTailCall)
 
 struct FuncRange {
   uint32_t start;  // its body's "{" (or an arrow's "=>" for an expression body)
@@ -48,6 +49,11 @@ struct SourceInfo {
   std::vector<uint32_t> line_starts;
   std::vector<FuncRange> funcs;
   std::vector<TryRange> tries;
+  // Every token's start and end, in order (a template literal with `${…}`
+  // has only its inner tokens), and where each "(" closes: enough to tell
+  // what comes right before and after a call (AtTailCall).
+  std::vector<uint32_t> tok_s, tok_e;
+  std::unordered_map<uint32_t, uint32_t> paren_close;
 };
 
 bool IsIdentStart(char16_t c) {
@@ -141,6 +147,7 @@ class Reader {
           const Open o = stack_.back();
           Close(static_cast<uint32_t>(i));
           if (c == ')') last_paren_open_ = o.pos;
+          if (c == ')' && o.ch == '(') out_.paren_close.emplace(o.pos, static_cast<uint32_t>(i));
         }
         return Punct(i, 1);
       case '}': {
@@ -177,6 +184,10 @@ class Reader {
     // Only the token right after a try's (or catch's) block can be its
     // catch or finally.
     after_try_ = -1;
+    if (out_.tok_s.empty() || s > out_.tok_s.back()) {  // (a template's own token spans its inner ones)
+      out_.tok_s.push_back(static_cast<uint32_t>(s));
+      out_.tok_e.push_back(static_cast<uint32_t>(e));
+    }
     last_kind_ = kind;
     last_s_ = s;
     last_e_ = e;
@@ -499,6 +510,68 @@ bool StartsFunction(const std::u16string& t, size_t p) {
   return i < n && (t[i] == '{' || (t[i] == '=' && i + 1 < n && t[i + 1] == '>'));
 }
 
+// Whether the call at `offset` (where V8 puts a frame that is calling: the
+// called name — `f` of `a.b.f(…)` — or `new`) is all the function `func` has
+// left to do before it returns that call's value: `return f(…);`, an arrow's
+// expression body `=> f(…)`, or `f(…);` as the last statement of the
+// function's body. Such a frame runs none of its own code after the call:
+// an exception thrown by the call passes through it untouched, as a
+// termination does. Anything else (`return f(…) + 1`, `a[i].f()`, a call in
+// a nested block or after `if (…)`) is not a tail here: the safe side.
+bool AtTailCall(const SourceInfo& s, int32_t func, size_t offset) {
+  if (func < 0) return false;
+  const FuncRange& fr = s.funcs[static_cast<size_t>(func)];
+  const std::u16string& t = s.text;
+  const size_t n = s.tok_s.size();
+  const auto at = std::lower_bound(s.tok_s.begin(), s.tok_s.end(), static_cast<uint32_t>(offset));
+  if (at == s.tok_s.end() || *at != offset) return false;
+  const size_t idx = static_cast<size_t>(at - s.tok_s.begin());
+  auto is = [&](size_t k, char16_t ch) { return k < n && s.tok_e[k] - s.tok_s[k] == 1 && t[s.tok_s[k]] == ch; };
+  auto word = [&](size_t k, const char* w) { return k < n && WordIs(t, s.tok_s[k], s.tok_e[k], w); };
+  auto ident = [&](size_t k) { return k < n && IsIdentStart(t[s.tok_s[k]]); };
+  // Forward: [new] name (. name | ?. name)* [?.] ( … )
+  size_t k = idx;
+  if (word(k, "new")) k++;
+  if (!ident(k)) return false;
+  for (k++;;) {
+    if (is(k, '?') && is(k + 1, '.') && ident(k + 2)) {
+      k += 3;
+    } else if (is(k, '.') && ident(k + 1)) {
+      k += 2;
+    } else {
+      break;
+    }
+  }
+  if (is(k, '?') && is(k + 1, '.')) k += 2;
+  if (!is(k, '(')) return false;
+  const auto close = s.paren_close.find(s.tok_s[k]);
+  if (close == s.paren_close.end()) return false;
+  const auto after = std::upper_bound(s.tok_s.begin(), s.tok_s.end(), close->second);
+  const size_t next = static_cast<size_t>(after - s.tok_s.begin());
+  // Backward: over the callee's "name." chain to what precedes the call.
+  size_t b = idx;
+  while (!word(idx, "new")) {
+    if (b >= 3 && is(b - 1, '.') && is(b - 2, '?') && ident(b - 3)) {
+      b -= 3;
+    } else if (b >= 2 && is(b - 1, '.') && ident(b - 2)) {
+      b -= 2;
+    } else {
+      break;
+    }
+  }
+  if (b == 0) return false;
+  const size_t prev = b - 1;
+  if (word(prev, "return")) return is(next, ';') || is(next, '}');
+  if (s.tok_e[prev] - s.tok_s[prev] == 2 && t[s.tok_s[prev]] == '=' && t[s.tok_s[prev] + 1] == '>')
+    return s.tok_s[prev] == fr.start && next < n && s.tok_s[next] == fr.end;
+  if (is(prev, ';') || is(prev, '{') || is(prev, '}')) {
+    size_t end = next;
+    if (is(end, ';')) end++;
+    return is(end, '}') && s.tok_s[end] == fr.end;
+  }
+  return false;
+}
+
 uint8_t PositionFlags(const SourceInfo& s, size_t offset) {
   uint8_t flags = StartsFunction(s.text, offset) ? kEntry : 0;
   // The innermost function containing the position (ranges nest: the one
@@ -510,6 +583,7 @@ uint8_t PositionFlags(const SourceInfo& s, size_t offset) {
       func = static_cast<int32_t>(j);
   }
   if (func >= 0 && s.funcs[static_cast<size_t>(func)].implicit) flags |= kImplicit;
+  if (AtTailCall(s, func, offset)) flags |= kTail;
   for (const TryRange& r : s.tries)
     if (r.owner == func && r.start <= offset && offset <= r.end) flags |= kProtected;
   return flags;
@@ -542,6 +616,13 @@ int ClassifySourcePosition(const std::u16string& source, size_t offset) {
   if (f & kImplicit) return 2;
   if (f & kProtected) return 1;
   return 0;
+}
+
+bool IsTailCallPosition(const std::u16string& source, size_t offset) {
+  SourceInfo s;
+  s.text = source;
+  Analyze(s);
+  return (PositionFlags(s, offset) & kTail) != 0;
 }
 
 namespace {
@@ -611,6 +692,13 @@ LandingVerdict Wait(v8::Isolate* isolate, v8::Local<v8::StackFrame> f, const cha
   return v;
 }
 
+// A frame of Node's stopped at a tail call (AtTailCall), outside any
+// protecting block.
+bool Done(v8::Isolate* isolate, LandingCache& c, v8::Local<v8::StackFrame> f) {
+  const uint8_t flags = FlagsOf(isolate, c, f);
+  return (flags & kTail) != 0 && (flags & (kProtected | kImplicit)) == 0;
+}
+
 }  // namespace
 
 bool TopForbidsLanding(v8::Isolate* isolate, LandingCache& c, v8::Local<v8::StackTrace> trace,
@@ -633,8 +721,18 @@ LandingVerdict JudgeLanding(v8::Isolate* isolate, LandingCache& c, v8::Local<v8:
   if (i < limit && KindOf(isolate, c, frame(i)) == Kind::kNode) {
     // Node's code on top: only a call that has not begun, made by the
     // user's code, is the same as that call throwing.
+    // Callers that have nothing left to do but return that call's value
+    // (AtTailCall) pass its exception on untouched: they stand for their
+    // own callers, as V8's builtins do.
     int caller = i + 1;
-    while (caller < n && KindOf(isolate, c, frame(caller)) == Kind::kTransparent) caller++;
+    while (caller < n) {
+      const Kind k = KindOf(isolate, c, frame(caller));
+      if (k == Kind::kTransparent || (k == Kind::kNode && caller < limit && Done(isolate, c, frame(caller)))) {
+        caller++;
+      } else {
+        break;
+      }
+    }
     const bool entry = (FlagsOf(isolate, c, frame(i)) & kEntry) != 0 && caller < n &&
                        KindOf(isolate, c, frame(caller)) == Kind::kUser;
     if (!entry) return Wait(isolate, frame(i), "running Node's code");

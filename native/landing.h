@@ -7,7 +7,8 @@
 //
 // It lands only when the topmost frame with a script is the user's (or a
 // Node function stopped at its entry, called by the user's code: the same as
-// that call throwing), and no frame of Node's between there and the region's
+// that call throwing — also through frames of Node's that are done, stopped
+// at a call whose value is all they have left to return), and no frame of Node's between there and the region's
 // boundary stands inside a `try` block whose handler an exception would run
 // (explicitly, or implicitly: the body of an async function or generator, a
 // Promise executor). Otherwise it waits, without a time bound.
@@ -59,5 +60,7 @@ bool TopForbidsLanding(v8::Isolate* isolate, LandingCache& cache, v8::Local<v8::
 // 1 = inside a protecting `try`, 2 = inside an implicit one (async function,
 // generator, Promise executor), 3 = at a function's entry.
 int ClassifySourcePosition(const std::u16string& source, size_t offset);
+// Whether the position is a call its function returns as is (AtTailCall).
+bool IsTailCallPosition(const std::u16string& source, size_t offset);
 
 }  // namespace tk

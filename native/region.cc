@@ -208,17 +208,18 @@ v8::Local<v8::StackTrace> CaptureForRegion(v8::Isolate* isolate, RegionStack& rs
   return trace;
 }
 
-// How often a waiting delivery looks again: every 20 µs for its first 500
-// looks, every 100 µs up to 2,000 (most waits for Node's code end sooner:
-// in a loop over console.log a look finds a landing point about one time in
-// 15), then every millisecond — a delivery waits without a time bound (see landing.h), and a
-// look costs a short stack capture, so a thread stuck for good in Node's
-// code pays about 1% for it.
+// How often a waiting delivery looks again: about every 20 µs for its first
+// 500 looks (most waits for Node's code end sooner: in a loop over
+// console.log a look finds a landing point about one time in 15), then about
+// every 100 µs for as long as it waits — there is no time bound (landing.h).
+// A look costs a short stack capture, a few µs: a thread that runs Node's
+// code for a long time pays a few percent for it, and a loop over a sync API
+// whose JavaScript goes on after its C++ part (execSync, zlib's sync API),
+// which can only be cut in the microseconds between two calls, is found
+// there within some tens of calls.
 constexpr uint32_t kQuickLooks = 500;
-constexpr uint32_t kFastLooks = 2000;
 constexpr int64_t kRetryQuickNs = 20'000;
 constexpr int64_t kRetryNs = 100'000;
-constexpr int64_t kRetryLateNs = 1'000'000;
 // A shallow wait (see DeferRequests): the watchdog arms again without
 // sleeping for this long — the wrapper it waits for returns within
 // microseconds, and a look that fires while the thread is back in C++ only
@@ -313,7 +314,15 @@ void DeferRequests(Entry* e, RegionStack& rs, std::vector<InterruptRequest>&& re
   // inside a try: a sync API's wrapper just back from C++) ends within
   // microseconds: the watchdog arms again as fast as it can for a moment, so
   // the next interrupt check (the loop's own, or the next call's entry) looks.
-  const int64_t delay = looks > kFastLooks ? kRetryLateNs : looks > kQuickLooks ? kRetryNs : kRetryQuickNs;
+  const int64_t period = looks > kQuickLooks ? kRetryNs : kRetryQuickNs;
+  // Jittered (half to one and a half periods): a thread that loops over a
+  // sync API lands only in the short gap between its calls, and a fixed
+  // period can stay in phase with the calls and miss that gap every time.
+  static thread_local uint64_t jitter = 0x9e3779b97f4a7c15ull ^ reinterpret_cast<uintptr_t>(&jitter);
+  jitter ^= jitter << 13;
+  jitter ^= jitter >> 7;
+  jitter ^= jitter << 17;
+  const int64_t delay = period / 2 + static_cast<int64_t>(jitter % static_cast<uint64_t>(period));
   const bool spin = verdict.shallow;
   RetryInterruptAt(e, MonotonicNs() + (spin ? 0 : delay), spin ? kSpinNs : 0);
 }

@@ -8,10 +8,11 @@ import * as os from 'os';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import * as tk from 'thread-kill';
-import { LIB, ROOT, runChild, until } from './helpers';
+import { FIXTURE_ADDON, LIB, ROOT, runChild, until } from './helpers';
 
 const native = require(path.join(path.dirname(LIB), 'shared', 'native.js')).native as {
   classifySourcePosition(source: string, offset: number): number | undefined;
+  isTailCallPosition(source: string, offset: number): boolean | undefined;
 };
 
 // In a child: a worker that waits until the main thread shows a deferred
@@ -80,6 +81,68 @@ describe('the landing rule: where a delivery may land', () => {
         assert.strictEqual(native.classifySourcePosition(source, source.indexOf(marker)), expected);
       });
     }
+  });
+
+  describe("the source reader's done frames: a call whose value is all its function has left to return", () => {
+    const cases: Array<[string, string, boolean]> = [
+      // [source, marker (where V8 puts a calling frame: the called name, or `new`), done?]
+      ['function p() { const r = run(); return Buffer.from(r); }', 'from', true],
+      ['function p() { return new FastBuffer(a, b); }', 'new', true],
+      ['function p() { return a?.b.c(x); }', 'c(', true],
+      ['function p() { return this.#priv.F(x); }', 'F', true],
+      ['function p() { return F(`a${b}c`, () => { return 1; }); }', 'F', true],
+      ['function p() { g(); F(x); }', 'F', true],
+      ['function p() { g(); F(x) }', 'F', true],
+      ['const q = (v) => F(v);', 'F', true],
+      ['arr.map((v) => F(v), 2);', 'F', true],
+      ['class K extends B { constructor(a) { super(a); } }', 'super', true],
+      // Work left after the call, or a shape not proven: not done (the safe side).
+      ['function p() { return Buffer.from(r) + 1; }', 'from', false],
+      ['function p() { return a[0].c(x); }', 'c(', false],
+      ['function p() { return f(x)(y); }', 'f(', false],
+      ['function p() { return g(F(x)); }', 'F', false],
+      ['function p() { if (a) { F(x); } }', 'F', false],
+      ['function p() { if (a) F(x); }', 'F', false],
+      ['function p() { F(x); g(); }', 'F', false],
+      ['function p() { for (;;) { F(x); } }', 'F', false],
+      ['function p() { x = F(x); }', 'F', false],
+      ['function p() { return c ? F(x) : g(); }', 'F', false],
+      ['function p() { return await F(x); }', 'F', false],
+      ['arr.map((v) => F(v) + 1);', 'F', false],
+      ['F(x);', 'F', false],
+    ];
+    for (const [source, marker, expected] of cases) {
+      it(`${JSON.stringify(source).slice(0, 90)} at ${marker}: ${expected ? 'done' : 'not done'}`, () => {
+        assert.strictEqual(native.isTailCallPosition(source, source.indexOf(marker)), expected);
+      });
+    }
+  });
+
+  it("done frames: a delivery that comes due while a wrapper of Node's is in C++ lands at the entry of the call it returns (as if that call threw there: it never runs); a wrapper with work left after that call is waited for", () => {
+    const hang = require(FIXTURE_ADDON) as { sleepMs(ms: number): void };
+    // The rule tells Node's scripts by their name alone: this one is judged as Node's.
+    const lib = require('vm').runInThisContext(`(function (sleepMs) {
+      const log = [];
+      function finish() { log.push('finish'); return 1; }
+      function tailWrapper() { sleepMs(30); return finish(); }
+      function workLeftWrapper() { sleepMs(30); const r = finish(); log.push('after'); return r; }
+      return { log, tailWrapper, workLeftWrapper };
+    })`, { filename: 'node:tk-test-wrapper' })(hang.sleepMs);
+    const run = (wrapper: () => number) => {
+      try {
+        tk.interruptible(() => { wrapper(); for (;;) { /* lands here if not before */ } }, { timeoutMs: 5 });
+      } catch (e) {
+        assert.ok(e instanceof tk.RegionTimeoutError, String(e));
+        return String((e as Error).stack);
+      }
+      assert.fail('the region returned');
+    };
+    const tail = run(lib.tailWrapper);
+    assert.deepStrictEqual(lib.log, []);
+    assert.match(tail, /^ {4}at finish \(node:tk-test-wrapper:3:/m);
+    const left = run(lib.workLeftWrapper);
+    assert.deepStrictEqual(lib.log, ['finish', 'after']);
+    assert.doesNotMatch(left, /node:tk-test-wrapper/);
   });
 
   it('1. assert.deepStrictEqual() of large arrays under a 100 ms deadline times out and leaves Error.stackTraceLimit as it was (child process; also through thread-kill/mocha, where later failures keep their stacks)', async () => {

@@ -53,6 +53,7 @@ export interface Native {
   threadInfo(threadId: number): RawThread | undefined;
   /** The landing rule's source reader (tests): 0 free, 1 in a try, 2 implicit (async/generator/executor), 3 at a function's entry. */
   classifySourcePosition(source: string, offset: number): number | undefined;
+  isTailCallPosition(source: string, offset: number): boolean | undefined;
   /** kill(): record the kill (reason, exit code); `notify` posts the thread a KillReached event. */
   announceKill(threadId: number, reason: Uint8Array | undefined, exitCode: number, notify: boolean): boolean;
   /**
