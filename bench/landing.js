@@ -70,6 +70,45 @@ function overshoot(regions) {
   return { p50: median(late), p90: pct(late, 0.9), max: Math.max(...late), regions };
 }
 
+/**
+ * Deadline overshoot around loops over sync APIs that spend their time in C++
+ * (child process: a clean heap and no other thread of ours). Those whose
+ * wrapper ends in `return f(…)` land at the first look after C++ (done
+ * frames); the others only between two calls.
+ */
+function syncLoops(regions) {
+  const { spawnSync } = require('child_process');
+  const r = spawnSync(process.execPath, ['-e', `
+    const tk = require(${JSON.stringify(LIB)});
+    const crypto = require('crypto'), zlib = require('zlib'), fs = require('fs'), cp = require('child_process'), os = require('os'), path = require('path');
+    const file = path.join(os.tmpdir(), 'tk-bench-' + process.pid);
+    fs.writeFileSync(file, Buffer.alloc(1 << 20, 1));
+    const gz = zlib.gzipSync(Buffer.alloc(4 << 20));
+    const apis = {
+      pbkdf2Sync: () => crypto.pbkdf2Sync('pw', 'salt', 2000, 32, 'sha256'),
+      scryptSync: () => crypto.scryptSync('pw', 'salt', 32, { N: 1024 }),
+      readFileSync: () => fs.readFileSync(file),
+      execSync: () => cp.execSync('true'),
+      gunzipSync: () => zlib.gunzipSync(gz),
+    };
+    const out = {};
+    for (const [name, call] of Object.entries(apis)) {
+      const late = [];
+      for (let i = 0; i < ${regions}; i++) {
+        const t0 = performance.now();
+        try { tk.interruptible(() => { for (;;) call(); }, { timeoutMs: 20 }); } catch { late.push(performance.now() - t0 - 20); }
+      }
+      const t = performance.now(); call(); call(); call();
+      out[name] = { late, callMs: (performance.now() - t) / 3 };
+    }
+    fs.unlinkSync(file);
+    fs.writeSync(2, JSON.stringify(out));`], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+  const out = JSON.parse(r.stderr);
+  const rows = {};
+  for (const [name, { late, callMs }] of Object.entries(out)) rows[name] = { p50: median(late), p90: pct(late, 0.9), max: Math.max(...late), callMs, regions };
+  return rows;
+}
+
 /** The storm: progress of a thread hammered by interrupts that mostly miss. */
 async function storm(seconds) {
   const sab = new SharedArrayBuffer(16);
@@ -111,11 +150,13 @@ async function storm(seconds) {
 
 async function landing() {
   if (process.argv.includes('--storm')) return { storms: [await storm(2), await storm(2), await storm(2)] };
+  if (process.argv.includes('--sync')) return { sync: syncLoops(QUICK ? 10 : 40) };
   const lat = await latency(QUICK ? 300 : 2000);
   const over = overshoot(QUICK ? 20 : 60);
+  const sync = syncLoops(QUICK ? 10 : 40);
   const storms = [];
   for (let i = 0; i < (QUICK ? 2 : 5); i++) storms.push(await storm(2));
-  return { lat, over, storms };
+  return { lat, over, sync, storms };
 }
 
 const f = (v, d = 2) => (typeof v === 'number' ? v.toFixed(d) : String(v));
@@ -124,7 +165,7 @@ const f = (v, d = 2) => (typeof v === 'number' ? v.toFixed(d) : String(v));
 function landingSection(r, date) {
   const kept = r.storms.map((s) => s.kept);
   return `
-## The landing rule: interrupt latency, deadlines around console.log, the interrupt storm
+## The landing rule: interrupt latency, deadlines around console.log and sync APIs, the interrupt storm
 
 Command: node bench/landing.js (also part of npm run bench), ${date}.
 
@@ -132,6 +173,7 @@ Command: node bench/landing.js (also part of npm run bench), ${date}.
 |---|---|
 | interrupt() → catch in the target, p50 / p99 (${r.lat.rounds} rounds) | ${f(r.lat.p50, 1)} / ${f(r.lat.p99, 1)} µs |
 | a 20 ms deadline around a loop over console.log (stdout a pipe): how late, p50 / p90 / max (${r.over.regions} regions) | ${f(r.over.p50)} / ${f(r.over.p90)} / ${f(r.over.max)} ms |
+${Object.entries(r.sync).map(([name, x]) => `| a 20 ms deadline around a loop over ${name} (a call takes ${f(x.callMs)} ms): how late, p50 / p90 / max (${x.regions} regions) | ${f(x.p50)} / ${f(x.p90)} / ${f(x.max)} ms |`).join('\n')}
 | the storm: progress kept while hammered by interrupt() (50 per setImmediate turn), per run | ${kept.map((k) => f(k * 100, 0) + ' %').join(', ')} (target ≥ 50 % in every run) |
 | the storm: interrupt() calls the sender made in 2 s, per run | ${r.storms.map((s) => f(s.calls / 1e6, 1)).join(', ')} M |
 `;
