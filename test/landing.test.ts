@@ -118,31 +118,56 @@ describe('the landing rule: where a delivery may land', () => {
     }
   });
 
-  it("done frames: a delivery that comes due while a wrapper of Node's is in C++ lands at the entry of the call it returns (as if that call threw there: it never runs); a wrapper with work left after that call is waited for", () => {
-    const hang = require(FIXTURE_ADDON) as { sleepMs(ms: number): void };
-    // The rule tells Node's scripts by their name alone: this one is judged as Node's.
-    const lib = require('vm').runInThisContext(`(function (sleepMs) {
+  it("done frames: a delivery that arrives while a wrapper of Node's is in C++ lands at the entry of the call it returns (as if that call threw there: it never runs); a wrapper with work left after that call is waited for", async () => {
+    const hang = require(FIXTURE_ADDON) as { socketPair(): [number, number]; recvFd(fd: number): number };
+    const [blocked, wake] = hang.socketPair();
+    const flag = new Int32Array(new SharedArrayBuffer(4));
+    // The rule tells Node's scripts by their name alone: this one is judged as Node's. Each
+    // wrapper says it is past its entry, then blocks in C++ (recv) until the interrupt is sent.
+    const lib = require('vm').runInThisContext(`(function (recv, flag, fd) {
       const log = [];
       function finish() { log.push('finish'); return 1; }
-      function tailWrapper() { sleepMs(30); return finish(); }
-      function workLeftWrapper() { sleepMs(30); const r = finish(); log.push('after'); return r; }
+      function inC() { Atomics.store(flag, 0, 1); Atomics.notify(flag, 0); recv(fd); }
+      function tailWrapper() { inC(); return finish(); }
+      function workLeftWrapper() { inC(); const r = finish(); log.push('after'); return r; }
       return { log, tailWrapper, workLeftWrapper };
-    })`, { filename: 'node:tk-test-wrapper' })(hang.sleepMs);
-    const run = (wrapper: () => number) => {
-      try {
-        tk.interruptible(() => { wrapper(); for (;;) { /* lands here if not before */ } }, { timeoutMs: 5 });
-      } catch (e) {
-        assert.ok(e instanceof tk.RegionTimeoutError, String(e));
-        return String((e as Error).stack);
-      }
-      assert.fail('the region returned');
-    };
-    const tail = run(lib.tailWrapper);
-    assert.deepStrictEqual(lib.log, []);
-    assert.match(tail, /^ {4}at finish \(node:tk-test-wrapper:3:/m);
-    const left = run(lib.workLeftWrapper);
-    assert.deepStrictEqual(lib.log, ['finish', 'after']);
-    assert.doesNotMatch(left, /node:tk-test-wrapper/);
+    })`, { filename: 'node:tk-test-wrapper' })(hang.recvFd, flag, blocked);
+    // Another thread: once the main thread is past the wrapper's entry, interrupt it, then wake it.
+    const w = new Worker(`
+      const tk = require(${JSON.stringify(LIB)});
+      const { parentPort, workerData: { flag, wake } } = require('worker_threads');
+      parentPort.on('message', () => {
+        Atomics.wait(flag, 0, 0);
+        Atomics.store(flag, 0, 0);
+        const hit = tk.interrupt(0, 'now');
+        require('fs').writeSync(wake, 'x');
+        parentPort.postMessage(hit);
+      });`, { eval: true, workerData: { flag, wake } });
+    try {
+      await new Promise((resolve) => w.once('online', resolve));
+      const run = (wrapper: () => number) => {
+        w.postMessage('go');
+        try {
+          tk.interruptible(() => { wrapper(); for (;;) { /* lands here if not before */ } });
+        } catch (e) {
+          assert.ok(e instanceof tk.InterruptedError && e.reason === 'now', String(e));
+          return String((e as Error).stack);
+        }
+        assert.fail('the region returned');
+      };
+      const tail = run(lib.tailWrapper);
+      assert.strictEqual(await new Promise((resolve) => w.once('message', resolve)), true);
+      assert.deepStrictEqual(lib.log, []);
+      assert.match(tail, /^ {4}at finish \(node:tk-test-wrapper:3:/m);
+      const left = run(lib.workLeftWrapper);
+      assert.strictEqual(await new Promise((resolve) => w.once('message', resolve)), true);
+      assert.deepStrictEqual(lib.log, ['finish', 'after']);
+      assert.doesNotMatch(left, /node:tk-test-wrapper/);
+    } finally {
+      await w.terminate();
+      fs.closeSync(blocked);
+      fs.closeSync(wake);
+    }
   });
 
   it('1. assert.deepStrictEqual() of large arrays under a 100 ms deadline times out and leaves Error.stackTraceLimit as it was (child process; also through thread-kill/mocha, where later failures keep their stacks)', async () => {
