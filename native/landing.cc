@@ -27,6 +27,7 @@ constexpr uint8_t kProtected = 1;  // inside a try block (or a catch with a fina
 constexpr uint8_t kImplicit = 2;   // inside an async function, generator or Promise executor
 constexpr uint8_t kEntry = 4;      // at a function's entry: it has run nothing yet
 constexpr uint8_t kTail = 8;       // at a call whose value is all it has left to return (see AtTailCall)
+constexpr uint8_t kPrefixWrites = 16;  // at entry, and its code up to its first call may change state (PrefixWrites)
 
 struct FuncRange {
   uint32_t start;  // its body's "{" (or an arrow's "=>" for an expression body)
@@ -54,6 +55,10 @@ struct SourceInfo {
   // what comes right before and after a call (AtTailCall).
   std::vector<uint32_t> tok_s, tok_e;
   std::unordered_map<uint32_t, uint32_t> paren_close;
+  // Each function's body end by its start, and where each `function NAME(`
+  // declared in the script has its "(" (PrefixWrites follows calls to them).
+  std::unordered_map<uint32_t, uint32_t> func_end;
+  std::unordered_map<std::u16string, uint32_t> declared;
 };
 
 bool IsIdentStart(char16_t c) {
@@ -126,7 +131,7 @@ class Reader {
       while (j < n_ && t_[j] != c && t_[j] != '\n') j += t_[j] == '\\' ? 2 : 1;
       return Value(i, std::min(n_, j + 1));
     }
-    if (c == '`') return TemplateBody(i, i + 1);
+    if (c == '`') return TemplateBody(i, i + 1, i);
     if (c >= '0' && c <= '9') {
       size_t j = i + 1;
       while (j < n_ && (IsIdentChar(t_[j]) || t_[j] == '.' ||
@@ -154,7 +159,7 @@ class Reader {
         if (!stack_.empty() && stack_.back().role == kTemplateExpr) {
           const size_t start = stack_.back().tstart;
           Close(static_cast<uint32_t>(i));
-          return TemplateBody(start, i + 1);
+          return TemplateBody(start, i + 1, i);
         }
         NoteToken(kPunct, i, i + 1);  // (before Close: it notes what follows a try's block)
         if (!stack_.empty()) Close(static_cast<uint32_t>(i));
@@ -255,15 +260,19 @@ class Reader {
     return 0;
   }
 
-  // A template literal's text from `j` (its start at `start`): up to its
-  // closing backquote, or into a `${` expression.
-  size_t TemplateBody(size_t start, size_t j) {
+  // A template literal's text from `j` (its start at `start`; this stretch
+  // of text, after the last `${…}`, at `seg`): up to its closing backquote,
+  // or into a `${` expression. The stretch is a token of its own: what follows
+  // a call inside `${…}` is never taken for the end of a statement.
+  size_t TemplateBody(size_t start, size_t j, size_t seg) {
     while (j < n_) {
       const char16_t ch = t_[j];
       if (ch == '\\') {
         j += 2;
       } else if (ch == '`') {
-        return Value(start, j + 1);
+        NoteToken(kValue, seg, j + 1);
+        last_s_ = start;
+        return j + 1;
       } else if (ch == '$' && j + 1 < n_ && t_[j + 1] == '{') {
         Push({kTemplateExpr, static_cast<uint32_t>(j + 1), -1, -1, '{', start});
         NoteToken(kPunct, j + 1, j + 2);  // an expression starts
@@ -572,8 +581,148 @@ bool AtTailCall(const SourceInfo& s, int32_t func, size_t offset) {
   return false;
 }
 
+// Whether a function entered at `entry` (V8's position for a frame at its
+// entry: its parameters' "(") may change state before its first call.
+//
+// Why it matters: V8 acts on a termination at the interrupt check after the
+// one that asked for it — for a function stopped at its entry, that is its
+// first call (or one of the code V8 inlined into it, further on). So a cut
+// judged at a function's entry really falls after the code before its
+// first call: if that code changes anything outside the function (`state.n++`,
+// `x.busy = true`, a module variable), the cut would leave it half done.
+// Read from the tokens, on the safe side: any assignment, `++`/`--` or
+// `delete` whose target is not one of the function's own parameters or
+// declared locals counts, in any branch, up to the first call; if that call
+// names a function declared in the same script, its own code up to its first
+// call counts too (V8 may have inlined it), `depth` levels deep.
+bool PrefixWrites(const SourceInfo& s, size_t entry, int depth) {
+  const std::u16string& t = s.text;
+  const size_t n = s.tok_s.size();
+  int32_t fi = -1;
+  for (size_t j = 0; j < s.funcs.size(); j++)
+    if (s.funcs[j].start > entry && (fi < 0 || s.funcs[j].start < s.funcs[static_cast<size_t>(fi)].start))
+      fi = static_cast<int32_t>(j);
+  if (fi < 0) return true;
+  const FuncRange& f = s.funcs[static_cast<size_t>(fi)];
+  auto index = [&](size_t off) {
+    return static_cast<size_t>(std::lower_bound(s.tok_s.begin(), s.tok_s.end(), static_cast<uint32_t>(off)) - s.tok_s.begin());
+  };
+  auto is = [&](size_t k, char16_t ch) { return k < n && s.tok_e[k] - s.tok_s[k] == 1 && t[s.tok_s[k]] == ch; };
+  auto ident = [&](size_t k) { return k < n && IsIdentStart(t[s.tok_s[k]]); };
+  auto text = [&](size_t k) { return std::u16string(t, s.tok_s[k], s.tok_e[k] - s.tok_s[k]); };
+  auto word = [&](size_t k, const char* w) { return k < n && WordIs(t, s.tok_s[k], s.tok_e[k], w); };
+  auto adjacent = [&](size_t a, size_t b) { return a < n && b < n && s.tok_e[a] == s.tok_s[b]; };
+  std::vector<std::u16string> locals;
+  auto local = [&](size_t k) { return std::find(locals.begin(), locals.end(), text(k)) != locals.end(); };
+  const size_t body = index(f.start);
+  for (size_t k = index(entry); k < body; k++)
+    if (ident(k)) locals.push_back(text(k));  // its parameters (and their defaults' names: the safe side is not to count them)
+  const size_t end = index(f.end);
+  // The target of an assignment or update ending at token `k`: a name of the
+  // function's own, or anything else.
+  auto own_target = [&](size_t k) { return ident(k) && local(k) && !(k > 0 && is(k - 1, '.')); };
+  int depth_now = 0;
+  int decl_depth = -1;  // inside `const|let|var …` at this bracket depth
+  bool decl_name = false;  // the next name is being declared
+  for (size_t k = body + 1; k < end; k++) {
+    auto nested = s.func_end.find(s.tok_s[k]);
+    if (nested != s.func_end.end() && s.tok_s[k] != f.start) {
+      k = index(nested->second);  // a function defined here runs only when called
+      if (k >= end) break;
+      continue;
+    }
+    if (word(k, "const") || word(k, "let") || word(k, "var")) {
+      decl_depth = depth_now;
+      decl_name = true;
+      continue;
+    }
+    if (is(k, '(') || is(k, '[') || is(k, '{')) {
+      // A call: its callee's code may have been inlined here.
+      const bool call = is(k, '(') && k > 0 &&
+                        ((ident(k - 1) && !word(k - 1, "if") && !word(k - 1, "while") && !word(k - 1, "for") &&
+                          !word(k - 1, "switch") && !word(k - 1, "catch") && !word(k - 1, "with") &&
+                          !word(k - 1, "return") && !word(k - 1, "typeof") && !word(k - 1, "void") &&
+                          !word(k - 1, "delete") && !word(k - 1, "in") && !word(k - 1, "of") &&
+                          !word(k - 1, "instanceof") && !word(k - 1, "else") && !word(k - 1, "case") &&
+                          !word(k - 1, "throw") && !word(k - 1, "await") && !word(k - 1, "yield") &&
+                          !word(k - 1, "do")) ||
+                         is(k - 1, ')') || is(k - 1, ']'));
+      if (call) {
+        if (depth <= 0 || !ident(k - 1) || (k >= 2 && is(k - 2, '.'))) return false;
+        auto callee = s.declared.find(text(k - 1));
+        return callee != s.declared.end() && callee->second != entry && PrefixWrites(s, callee->second, depth - 1);
+      }
+      if (decl_name && decl_depth == depth_now && !is(k, '(')) {
+        // A destructuring pattern: every name in it is declared.
+        int d = 0;
+        for (size_t m = k; m < end; m++) {
+          if (is(m, '{') || is(m, '[') || is(m, '(')) d++;
+          if (is(m, '}') || is(m, ']') || is(m, ')')) d--;
+          if (ident(m)) locals.push_back(text(m));
+          if (d == 0) {
+            k = m;
+            break;
+          }
+        }
+        decl_name = false;
+        continue;
+      }
+      depth_now++;
+      continue;
+    }
+    if (is(k, ')') || is(k, ']') || is(k, '}')) {
+      depth_now--;
+      if (decl_depth > depth_now) decl_depth = -1;
+      continue;
+    }
+    if (word(k, "new")) return false;  // a constructor call: the first call (its constructor is not followed)
+    if (word(k, "delete")) return true;
+    if (decl_depth == depth_now && is(k, ';')) {
+      decl_depth = -1;
+      continue;
+    }
+    if (decl_depth == depth_now && is(k, ',')) {
+      decl_name = true;
+      continue;
+    }
+    if (ident(k) && decl_name && decl_depth == depth_now) {
+      locals.push_back(text(k));
+      decl_name = false;
+      continue;
+    }
+    // `++` / `--`.
+    if ((is(k, '+') && is(k + 1, '+') && adjacent(k, k + 1)) || (is(k, '-') && is(k + 1, '-') && adjacent(k, k + 1))) {
+      const bool prefix_own = own_target(k + 2) && !is(k + 3, '.') && !is(k + 3, '[');
+      const bool postfix_own = k > 0 && own_target(k - 1);
+      if (!prefix_own && !postfix_own) return true;
+      k++;
+      continue;
+    }
+    // `=` and the compound assignments; not `==`, `===`, `!=`, `<=`, `>=`, `=>`.
+    if (is(k, '=')) {
+      if (is(k + 1, '=') && adjacent(k, k + 1)) {
+        while (is(k + 1, '=') && adjacent(k, k + 1)) k++;
+        continue;
+      }
+      size_t op = k;  // the first token of the operator
+      if (k > 0 && adjacent(k - 1, k) && (is(k - 1, '!') || is(k - 1, '='))) continue;
+      if (k > 0 && adjacent(k - 1, k) && (is(k - 1, '<') || is(k - 1, '>')) &&
+          !(k > 1 && adjacent(k - 2, k - 1) && (is(k - 2, '<') || is(k - 2, '>'))))
+        continue;  // <= >=
+      while (op > 0 && adjacent(op - 1, op) && s.tok_e[op - 1] - s.tok_s[op - 1] == 1 &&
+             std::u16string(u"+-*/%&|^<>?").find(t[s.tok_s[op - 1]]) != std::u16string::npos)
+        op--;
+      if (decl_depth == depth_now) continue;  // a declaration's initializer
+      if (op == 0 || !own_target(op - 1)) return true;
+      continue;
+    }
+  }
+  return false;
+}
+
 uint8_t PositionFlags(const SourceInfo& s, size_t offset) {
   uint8_t flags = StartsFunction(s.text, offset) ? kEntry : 0;
+  if ((flags & kEntry) != 0 && PrefixWrites(s, offset, 4)) flags |= kPrefixWrites;
   // The innermost function containing the position (ranges nest: the one
   // that starts last).
   int32_t func = -1;
@@ -594,14 +743,25 @@ void Analyze(SourceInfo& s) {
   for (size_t i = 0; i < s.text.size(); i++)
     if (s.text[i] == '\n') s.line_starts.push_back(static_cast<uint32_t>(i + 1));
   Reader(s.text, s).Run();
+  for (const FuncRange& f : s.funcs) s.func_end.emplace(f.start, f.end);
+  const std::u16string& t = s.text;
+  for (size_t k = 0; k + 2 < s.tok_s.size(); k++) {
+    if (!WordIs(t, s.tok_s[k], s.tok_e[k], "function") || !IsIdentStart(t[s.tok_s[k + 1]])) continue;
+    if (s.tok_e[k + 2] - s.tok_s[k + 2] != 1 || t[s.tok_s[k + 2]] != '(') continue;
+    s.declared.emplace(std::u16string(t, s.tok_s[k + 1], s.tok_e[k + 1] - s.tok_s[k + 1]), s.tok_s[k + 2]);
+  }
 }
 
 }  // namespace
 
 struct LandingCache {
   std::unordered_map<int, Kind> kinds;
+  // Node's scripts, read and tokenized once; the user's, read once (only
+  // their lines: to name the call a frame is making).
   std::unordered_map<int, std::unique_ptr<SourceInfo>> sources;
+  std::unordered_map<int, std::unique_ptr<SourceInfo>> texts;
   std::unordered_map<uint64_t, uint8_t> positions;
+  std::unordered_map<uint64_t, std::u16string> callees;
 };
 
 LandingCache* NewLandingCache() { return new LandingCache(); }
@@ -612,7 +772,7 @@ int ClassifySourcePosition(const std::u16string& source, size_t offset) {
   s.text = source;
   Analyze(s);
   const uint8_t f = PositionFlags(s, offset);
-  if (f & kEntry) return 3;
+  if (f & kEntry) return (f & kPrefixWrites) ? 4 : 3;
   if (f & kImplicit) return 2;
   if (f & kProtected) return 1;
   return 0;
@@ -676,6 +836,84 @@ uint8_t FlagsOf(v8::Isolate* isolate, LandingCache& c, v8::Local<v8::StackFrame>
   return flags;
 }
 
+// A frame's position as a key: script id, line, column (0 if unknown).
+uint64_t PositionKey(v8::Local<v8::StackFrame> f) {
+  const int line = f->GetLineNumber();
+  const int col = f->GetColumn();
+  if (line < 1 || col < 1 || line >= (1 << 21) || col >= (1 << 21)) return 0;
+  return (static_cast<uint64_t>(static_cast<uint32_t>(f->GetScriptId())) << 42) |
+         (static_cast<uint64_t>(line) << 21) | static_cast<uint64_t>(col);
+}
+
+// The name a calling frame is calling, read at its position in its source
+// (V8 puts a calling frame at the called name — `f` of `a.b.f(…)` — or at
+// `new`, followed here to the constructor's name). Empty if there is none.
+const std::u16string& CalleeNameOf(v8::Isolate* isolate, LandingCache& c, v8::Local<v8::StackFrame> f) {
+  static const std::u16string kNone;
+  const uint64_t key = PositionKey(f);
+  if (key == 0) return kNone;
+  auto known = c.callees.find(key);
+  if (known != c.callees.end()) return known->second;
+  const int id = f->GetScriptId();
+  auto src = c.texts.find(id);
+  if (src == c.texts.end()) {
+    auto info = std::make_unique<SourceInfo>();
+    v8::Local<v8::String> text = f->GetScriptSource();
+    if (!text.IsEmpty()) {
+      info->text.resize(static_cast<size_t>(text->Length()));
+      WriteUtf16(isolate, text, reinterpret_cast<uint16_t*>(info->text.data()));
+    }
+    info->line_starts.assign(1, 0);
+    for (size_t i = 0; i < info->text.size(); i++)
+      if (info->text[i] == '\n') info->line_starts.push_back(static_cast<uint32_t>(i + 1));
+    src = c.texts.emplace(id, std::move(info)).first;
+  }
+  const SourceInfo& s = *src->second;
+  const std::u16string& t = s.text;
+  std::u16string name;
+  const size_t line = static_cast<size_t>(f->GetLineNumber());
+  if (line <= s.line_starts.size()) {
+    size_t i = s.line_starts[line - 1] + static_cast<size_t>(f->GetColumn()) - 1;
+    auto word_end = [&](size_t k) {
+      while (k < t.size() && IsIdentChar(t[k])) k++;
+      return k;
+    };
+    auto skip_space = [&](size_t k) {
+      while (k < t.size() && IsSpace(t[k])) k++;
+      return k;
+    };
+    if (i < t.size() && WordIs(t, i, word_end(i), "new")) {
+      // new a.b.C(…): the last name of the chain.
+      i = skip_space(word_end(i));
+      while (i < t.size() && IsIdentStart(t[i])) {
+        const size_t e = word_end(i);
+        name.assign(t, i, e - i);
+        size_t k = skip_space(e);
+        if (k < t.size() && t[k] == '?') k++;
+        if (k >= t.size() || t[k] != '.') break;
+        i = skip_space(k + 1);
+      }
+    } else if (i < t.size() && IsIdentStart(t[i]) && t[i] != '#') {
+      name.assign(t, i, word_end(i) - i);
+    }
+  }
+  return c.callees.emplace(key, std::move(name)).first->second;
+}
+
+// Whether `caller` is calling `callee` by its name: a call the caller's code
+// makes itself, not one V8 makes on its behalf (a getter, a promise hook,
+// a builtin's callback, valueOf…) nor one through another name.
+bool CallsByName(v8::Isolate* isolate, LandingCache& c, v8::Local<v8::StackFrame> caller,
+                 v8::Local<v8::StackFrame> callee) {
+  v8::Local<v8::String> fn = callee->GetFunctionName();
+  if (fn.IsEmpty() || fn->Length() == 0) return false;
+  const std::u16string& called = CalleeNameOf(isolate, c, caller);
+  if (called.size() != static_cast<size_t>(fn->Length())) return false;
+  std::u16string name(called.size(), u'\0');
+  WriteUtf16(isolate, fn, reinterpret_cast<uint16_t*>(name.data()));
+  return name == called;
+}
+
 std::string Utf8(v8::Isolate* isolate, v8::Local<v8::String> s) {
   if (s.IsEmpty()) return std::string();
   v8::String::Utf8Value u(isolate, s);
@@ -721,21 +959,35 @@ LandingVerdict JudgeLanding(v8::Isolate* isolate, LandingCache& c, v8::Local<v8:
   if (i < limit && KindOf(isolate, c, frame(i)) == Kind::kNode) {
     // Node's code on top: only a call that has not begun, made by the
     // user's code, is the same as that call throwing.
-    // Callers that have nothing left to do but return that call's value
-    // (AtTailCall) pass its exception on untouched: they stand for their
-    // own callers, as V8's builtins do.
+    // V8 acts on the termination at the next interrupt check, after the
+    // function's code up to its first call: that code must change nothing
+    // (PrefixWrites). The call must be the user's own, by the function's
+    // name (not a getter, a hook or a builtin's callback), made directly or
+    // through frames of Node's that have nothing left to do but return that
+    // call's value (AtTailCall), each calling the next by its name.
+    const uint8_t top = FlagsOf(isolate, c, frame(i));
+    bool entry = (top & kEntry) != 0 && (top & kPrefixWrites) == 0;
+    int callee = i;
     int caller = i + 1;
-    while (caller < n) {
-      const Kind k = KindOf(isolate, c, frame(caller));
-      if (k == Kind::kTransparent || (k == Kind::kNode && caller < limit && Done(isolate, c, frame(caller)))) {
-        caller++;
-      } else {
+    while (entry) {
+      if (caller >= n || !CallsByName(isolate, c, frame(caller), frame(callee))) {
+        entry = false;
         break;
       }
+      const Kind k = KindOf(isolate, c, frame(caller));
+      if (k == Kind::kUser) break;
+      if (k != Kind::kNode || caller >= limit || !Done(isolate, c, frame(caller))) {
+        entry = false;
+        break;
+      }
+      callee = caller++;
     }
-    const bool entry = (FlagsOf(isolate, c, frame(i)) & kEntry) != 0 && caller < n &&
-                       KindOf(isolate, c, frame(caller)) == Kind::kUser;
-    if (!entry) return Wait(isolate, frame(i), "running Node's code");
+    // And only through a done frame: a call the user's code makes directly
+    // is not cut at its entry, where the termination would act after the
+    // code V8 may have inlined into the function (a call into C++ that opens
+    // a file, say), but at the user's own next interrupt check, after which
+    // the very next check is that call's entry.
+    if (!entry || caller == i + 1) return Wait(isolate, frame(i), "running Node's code");
     i = caller;
   }
   for (; i < limit; i++) {

@@ -6,9 +6,11 @@
 //   at that point would.
 //
 // It lands only when the topmost frame with a script is the user's (or a
-// Node function stopped at its entry, called by the user's code: the same as
-// that call throwing — also through frames of Node's that are done, stopped
-// at a call whose value is all they have left to return), and no frame of Node's between there and the region's
+// Node function stopped at its entry that a done frame of Node's — one with
+// nothing left to do but return that call's value — calls by name on its
+// way back to the user's code, and whose code up to its first call changes
+// nothing: V8 acts on a termination at the check after the one judged, see
+// docs/DESIGN.md), and no frame of Node's between there and the region's
 // boundary stands inside a `try` block whose handler an exception would run
 // (explicitly, or implicitly: the body of an async function or generator, a
 // Promise executor). Otherwise it waits, without a time bound.

@@ -75,6 +75,21 @@ describe('the landing rule: where a delivery may land', () => {
       ['function k(a, b) { X(); }', '(a', 3],
       ['const k = (a) => { X(); };', '(a', 3],
       ['while (a) { X(); }', '(a', 0],
+      // At entry, but its code up to its first call changes state (4): V8 acts on a
+      // termination at the next interrupt check, after that code — a cut there would
+      // leave it half done, so the delivery waits.
+      ['function k(a) { state.n++; X(); }', '(a', 4],
+      ['function k(a) { this.busy = true; X(); }', '(a', 4],
+      ['function k(a) { if (a) { s.x = 1; } X(); }', '(a', 4],
+      ['function k(a) { delete s.x; X(); }', '(a', 4],
+      ['function k(a) { count += 1; X(); }', '(a', 4],
+      ['function k() { const o = {}; o.x = 1; X(); }', '(', 4],
+      ['function k() { g(); } function g() { s.x = 1; h(); }', '(', 4],
+      ['function k(a) { X(); state.n++; }', '(a', 3],
+      ['function k(a) { a++; a = a + 1; const b = 1, c = 2; let d; d = b; X(); }', '(a', 3],
+      ['function k(a) { const { x, y } = a; if (x === y || x !== 1 || x <= 2 || x >= 3) X(); }', '(a', 3],
+      ['function k(a) { const f = () => { s.x = 1; }; X(f); }', '(a', 3],
+      ['function k() { g(); } function g() { h(); s.x = 1; }', '(', 3],
     ];
     for (const [source, marker, expected] of cases) {
       it(`${JSON.stringify(source).slice(0, 90)} at ${marker}: ${['free', 'in a try', 'implicit', 'at entry'][expected]}`, () => {
@@ -110,6 +125,8 @@ describe('the landing rule: where a delivery may land', () => {
       ['function p() { return await F(x); }', 'F', false],
       ['arr.map((v) => F(v) + 1);', 'F', false],
       ['F(x);', 'F', false],
+      ['function p() { return `${F(x)}`; }', 'F', false],
+      ['function p() { `a${F(x)}b`; }', 'F', false],
     ];
     for (const [source, marker, expected] of cases) {
       it(`${JSON.stringify(source).slice(0, 90)} at ${marker}: ${expected ? 'done' : 'not done'}`, () => {
@@ -126,11 +143,14 @@ describe('the landing rule: where a delivery may land', () => {
     // wrapper says it is past its entry, then blocks in C++ (recv) until the interrupt is sent.
     const lib = require('vm').runInThisContext(`(function (recv, flag, fd) {
       const log = [];
+      const state = { open: 0 };
       function finish() { log.push('finish'); return 1; }
       function inC() { Atomics.store(flag, 0, 1); Atomics.notify(flag, 0); recv(fd); }
       function tailWrapper() { inC(); return finish(); }
       function workLeftWrapper() { inC(); const r = finish(); log.push('after'); return r; }
-      return { log, tailWrapper, workLeftWrapper };
+      function opens() { state.open++; log.push('opened'); state.open--; return 1; }
+      function writesFirstWrapper() { inC(); return opens(); }
+      return { log, state, tailWrapper, workLeftWrapper, writesFirstWrapper };
     })`, { filename: 'node:tk-test-wrapper' })(hang.recvFd, flag, blocked);
     // Another thread: once the main thread is past the wrapper's entry, interrupt it, then wake it.
     const w = new Worker(`
@@ -145,29 +165,57 @@ describe('the landing rule: where a delivery may land', () => {
       });`, { eval: true, workerData: { flag, wake } });
     try {
       await new Promise((resolve) => w.once('online', resolve));
-      const run = (wrapper: () => number) => {
+      // (Each wrapper is called by its own name: a call through another name is not
+      // taken for the user's call of that function.)
+      const run = (call: () => void) => {
         w.postMessage('go');
         try {
-          tk.interruptible(() => { wrapper(); for (;;) { /* lands here if not before */ } });
+          tk.interruptible(() => { call(); for (;;) { /* lands here if not before */ } });
         } catch (e) {
           assert.ok(e instanceof tk.InterruptedError && e.reason === 'now', String(e));
           return String((e as Error).stack);
         }
         assert.fail('the region returned');
       };
-      const tail = run(lib.tailWrapper);
+      const tail = run(() => lib.tailWrapper());
       assert.strictEqual(await new Promise((resolve) => w.once('message', resolve)), true);
       assert.deepStrictEqual(lib.log, []);
-      assert.match(tail, /^ {4}at finish \(node:tk-test-wrapper:3:/m);
-      const left = run(lib.workLeftWrapper);
+      assert.match(tail, /^ {4}at finish \(node:tk-test-wrapper:4:/m);
+      const left = run(() => lib.workLeftWrapper());
       assert.strictEqual(await new Promise((resolve) => w.once('message', resolve)), true);
       assert.deepStrictEqual(lib.log, ['finish', 'after']);
       assert.doesNotMatch(left, /node:tk-test-wrapper/);
+      // V8 acts on a termination at the check after the one judged: at opens()'s entry
+      // that would be after `state.open++`, so the delivery waits for the wrapper to return.
+      lib.log.length = 0;
+      const writes = run(() => lib.writesFirstWrapper());
+      assert.strictEqual(await new Promise((resolve) => w.once('message', resolve)), true);
+      assert.deepStrictEqual([lib.log, lib.state.open], [['opened'], 0]);
+      assert.doesNotMatch(writes, /node:tk-test-wrapper/);
     } finally {
       await w.terminate();
       fs.closeSync(blocked);
       fs.closeSync(wake);
     }
+  });
+
+  it("a function of Node's that V8 calls on the user's behalf (an async_hooks promise hook) is not cut at its entry: 1,000 regions of 1 ms around Promise.resolve() with an init hook leave AsyncLocalStorage and later hooks working (child process)", async () => {
+    const r = await runChild(`
+      const tk = require(TK);
+      const ah = require('async_hooks');
+      ah.createHook({ init() {} }).enable();
+      let names = new Set();
+      for (let i = 0; i < 1000; i++) {
+        try { tk.interruptible(() => { for (;;) Promise.resolve(); }, { timeoutMs: 1 }); } catch (e) { names.add(e.name); }
+      }
+      const als = new ah.AsyncLocalStorage();
+      const seen = [];
+      const h = ah.createHook({ init(id, type) { seen.push(type); } }).enable();
+      als.run({ id: 42 }, () => setTimeout(() => {
+        h.disable();
+        console.log([...names].join(), JSON.stringify(als.getStore()), seen.includes('Timeout'));
+      }, 1));`, { deadlineMs: 120_000 });
+    assert.deepStrictEqual([r.code, r.stdout, r.stderr], [0, 'RegionTimeoutError {"id":42} true\n', '']);
   });
 
   it('1. assert.deepStrictEqual() of large arrays under a 100 ms deadline times out and leaves Error.stackTraceLimit as it was (child process; also through thread-kill/mocha, where later failures keep their stacks)', async () => {
