@@ -761,7 +761,7 @@ struct LandingCache {
   std::unordered_map<int, std::unique_ptr<SourceInfo>> sources;
   std::unordered_map<int, std::unique_ptr<SourceInfo>> texts;
   std::unordered_map<uint64_t, uint8_t> positions;
-  std::unordered_map<uint64_t, std::u16string> callees;
+  std::unordered_map<uint64_t, std::pair<std::u16string, bool>> callees;  // (name, is a call)
 };
 
 LandingCache* NewLandingCache() { return new LandingCache(); }
@@ -847,9 +847,11 @@ uint64_t PositionKey(v8::Local<v8::StackFrame> f) {
 
 // The name a calling frame is calling, read at its position in its source
 // (V8 puts a calling frame at the called name — `f` of `a.b.f(…)` — or at
-// `new`, followed here to the constructor's name). Empty if there is none.
-const std::u16string& CalleeNameOf(v8::Isolate* isolate, LandingCache& c, v8::Local<v8::StackFrame> f) {
-  static const std::u16string kNone;
+// `new`, followed here to the constructor's name), and whether it is a call
+// expression there (else a property read: the callee is a getter). Empty if
+// there is none.
+const std::pair<std::u16string, bool>& CalleeNameOf(v8::Isolate* isolate, LandingCache& c, v8::Local<v8::StackFrame> f) {
+  static const std::pair<std::u16string, bool> kNone;
   const uint64_t key = PositionKey(f);
   if (key == 0) return kNone;
   auto known = c.callees.find(key);
@@ -871,6 +873,7 @@ const std::u16string& CalleeNameOf(v8::Isolate* isolate, LandingCache& c, v8::Lo
   const SourceInfo& s = *src->second;
   const std::u16string& t = s.text;
   std::u16string name;
+  bool call = false;
   const size_t line = static_cast<size_t>(f->GetLineNumber());
   if (line <= s.line_starts.size()) {
     size_t i = s.line_starts[line - 1] + static_cast<size_t>(f->GetColumn()) - 1;
@@ -893,11 +896,16 @@ const std::u16string& CalleeNameOf(v8::Isolate* isolate, LandingCache& c, v8::Lo
         if (k >= t.size() || t[k] != '.') break;
         i = skip_space(k + 1);
       }
+      call = true;
     } else if (i < t.size() && IsIdentStart(t[i]) && t[i] != '#') {
-      name.assign(t, i, word_end(i) - i);
+      const size_t e = word_end(i);
+      name.assign(t, i, e - i);
+      size_t k = skip_space(e);
+      if (k + 1 < t.size() && t[k] == '?' && t[k + 1] == '.') k = skip_space(k + 2);
+      call = k < t.size() && (t[k] == '(' || t[k] == '`');
     }
   }
-  return c.callees.emplace(key, std::move(name)).first->second;
+  return c.callees.emplace(key, std::make_pair(std::move(name), call)).first->second;
 }
 
 // Whether `caller` is calling `callee` by its name: a call the caller's code
@@ -907,11 +915,19 @@ bool CallsByName(v8::Isolate* isolate, LandingCache& c, v8::Local<v8::StackFrame
                  v8::Local<v8::StackFrame> callee) {
   v8::Local<v8::String> fn = callee->GetFunctionName();
   if (fn.IsEmpty() || fn->Length() == 0) return false;
-  const std::u16string& called = CalleeNameOf(isolate, c, caller);
-  if (called.size() != static_cast<size_t>(fn->Length())) return false;
+  const auto& at = CalleeNameOf(isolate, c, caller);
+  const std::u16string& called = at.first;
+  if (!at.second || called.size() != static_cast<size_t>(fn->Length())) return false;
   std::u16string name(called.size(), u'\0');
   WriteUtf16(isolate, fn, reinterpret_cast<uint16_t*>(name.data()));
   return name == called;
+}
+
+// Whether `caller` stands at a property read (`Buffer` of `Buffer.alloc`,
+// `x.size`): the function it runs is that property's getter.
+bool ReadsProperty(v8::Isolate* isolate, LandingCache& c, v8::Local<v8::StackFrame> caller) {
+  const auto& at = CalleeNameOf(isolate, c, caller);
+  return !at.first.empty() && !at.second;
 }
 
 std::string Utf8(v8::Isolate* isolate, v8::Local<v8::String> s) {
@@ -969,7 +985,11 @@ LandingVerdict JudgeLanding(v8::Isolate* isolate, LandingCache& c, v8::Local<v8:
     bool entry = (top & kEntry) != 0 && (top & kPrefixWrites) == 0;
     int callee = i;
     int caller = i + 1;
-    while (entry) {
+    // A getter the user's code runs by reading its property is the user's
+    // own call too (`Buffer` on Node 26 is a getter of globalThis).
+    const bool getter = caller < n && KindOf(isolate, c, frame(caller)) == Kind::kUser &&
+                        ReadsProperty(isolate, c, frame(caller));
+    while (entry && !(getter && caller == i + 1)) {
       if (caller >= n || !CallsByName(isolate, c, frame(caller), frame(callee))) {
         entry = false;
         break;
@@ -987,7 +1007,15 @@ LandingVerdict JudgeLanding(v8::Isolate* isolate, LandingCache& c, v8::Local<v8:
     // code V8 may have inlined into the function (a call into C++ that opens
     // a file, say), but at the user's own next interrupt check, after which
     // the very next check is that call's entry.
-    if (!entry || caller == i + 1) return Wait(isolate, frame(i), "running Node's code");
+    if (!entry) return Wait(isolate, frame(i), "running Node's code");
+    if (caller == i + 1 && !getter) {
+      // The user's own call, at its entry: the call runs, and the next look
+      // worth taking is right away — the call may come back from C++ into
+      // a done frame's call (`return new FastBuffer(…)`) within microseconds.
+      LandingVerdict v = Wait(isolate, frame(i), "running Node's code");
+      v.shallow = true;
+      return v;
+    }
     i = caller;
   }
   for (; i < limit; i++) {

@@ -41,6 +41,9 @@ struct LandingVerdict {
   // Waiting for a frame of Node's called straight from the user's code (it
   // returns to it within microseconds): worth looking again at once.
   bool shallow = false;
+  // Waiting at the entry of a call the user's code made (landing.cc): look
+  // again at once (one look, no spinning).
+  bool soon = false;
 };
 
 // Judges the top `cut` frames of `trace` (those a termination unwinds: above
