@@ -36,18 +36,29 @@ interface CircusState { testTimeout: number }
 export interface JestEnvironmentLike { global: typeof globalThis; handleTestEvent?(event: unknown, state: unknown): unknown }
 type EnvironmentClass = abstract new (...args: any[]) => JestEnvironmentLike; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const PREFIX = Symbol('thread-kill.jest.prefix');
-const ROOT_PREFIX = new Map<string, string>();
-/** `jest test "file › describe › ` for the stuck guard's report, made once per describe block (a block belongs to one file). */
-function prefixOf(block: (Block & { [PREFIX]?: string }) | undefined, file: string): string {
-  let prefix = block?.[PREFIX] ?? (block === undefined ? ROOT_PREFIX.get(file) : undefined);
-  if (prefix === undefined) {
+const LABELS = Symbol('thread-kill.jest.labels');
+/** A describe block's labels for the stuck guard's report, made once per block (a block belongs to one file). */
+interface Labels { prefix: string; test: string; hooks: Map<string | undefined, string> }
+const ROOT_LABELS = new Map<string, Labels>();
+function labelsOf(block: (Block & { [LABELS]?: Labels }) | undefined, file: string): Labels {
+  let labels = block?.[LABELS] ?? (block === undefined ? ROOT_LABELS.get(file) : undefined);
+  if (labels === undefined) {
     const names: string[] = [];
     for (let b = block; b !== undefined && b.parent !== undefined; b = b.parent) names.unshift(b.name);
-    prefix = `${[file, ...names].join(' › ')} › `;
-    if (block !== undefined) block[PREFIX] = prefix; else ROOT_PREFIX.set(file, prefix);
+    const prefix = `${[file, ...names].join(' › ')} › `;
+    labels = { prefix, test: `jest test "${prefix}`, hooks: new Map() };
+    if (block !== undefined) block[LABELS] = labels; else ROOT_LABELS.set(file, labels);
   }
-  return prefix;
+  return labels;
+}
+
+/** `jest test "file › describe › name"` / `jest hook "file › describe › beforeEach hook"` (a hook's made once per block). */
+function labelOf(t: TestOrHook, isHook: boolean, file: string): string {
+  const labels = labelsOf(t.parent, file);
+  if (!isHook) return `${labels.test}${String(t.name)}"`;
+  let label = labels.hooks.get(t.type);
+  if (label === undefined) labels.hooks.set(t.type, label = `jest hook "${labels.prefix}${t.type ?? ''} hook"`);
+  return label;
 }
 
 /** Jest's own timeout error (jest-circus _makeTimeoutMessage), made in the test's realm, with the stack of where it was stuck. */
@@ -91,16 +102,35 @@ interface GuardDeps {
  * (./runner/hide-frames).
  */
 function guardFactory(deps: GuardDeps) {
+  // What the region calls: the call's function with its `this` and
+  // arguments, handed over in these slots (the region calls it at once, and
+  // it empties them before calling: a nested call fills them anew) — no
+  // closure per call.
+  let nextFn: Fn | undefined;
+  let nextSelf: unknown;
+  let nextArgs: unknown[] | undefined;
+  function trampoline(): unknown {
+    const fn = nextFn!;
+    const self = nextSelf;
+    const args = nextArgs;
+    nextFn = nextSelf = nextArgs = undefined;
+    return args === undefined ? fn.call(self) : fn.apply(self, args);
+  }
   function call(self: unknown, args: unknown[] | undefined): unknown {
     const c = deps.current();
     const fn = c.fn;
     const ms = c.t.timeout || c.state.testTimeout;
     if (!(ms > 0 && ms <= deps.max)) return args === undefined ? fn.call(self) : fn.apply(self, args);
+    nextFn = fn;
+    nextSelf = self;
+    nextArgs = args;
     try {
-      return deps.enterRegion(args === undefined ? () => fn.call(self) : () => fn.apply(self, args), 0, ms, deps.label(c));
+      return deps.enterRegion(trampoline, 0, ms, deps.label(c));
     } catch (e) {
       if (deps.isTimeout(e)) throw deps.timedOut(c, ms, e);
       throw e;
+    } finally {
+      nextFn = nextSelf = nextArgs = undefined; // (the region may not have called it)
     }
   }
   return {
@@ -117,7 +147,7 @@ const { guarded, guardedWithDone } = compiledAs(guardFactory, 'thread-kill/jest/
   current: () => current,
   enterRegion,
   isTimeout: (e: unknown): e is RegionTimeoutError => e instanceof RegionTimeoutError && !e.kill,
-  label: (c) => `jest ${c.isHook ? 'hook' : 'test'} "${prefixOf(c.t.parent, c.file)}${c.isHook ? `${c.t.type ?? ''} hook` : String(c.t.name)}"`,
+  label: (c) => labelOf(c.t, c.isHook, c.file),
   timedOut: (c, ms, stuck) => timeoutError(c.realm, ms, c.isHook, c.fn.length > 0, stuck),
   max: MAX_TIMEOUT_MS,
 });
