@@ -140,8 +140,6 @@ function guardFactory(deps: GuardDeps) {
 }
 
 const current: Current = { t: {}, fn: () => undefined, isHook: false, state: { testTimeout: 0 }, realm: globalThis, file: '' };
-const ORIGINAL = Symbol('thread-kill.jest.original');
-type Marked = TestOrHook & { [ORIGINAL]?: Fn };
 
 const { guarded, guardedWithDone } = compiledAs(guardFactory, 'thread-kill/jest/build/guard.js')({
   current: () => current,
@@ -152,22 +150,27 @@ const { guarded, guardedWithDone } = compiledAs(guardFactory, 'thread-kill/jest/
   max: MAX_TIMEOUT_MS,
 });
 
-/** Jest is about to call t.fn: make it the guard, for this test or hook. */
-function guard(t: Marked, state: CircusState, isHook: boolean, realm: typeof globalThis, file: string): void {
-  let fn = t[ORIGINAL];
-  if (fn === undefined) {
-    fn = t.fn;
-    if (typeof fn !== 'function' || isGenerator(fn)) return;
-    t[ORIGINAL] = fn;
-    t.fn = (fn.length > 0 ? guardedWithDone : guarded) as Fn;
-  }
-  // (One record, reused: Jest calls one test or hook at a time, right after this event.)
+/**
+ * Jest is about to call t.fn: make it the guard, for this test or hook,
+ * until its call is over (unguard). One record, reused: Jest calls one test
+ * or hook at a time, right after this event.
+ */
+function guard(t: TestOrHook, state: CircusState, isHook: boolean, realm: typeof globalThis, file: string): void {
+  unguard(current.t); // (a start with no end event: a test whose beforeEach failed is not called)
+  const fn = t.fn;
+  if (typeof fn !== 'function' || isGenerator(fn)) return;
+  t.fn = (fn.length > 0 ? guardedWithDone : guarded) as Fn;
   current.t = t;
   current.fn = fn;
   current.isHook = isHook;
   current.state = state;
   current.realm = realm;
   current.file = file;
+}
+
+/** The call of t is over: its own function back in place (a retry guards it again). */
+function unguard(t: TestOrHook | undefined): void {
+  if (t === current.t && (t.fn === guarded || t.fn === guardedWithDone)) t.fn = current.fn;
 }
 
 /**
@@ -187,8 +190,13 @@ export function withThreadKill<C extends EnvironmentClass>(Environment: C): C {
       const own = this.handleTestEvent;
       this.handleTestEvent = (event: unknown, state: unknown): unknown => {
         const e = event as CircusEvent;
-        if (e.name === 'test_fn_start' && e.test !== undefined) guard(e.test, state as CircusState, false, this.global, file);
-        else if (e.name === 'hook_start' && e.hook !== undefined) guard(e.hook, state as CircusState, true, this.global, file);
+        switch (e.name) {
+          case 'test_fn_start': if (e.test !== undefined) guard(e.test, state as CircusState, false, this.global, file); break;
+          case 'hook_start': if (e.hook !== undefined) guard(e.hook, state as CircusState, true, this.global, file); break;
+          case 'test_fn_success': case 'test_fn_failure': unguard(e.test); break;
+          case 'hook_success': case 'hook_failure': unguard(e.hook); break;
+          default:
+        }
         return own?.call(this, event, state);
       };
     }
