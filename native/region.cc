@@ -855,9 +855,13 @@ namespace {
 
 [[gnu::noinline]] void LabelRegionFrom(v8::Isolate* isolate, Entry* e, uint64_t seq, v8::Local<v8::String> label,
                                        double timeout_ms) {
-  v8::String::Utf8Value utf8(isolate, label);
-  LabelRegion(e, seq, *utf8 != nullptr ? std::string(*utf8, static_cast<size_t>(utf8.length())) : std::string(),
-              timeout_ms);
+  // Every test of a runner is labelled: copied as it is (UTF-16) into this
+  // thread's buffer, which LabelRegion swaps with the previous label's — no
+  // allocation once it has grown, no encoding unless a test gets stuck.
+  static thread_local std::u16string text;
+  text.resize(static_cast<size_t>(label->Length()));
+  WriteUtf16(isolate, label, reinterpret_cast<uint16_t*>(text.data()));
+  LabelRegion(e, seq, text, timeout_ms);
 }
 
 }  // namespace
