@@ -59,6 +59,13 @@ test('passes', () => {});
 test('blocked in a system call', function blocked() { require('child_process').execSync('sleep 30', { stdio: 'ignore' }); }, 300);
 `;
 
+const BLOCKED_HOOK_SPEC = `
+describe('suite', () => {
+  beforeEach(function blockedHook() { require('child_process').execSync('sleep 30', { stdio: 'ignore' }); }, 300);
+  test('never runs', () => {});
+});
+`;
+
 interface AssertionResult { fullName: string; status: string; failureMessages: string[]; invocations?: number }
 interface JsonReport { numFailedTests: number; numPassedTests: number; testResults: Array<{ name: string; assertionResults: AssertionResult[] }> }
 
@@ -96,6 +103,7 @@ describe('thread-kill/jest (Jest 30 CLI)', function () {
       'budgets/config.test.js': "test('loops', function loopsForever() { for (;;) {} });\n",
       'blocked/blocked.test.js': BLOCKED_SPEC,
       'retry/retry.test.js': RETRY_SPEC,
+      'stuck-hook/hook.test.js': BLOCKED_HOOK_SPEC,
       'plain.config.js': 'module.exports = { testEnvironment: "node" };',
     });
   });
@@ -172,4 +180,10 @@ describe('thread-kill/jest (Jest 30 CLI)', function () {
       assert.ok(r.ms < 25_000, `the run ended by itself, long before the sleep (${r.ms} ms)`);
     });
   }
+
+  it('a hook blocked in a system call is named as a hook of its describe block', async () => {
+    const r = await runNode(jest('--runInBand', 'stuck-hook'), project.dir, { THREAD_KILL_STUCK_GRACE_MS: '500' });
+    assert.notStrictEqual(r.code, 0);
+    assert.match(r.stderr, /thread-kill: jest hook "stuck-hook\/hook\.test\.js › suite › beforeEach hook" ran past its 300 ms timeout and could not be stopped within 500 ms more/, r.stderr);
+  });
 });
