@@ -52,10 +52,9 @@ function labelsOf(block: (Block & { [LABELS]?: Labels }) | undefined, file: stri
   return labels;
 }
 
-/** `jest test "file › describe › name"` / `jest hook "file › describe › beforeEach hook"` (a hook's made once per block). */
-function labelOf(t: TestOrHook, isHook: boolean, file: string): string {
+/** `jest hook "file › describe › beforeEach hook"`, made once per block and type. */
+function hookLabelOf(t: TestOrHook, file: string): string {
   const labels = labelsOf(t.parent, file);
-  if (!isHook) return `${labels.test}${String(t.name)}"`;
   let label = labels.hooks.get(t.type);
   if (label === undefined) labels.hooks.set(t.type, label = `jest hook "${labels.prefix}${t.type ?? ''} hook"`);
   return label;
@@ -88,7 +87,9 @@ interface GuardDeps {
   current(): Current;
   enterRegion: typeof enterRegion;
   isTimeout(e: unknown): e is RegionTimeoutError;
-  label(c: Current): string;
+  /** A test's label is its block's head, its name and a quote (joined natively); a hook's is whole. */
+  testHead(c: Current): string;
+  hookLabel(c: Current): string;
   timedOut(c: Current, ms: number, stuck: RegionTimeoutError): Error;
   max: number;
 }
@@ -125,7 +126,8 @@ function guardFactory(deps: GuardDeps) {
     nextSelf = self;
     nextArgs = args;
     try {
-      return deps.enterRegion(trampoline, 0, ms, deps.label(c));
+      return c.isHook ? deps.enterRegion(trampoline, 0, ms, deps.hookLabel(c))
+        : deps.enterRegion(trampoline, 0, ms, deps.testHead(c), String(c.t.name), '"');
     } catch (e) {
       if (deps.isTimeout(e)) throw deps.timedOut(c, ms, e);
       throw e;
@@ -145,7 +147,8 @@ const { guarded, guardedWithDone } = compiledAs(guardFactory, 'thread-kill/jest/
   current: () => current,
   enterRegion,
   isTimeout: (e: unknown): e is RegionTimeoutError => e instanceof RegionTimeoutError && !e.kill,
-  label: (c) => labelOf(c.t, c.isHook, c.file),
+  testHead: (c) => labelsOf(c.t.parent, c.file).test,
+  hookLabel: (c) => hookLabelOf(c.t, c.file),
   timedOut: (c, ms, stuck) => timeoutError(c.realm, ms, c.isHook, c.fn.length > 0, stuck),
   max: MAX_TIMEOUT_MS,
 });

@@ -29,8 +29,9 @@ interface Call {
   /** The stored function (its realm makes the error). */
   fn: Function;
   isHook: boolean;
-  /** The stuck guard's label: `vitest test "file > suite > name"`. */
+  /** The stuck guard's label: a hook's whole, or a test's suite head (`vitest test "file > suite > `) and its name (joined natively with a quote). */
   label: string;
+  name: string | undefined;
   /** The deadline the region started with: the runner's testTimeout / hookTimeout for a stored runWithTimeout, else 0. */
   armed: number;
   /** The budget runWithTimeout announced (0: none, or not yet). */
@@ -95,9 +96,9 @@ function timedOut(call: Call, stuck: RegionTimeoutError): Error {
 
 interface Deps {
   enterRegion: typeof enterRegion;
-  testLabel(suite: TaskLike | undefined, title: string): string;
+  testHead(suite: TaskLike | undefined): string;
   hookLabel(suite: TaskLike, kind: string): string;
-  acquire(fn: Function, isHook: boolean, label: string, armed: number, self: unknown, args: unknown[] | undefined): Call;
+  acquire(fn: Function, isHook: boolean, label: string, name: string | undefined, armed: number, self: unknown, args: unknown[] | undefined): Call;
   /** After the call: hands the record back (and the previous call back its place). */
   release(call: Call): void;
   isTimeout(e: unknown): e is RegionTimeoutError;
@@ -124,9 +125,10 @@ function framesFactory(deps: Deps) {
   function run(call: Call): unknown {
     try {
       // (A test: no `this`, no arguments — the stored function itself.)
-      if (call.args === undefined) return deps.enterRegion(call.fn as () => unknown, 0, call.armed, call.label);
+      const end = call.name === undefined ? undefined : '"';
+      if (call.args === undefined) return deps.enterRegion(call.fn as () => unknown, 0, call.armed, call.label, call.name, end);
       next = call;
-      return deps.enterRegion(trampoline, 0, call.armed, call.label);
+      return deps.enterRegion(trampoline, 0, call.armed, call.label, call.name, end);
     } catch (e) {
       if ((call.ms > 0 || call.armed > 0) && deps.isTimeout(e)) throw deps.timedOut(call, e);
       throw e;
@@ -142,13 +144,13 @@ function framesFactory(deps: Deps) {
   function runTask(this: { config?: { testTimeout?: number } }, test: TaskLike): unknown {
     const fn = deps.getFn(test);
     if (typeof fn !== 'function') throw new Error('Test function is not found. Did you add it using `setFn`?');
-    return run(deps.acquire(fn, false, deps.testLabel(test.suite ?? test.file, test.name), budget(fn, this?.config?.testTimeout), undefined, undefined));
+    return run(deps.acquire(fn, false, deps.testHead(test.suite ?? test.file), test.name, budget(fn, this?.config?.testTimeout), undefined, undefined));
   }
   function hook(fn: Fn, kind: string, suite: TaskLike, defaultMs: unknown): Fn {
     const label = deps.hookLabel(suite, kind);
     const armed = budget(fn, defaultMs);
     function guardedHook(this: unknown, ...args: unknown[]): unknown {
-      return run(deps.acquire(fn, true, label, armed, this, args));
+      return run(deps.acquire(fn, true, label, undefined, armed, this, args));
     }
     return Object.assign(guardedHook, fn); // (hooks carry properties of their own)
   }
@@ -162,14 +164,15 @@ let active: Call | undefined;
 
 const deps: Omit<Deps, 'getFn'> = {
   enterRegion,
-  testLabel: (suite, title) => `${labelsOf(suite).test}${title}"`,
+  testHead: (suite) => labelsOf(suite).test,
   hookLabel: (suite, kind) => `vitest hook "${labelsOf(suite).prefix}${kind} hook"`,
   max: MAX_TIMEOUT_MS,
-  acquire(fn, isHook, label, armed, self, args) {
-    const call = spares.pop() ?? { fn, isHook, label, armed, ms: 0, runner: undefined, deadline: undefined, previous: undefined, timer: undefined, self, args, outer: undefined, pending: false };
+  acquire(fn, isHook, label, name, armed, self, args) {
+    const call = spares.pop() ?? { fn, isHook, label, name, armed, ms: 0, runner: undefined, deadline: undefined, previous: undefined, timer: undefined, self, args, outer: undefined, pending: false };
     call.fn = fn;
     call.isHook = isHook;
     call.label = label;
+    call.name = name;
     call.armed = armed;
     call.self = self;
     call.args = args;
@@ -181,7 +184,7 @@ const deps: Omit<Deps, 'getFn'> = {
   release(call) {
     active = call.outer;
     timerFor = undefined;
-    call.fn = call.label = call.self = call.args = call.runner = call.deadline = call.previous = call.timer = call.outer = undefined as never;
+    call.fn = call.label = call.name = call.self = call.args = call.runner = call.deadline = call.previous = call.timer = call.outer = undefined as never;
     call.ms = 0;
     call.pending = false;
     spares.push(call);
