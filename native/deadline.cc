@@ -14,6 +14,7 @@
 #include "platform.h"
 #include "region.h"
 #include "registry.h"
+#include "utf8.h"
 
 namespace tk {
 
@@ -66,7 +67,7 @@ bool RegionActiveLocked(Entry* e, uint64_t seq) {
   char head[160];
   snprintf(head, sizeof(head), "ran past its %.0f ms timeout and could not be stopped within %.0f ms more",
            e->stuck_timeout_ms, static_cast<double>(e->stuck_grace_ns.load()) / 1e6);
-  const std::string msg = "\nthread-kill: " + e->stuck_label + " " + head + ": " + where +
+  const std::string msg = "\nthread-kill: " + Utf16ToUtf8(e->stuck_label) + " " + head + ": " + where +
                           ".\nthread-kill: ending the run (exit code " + std::to_string(e->stuck_exit_code) +
                           "); everything reported above stands. kill() or a timeout in your code can end such a "
                           "thread; see the README, \"What a delivery waits for\".\n";
@@ -251,11 +252,11 @@ void SetStuckGuard(Entry* e, int64_t grace_ns, int32_t exit_code) {
   e->stuck_grace_ns.store(grace_ns > 0 ? grace_ns : 0);
 }
 
-void LabelRegion(Entry* e, uint64_t seq, std::string label, double timeout_ms) {
+void LabelRegion(Entry* e, uint64_t seq, std::u16string& label, double timeout_ms) {
   RegistryLock lock;
   e->stuck_seq = seq;
   e->stuck_timeout_ms = timeout_ms;
-  e->stuck_label = std::move(label);
+  e->stuck_label.swap(label);
 }
 
 void UnlistDeadline(Entry* e) {

@@ -65,7 +65,8 @@ void UnlistDeadline(Entry* e);
 // stderr, exit code `exit_code` — from the watchdog thread (the stuck thread
 // cannot). 0 turns it off.
 void SetStuckGuard(Entry* e, int64_t grace_ns, int32_t exit_code);
-// Owner thread: region `seq` (a deadline region of `timeout_ms`) runs `label`.
-void LabelRegion(Entry* e, uint64_t seq, std::string label, double timeout_ms);
+// Owner thread: region `seq` (a deadline region of `timeout_ms`) runs `label`,
+// taken by swapping: `label` is left holding the previous one (a buffer to reuse).
+void LabelRegion(Entry* e, uint64_t seq, std::u16string& label, double timeout_ms);
 
 }  // namespace tk

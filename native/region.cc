@@ -862,11 +862,27 @@ namespace {
   v.erase(std::remove_if(v.begin(), v.end(), [seq](const auto& p) { return p.first == seq; }), v.end());
 }
 
-[[gnu::noinline]] void LabelRegionFrom(v8::Isolate* isolate, Entry* e, uint64_t seq, v8::Local<v8::String> label,
+// The label is the string arguments from the 4th on, joined: a runner
+// passes its suite's cached head, the test's name and the closing quote, so
+// nothing is concatenated (or flattened) per test. Every test of a runner is
+// labelled: copied as V8 holds it (UTF-16) into this thread's buffer, which
+// LabelRegion swaps with the previous label's — no allocation once it has
+// grown, no encoding unless a test gets stuck.
+[[gnu::noinline]] void LabelRegionFrom(const v8::FunctionCallbackInfo<v8::Value>& info, Entry* e, uint64_t seq,
                                        double timeout_ms) {
-  v8::String::Utf8Value utf8(isolate, label);
-  LabelRegion(e, seq, *utf8 != nullptr ? std::string(*utf8, static_cast<size_t>(utf8.length())) : std::string(),
-              timeout_ms);
+  static thread_local std::u16string text;
+  size_t length = 0;
+  int end = 3;
+  for (; end < info.Length() && info[end]->IsString(); end++)
+    length += static_cast<size_t>(info[end].As<v8::String>()->Length());
+  text.resize(length);
+  size_t at = 0;
+  for (int i = 3; i < end; i++) {
+    v8::Local<v8::String> part = info[i].As<v8::String>();
+    WriteUtf16(info.GetIsolate(), part, reinterpret_cast<uint16_t*>(text.data() + at));
+    at += static_cast<size_t>(part->Length());
+  }
+  LabelRegion(e, seq, text, timeout_ms);
 }
 
 }  // namespace
@@ -974,7 +990,7 @@ inline void RunRegionImpl(const v8::FunctionCallbackInfo<v8::Value>& info) {
     if constexpr (kDeadline) {
       // A test-runner plugin's region: its label names it if it gets stuck.
       if (info.Length() > 3 && info[3]->IsString() && e->stuck_grace_ns.load(std::memory_order_relaxed) > 0)
-        LabelRegionFrom(isolate, e, seq, info[3].As<v8::String>(), timeout_ms);
+        LabelRegionFrom(info, e, seq, timeout_ms);
     }
     v8::TryCatch try_catch(isolate);
     // A call that returned a value threw nothing: only ask the TryCatch

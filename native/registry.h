@@ -152,12 +152,13 @@ struct Entry {
   std::string deferred_where;
   const char* deferred_why = "";
   // The stuck guard (deadline.h, SetStuckGuard): set by the owner; the label
-  // of its last labelled region, guarded by the mutex.
+  // of its last labelled region, guarded by the mutex (UTF-16 as JS has it:
+  // one is copied per test, and only a stuck one is ever printed).
   std::atomic<int64_t> stuck_grace_ns{0};
   int32_t stuck_exit_code = 1;
   uint64_t stuck_seq = 0;
   double stuck_timeout_ms = 0;
-  std::string stuck_label;
+  std::u16string stuck_label;
 
   // Guarded by the mutex (written by the owner only, under the mutex; the
   // owner may read without it). Sequence numbers of active regions past

@@ -36,18 +36,28 @@ interface CircusState { testTimeout: number }
 export interface JestEnvironmentLike { global: typeof globalThis; handleTestEvent?(event: unknown, state: unknown): unknown }
 type EnvironmentClass = abstract new (...args: any[]) => JestEnvironmentLike; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const PREFIX = Symbol('thread-kill.jest.prefix');
-const ROOT_PREFIX = new Map<string, string>();
-/** `jest test "file › describe › ` for the stuck guard's report, made once per describe block (a block belongs to one file). */
-function prefixOf(block: (Block & { [PREFIX]?: string }) | undefined, file: string): string {
-  let prefix = block?.[PREFIX] ?? (block === undefined ? ROOT_PREFIX.get(file) : undefined);
-  if (prefix === undefined) {
+const LABELS = Symbol('thread-kill.jest.labels');
+/** A describe block's labels for the stuck guard's report, made once per block (a block belongs to one file). */
+interface Labels { prefix: string; test: string; hooks: Map<string | undefined, string> }
+const ROOT_LABELS = new Map<string, Labels>();
+function labelsOf(block: (Block & { [LABELS]?: Labels }) | undefined, file: string): Labels {
+  let labels = block?.[LABELS] ?? (block === undefined ? ROOT_LABELS.get(file) : undefined);
+  if (labels === undefined) {
     const names: string[] = [];
     for (let b = block; b !== undefined && b.parent !== undefined; b = b.parent) names.unshift(b.name);
-    prefix = `${[file, ...names].join(' › ')} › `;
-    if (block !== undefined) block[PREFIX] = prefix; else ROOT_PREFIX.set(file, prefix);
+    const prefix = `${[file, ...names].join(' › ')} › `;
+    labels = { prefix, test: `jest test "${prefix}`, hooks: new Map() };
+    if (block !== undefined) block[LABELS] = labels; else ROOT_LABELS.set(file, labels);
   }
-  return prefix;
+  return labels;
+}
+
+/** `jest hook "file › describe › beforeEach hook"`, made once per block and type. */
+function hookLabelOf(t: TestOrHook, file: string): string {
+  const labels = labelsOf(t.parent, file);
+  let label = labels.hooks.get(t.type);
+  if (label === undefined) labels.hooks.set(t.type, label = `jest hook "${labels.prefix}${t.type ?? ''} hook"`);
+  return label;
 }
 
 /** Jest's own timeout error (jest-circus _makeTimeoutMessage), made in the test's realm, with the stack of where it was stuck. */
@@ -77,7 +87,9 @@ interface GuardDeps {
   current(): Current;
   enterRegion: typeof enterRegion;
   isTimeout(e: unknown): e is RegionTimeoutError;
-  label(c: Current): string;
+  /** A test's label is its block's head, its name and a quote (joined natively); a hook's is whole. */
+  testHead(c: Current): string;
+  hookLabel(c: Current): string;
   timedOut(c: Current, ms: number, stuck: RegionTimeoutError): Error;
   max: number;
 }
@@ -91,16 +103,36 @@ interface GuardDeps {
  * (./runner/hide-frames).
  */
 function guardFactory(deps: GuardDeps) {
+  // What the region calls: the call's function with its `this` and
+  // arguments, handed over in these slots (the region calls it at once, and
+  // it empties them before calling: a nested call fills them anew) — no
+  // closure per call.
+  let nextFn: Fn | undefined;
+  let nextSelf: unknown;
+  let nextArgs: unknown[] | undefined;
+  function trampoline(): unknown {
+    const fn = nextFn!;
+    const self = nextSelf;
+    const args = nextArgs;
+    nextFn = nextSelf = nextArgs = undefined;
+    return args === undefined ? fn.call(self) : fn.apply(self, args);
+  }
   function call(self: unknown, args: unknown[] | undefined): unknown {
     const c = deps.current();
     const fn = c.fn;
     const ms = c.t.timeout || c.state.testTimeout;
     if (!(ms > 0 && ms <= deps.max)) return args === undefined ? fn.call(self) : fn.apply(self, args);
+    nextFn = fn;
+    nextSelf = self;
+    nextArgs = args;
     try {
-      return deps.enterRegion(args === undefined ? () => fn.call(self) : () => fn.apply(self, args), 0, ms, deps.label(c));
+      return c.isHook ? deps.enterRegion(trampoline, 0, ms, deps.hookLabel(c))
+        : deps.enterRegion(trampoline, 0, ms, deps.testHead(c), String(c.t.name), '"');
     } catch (e) {
       if (deps.isTimeout(e)) throw deps.timedOut(c, ms, e);
       throw e;
+    } finally {
+      nextFn = nextSelf = nextArgs = undefined; // (the region may not have called it)
     }
   }
   return {
@@ -110,34 +142,38 @@ function guardFactory(deps: GuardDeps) {
 }
 
 const current: Current = { t: {}, fn: () => undefined, isHook: false, state: { testTimeout: 0 }, realm: globalThis, file: '' };
-const ORIGINAL = Symbol('thread-kill.jest.original');
-type Marked = TestOrHook & { [ORIGINAL]?: Fn };
 
 const { guarded, guardedWithDone } = compiledAs(guardFactory, 'thread-kill/jest/build/guard.js')({
   current: () => current,
   enterRegion,
   isTimeout: (e: unknown): e is RegionTimeoutError => e instanceof RegionTimeoutError && !e.kill,
-  label: (c) => `jest ${c.isHook ? 'hook' : 'test'} "${prefixOf(c.t.parent, c.file)}${c.isHook ? `${c.t.type ?? ''} hook` : String(c.t.name)}"`,
+  testHead: (c) => labelsOf(c.t.parent, c.file).test,
+  hookLabel: (c) => hookLabelOf(c.t, c.file),
   timedOut: (c, ms, stuck) => timeoutError(c.realm, ms, c.isHook, c.fn.length > 0, stuck),
   max: MAX_TIMEOUT_MS,
 });
 
-/** Jest is about to call t.fn: make it the guard, for this test or hook. */
-function guard(t: Marked, state: CircusState, isHook: boolean, realm: typeof globalThis, file: string): void {
-  let fn = t[ORIGINAL];
-  if (fn === undefined) {
-    fn = t.fn;
-    if (typeof fn !== 'function' || isGenerator(fn)) return;
-    t[ORIGINAL] = fn;
-    t.fn = (fn.length > 0 ? guardedWithDone : guarded) as Fn;
-  }
-  // (One record, reused: Jest calls one test or hook at a time, right after this event.)
+/**
+ * Jest is about to call t.fn: make it the guard, for this test or hook,
+ * until its call is over (unguard). One record, reused: Jest calls one test
+ * or hook at a time, right after this event.
+ */
+function guard(t: TestOrHook, state: CircusState, isHook: boolean, realm: typeof globalThis, file: string): void {
+  unguard(current.t); // (a start with no end event: a test whose beforeEach failed is not called)
+  const fn = t.fn;
+  if (typeof fn !== 'function' || isGenerator(fn)) return;
+  t.fn = (fn.length > 0 ? guardedWithDone : guarded) as Fn;
   current.t = t;
   current.fn = fn;
   current.isHook = isHook;
   current.state = state;
   current.realm = realm;
   current.file = file;
+}
+
+/** The call of t is over: its own function back in place (a retry guards it again). */
+function unguard(t: TestOrHook | undefined): void {
+  if (t === current.t && (t.fn === guarded || t.fn === guardedWithDone)) t.fn = current.fn;
 }
 
 /**
@@ -157,8 +193,13 @@ export function withThreadKill<C extends EnvironmentClass>(Environment: C): C {
       const own = this.handleTestEvent;
       this.handleTestEvent = (event: unknown, state: unknown): unknown => {
         const e = event as CircusEvent;
-        if (e.name === 'test_fn_start' && e.test !== undefined) guard(e.test, state as CircusState, false, this.global, file);
-        else if (e.name === 'hook_start' && e.hook !== undefined) guard(e.hook, state as CircusState, true, this.global, file);
+        switch (e.name) {
+          case 'test_fn_start': if (e.test !== undefined) guard(e.test, state as CircusState, false, this.global, file); break;
+          case 'hook_start': if (e.hook !== undefined) guard(e.hook, state as CircusState, true, this.global, file); break;
+          case 'test_fn_success': case 'test_fn_failure': unguard(e.test); break;
+          case 'hook_success': case 'hook_failure': unguard(e.hook); break;
+          default:
+        }
         return own?.call(this, event, state);
       };
     }

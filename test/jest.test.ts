@@ -39,12 +39,34 @@ describe('suite', () => {
 });
 `;
 
+// Retries: each attempt is guarded anew, including one whose beforeEach failed (Jest then never calls the test).
+const RETRY_SPEC = `
+jest.retryTimes(1);
+let attempts = 0;
+test('loops on its first attempt only', function loopsOnce() { if (attempts++ === 0) for (;;) {} }, 300);
+let hookRuns = 0;
+describe('a beforeEach that fails once', () => {
+  beforeEach(() => { if (hookRuns++ === 0) throw new Error('the hook fails once'); });
+  test('runs on the retry', () => { expect(hookRuns).toBe(2); });
+  afterEach(() => {});
+});
+test('loops on every attempt', function loopsAlways() { for (;;) {} }, 200);
+test('after', () => {});
+`;
+
 const BLOCKED_SPEC = `
 test('passes', () => {});
 test('blocked in a system call', function blocked() { require('child_process').execSync('sleep 30', { stdio: 'ignore' }); }, 300);
 `;
 
-interface AssertionResult { fullName: string; status: string; failureMessages: string[] }
+const BLOCKED_HOOK_SPEC = `
+describe('suite', () => {
+  beforeEach(function blockedHook() { require('child_process').execSync('sleep 30', { stdio: 'ignore' }); }, 300);
+  test('never runs', () => {});
+});
+`;
+
+interface AssertionResult { fullName: string; status: string; failureMessages: string[]; invocations?: number }
 interface JsonReport { numFailedTests: number; numPassedTests: number; testResults: Array<{ name: string; assertionResults: AssertionResult[] }> }
 
 // (A fresh cache each run: with the timings of an earlier run Jest would run these fast files in band.)
@@ -80,6 +102,8 @@ describe('thread-kill/jest (Jest 30 CLI)', function () {
       'budgets/set-timeout.test.js': "jest.setTimeout(250);\ntest('loops', function loopsForever() { for (;;) {} });\n",
       'budgets/config.test.js': "test('loops', function loopsForever() { for (;;) {} });\n",
       'blocked/blocked.test.js': BLOCKED_SPEC,
+      'retry/retry.test.js': RETRY_SPEC,
+      'stuck-hook/hook.test.js': BLOCKED_HOOK_SPEC,
       'plain.config.js': 'module.exports = { testEnvironment: "node" };',
     });
   });
@@ -126,6 +150,18 @@ describe('thread-kill/jest (Jest 30 CLI)', function () {
     assert.match(config, /^Error: Exceeded timeout of 350 ms for a test\./);
   });
 
+  it('jest.retryTimes: every attempt of a test stops at its timeout, also after a failed beforeEach', async () => {
+    const r = await runNode(jest('--runInBand', 'retry'), project.dir);
+    assert.strictEqual(r.code, 1, r.stderr);
+    const t = results(report(project), 'retry.test.js');
+    assert.deepStrictEqual([...t].map(([name, a]) => `${a.status} ${name}`).sort(), [
+      'failed loops on every attempt', 'passed a beforeEach that fails once runs on the retry', 'passed after', 'passed loops on its first attempt only']);
+    // Two attempts each (the run ended: each attempt of the one that always loops was stopped).
+    assert.deepStrictEqual(['loops on its first attempt only', 'a beforeEach that fails once runs on the retry', 'loops on every attempt'].map((n) => t.get(n)!.invocations), [2, 2, 2]);
+    const always = t.get('loops on every attempt')!.failureMessages[0];
+    assert.match(always, /^Error: Exceeded timeout of 200 ms for a test\.[\s\S]*?\n\s+at loopsAlways \(.*retry\.test\.js:11:\d+\)/, always);
+  });
+
   it('tests that finish (pass, fail, async and done timeouts) report exactly as with jest-environment-node', async () => {
     const summary = (rep: JsonReport) => [...results(rep, 'normal.test.js')].map(([name, a]) => `${a.status} ${name}: ${a.failureMessages.map((m) => m.split('\n')[0]).join('|')}`).sort();
     const plugged = await runNode(jest('--runInBand', 'normal.test.js'), project.dir);
@@ -144,4 +180,10 @@ describe('thread-kill/jest (Jest 30 CLI)', function () {
       assert.ok(r.ms < 25_000, `the run ended by itself, long before the sleep (${r.ms} ms)`);
     });
   }
+
+  it('a hook blocked in a system call is named as a hook of its describe block', async () => {
+    const r = await runNode(jest('--runInBand', 'stuck-hook'), project.dir, { THREAD_KILL_STUCK_GRACE_MS: '500' });
+    assert.notStrictEqual(r.code, 0);
+    assert.match(r.stderr, /thread-kill: jest hook "stuck-hook\/hook\.test\.js › suite › beforeEach hook" ran past its 300 ms timeout and could not be stopped within 500 ms more/, r.stderr);
+  });
 });

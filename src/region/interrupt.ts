@@ -41,10 +41,13 @@ const AsyncGeneratorFunctionPrototype = Object.getPrototypeOf(async function* ()
  * test-runner plugins): the landing rule finds a region's boundary in a
  * captured stack by this function's frame (native/region.cc,
  * RegionFrameIndex). `ms` < 0: a plain region; >= 0: a deadline region
- * (0 = none armed yet, so that rearmDeadline() can arm it later).
+ * (0 = none armed yet, so that rearmDeadline() can arm it later), named in
+ * the stuck guard's report by `label`, then `name` and `end` if given
+ * (joined natively: a runner passes its suite's cached head, the test's
+ * name and the closing quote, and concatenates nothing per test).
  */
-export function enterRegion<T>(fn: () => T, flags: number, ms: number, label?: string): T {
-  return ms < 0 ? runRegion(fn, flags) : runRegionDeadline(fn, flags, ms, label);
+export function enterRegion<T>(fn: () => T, flags: number, ms: number, label?: string, name?: string, end?: string): T {
+  return ms < 0 ? runRegion(fn, flags) : runRegionDeadline(fn, flags, ms, label, name, end);
 }
 
 /**

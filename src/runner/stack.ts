@@ -1,9 +1,10 @@
 // Where a stuck test was stopped, as the runner prints stacks. The frames of
 // a RegionTimeoutError were captured natively, at positions in the code V8
-// ran; a runner that transforms test files (Jest with babel-jest) maps its
-// errors' stacks back to the sources in Error.prepareStackTrace. Given the
-// captured frames as call sites, that same formatter maps ours.
+// ran; a runner that transforms test files (Jest with babel-jest, Vitest)
+// maps its errors' stacks back to the sources in Error.prepareStackTrace.
+// Given the captured frames as call sites, that same formatter maps ours.
 
+import { AssertionError } from 'assert';
 import { findSourceMap } from 'module';
 import { fileURLToPath } from 'url';
 
@@ -53,14 +54,32 @@ function nodeSourceMapped(line: string): string {
 }
 
 /**
+ * Node's main-context Error. Node formats the stack of an error made in a vm
+ * context whose own Error has no prepareStackTrace with the main context's
+ * (MainContextError in node's lib/internal/errors.js): Vitest's vmThreads
+ * runs the test files, and loads this module, in such a context, and its
+ * source-map formatter is on the worker's main-context Error. Node's
+ * builtins are made in the main context whichever context requires them:
+ * AssertionError extends that Error.
+ */
+const mainContextError = ((): ErrorConstructor => {
+  const E = Object.getPrototypeOf(AssertionError) as unknown;
+  return typeof E === 'function' ? E as ErrorConstructor : Error;
+})();
+
+type Prepare = (err: unknown, sites: unknown[]) => unknown;
+
+/**
  * `${name}: ${message}` and the frames of `capturedStack` (its first line,
- * the error's own, dropped), through this realm's Error.prepareStackTrace
- * when one is installed (source maps), else as captured.
+ * the error's own, dropped), through the Error.prepareStackTrace that Node
+ * would use for an error of `realmError`'s realm — that realm's, else the
+ * main context's — when one is installed (source maps), else as captured.
  */
 export function stackOf(name: string, message: string, capturedStack: string, realmError: ErrorConstructor = Error): string {
   const lines = String(capturedStack).split('\n').slice(1);
   const plain = `${name}: ${message}\n${lines.join('\n')}`;
-  const prepare = (realmError as { prepareStackTrace?: (err: unknown, sites: unknown[]) => unknown }).prepareStackTrace;
+  const own = (realmError as { prepareStackTrace?: Prepare }).prepareStackTrace;
+  const prepare = typeof own === 'function' ? own : (mainContextError as { prepareStackTrace?: Prepare }).prepareStackTrace;
   if (typeof prepare !== 'function') return `${name}: ${message}\n${lines.map(nodeSourceMapped).join('\n')}`;
   const sites: CapturedSite[] = [];
   for (const line of lines) {

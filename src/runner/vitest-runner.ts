@@ -24,38 +24,42 @@ type Hooks = Record<string, Fn[] | undefined>;
 interface TaskDeadlineLike { startTime: number; endTime: number; clear?(): void }
 interface RunnerLike { _deadline?: unknown; _currentTaskTimeout?: unknown; _currentTaskStartTime?: unknown }
 
-/** One guarded call of a stored test or hook. */
+/** One guarded call of a stored test or hook (a record reused call after call: see acquire/release). */
 interface Call {
   /** The stored function (its realm makes the error). */
   fn: Function;
   isHook: boolean;
-  /** For the stuck guard's label: the suite (its name's prefix) and the test's or hook's own title. */
-  suite: TaskLike | undefined;
-  title: string;
+  /** The stuck guard's label: a hook's whole, or a test's suite head (`vitest test "file > suite > `) and its name (joined natively with a quote). */
+  label: string;
+  name: string | undefined;
   /** The deadline the region started with: the runner's testTimeout / hookTimeout for a stored runWithTimeout, else 0. */
   armed: number;
   /** The budget runWithTimeout announced (0: none, or not yet). */
   ms: number;
-  runner?: RunnerLike;
+  runner: RunnerLike | undefined;
   /** Vitest 5: the TaskDeadline runWithTimeout made, and the one it replaced. */
-  deadline?: TaskDeadlineLike;
-  previous?: unknown;
+  deadline: TaskDeadlineLike | undefined;
+  previous: unknown;
   /** Vitest 3/4: runWithTimeout's timer (see the safe timers below). */
-  timer?: unknown;
+  timer: unknown;
+  /** What the region calls the stored function with (a hook's `this` and arguments; a test has none). */
+  self: unknown;
+  args: unknown[] | undefined;
+  /** The call this one runs inside (rare), and whether runWithTimeout has yet to announce this one's budget. */
+  outer: Call | undefined;
+  pending: boolean;
 }
 
 // A test whose timeout cannot land (blocked outside JavaScript, or inside
 // Node's code that a delivery waits for) never hangs the run: it fails it
 // loudly, naming the test (the region's label) and where it is stuck.
 guardAgainstStuckTests(1);
-/** The guarded call whose runWithTimeout has not announced its budget yet. */
-let pending: Call | undefined;
 
-/** runWithTimeout announced `ms` for the call being started: arm its region's deadline. */
+/** runWithTimeout announced `ms` for the call under way: arm its region's deadline. */
 function announced(runner: RunnerLike, ms: number, deadline?: TaskDeadlineLike, previous?: unknown): void {
-  const call = pending;
-  if (call === undefined) return;
-  pending = undefined; // only the outermost runWithTimeout of the call
+  const call = active;
+  if (call === undefined || !call.pending) return;
+  call.pending = false; // only the outermost runWithTimeout of the call
   if (!(ms > 0 && ms <= MAX_TIMEOUT_MS)) return;
   call.ms = ms;
   call.runner = runner;
@@ -92,9 +96,11 @@ function timedOut(call: Call, stuck: RegionTimeoutError): Error {
 
 interface Deps {
   enterRegion: typeof enterRegion;
-  label(call: Call): string;
-  begin(call: Call): Call | undefined;
-  end(call: Call, outer: Call | undefined): void;
+  testHead(suite: TaskLike | undefined): string;
+  hookLabel(suite: TaskLike, kind: string): string;
+  acquire(fn: Function, isHook: boolean, label: string, name: string | undefined, armed: number, self: unknown, args: unknown[] | undefined): Call;
+  /** After the call: hands the record back (and the previous call back its place). */
+  release(call: Call): void;
   isTimeout(e: unknown): e is RegionTimeoutError;
   timedOut(call: Call, stuck: RegionTimeoutError): Error;
   getFn(test: TaskLike): Fn | undefined;
@@ -104,19 +110,31 @@ interface Deps {
 /**
  * Everything on the stack between Vitest and the user's code: self-contained,
  * compiled again under a name Vitest filters from stacks (./hide-frames).
- * Nothing is made per test but the call's record.
+ * Nothing is made per test: the call's record is reused, the stored function
+ * is called by the region as it is (a test) or through one trampoline (a
+ * hook, with its `this` and arguments), and a hook's label is made once.
  */
 function framesFactory(deps: Deps) {
-  function run(fn: Fn, self: unknown, args: unknown[] | undefined, call: Call): unknown {
-    const outer = deps.begin(call);
+  /** The call the region is about to make (set right before it, emptied by the trampoline). */
+  let next: Call | undefined;
+  function trampoline(): unknown {
+    const call = next!;
+    next = undefined;
+    return (call.fn as Fn).apply(call.self, call.args!);
+  }
+  function run(call: Call): unknown {
     try {
-      // (A test: no `this`, no arguments — the stored function itself, no closure.)
-      return deps.enterRegion(args === undefined ? fn as () => unknown : () => fn.apply(self, args), 0, call.armed, deps.label(call));
+      // (A test: no `this`, no arguments — the stored function itself.)
+      const end = call.name === undefined ? undefined : '"';
+      if (call.args === undefined) return deps.enterRegion(call.fn as () => unknown, 0, call.armed, call.label, call.name, end);
+      next = call;
+      return deps.enterRegion(trampoline, 0, call.armed, call.label, call.name, end);
     } catch (e) {
       if ((call.ms > 0 || call.armed > 0) && deps.isTimeout(e)) throw deps.timedOut(call, e);
       throw e;
     } finally {
-      deps.end(call, outer);
+      next = undefined;
+      deps.release(call);
     }
   }
   // The deadline is armed from the start with the runner's default budget
@@ -126,28 +144,50 @@ function framesFactory(deps: Deps) {
   function runTask(this: { config?: { testTimeout?: number } }, test: TaskLike): unknown {
     const fn = deps.getFn(test);
     if (typeof fn !== 'function') throw new Error('Test function is not found. Did you add it using `setFn`?');
-    const armed = budget(fn, this?.config?.testTimeout);
-    return run(fn, undefined, undefined, { fn, isHook: false, suite: test.suite ?? test.file, title: test.name, armed, ms: 0 });
+    return run(deps.acquire(fn, false, deps.testHead(test.suite ?? test.file), test.name, budget(fn, this?.config?.testTimeout), undefined, undefined));
   }
   function hook(fn: Fn, kind: string, suite: TaskLike, defaultMs: unknown): Fn {
-    const title = `${kind} hook`;
+    const label = deps.hookLabel(suite, kind);
     const armed = budget(fn, defaultMs);
     function guardedHook(this: unknown, ...args: unknown[]): unknown {
-      return run(fn, this, args, { fn, isHook: true, suite, title, armed, ms: 0 });
+      return run(deps.acquire(fn, true, label, undefined, armed, this, args));
     }
     return Object.assign(guardedHook, fn); // (hooks carry properties of their own)
   }
   return { runTask, hook };
 }
 
+/** Spare call records (a call inside a call, rare, takes a second one). */
+const spares: Call[] = [];
+/** The guarded call under way (the innermost), whose runWithTimeout may announce its budget. */
+let active: Call | undefined;
+
 const deps: Omit<Deps, 'getFn'> = {
   enterRegion,
-  label: (call) => `vitest ${call.isHook ? 'hook' : 'test'} "${prefixOf(call.suite)}${call.title}"`,
+  testHead: (suite) => labelsOf(suite).test,
+  hookLabel: (suite, kind) => `vitest hook "${labelsOf(suite).prefix}${kind} hook"`,
   max: MAX_TIMEOUT_MS,
-  begin(call) { const outer = pending; pending = call; return outer; },
-  end(call, outer) {
-    pending = outer;
+  acquire(fn, isHook, label, name, armed, self, args) {
+    const call = spares.pop() ?? { fn, isHook, label, name, armed, ms: 0, runner: undefined, deadline: undefined, previous: undefined, timer: undefined, self, args, outer: undefined, pending: false };
+    call.fn = fn;
+    call.isHook = isHook;
+    call.label = label;
+    call.name = name;
+    call.armed = armed;
+    call.self = self;
+    call.args = args;
+    call.outer = active;
+    call.pending = true;
+    active = call;
+    return call;
+  },
+  release(call) {
+    active = call.outer;
     timerFor = undefined;
+    call.fn = call.label = call.name = call.self = call.args = call.runner = call.deadline = call.previous = call.timer = call.outer = undefined as never;
+    call.ms = 0;
+    call.pending = false;
+    spares.push(call);
   },
   isTimeout: (e: unknown): e is RegionTimeoutError => e instanceof RegionTimeoutError && !e.kill,
   timedOut,
@@ -184,19 +224,22 @@ const DEADLINE = Symbol('thread-kill.vitest.deadline');
 const TIMEOUT = Symbol('thread-kill.vitest.timeout');
 const HOOK_NAMES = ['beforeAll', 'afterAll', 'beforeEach', 'afterEach'] as const;
 
-/** "file > suite > " (as Vitest prints names), made once per suite for the stuck guard's report. */
-const prefixes = new WeakMap<TaskLike, string>();
-function prefixOf(suite: TaskLike | undefined): string {
-  const key = suite ?? deps; // (no suite: one empty prefix)
-  let prefix = prefixes.get(key as TaskLike);
-  if (prefix === undefined) {
+/** A suite's labels for the stuck guard's report ("file > suite > ", as Vitest prints names), made once per suite. */
+interface Labels { prefix: string; test: string }
+const suiteLabels = new WeakMap<TaskLike, Labels>();
+let noSuite: Labels | undefined;
+function labelsOf(suite: TaskLike | undefined): Labels {
+  let labels = suite === undefined ? noSuite : suiteLabels.get(suite);
+  if (labels === undefined) {
     const names: string[] = [];
     let t = suite;
     for (; t !== undefined && t.filepath === undefined; t = t.suite) names.unshift(t.name);
     const file = t?.name ?? suite?.file?.name;
-    prefixes.set(key as TaskLike, prefix = [file, ...names].filter(Boolean).map((n) => `${n} > `).join(''));
+    const prefix = [file, ...names].filter(Boolean).map((n) => `${n} > `).join('');
+    labels = { prefix, test: `vitest test "${prefix}` };
+    if (suite === undefined) noSuite = labels; else suiteLabels.set(suite, labels);
   }
-  return prefix;
+  return labels;
 }
 
 type RunnerClass = new (...args: any[]) => any; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -236,7 +279,7 @@ export function threadKillRunner(Base: RunnerClass, getFn: (task: unknown) => Fn
     set(this: Record<symbol, unknown> & RunnerLike, d: unknown) {
       const previous = this[DEADLINE];
       this[DEADLINE] = d;
-      if (pending !== undefined && d !== null && typeof d === 'object') {
+      if (active?.pending === true && d !== null && typeof d === 'object') {
         const td = d as TaskDeadlineLike;
         announced(this, Math.round(td.endTime - td.startTime), td, previous); // (a difference of two clock readings)
       }
@@ -248,7 +291,7 @@ export function threadKillRunner(Base: RunnerClass, getFn: (task: unknown) => Fn
     get(this: Record<symbol, unknown>) { return this[TIMEOUT]; },
     set(this: Record<symbol, unknown> & RunnerLike, ms: unknown) {
       this[TIMEOUT] = ms;
-      if (pending !== undefined && typeof ms === 'number') announced(this, ms);
+      if (active?.pending === true && typeof ms === 'number') announced(this, ms);
     },
   });
   Object.defineProperty(ThreadKillRunner, 'name', { value: `ThreadKill${Base.name || 'Runner'}` });

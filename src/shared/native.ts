@@ -80,8 +80,8 @@ export interface Native {
   /** true: one more hold on the calling thread's event loop (its inbox is ref'd while any is held); false: release one. */
   holdLoop(hold: boolean): void;
   runRegion<T>(fn: () => T, flags?: number): T;
-  /** runRegion with a deadline of `timeoutMs` (finite, > 0). */
-  runRegionDeadline<T>(fn: () => T, flags: number, timeoutMs: number, label?: string): T;
+  /** runRegion with a deadline of `timeoutMs` (finite, > 0); the stuck guard's label is the string arguments after it, joined. */
+  runRegionDeadline<T>(fn: () => T, flags: number, timeoutMs: number, ...label: Array<string | undefined>): T;
   /** The stuck guard (native/deadline.h): labelled deadline regions still running graceMs after their deadline fired end the process. 0: off. */
   setStuckGuard(graceMs: number, exitCode: number): void;
   currentRegion(): number;
