@@ -145,6 +145,11 @@ describe('thread-kill/piscina', () => {
 
   it('only a real cancellation rejects with InterruptedError: a failure after abort() stays itself', async () => {
     const pool = new Piscina({ filename: fixture('no-such-worker.js'), minThreads: 1, maxThreads: 1 });
+    // A worker that fails to load while no task owns it (the one started for minThreads, or a
+    // respawn) is the pool's own 'error' event: without a listener it would surface as an
+    // uncaught exception in whichever test runs next.
+    const poolErrors: unknown[] = [];
+    pool.on('error', (err: unknown) => poolErrors.push(err));
     try {
       const ac = new AbortController();
       const p = runInterruptible(pool, { value: 1 }, { signal: ac.signal });
@@ -153,6 +158,7 @@ describe('thread-kill/piscina', () => {
     } finally {
       await pool.destroy().catch(() => undefined);
     }
+    for (const err of poolErrors) assert.match(String((err as Error)?.message), /Cannot find module|no-such-worker/);
   });
 
   it('a task that fails with a deadline of its own rejects with that RegionTimeoutError, never as a cancellation (also when aborted after it failed)', async () => {
