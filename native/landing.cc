@@ -985,8 +985,11 @@ LandingVerdict JudgeLanding(v8::Isolate* isolate, LandingCache& c, v8::Local<v8:
     bool entry = (top & kEntry) != 0 && (top & kPrefixWrites) == 0;
     int callee = i;
     int caller = i + 1;
-    // A getter the user's code runs by reading its property is the user's
-    // own call too (`Buffer` on Node 26 is a getter of globalThis).
+    // A getter the user's code runs by reading its property (`Buffer` on
+    // Node 26 is a getter of globalThis) is the user's own call too: like a
+    // direct call, it waits (below) — the termination would act after the
+    // getter returned, in whatever V8 inlined after the read (a stream
+    // write, say).
     const bool getter = caller < n && KindOf(isolate, c, frame(caller)) == Kind::kUser &&
                         ReadsProperty(isolate, c, frame(caller));
     while (entry && !(getter && caller == i + 1)) {
@@ -1008,7 +1011,7 @@ LandingVerdict JudgeLanding(v8::Isolate* isolate, LandingCache& c, v8::Local<v8:
     // a file, say), but at the user's own next interrupt check, after which
     // the very next check is that call's entry.
     if (!entry) return Wait(isolate, frame(i), "running Node's code");
-    if (caller == i + 1 && !getter) {
+    if (caller == i + 1) {
       // The user's own call, at its entry: the call runs, and the next look
       // worth taking is right away — the call may come back from C++ into
       // a done frame's call (`return new FastBuffer(…)`) within microseconds.
