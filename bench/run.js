@@ -758,7 +758,7 @@ function cpuNs() {
 
 // Batches per side for the Jest/Vitest plugins: a batch's paired difference swings by hundreds of
 // ns on this shared machine, so the median needs many.
-const RUNNER_ROUNDS = n(31, 5);
+const RUNNER_ROUNDS = n(61, 5);
 
 /**
  * Runs the two sides batch by batch, alternating (one warm-up round each): medians (ns/test), the
