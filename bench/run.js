@@ -758,7 +758,7 @@ function cpuNs() {
 
 // Batches per side for the Jest/Vitest plugins: a batch's paired difference swings by hundreds of
 // ns on this shared machine, so the median needs many.
-const RUNNER_ROUNDS = n(31, 5);
+const RUNNER_ROUNDS = n(61, 5);
 
 /**
  * Runs the two sides batch by batch, alternating (one warm-up round each): medians (ns/test), the
@@ -876,7 +876,7 @@ per side, each in its own process, turns of ${wp.perTurn} cycles alternating (${
 
 With workerpool's default \`workerTerminateTimeout\` (1000 ms) its own cancel waits that second
 before terminating; thread-kill/workerpool's cleanup answer comes before it.
-${date ? `\n(These sections alone: \`node --expose-gc bench/run.js --runners\`, run on ${date}.)\n` : ''}`;
+${date ? `\n(These sections alone: \`node --expose-gc bench/run.js --runners\`, run on ${date}. Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}; 1-minute load average ${f(jp.load, 1)} at the start, ${f(os.loadavg()[0], 1)} at the end: the machine is shared.)\n` : ''}`;
 }
 
 const f = (x, d = 2) => x.toFixed(d);
@@ -1092,7 +1092,8 @@ if (process.argv.includes('--piscina-child')) {
   (async () => {
     const log = (s) => process.stderr.write(`${s}\n`);
     log('jest plugin ...');
-    const jp = await jestPlugin();
+    const load = os.loadavg()[0];
+    const jp = { ...await jestPlugin(), load };
     log('vitest plugin ...');
     const vp = await vitestPlugin();
     log('workerpool ...');
