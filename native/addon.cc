@@ -316,23 +316,32 @@ Napi::Value ThreadInfoOf(const Napi::CallbackInfo& info) {
   return Napi::Value(info.Env(), ToNapi(RowToJs(v8::Isolate::GetCurrent(), row)));
 }
 
-// classifySourcePosition(source, offset) -> 0..3 (landing.h): the landing
+// The (source, offset) arguments of the source reader's test hooks; false
+// if they are not a string and an offset inside it.
+bool SourceAndOffset(const Napi::CallbackInfo& info, std::u16string* text, size_t* offset) {
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) return false;
+  *text = info[0].As<Napi::String>().Utf16Value();
+  const double at = info[1].As<Napi::Number>().DoubleValue();
+  if (!(at >= 0) || at >= static_cast<double>(text->size())) return false;
+  *offset = static_cast<size_t>(at);
+  return true;
+}
+
+// classifySourcePosition(source, offset) -> 0..4 (landing.h): the landing
 // rule's source reader, for its unit tests.
 Napi::Value ClassifySourcePositionFn(const Napi::CallbackInfo& info) {
-  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) return info.Env().Undefined();
-  std::u16string text = info[0].As<Napi::String>().Utf16Value();
-  const double offset = info[1].As<Napi::Number>().DoubleValue();
-  if (!(offset >= 0) || offset >= static_cast<double>(text.size())) return info.Env().Undefined();
-  return Napi::Number::New(info.Env(), ClassifySourcePosition(text, static_cast<size_t>(offset)));
+  std::u16string text;
+  size_t offset = 0;
+  if (!SourceAndOffset(info, &text, &offset)) return info.Env().Undefined();
+  return Napi::Number::New(info.Env(), ClassifySourcePosition(text, offset));
 }
 
 // isTailCallPosition(source, offset) -> boolean (landing.h), for the same tests.
 Napi::Value IsTailCallPositionFn(const Napi::CallbackInfo& info) {
-  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) return info.Env().Undefined();
-  std::u16string text = info[0].As<Napi::String>().Utf16Value();
-  const double offset = info[1].As<Napi::Number>().DoubleValue();
-  if (!(offset >= 0) || offset >= static_cast<double>(text.size())) return info.Env().Undefined();
-  return Napi::Boolean::New(info.Env(), IsTailCallPosition(text, static_cast<size_t>(offset)));
+  std::u16string text;
+  size_t offset = 0;
+  if (!SourceAndOffset(info, &text, &offset)) return info.Env().Undefined();
+  return Napi::Boolean::New(info.Env(), IsTailCallPosition(text, offset));
 }
 
 Napi::Value StopCell(const Napi::CallbackInfo& info) {

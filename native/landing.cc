@@ -738,10 +738,14 @@ uint8_t PositionFlags(const SourceInfo& s, size_t offset) {
   return flags;
 }
 
-void Analyze(SourceInfo& s) {
+void FindLines(SourceInfo& s) {
   s.line_starts.assign(1, 0);
   for (size_t i = 0; i < s.text.size(); i++)
     if (s.text[i] == '\n') s.line_starts.push_back(static_cast<uint32_t>(i + 1));
+}
+
+void Analyze(SourceInfo& s) {
+  FindLines(s);
   Reader(s.text, s).Run();
   for (const FuncRange& f : s.funcs) s.func_end.emplace(f.start, f.end);
   const std::u16string& t = s.text;
@@ -805,37 +809,6 @@ Kind KindOf(v8::Isolate* isolate, LandingCache& c, v8::Local<v8::StackFrame> f) 
   return kind;
 }
 
-uint8_t FlagsOf(v8::Isolate* isolate, LandingCache& c, v8::Local<v8::StackFrame> f) {
-  const int id = f->GetScriptId();
-  const int line = f->GetLineNumber();
-  const int col = f->GetColumn();
-  // Unknown position: judged protected (waiting is the safe side).
-  if (line < 1 || col < 1 || line >= (1 << 21) || col >= (1 << 21)) return kProtected;
-  const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(id)) << 42) |
-                       (static_cast<uint64_t>(line) << 21) | static_cast<uint64_t>(col);
-  auto known = c.positions.find(key);
-  if (known != c.positions.end()) return known->second;
-  auto src = c.sources.find(id);
-  if (src == c.sources.end()) {
-    auto info = std::make_unique<SourceInfo>();
-    v8::Local<v8::String> text = f->GetScriptSource();
-    if (!text.IsEmpty()) {
-      info->text.resize(static_cast<size_t>(text->Length()));
-      WriteUtf16(isolate, text, reinterpret_cast<uint16_t*>(info->text.data()));
-    }
-    Analyze(*info);
-    src = c.sources.emplace(id, std::move(info)).first;
-  }
-  const SourceInfo& s = *src->second;
-  uint8_t flags = kProtected;  // a position the source does not have: the safe side
-  if (static_cast<size_t>(line) <= s.line_starts.size()) {
-    const size_t offset = s.line_starts[static_cast<size_t>(line) - 1] + static_cast<size_t>(col) - 1;
-    if (offset < s.text.size()) flags = PositionFlags(s, offset);
-  }
-  c.positions.emplace(key, flags);
-  return flags;
-}
-
 // A frame's position as a key: script id, line, column (0 if unknown).
 uint64_t PositionKey(v8::Local<v8::StackFrame> f) {
   const int line = f->GetLineNumber();
@@ -843,6 +816,53 @@ uint64_t PositionKey(v8::Local<v8::StackFrame> f) {
   if (line < 1 || col < 1 || line >= (1 << 21) || col >= (1 << 21)) return 0;
   return (static_cast<uint64_t>(static_cast<uint32_t>(f->GetScriptId())) << 42) |
          (static_cast<uint64_t>(line) << 21) | static_cast<uint64_t>(col);
+}
+
+// The frame's script source, read once: tokenized (`analyze`: Node's
+// scripts) or only split into lines (the user's, for CalleeNameOf). A Node
+// script already read tokenized serves both.
+const SourceInfo& SourceOf(v8::Isolate* isolate, LandingCache& c, v8::Local<v8::StackFrame> f, bool analyze) {
+  const int id = f->GetScriptId();
+  auto done = c.sources.find(id);
+  if (done != c.sources.end()) return *done->second;
+  auto& cache = analyze ? c.sources : c.texts;
+  auto src = cache.find(id);
+  if (src != cache.end()) return *src->second;
+  auto info = std::make_unique<SourceInfo>();
+  v8::Local<v8::String> text = f->GetScriptSource();
+  if (!text.IsEmpty()) {
+    info->text.resize(static_cast<size_t>(text->Length()));
+    WriteUtf16(isolate, text, reinterpret_cast<uint16_t*>(info->text.data()));
+  }
+  if (analyze) {
+    Analyze(*info);
+  } else {
+    FindLines(*info);
+  }
+  return *cache.emplace(id, std::move(info)).first->second;
+}
+
+// Where a frame stands in its source: the offset, or npos if the source
+// has no such position.
+size_t OffsetOf(const SourceInfo& s, v8::Local<v8::StackFrame> f) {
+  const size_t line = static_cast<size_t>(f->GetLineNumber());
+  if (line > s.line_starts.size()) return std::u16string::npos;
+  const size_t offset = s.line_starts[line - 1] + static_cast<size_t>(f->GetColumn()) - 1;
+  return offset < s.text.size() ? offset : std::u16string::npos;
+}
+
+uint8_t FlagsOf(v8::Isolate* isolate, LandingCache& c, v8::Local<v8::StackFrame> f) {
+  // Unknown position: judged protected (waiting is the safe side).
+  const uint64_t key = PositionKey(f);
+  if (key == 0) return kProtected;
+  auto known = c.positions.find(key);
+  if (known != c.positions.end()) return known->second;
+  const SourceInfo& s = SourceOf(isolate, c, f, true);
+  const size_t offset = OffsetOf(s, f);
+  // (A position the source does not have: the safe side.)
+  const uint8_t flags = offset == std::u16string::npos ? kProtected : PositionFlags(s, offset);
+  c.positions.emplace(key, flags);
+  return flags;
 }
 
 // The name a calling frame is calling, read at its position in its source
@@ -856,27 +876,11 @@ const std::pair<std::u16string, bool>& CalleeNameOf(v8::Isolate* isolate, Landin
   if (key == 0) return kNone;
   auto known = c.callees.find(key);
   if (known != c.callees.end()) return known->second;
-  const int id = f->GetScriptId();
-  auto src = c.texts.find(id);
-  if (src == c.texts.end()) {
-    auto info = std::make_unique<SourceInfo>();
-    v8::Local<v8::String> text = f->GetScriptSource();
-    if (!text.IsEmpty()) {
-      info->text.resize(static_cast<size_t>(text->Length()));
-      WriteUtf16(isolate, text, reinterpret_cast<uint16_t*>(info->text.data()));
-    }
-    info->line_starts.assign(1, 0);
-    for (size_t i = 0; i < info->text.size(); i++)
-      if (info->text[i] == '\n') info->line_starts.push_back(static_cast<uint32_t>(i + 1));
-    src = c.texts.emplace(id, std::move(info)).first;
-  }
-  const SourceInfo& s = *src->second;
+  const SourceInfo& s = SourceOf(isolate, c, f, KindOf(isolate, c, f) == Kind::kNode);
   const std::u16string& t = s.text;
   std::u16string name;
   bool call = false;
-  const size_t line = static_cast<size_t>(f->GetLineNumber());
-  if (line <= s.line_starts.size()) {
-    size_t i = s.line_starts[line - 1] + static_cast<size_t>(f->GetColumn()) - 1;
+  if (size_t i = OffsetOf(s, f); i != std::u16string::npos) {
     auto word_end = [&](size_t k) {
       while (k < t.size() && IsIdentChar(t[k])) k++;
       return k;

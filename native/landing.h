@@ -41,9 +41,6 @@ struct LandingVerdict {
   // Waiting for a frame of Node's called straight from the user's code (it
   // returns to it within microseconds): worth looking again at once.
   bool shallow = false;
-  // Waiting at the entry of a call the user's code made (landing.cc): look
-  // again at once (one look, no spinning).
-  bool soon = false;
 };
 
 // Judges the top `cut` frames of `trace` (those a termination unwinds: above
@@ -63,7 +60,8 @@ bool TopForbidsLanding(v8::Isolate* isolate, LandingCache& cache, v8::Local<v8::
 // Exposed for the unit test of the source reader (native test hook): the
 // verdict for a position in a source text. Returns 0 = unprotected,
 // 1 = inside a protecting `try`, 2 = inside an implicit one (async function,
-// generator, Promise executor), 3 = at a function's entry.
+// generator, Promise executor), 3 = at a function's entry, 4 = at its entry
+// but its code up to its first call writes state (PrefixWrites).
 int ClassifySourcePosition(const std::u16string& source, size_t offset);
 // Whether the position is a call its function returns as is (AtTailCall).
 bool IsTailCallPosition(const std::u16string& source, size_t offset);

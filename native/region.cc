@@ -324,7 +324,7 @@ void DeferRequests(Entry* e, RegionStack& rs, std::vector<InterruptRequest>&& re
   jitter ^= jitter << 17;
   const int64_t delay = period / 2 + static_cast<int64_t>(jitter % static_cast<uint64_t>(period));
   const bool spin = verdict.shallow;
-  RetryInterruptAt(e, MonotonicNs() + (spin || verdict.soon ? 0 : delay), spin ? kSpinNs : 0);
+  RetryInterruptAt(e, MonotonicNs() + (spin ? 0 : delay), spin ? kSpinNs : 0);
 }
 
 // The chosen delivery (rs.fired and what merged into it), put back.

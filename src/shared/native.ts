@@ -51,7 +51,7 @@ export interface Native {
   cancelInterrupt(threadId: number, requestId: number): boolean;
   threads(): RawThread[];
   threadInfo(threadId: number): RawThread | undefined;
-  /** The landing rule's source reader (tests): 0 free, 1 in a try, 2 implicit (async/generator/executor), 3 at a function's entry. */
+  /** The landing rule's source reader (tests): 0 free, 1 in a try, 2 implicit (async/generator/executor), 3 at a function's entry, 4 at its entry but writing state first. */
   classifySourcePosition(source: string, offset: number): number | undefined;
   isTailCallPosition(source: string, offset: number): boolean | undefined;
   /** kill(): record the kill (reason, exit code); `notify` posts the thread a KillReached event. */
