@@ -1084,6 +1084,9 @@ if (process.argv.includes('--piscina-child')) {
 } else if (process.argv.includes('--piscina')) {
   // Just this section (node bench/run.js --piscina).
   piscinaCancel().then((r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`)).catch((err) => { console.error(err); process.exitCode = 1; });
+} else if (process.argv.includes('--workerpool')) {
+  // Just this section (node bench/run.js --workerpool).
+  workerpoolCancel().then((r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`)).catch((err) => { console.error(err); process.exitCode = 1; });
 } else if (process.argv.includes('--workerpool-child')) {
   workerpoolChild(process.argv[process.argv.indexOf('--workerpool-child') + 1]);
 } else if (process.argv.includes('--runners')) {

@@ -23,7 +23,7 @@ import './index';
 import { threadId } from 'worker_threads';
 import { InvalidArgTypeError, messageOnlyErrorFrom, regionTimeoutErrorFrom } from './shared/errors';
 import { interrupt, refuseAsync } from './region/interrupt';
-import { NotInterruptibleTaskError, interruptibleTask, taskBlock } from './piscina';
+import { NotInterruptibleTaskError, taskOf, taskBlock } from './piscina';
 
 const { MARK, QUEUED, RUNNING, CANCELLED, DONE, CANCEL_SENT, TIMED_OUT, BLOCK_BYTES } = taskBlock;
 
@@ -67,7 +67,7 @@ export function interruptibleMethods<M extends Record<string, (...args: any[]) =
     if (typeof fn !== 'function') throw new InvalidArgTypeError(`methods.${name} must be a function`);
     refuseAsync(fn, `methods.${name}`);
     let self: unknown;
-    const task = interruptibleTask((params: unknown[]) => (fn as Fn).apply(self, params));
+    const task = taskOf((params: unknown[]) => (fn as Fn).apply(self, params), false);
     out[name] = function method(this: { worker?: PublicWorker }, ...args: unknown[]): unknown {
       listen(this?.worker);
       self = this; // workerpool's `this` (this.worker.emit, …) for the method
@@ -121,6 +121,23 @@ export function interruptiblePool<P extends object>(pool: P): P {
     let cancelled = false;
     const envelope: Envelope = { [MARK]: block, task: (params ?? []) as unknown[] };
     const running = exec.call(this, method, [envelope], options);
+    // Interrupts the task if it is running (a task that finished first is
+    // never touched). Once: a later call finds CANCEL_SENT and does nothing.
+    const interruptRunning = (message: string): void => {
+      if (Atomics.compareExchange(ctl, 0, RUNNING, CANCEL_SENT) !== RUNNING) return;
+      try {
+        interrupt({ threadId: Atomics.load(ctl, 1), regionSeq: f64[0] }, message);
+      } catch { /* the thread is gone: workerpool's own handling stands */ }
+    };
+    // cancel() interrupts first, then lets workerpool reject the caller: the
+    // interrupt is on its way before workerpool's own cancellation work (its
+    // error, its cleanup request), not after it. Every promise chained from
+    // this one cancels through it (workerpool calls its parent's cancel()).
+    const cancel = running.cancel;
+    running.cancel = function cancelInPlace(this: WorkerpoolPromise): WorkerpoolPromise {
+      interruptRunning('promise cancelled'); // (workerpool's CancellationError message)
+      return cancel.call(this);
+    };
     return running.then((result) => {
       if (Atomics.load(ctl, 0) === QUEUED) throw new NotInterruptibleTaskError();
       return result;
@@ -129,12 +146,7 @@ export function interruptiblePool<P extends object>(pool: P): P {
       // the worker to clean up: interrupt the task so that it can answer.
       if (isPoolCancel(err) && !cancelled) {
         cancelled = true;
-        const before = Atomics.compareExchange(ctl, 0, QUEUED, CANCELLED);
-        if (before === RUNNING && Atomics.compareExchange(ctl, 0, RUNNING, CANCEL_SENT) === RUNNING) {
-          try {
-            interrupt({ threadId: Atomics.load(ctl, 1), regionSeq: f64[0] }, (err as Error).message);
-          } catch { /* the thread is gone: workerpool's own handling stands */ }
-        }
+        if (Atomics.compareExchange(ctl, 0, QUEUED, CANCELLED) === RUNNING) interruptRunning((err as Error).message);
         throw err;
       }
       // As with piscina: the real type of a task's own deadline and of

@@ -37,7 +37,8 @@ const isPoolError = (name: string) => (err: unknown) => {
 describe('thread-kill/workerpool (workerpool 10)', function () {
   this.timeout(30_000);
 
-  for (const how of ['timeout(ms)', 'cancel()'] as const) {
+  // (cancel() of a promise chained from exec()'s: workerpool cancels through its parent.)
+  for (const how of ['timeout(ms)', 'cancel()', 'cancel() of a chained promise'] as const) {
     it(`${how} stops a running task in place: workerpool's own error at once, the same worker runs the next task, none recreated`, async () => {
       const p = pool();
       try {
@@ -48,7 +49,8 @@ describe('thread-kill/workerpool (workerpool 10)', function () {
           if (how === 'timeout(ms)') running = running.timeout(50);
           await counted(started);
           if (how === 'cancel()') running.cancel();
-          await assert.rejects(running, isPoolError(how === 'cancel()' ? 'CancellationError' : 'TimeoutError'));
+          if (how === 'cancel() of a chained promise') running = running.then((v: unknown) => v).then((v: unknown) => v).cancel();
+          await assert.rejects(running, isPoolError(how === 'timeout(ms)' ? 'TimeoutError' : 'CancellationError'));
           const next = await p.exec('double', [21]) as { threadId: number; value: number };
           assert.deepStrictEqual(next, { threadId: first.threadId, value: 42 });
         }
