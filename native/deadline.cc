@@ -91,10 +91,6 @@ void Fire(const std::vector<std::pair<int64_t, uint64_t>>& expired, const std::v
   for (const int64_t tid : retries) {
     Entry* e = reg.FindLocked(tid);
     if (e == nullptr || e->env == nullptr) continue;
-    if (e->deadline.spin_until_ns.load() > now) {
-      RetryQueuedInterruptsLocked(e, false);  // (a no-op while one is armed)
-      continue;
-    }
     int64_t r = e->deadline.retry_ns.load();
     if (r > now || !e->deadline.retry_ns.compare_exchange_strong(r, kNoDeadline)) continue;
     RetryQueuedInterruptsLocked(e, true);
@@ -127,13 +123,7 @@ void Run() {
     std::vector<std::pair<int64_t, uint64_t>> expired;
     std::vector<int64_t> retries;
     std::vector<int64_t> escalations;
-    bool spinning = false;
     for (DeadlineSlot* s : w.slots) {
-      if (s->spin_until_ns.load() > now) {
-        retries.push_back(s->thread_id);
-        spinning = true;
-        continue;
-      }
       const int64_t x = s->escalate_ns.load();
       if (x != kNoDeadline) {
         if (x <= now)
@@ -163,7 +153,6 @@ void Run() {
     if (!expired.empty() || !retries.empty() || !escalations.empty()) {
       lock.unlock();
       Fire(expired, retries, escalations);
-      if (spinning) std::this_thread::yield();
       lock.lock();
       continue;
     }
@@ -228,9 +217,8 @@ void ArmDeadline(Entry* e, int64_t deadline_ns, uint64_t seq) {
   Publish(e, deadline_ns, seq);
 }
 
-void RetryInterruptAt(Entry* e, int64_t at_ns, int64_t spin_ns) {
+void RetryInterruptAt(Entry* e, int64_t at_ns) {
   if (__builtin_expect(!e->deadline.listed, 0)) List(e);
-  if (spin_ns > 0) e->deadline.spin_until_ns.store(at_ns + spin_ns);
   int64_t r = e->deadline.retry_ns.load();
   while (at_ns < r && !e->deadline.retry_ns.compare_exchange_weak(r, at_ns)) {
   }

@@ -29,9 +29,6 @@ struct DeadlineSlot {
   // that waits for Node's module loader (region.cc, DeferFired). Written by
   // the owner, taken (exchanged back to kNoDeadline) by the watchdog.
   std::atomic<int64_t> retry_ns{kNoDeadline};
-  // Until when (monotonic ns) the watchdog arms the interrupt again as fast
-  // as it can, without sleeping (see RetryInterruptAt). 0: not spinning.
-  std::atomic<int64_t> spin_until_ns{0};
   // When to check that a labelled region whose deadline fired has ended
   // (kNoDeadline: none), and which: see SetStuckGuard. Written and taken by
   // the watchdog only.
@@ -50,11 +47,7 @@ void ArmDeadline(Entry* e, int64_t deadline_ns, uint64_t seq);
 void RestoreDeadline(Entry* e, int64_t deadline_ns, uint64_t seq);
 // Owner thread: have the watchdog arm the thread's interrupt again at
 // `at_ns` if requests still wait in its queue then.
-// `spin_ns` > 0: from then on, for that long, arm it again as fast as the
-// watchdog can (an armed interrupt is not armed twice: region.cc,
-// ArmInterrupt), so a look lands at the first interrupt check after the one
-// that had to wait — for waits that end within microseconds.
-void RetryInterruptAt(Entry* e, int64_t at_ns, int64_t spin_ns = 0);
+void RetryInterruptAt(Entry* e, int64_t at_ns);
 // Owner thread, from the environment cleanup hook, before the entry is freed.
 void UnlistDeadline(Entry* e);
 

@@ -75,6 +75,9 @@ struct RegionStack {
   // Active deadline regions whose deadline did not take the thread's slot
   // (an outer one's was earlier): (seq, deadline ns). See DeferFired.
   std::vector<std::pair<uint64_t, int64_t>> shadowed;
+  // Shallow waits in a row judged at consecutive interrupt checks (see
+  // DeferRequests): at most kShallowBurst, then the watchdog's timed looks.
+  uint32_t shallow_burst = 0;
   // The last rearmDeadline(): a timeout of that region reports this budget.
   uint64_t rearmed_seq = 0;
   double rearmed_ms = 0;
@@ -123,6 +126,7 @@ bool Notifies(const InterruptRequest& r) { return r.notify >= 0; }
 // answered at once. Most interrupters do not ask to be told (only
 // untilDelivered does): skip the registry lock for them.
 InterruptRequest ResolveFired(Entry* e, RegionStack& rs, DeliveryResult result);
+void ArmInterrupt(Entry* e, bool force = false);
 
 // How many regions are active; owner thread.
 uint32_t Depth(const RegionStack& rs) {
@@ -220,11 +224,11 @@ v8::Local<v8::StackTrace> CaptureForRegion(v8::Isolate* isolate, RegionStack& rs
 constexpr uint32_t kQuickLooks = 500;
 constexpr int64_t kRetryQuickNs = 20'000;
 constexpr int64_t kRetryNs = 100'000;
-// A shallow wait (see DeferRequests): the watchdog arms again without
-// sleeping for this long — the wrapper it waits for returns within
-// microseconds, and a look that fires while the thread is back in C++ only
-// runs when the call returns, in the wrapper again.
-constexpr int64_t kSpinNs = 50'000;
+// A shallow wait (see DeferRequests) looks again at the very next interrupt
+// checks, this many in a row: enough for a sync API's wrapper to loop over
+// its C++ part's result and return (os.cpus(): two or three checks), few
+// enough that Node code running long costs a few µs per look period.
+constexpr uint32_t kShallowBurst = 8;
 
 // Whether Node is stopping this thread's environment (Environment::
 // ExitEnv: worker.terminate(), process.exit() in a worker, the parent's
@@ -311,9 +315,20 @@ void DeferRequests(Entry* e, RegionStack& rs, std::vector<InterruptRequest>&& re
     rs.shadowed.erase(next);
   }
   // A shallow wait (Node's code called straight from the region's own, not
-  // inside a try: a sync API's wrapper just back from C++) ends within
-  // microseconds: the watchdog arms again as fast as it can for a moment, so
-  // the next interrupt check (the loop's own, or the next call's entry) looks.
+  // inside a try: a sync API's wrapper just back from C++) ends within a few
+  // interrupt checks: the next ones look, from this very callback, so that
+  // the first check back in the region's own code is judged. (A look armed
+  // by the watchdog instead would fire at the first check after the thread's
+  // next C++ part — in the wrapper again: a loop over os.cpus() took seconds
+  // to stop that way.) A call still there after kShallowBurst checks is left
+  // to the timed looks.
+  if (verdict.shallow && rs.shallow_burst < kShallowBurst) {
+    rs.shallow_burst++;
+    RegistryLock lock(RegistryLock::kBlock, e->isolate);
+    ArmInterrupt(e);
+    return;
+  }
+  rs.shallow_burst = 0;
   const int64_t period = looks > kQuickLooks ? kRetryNs : kRetryQuickNs;
   // Jittered (half to one and a half periods): a thread that loops over a
   // sync API lands only in the short gap between its calls, and a fixed
@@ -323,8 +338,7 @@ void DeferRequests(Entry* e, RegionStack& rs, std::vector<InterruptRequest>&& re
   jitter ^= jitter >> 7;
   jitter ^= jitter << 17;
   const int64_t delay = period / 2 + static_cast<int64_t>(jitter % static_cast<uint64_t>(period));
-  const bool spin = verdict.shallow;
-  RetryInterruptAt(e, MonotonicNs() + (spin ? 0 : delay), spin ? kSpinNs : 0);
+  RetryInterruptAt(e, MonotonicNs() + delay);
 }
 
 // The chosen delivery (rs.fired and what merged into it), put back.
@@ -567,7 +581,7 @@ InterruptRequest ResolveFired(Entry* e, RegionStack& rs, DeliveryResult result) 
 // the queue grew without bound. `force`: arm even if one seems pending and
 // has been for 10 ms (the watchdog's and untilDelivered's retries: a safety
 // net should V8 ever drop a queued entry).
-void ArmInterrupt(Entry* e, bool force = false) {
+void ArmInterrupt(Entry* e, bool force) {
   AssertRegistryLocked();  // lifetime rule 2: `e` was found in `live`
   const int64_t now = MonotonicNs();
   if (e->interrupt_armed.exchange(true)) {
