@@ -218,6 +218,29 @@ describe('the landing rule: where a delivery may land', () => {
     assert.deepStrictEqual([r.code, r.stdout, r.stderr], [0, 'RegionTimeoutError {"id":42} true\n', '']);
   });
 
+  it("the documented way out for Node code V8 inlines into a hot loop: with inlining off (v8.setFlagsFromString before the loop runs), 100 regions of 2 ms around a loop of runInAsyncScope() leave the async-hooks stack intact (child process)", async () => {
+    // (With inlining on, V8 inlines runInAsyncScope into the loop and the cut, acting at the
+    // check after the one judged, falls inside its try: README, Caveats; DESIGN.md, "What the
+    // rule cannot promise".)
+    const r = await runChild(`
+      const v8 = require('v8');
+      v8.setFlagsFromString('--no-turbo-inlining');
+      v8.setFlagsFromString('--no-maglev-inlining');
+      const tk = require(TK);
+      const { AsyncResource, executionAsyncId } = require('async_hooks');
+      const r = new AsyncResource('X');
+      let sink = 0;
+      function work(a) { let x = a | 0; for (let k = 0; k < 8; k++) x = (x * 31 + k) ^ (x >>> 3); return x; }
+      const before = executionAsyncId();
+      let cuts = 0, broken = 0;
+      for (let round = 0; round < 100; round++) {
+        try { tk.interruptible(() => { for (let i = 0; ; i++) sink += r.runInAsyncScope(work, null, i); }, { timeoutMs: 2 }); } catch (e) { if (e.name === 'RegionTimeoutError') cuts++; }
+        if (executionAsyncId() !== before) broken++;
+      }
+      console.log(cuts, broken);`, { deadlineMs: 120_000 });
+    assert.deepStrictEqual([r.code, r.stdout, r.stderr], [0, '100 0\n', '']);
+  });
+
   it('1. assert.deepStrictEqual() of large arrays under a 100 ms deadline times out and leaves Error.stackTraceLimit as it was (child process; also through thread-kill/mocha, where later failures keep their stacks)', async () => {
     const r = await runChild(`
       const tk = require(TK);
