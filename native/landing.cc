@@ -965,7 +965,6 @@ bool TopForbidsLanding(v8::Isolate* isolate, LandingCache& c, v8::Local<v8::Stac
   v8::Local<v8::StackFrame> f = trace->GetFrame(isolate, 0);
   if (KindOf(isolate, c, f) != Kind::kNode || (FlagsOf(isolate, c, f) & kEntry) != 0) return false;
   *verdict = Wait(isolate, f, "running Node's code");
-  verdict->shallow = trace->GetFrameCount() > 1 && KindOf(isolate, c, trace->GetFrame(isolate, 1)) == Kind::kUser;
   return true;
 }
 
@@ -1014,15 +1013,7 @@ LandingVerdict JudgeLanding(v8::Isolate* isolate, LandingCache& c, v8::Local<v8:
     // code V8 may have inlined into the function (a call into C++ that opens
     // a file, say), but at the user's own next interrupt check, after which
     // the very next check is that call's entry.
-    if (!entry) return Wait(isolate, frame(i), "running Node's code");
-    if (caller == i + 1) {
-      // The user's own call, at its entry: the call runs, and the next look
-      // worth taking is right away — the call may come back from C++ into
-      // a done frame's call (`return new FastBuffer(…)`) within microseconds.
-      LandingVerdict v = Wait(isolate, frame(i), "running Node's code");
-      v.shallow = true;
-      return v;
-    }
+    if (!entry || caller == i + 1) return Wait(isolate, frame(i), "running Node's code");
     i = caller;
   }
   for (; i < limit; i++) {

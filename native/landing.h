@@ -38,9 +38,6 @@ struct LandingVerdict {
   // "function (node:script:line:column)", and why.
   std::string where;
   const char* why = "";
-  // Waiting for a frame of Node's called straight from the user's code (it
-  // returns to it within microseconds): worth looking again at once.
-  bool shallow = false;
 };
 
 // Judges the top `cut` frames of `trace` (those a termination unwinds: above
@@ -52,8 +49,7 @@ LandingVerdict JudgeLanding(v8::Isolate* isolate, LandingCache& cache,
 
 // The cheap first look: whether the topmost frame alone already forbids a
 // landing (a frame of Node's that is not at its entry). Only then is the
-// whole stack not needed: `trace` may hold just the top two frames (the
-// second says whether the wait is shallow).
+// whole stack not needed: `trace` may hold just the top frame.
 bool TopForbidsLanding(v8::Isolate* isolate, LandingCache& cache, v8::Local<v8::StackTrace> trace,
                        LandingVerdict* verdict);
 

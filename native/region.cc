@@ -75,9 +75,6 @@ struct RegionStack {
   // Active deadline regions whose deadline did not take the thread's slot
   // (an outer one's was earlier): (seq, deadline ns). See DeferFired.
   std::vector<std::pair<uint64_t, int64_t>> shadowed;
-  // Shallow waits in a row judged at consecutive interrupt checks (see
-  // DeferRequests): at most kShallowBurst, then the watchdog's timed looks.
-  uint32_t shallow_burst = 0;
   // The last rearmDeadline(): a timeout of that region reports this budget.
   uint64_t rearmed_seq = 0;
   double rearmed_ms = 0;
@@ -126,7 +123,6 @@ bool Notifies(const InterruptRequest& r) { return r.notify >= 0; }
 // answered at once. Most interrupters do not ask to be told (only
 // untilDelivered does): skip the registry lock for them.
 InterruptRequest ResolveFired(Entry* e, RegionStack& rs, DeliveryResult result);
-void ArmInterrupt(Entry* e, bool force = false);
 
 // How many regions are active; owner thread.
 uint32_t Depth(const RegionStack& rs) {
@@ -224,11 +220,13 @@ v8::Local<v8::StackTrace> CaptureForRegion(v8::Isolate* isolate, RegionStack& rs
 constexpr uint32_t kQuickLooks = 500;
 constexpr int64_t kRetryQuickNs = 20'000;
 constexpr int64_t kRetryNs = 100'000;
-// A shallow wait (see DeferRequests) looks again at the very next interrupt
-// checks, this many in a row: enough for a sync API's wrapper to loop over
-// its C++ part's result and return (os.cpus(): two or three checks), few
-// enough that Node code running long costs a few µs per look period.
-constexpr uint32_t kShallowBurst = 8;
+// Every wait is looked at again by these timed looks, also one for a call
+// that returns to the user's code within microseconds. A callback cannot arm
+// the next check itself: V8 runs an interrupt requested from inside an
+// interrupt callback in the same loop, at the same check (Isolate::
+// InvokeApiInterruptCallbacks pops its queue until empty). And the watchdog
+// spinning to re-arm at once (tried, and removed) gained nothing measurable
+// in a loop over a sync API and took a CPU of a 2-core machine.
 
 // Whether Node is stopping this thread's environment (Environment::
 // ExitEnv: worker.terminate(), process.exit() in a worker, the parent's
@@ -314,21 +312,6 @@ void DeferRequests(Entry* e, RegionStack& rs, std::vector<InterruptRequest>&& re
     ArmDeadline(e, next->second, next->first);
     rs.shadowed.erase(next);
   }
-  // A shallow wait (Node's code called straight from the region's own, not
-  // inside a try: a sync API's wrapper just back from C++) ends within a few
-  // interrupt checks: the next ones look, from this very callback, so that
-  // the first check back in the region's own code is judged. (A look armed
-  // by the watchdog instead would fire at the first check after the thread's
-  // next C++ part — in the wrapper again: a loop over os.cpus() took seconds
-  // to stop that way.) A call still there after kShallowBurst checks is left
-  // to the timed looks.
-  if (verdict.shallow && rs.shallow_burst < kShallowBurst) {
-    rs.shallow_burst++;
-    RegistryLock lock(RegistryLock::kBlock, e->isolate);
-    ArmInterrupt(e);
-    return;
-  }
-  rs.shallow_burst = 0;
   const int64_t period = looks > kQuickLooks ? kRetryNs : kRetryQuickNs;
   // Jittered (half to one and a half periods): a thread that loops over a
   // sync API lands only in the short gap between its calls, and a fixed
@@ -357,7 +340,7 @@ void DeferFired(Entry* e, RegionStack& rs, const LandingVerdict& verdict) {
 LandingVerdict JudgeRegion(v8::Isolate* isolate, RegionStack& rs, int idx) {
   v8::HandleScope scope(isolate);
   LandingVerdict verdict;
-  if (TopForbidsLanding(isolate, *rs.landing, CurrentTrace(isolate, 2), &verdict)) return verdict;
+  if (TopForbidsLanding(isolate, *rs.landing, CurrentTrace(isolate, 1), &verdict)) return verdict;
   int cut = 0;
   bool complete = true;
   v8::Local<v8::StackTrace> trace =
@@ -491,7 +474,7 @@ void OnInterrupt(void*) {
     // needs one frame, not the whole stack.
     LandingVerdict verdict;
     v8::Local<v8::StackTrace> trace;
-    if (may_wait && TopForbidsLanding(isolate, *rs.landing, CurrentTrace(isolate, 2), &verdict)) {
+    if (may_wait && TopForbidsLanding(isolate, *rs.landing, CurrentTrace(isolate, 1), &verdict)) {
       top_forbids = true;  // (the same for every region: all wait)
     } else {
       bool complete = true;
@@ -581,7 +564,7 @@ InterruptRequest ResolveFired(Entry* e, RegionStack& rs, DeliveryResult result) 
 // the queue grew without bound. `force`: arm even if one seems pending and
 // has been for 10 ms (the watchdog's and untilDelivered's retries: a safety
 // net should V8 ever drop a queued entry).
-void ArmInterrupt(Entry* e, bool force) {
+void ArmInterrupt(Entry* e, bool force = false) {
   AssertRegistryLocked();  // lifetime rule 2: `e` was found in `live`
   const int64_t now = MonotonicNs();
   if (e->interrupt_armed.exchange(true)) {
