@@ -94,6 +94,11 @@ void Fire(const std::vector<std::pair<int64_t, uint64_t>>& expired, const std::v
     int64_t r = e->deadline.retry_ns.load();
     if (r > now || !e->deadline.retry_ns.compare_exchange_strong(r, kNoDeadline)) continue;
     RetryQueuedInterruptsLocked(e, true);
+    // A termination still in flight: again after the period, also while the
+    // thread cannot run the callback (in a native call, or terminating).
+    int64_t none = kNoDeadline;
+    if (e->termination_in_flight.load(std::memory_order_acquire))
+      e->deadline.retry_ns.compare_exchange_strong(none, now + kRefireCheckNs);
   }
   for (const auto& [tid, seq] : expired) {
     Entry* e = reg.FindLocked(tid);

@@ -333,6 +333,7 @@ void DeferFired(Entry* e, RegionStack& rs, const LandingVerdict& verdict) {
   rs.merged.clear();
   rs.fired_seq = 0;
   rs.fired_cut = 0;
+  e->termination_in_flight.store(false, std::memory_order_release);
   DeferRequests(e, rs, std::move(requests), verdict);
 }
 
@@ -517,7 +518,13 @@ void OnInterrupt(void*) {
   // A region that fired takes those inside it along.
   for (auto& d : deeper) answers.emplace_back(std::move(d.second), DeliveryResult::kRegionFinished);
   deeper.clear();
-  if (changed || refire) isolate->TerminateExecution();
+  if (changed || refire) {
+    isolate->TerminateExecution();
+    // Looked at again until the region resolves it: a termination someone
+    // else cancels meanwhile is fired again by the `refire` above.
+    e->termination_in_flight.store(true, std::memory_order_release);
+    RetryInterruptAt(e, MonotonicNs() + kRefireCheckNs);
+  }
   if (rs.fired_seq != 0 && rs.fired.kill) e->kill_interrupted.store(true, std::memory_order_release);
 
   // Publish what is in flight (so untilDelivered retries can re-arm it and a
@@ -812,6 +819,7 @@ namespace {
 
   if (rs.fired_seq == seq) {
     rs.fired_seq = 0;
+    e->termination_in_flight.store(false, std::memory_order_release);
     ClearDeferral(e);
     v8::Local<v8::StackTrace> trace;
     if (!rs.fired_trace.IsEmpty()) trace = rs.fired_trace.Get(isolate);
@@ -1065,7 +1073,7 @@ void RearmDeadline(const v8::FunctionCallbackInfo<v8::Value>& info) {
 
 void RetryQueuedInterruptsLocked(Entry* e, bool force) {
   AssertRegistryLocked();
-  if (e->queued_requests.load() != 0) ArmInterrupt(e, force);
+  if (e->queued_requests.load() != 0 || e->termination_in_flight.load(std::memory_order_acquire)) ArmInterrupt(e, force);
 }
 
 void QueueTimeoutLocked(Entry* e, uint64_t seq) {

@@ -49,9 +49,14 @@ void RearmDeadline(const v8::FunctionCallbackInfo<v8::Value>& info);
 // of `e` and arm its interrupt (the deadline watchdog).
 void QueueTimeoutLocked(Entry* e, uint64_t seq);
 // Registry mutex held, `e` found in live: arm its interrupt again if requests
-// wait in its queue (the watchdog, for deliveries that waited for Node's
-// module loader).
+// wait in its queue (the watchdog, for deliveries that wait: the landing
+// rule) or a termination of ours is in flight (it may have been cancelled).
 void RetryQueuedInterruptsLocked(Entry* e, bool force);
+// How often a termination of ours still in flight is looked at again (see
+// Entry::termination_in_flight; the watchdog keeps the period while it is
+// set). It normally reaches its boundary within microseconds, and then this
+// costs nothing.
+constexpr int64_t kRefireCheckNs = 1'000'000;
 // setStuckGuard(graceMs, exitCode): this thread's labelled deadline regions
 // (runRegionDeadline's 4th argument, a test's name) end the process if still
 // running graceMs after their deadline fired (deadline.h, SetStuckGuard).

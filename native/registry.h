@@ -145,6 +145,13 @@ struct Entry {
   // ArmInterrupt), and since when (monotonic ns).
   std::atomic<bool> interrupt_armed{false};
   std::atomic<int64_t> interrupt_armed_at_ns{0};
+  // A termination of ours was requested for a region that has not reached
+  // its boundary yet (set by the interrupt callback that fired it, cleared
+  // when the region resolves or puts back the delivery). While set, the
+  // watchdog arms the interrupt every kRefireCheckNs: someone else may have
+  // cancelled it (Node's vm timeout cancels every termination when its own
+  // fires at the same moment), and only a callback can fire it again.
+  std::atomic<bool> termination_in_flight{false};
   // A delivery that waits (the landing rule): since when (monotonic ns; 0 =
   // none), and where: the frame of Node's it waits for, and why. Written by
   // the owner under the mutex; shown only while requests are queued.

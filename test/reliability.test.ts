@@ -244,6 +244,63 @@ describe('reliability: a vm timeout inside a region does not make it deaf @sanit
     assert.strictEqual(await t.next(), 300);
     assert.strictEqual(await t.exited, 0);
   });
+
+  // A sandbox loop: each script has its own vm timeout, the batch a deadline. When both fire
+  // together, Node's vm timeout cancels our termination along with its own (V8 has one flag) and
+  // the user's code goes on: the termination must be fired again, however it was requested.
+  it('a deadline whose termination a vm timeout cancels at the same moment still ends its region: 20 sandbox loops with vm timeout = deadline = 20 ms each end with RegionTimeoutError (child process)', async function () {
+    this.timeout(120_000);
+    const r = await runChild(`
+      const tk = require(TK);
+      const vm = require('vm');
+      const ctx = vm.createContext({});
+      const out = [];
+      for (let i = 0; i < 20; i++) {
+        try {
+          tk.interruptible(() => {
+            for (;;) {
+              try { vm.runInContext('while (true) {}', ctx, { timeout: 20 }); } catch (e) { if (e.code !== 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw e; }
+            }
+          }, { timeoutMs: 20 });
+        } catch (e) { out.push(e.name); }
+      }
+      console.log(out.join(' '));`, { deadlineMs: 60_000 });
+    assert.deepStrictEqual([r.code, r.stdout, r.stderr], [0, `${Array(20).fill('RegionTimeoutError').join(' ')}\n`, '']);
+  });
+
+  it('a plain interrupt() (no untilDelivered) whose termination a vm timeout cancels is still delivered: 100 rounds against a loop of 1 ms vm timeouts', async function () {
+    this.timeout(120_000);
+    const r = await runChild(`
+      const tk = require(TK);
+      const { Worker } = require('worker_threads');
+      const sab = new SharedArrayBuffer(4);
+      const flag = new Int32Array(sab);
+      const w = new Worker(\`
+        const tk = require(\${JSON.stringify(TK)});
+        const vm = require('vm');
+        const { parentPort, workerData } = require('worker_threads');
+        const flag = new Int32Array(workerData);
+        const ctx = vm.createContext({});
+        let n = 0;
+        for (let i = 1; i <= 100; i++) {
+          try {
+            tk.interruptible(() => {
+              Atomics.store(flag, 0, i); Atomics.notify(flag, 0);
+              for (;;) { try { vm.runInContext('while (true) {}', ctx, { timeout: 1 }); } catch (e) { if (e.code !== 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw e; } }
+            });
+          } catch (e) { if (e.name === 'InterruptedError') n++; }
+        }
+        parentPort.postMessage(n);\`, { eval: true, workerData: sab });
+      w.on('message', (n) => console.log(n));
+      (async () => {
+        for (let i = 1; i <= 100; i++) {
+          // In region i (it cannot leave it until interrupted): one plain interrupt.
+          for (let v; (v = Atomics.load(flag, 0)) !== i;) { const a = Atomics.waitAsync(flag, 0, v); if (a.async) await a.value; }
+          tk.interrupt(w.threadId, i);
+        }
+      })();`, { deadlineMs: 60_000 });
+    assert.deepStrictEqual([r.code, r.stdout, r.stderr], [0, '100\n', '']);
+  });
 });
 
 describe('reliability: require() and regions (a delivery waits for Node\'s loader: no module is ever left half-loaded)', () => {
