@@ -377,6 +377,14 @@ class Reader {
     if (s != kNpos && !WordIs(t_, s, WordEnd(s), "function") && !WordIs(t_, s, WordEnd(s), "async")) {
       head = s;
       k = s;
+    } else if (s == kNpos) {
+      // A method with a computed key: `async [Symbol.asyncDispose]() {`,
+      // `*[Symbol.iterator]() {` — its head starts at the "[".
+      const size_t open = ComputedKeyOpen(paren);
+      if (open != kNpos) {
+        head = open;
+        k = open;
+      }
     }
     size_t p = SkipSpaceBack(k);
     if (p != kNpos && t_[p] == '*') {
@@ -398,6 +406,20 @@ class Reader {
     }
     *implicit = generator || async || IsPromiseExecutor(head);
     return true;
+  }
+
+  // The "[" of a computed key "[…]" that ends just before `k` (spaces
+  // skipped), or kNpos. Brackets nest; strings in a key are rare enough in
+  // Node's sources to be taken as they come.
+  size_t ComputedKeyOpen(size_t k) const {
+    size_t c = SkipSpaceBack(k);
+    if (c == kNpos || t_[c] != ']') return kNpos;
+    int depth = 0;
+    for (size_t i = c + 1; i-- > 0;) {
+      if (t_[i] == ']') depth++;
+      if (t_[i] == '[' && --depth == 0) return i;
+    }
+    return kNpos;
   }
 
   // Whether a function whose head starts at `head` is the first argument of

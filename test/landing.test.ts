@@ -56,6 +56,13 @@ describe('the landing rule: where a delivery may land', () => {
       ['class K { *gen() { Q(); } async m() { R(); } plain() { S(); } }', 'Q', 2],
       ['class K { *gen() { q(); } async m() { R(); } plain() { s(); } }', 'R', 2],
       ['class K { *gen() { q(); } async m() { r(); } plain() { S(); } }', 'S', 0],
+      // Computed keys (Node 26's streams: `async [SymbolAsyncDispose]()`, `*[SymbolIterator]()`).
+      ['class K { async [SymbolAsyncDispose]() { Q(); } }', 'Q', 2],
+      ['class K { *[SymbolIterator]() { Q(); } }', 'Q', 2],
+      ['class K { async *[Symbol.asyncIterator]() { Q(); } }', 'Q', 2],
+      ['const o = { async [k[0]]() { Q(); } };', 'Q', 2],
+      ['class K { [kLink](linker) { Q(); } }', 'Q', 0],
+      ['class K { static async [kRun]() { Q(); } }', 'Q', 2],
       ['new Promise((resolve) => { S(); });', 'S()', 2],
       ['new SafePromise(function (resolve) { S(); });', 'S()', 2],
       // A callback defined inside a try runs in its own function: the try is not its own.
