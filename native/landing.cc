@@ -27,7 +27,7 @@ constexpr uint8_t kProtected = 1;  // inside a try block (or a catch with a fina
 constexpr uint8_t kImplicit = 2;   // inside an async function, generator or Promise executor
 constexpr uint8_t kEntry = 4;      // at a function's entry: it has run nothing yet
 constexpr uint8_t kTail = 8;       // at a call whose value is all it has left to return (see AtTailCall)
-constexpr uint8_t kPrefixWrites = 16;  // at entry, and its code up to its first call may change state (PrefixWrites)
+constexpr uint8_t kWritesState = 16;  // at entry, and its code may change state (WritesState)
 
 struct FuncRange {
   uint32_t start;  // its body's "{" (or an arrow's "=>" for an expression body)
@@ -56,7 +56,7 @@ struct SourceInfo {
   std::vector<uint32_t> tok_s, tok_e;
   std::unordered_map<uint32_t, uint32_t> paren_close;
   // Each function's body end by its start, and where each `function NAME(`
-  // declared in the script has its "(" (PrefixWrites follows calls to them).
+  // declared in the script has its "(" (WritesState follows calls to them).
   std::unordered_map<uint32_t, uint32_t> func_end;
   std::unordered_map<std::u16string, uint32_t> declared;
 };
@@ -604,20 +604,24 @@ bool AtTailCall(const SourceInfo& s, int32_t func, size_t offset) {
 }
 
 // Whether a function entered at `entry` (V8's position for a frame at its
-// entry: its parameters' "(") may change state before its first call.
+// entry: its parameters' "(") may change state before its first interrupt
+// check.
 //
 // Why it matters: V8 acts on a termination at the interrupt check after the
-// one that asked for it — for a function stopped at its entry, that is its
-// first call (or one of the code V8 inlined into it, further on). So a cut
-// judged at a function's entry really falls after the code before its
-// first call: if that code changes anything outside the function (`state.n++`,
-// `x.busy = true`, a module variable), the cut would leave it half done.
-// Read from the tokens, on the safe side: any assignment, `++`/`--` or
-// `delete` whose target is not one of the function's own parameters or
-// declared locals counts, in any branch, up to the first call; if that call
-// names a function declared in the same script, its own code up to its first
-// call counts too (V8 may have inlined it), `depth` levels deep.
-bool PrefixWrites(const SourceInfo& s, size_t entry, int depth) {
+// one that asked for it — for a function stopped at its entry, that is the
+// entry of the first JavaScript function it calls, or a loop of its own. So
+// a cut judged at a function's entry really falls after the code before that
+// check: if that code changes anything outside the function (`state.n++`,
+// `x.busy = true`, a module variable), the cut leaves it half done. Which
+// call is that check cannot be read from the source: a primordial or a
+// binding (`ArrayPrototypeSlice(…)`, `binding.open(…)`) has none, and the
+// first call in the text may sit in a branch not taken. So, on the safe
+// side: any assignment, `++`/`--` or `delete` whose target is not one of the
+// function's own parameters or declared locals counts, anywhere in its body
+// (its nested functions apart); and if its first call names a function
+// declared in the same script, that function's writes count too (V8 may have
+// inlined it), `depth` levels deep.
+bool WritesState(const SourceInfo& s, size_t entry, int depth) {
   const std::u16string& t = s.text;
   const size_t n = s.tok_s.size();
   int32_t fi = -1;
@@ -644,6 +648,7 @@ bool PrefixWrites(const SourceInfo& s, size_t entry, int depth) {
   // function's own, or anything else.
   auto own_target = [&](size_t k) { return ident(k) && local(k) && !(k > 0 && is(k - 1, '.')); };
   int depth_now = 0;
+  bool first_call_seen = false;
   int decl_depth = -1;  // inside `const|let|var …` at this bracket depth
   bool decl_name = false;  // the next name is being declared
   for (size_t k = body + 1; k < end; k++) {
@@ -669,10 +674,15 @@ bool PrefixWrites(const SourceInfo& s, size_t entry, int depth) {
                           !word(k - 1, "throw") && !word(k - 1, "await") && !word(k - 1, "yield") &&
                           !word(k - 1, "do")) ||
                          is(k - 1, ')') || is(k - 1, ']'));
-      if (call) {
-        if (depth <= 0 || !ident(k - 1) || (k >= 2 && is(k - 2, '.'))) return false;
-        auto callee = s.declared.find(text(k - 1));
-        return callee != s.declared.end() && callee->second != entry && PrefixWrites(s, callee->second, depth - 1);
+      if (call && !first_call_seen) {
+        first_call_seen = true;
+        // The first call: if it names a function of this script, V8 may have
+        // inlined its code here — its writes count too.
+        if (depth > 0 && ident(k - 1) && !(k >= 2 && is(k - 2, '.'))) {
+          auto callee = s.declared.find(text(k - 1));
+          if (callee != s.declared.end() && callee->second != entry && WritesState(s, callee->second, depth - 1))
+            return true;
+        }
       }
       if (decl_name && decl_depth == depth_now && !is(k, '(')) {
         // A destructuring pattern: every name in it is declared.
@@ -697,7 +707,10 @@ bool PrefixWrites(const SourceInfo& s, size_t entry, int depth) {
       if (decl_depth > depth_now) decl_depth = -1;
       continue;
     }
-    if (word(k, "new")) return false;  // a constructor call: the first call (its constructor is not followed)
+    if (word(k, "new")) {  // a constructor call (its constructor is not followed)
+      first_call_seen = true;
+      continue;
+    }
     if (word(k, "delete")) return true;
     if (decl_depth == depth_now && is(k, ';')) {
       decl_depth = -1;
@@ -744,7 +757,7 @@ bool PrefixWrites(const SourceInfo& s, size_t entry, int depth) {
 
 uint8_t PositionFlags(const SourceInfo& s, size_t offset) {
   uint8_t flags = StartsFunction(s.text, offset) ? kEntry : 0;
-  if ((flags & kEntry) != 0 && PrefixWrites(s, offset, 4)) flags |= kPrefixWrites;
+  if ((flags & kEntry) != 0 && WritesState(s, offset, 4)) flags |= kWritesState;
   // The innermost function containing the position (ranges nest: the one
   // that starts last).
   int32_t func = -1;
@@ -798,7 +811,7 @@ int ClassifySourcePosition(const std::u16string& source, size_t offset) {
   s.text = source;
   Analyze(s);
   const uint8_t f = PositionFlags(s, offset);
-  if (f & kEntry) return (f & kPrefixWrites) ? 4 : 3;
+  if (f & kEntry) return (f & kWritesState) ? 4 : 3;
   if (f & kImplicit) return 2;
   if (f & kProtected) return 1;
   return 0;
@@ -1002,12 +1015,12 @@ LandingVerdict JudgeLanding(v8::Isolate* isolate, LandingCache& c, v8::Local<v8:
     // user's code, is the same as that call throwing.
     // V8 acts on the termination at the next interrupt check, after the
     // function's code up to its first call: that code must change nothing
-    // (PrefixWrites). The call must be the user's own, by the function's
+    // (WritesState). The call must be the user's own, by the function's
     // name (not a getter, a hook or a builtin's callback), made directly or
     // through frames of Node's that have nothing left to do but return that
     // call's value (AtTailCall), each calling the next by its name.
     const uint8_t top = FlagsOf(isolate, c, frame(i));
-    bool entry = (top & kEntry) != 0 && (top & kPrefixWrites) == 0;
+    bool entry = (top & kEntry) != 0 && (top & kWritesState) == 0;
     int callee = i;
     int caller = i + 1;
     // A getter the user's code runs by reading its property (`Buffer` on

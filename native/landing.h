@@ -57,7 +57,7 @@ bool TopForbidsLanding(v8::Isolate* isolate, LandingCache& cache, v8::Local<v8::
 // verdict for a position in a source text. Returns 0 = unprotected,
 // 1 = inside a protecting `try`, 2 = inside an implicit one (async function,
 // generator, Promise executor), 3 = at a function's entry, 4 = at its entry
-// but its code up to its first call writes state (PrefixWrites).
+// but its code may write state before its first interrupt check (WritesState).
 int ClassifySourcePosition(const std::u16string& source, size_t offset);
 // Whether the position is a call its function returns as is (AtTailCall).
 bool IsTailCallPosition(const std::u16string& source, size_t offset);

@@ -82,9 +82,9 @@ describe('the landing rule: where a delivery may land', () => {
       ['function k(a, b) { X(); }', '(a', 3],
       ['const k = (a) => { X(); };', '(a', 3],
       ['while (a) { X(); }', '(a', 0],
-      // At entry, but its code up to its first call changes state (4): V8 acts on a
-      // termination at the next interrupt check, after that code — a cut there would
-      // leave it half done, so the delivery waits.
+      // At entry, but its code changes state (4): V8 acts on a termination at the next
+      // interrupt check, after the code before it — a cut there could leave it half done,
+      // so the delivery waits.
       ['function k(a) { state.n++; X(); }', '(a', 4],
       ['function k(a) { this.busy = true; X(); }', '(a', 4],
       ['function k(a) { if (a) { s.x = 1; } X(); }', '(a', 4],
@@ -92,11 +92,16 @@ describe('the landing rule: where a delivery may land', () => {
       ['function k(a) { count += 1; X(); }', '(a', 4],
       ['function k() { const o = {}; o.x = 1; X(); }', '(', 4],
       ['function k() { g(); } function g() { s.x = 1; h(); }', '(', 4],
-      ['function k(a) { X(); state.n++; }', '(a', 3],
+      // Anywhere in its body, not only before its first call: that call may be a builtin
+      // with no interrupt check, or sit in a branch not taken.
+      ['function k(a) { X(); state.n++; }', '(a', 4],
+      ['function k(a) { ArrayPrototypeSlice(a); state.n++; }', '(a', 4],
+      ['function k(a) { if (a) return block.apply(a); fields[0] = 1; try { X(); } finally { fields[0] = 0; } }', '(a', 4],
       ['function k(a) { a++; a = a + 1; const b = 1, c = 2; let d; d = b; X(); }', '(a', 3],
       ['function k(a) { const { x, y } = a; if (x === y || x !== 1 || x <= 2 || x >= 3) X(); }', '(a', 3],
       ['function k(a) { const f = () => { s.x = 1; }; X(f); }', '(a', 3],
-      ['function k() { g(); } function g() { h(); s.x = 1; }', '(', 3],
+      ['function k() { g(); } function g() { h(); s.x = 1; }', '(', 4],
+      ['function k(a) { const b = f(a); return g(b, (v) => { s.x = v; }); }', '(a', 3],
     ];
     for (const [source, marker, expected] of cases) {
       it(`${JSON.stringify(source).slice(0, 90)} at ${marker}: ${['free', 'in a try', 'implicit', 'at entry'][expected]}`, () => {
