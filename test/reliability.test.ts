@@ -185,7 +185,7 @@ describe('reliability: no JavaScript runs while the registry mutex is held @sani
     assert.deepStrictEqual([r.code, r.stdout, r.stderr], [0, '1 killed true\n', '']);
   });
 
-  it("a worker's setter spinning inside threads() does not block another thread's kill()", async () => {
+  it("a worker spinning in an Array setter (the kind threads() would run with the registry mutex held, if it ran any) does not block another thread's kill()", async () => {
     const t = program('setter-spin');
     assert.strictEqual(await t.next(), 'spinning');
     const victim = killable('busy');
