@@ -86,7 +86,19 @@ void Fire(const std::vector<std::pair<int64_t, uint64_t>>& expired, const std::v
     int64_t at = e->deadline.escalate_ns.load();
     if (at > now || !e->deadline.escalate_ns.compare_exchange_strong(at, kNoDeadline)) continue;
     const uint64_t seq = e->deadline.escalate_seq.load();
-    if (e->stuck_grace_ns.load() > 0 && e->stuck_seq == seq && RegionActiveLocked(e, seq)) EscalateLocked(e);
+    if (!(e->stuck_grace_ns.load() > 0 && e->stuck_seq == seq && RegionActiveLocked(e, seq))) continue;
+    // The thread is in the middle of settling: a look holds its requests
+    // (the queue reads empty for a few µs), or our termination was just fired
+    // and is unwinding the region. Look again in a millisecond — for a
+    // termination at most 100 times: one that does not arrive means the
+    // thread went into native code, which is what the report then says.
+    if (e->look_in_progress.load(std::memory_order_acquire) ||
+        (e->termination_in_flight.load(std::memory_order_acquire) && e->deadline.escalate_postponed < 100)) {
+      e->deadline.escalate_postponed++;
+      e->deadline.escalate_ns.store(now + 1'000'000);
+      continue;
+    }
+    EscalateLocked(e);
   }
   for (const int64_t tid : retries) {
     Entry* e = reg.FindLocked(tid);
@@ -111,6 +123,7 @@ void Fire(const std::vector<std::pair<int64_t, uint64_t>>& expired, const std::v
     const int64_t grace = e->stuck_grace_ns.load();
     if (grace > 0 && e->stuck_seq == seq) {
       e->deadline.escalate_seq.store(seq);
+      e->deadline.escalate_postponed = 0;
       e->deadline.escalate_ns.store(now + grace);
     }
   }

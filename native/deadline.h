@@ -34,6 +34,9 @@ struct DeadlineSlot {
   // the watchdog only.
   std::atomic<int64_t> escalate_ns{kNoDeadline};
   std::atomic<uint64_t> escalate_seq{0};
+  // How often that check was put off because the thread was about to settle
+  // (the watchdog's own count; see Fire).
+  uint32_t escalate_postponed = 0;
   int64_t thread_id = -1;
   bool listed = false;  // owner only: registered with the watchdog
 };

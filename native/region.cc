@@ -374,6 +374,13 @@ void OnInterrupt(void*) {
   // Before taking the queue: a request queued from now on arms a new call.
   e->interrupt_armed.store(false);
   std::vector<InterruptRequest> taken;
+  // While this look holds requests it took off the queue (until it fires
+  // them or puts them back), the queue does not show them: the stuck guard
+  // must not read that as "no delivery waits" (deadline.cc, Fire).
+  struct LookScope {
+    Entry* e;
+    ~LookScope() { e->look_in_progress.store(false, std::memory_order_release); }
+  } look{e};
   {
     RegistryLock lock(RegistryLock::kSpinFirst, isolate);
     auto keep = std::stable_partition(
@@ -382,6 +389,7 @@ void OnInterrupt(void*) {
     for (auto it = keep; it != e->requests.end(); ++it) taken.push_back(std::move(*it));
     e->requests.erase(keep, e->requests.end());
     e->queued_requests.fetch_sub(static_cast<uint32_t>(taken.size()));
+    if (!taken.empty()) e->look_in_progress.store(true, std::memory_order_release);
   }
 
   const bool shutting_down = e->kill_requested.load() || NodeIsStopping(rs);

@@ -152,6 +152,10 @@ struct Entry {
   // cancelled it (Node's vm timeout cancels every termination when its own
   // fires at the same moment), and only a callback can fire it again.
   std::atomic<bool> termination_in_flight{false};
+  // The interrupt callback took requests off `requests` and has not yet
+  // fired them or put them back (set and read under the mutex; see
+  // region.cc, OnInterrupt, and the stuck guard in deadline.cc).
+  std::atomic<bool> look_in_progress{false};
   // A delivery that waits (the landing rule): since when (monotonic ns; 0 =
   // none), and where: the frame of Node's it waits for, and why. Written by
   // the owner under the mutex; shown only while requests are queued.
