@@ -399,7 +399,30 @@ void OnInterrupt(void*) {
   // own watchdog fired at the same time): fire it again. Harmless when it is
   // merely still pending. Never while the thread is shutting down: then the
   // termination in flight is not ours to renew.
-  const bool refire = best >= 0 && !shutting_down && !isolate->IsExecutionTerminating();
+  bool refire = best >= 0 && !shutting_down && !isolate->IsExecutionTerminating();
+  if (refire) {
+    // The thread ran on after the cancel — into Node's code, perhaps (the
+    // user's code caught the vm's error and went on): the rule is applied
+    // again where it is now, and the delivery waits if it must.
+    v8::HandleScope scope(isolate);
+    LandingVerdict verdict;
+    if (!TopForbidsLanding(isolate, *rs.landing, CurrentTrace(isolate, 1), &verdict)) {
+      bool complete = true;
+      int cut = 0;
+      v8::Local<v8::StackTrace> trace =
+          CaptureForRegion(isolate, rs, Depth(rs) + rs.unwinding - static_cast<uint32_t>(best), &cut, &complete);
+      verdict = JudgeLanding(isolate, *rs.landing, trace, cut, complete);
+      if (verdict.land) {
+        rs.fired_trace.Reset(isolate, trace);  // where it stops now
+        rs.fired_cut = cut;
+      }
+    }
+    if (!verdict.land) {
+      DeferFired(e, rs, verdict);
+      refire = false;
+      best = -1;
+    }
+  }
   if (taken.empty() && !refire) return;
   // Nothing of ours in flight: a new delivery may still wait (see below).
   const bool may_wait = best < 0 && !isolate->IsExecutionTerminating();

@@ -268,6 +268,34 @@ describe('reliability: a vm timeout inside a region does not make it deaf @sanit
     assert.deepStrictEqual([r.code, r.stdout, r.stderr], [0, `${Array(20).fill('RegionTimeoutError').join(' ')}\n`, '']);
   });
 
+  it("a termination a vm timeout cancelled is fired again only where the landing rule allows: the region went on into AsyncLocalStorage.run(), whose store is restored (child process, inlining off)", async function () {
+    this.timeout(120_000);
+    // (Inlining off: the documented hole of Node code inlined into a hot loop plays no part.)
+    const r = await runChild(`
+      const v8 = require('v8');
+      v8.setFlagsFromString('--no-turbo-inlining');
+      v8.setFlagsFromString('--no-maglev-inlining');
+      const tk = require(TK);
+      const vm = require('vm');
+      const { AsyncLocalStorage } = require('async_hooks');
+      const als = new AsyncLocalStorage();
+      const ctx = vm.createContext({});
+      let leaked = 0;
+      const names = new Set();
+      for (let i = 0; i < 20; i++) {
+        try {
+          tk.interruptible(() => {
+            try { vm.runInContext('while (true) {}', ctx, { timeout: 20 }); } catch (e) { if (e.code !== 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw e; }
+            // On into Node's code: a try/finally of Node's around a callback that spins.
+            for (let k = 0; k < 20; k++) als.run({ i }, () => { const t = Date.now(); while (Date.now() - t < 5); });
+          }, { timeoutMs: 20 });
+        } catch (e) { names.add(e.name); }
+        if (als.getStore() !== undefined) { leaked++; als.disable(); }
+      }
+      console.log([...names].join(), leaked);`, { deadlineMs: 60_000 });
+    assert.deepStrictEqual([r.code, r.stdout, r.stderr], [0, 'RegionTimeoutError 0\n', '']);
+  });
+
   it('a plain interrupt() (no untilDelivered) whose termination a vm timeout cancels is still delivered: 100 rounds against a loop of 1 ms vm timeouts', async function () {
     this.timeout(120_000);
     const r = await runChild(`
