@@ -158,8 +158,9 @@ class Reader {
       case '}': {
         if (!stack_.empty() && stack_.back().role == kTemplateExpr) {
           const size_t start = stack_.back().tstart;
+          NoteToken(kPunct, i, i + 1);  // (its "${" is one too: brackets stay balanced)
           Close(static_cast<uint32_t>(i));
-          return TemplateBody(start, i + 1, i);
+          return TemplateBody(start, i + 1, i + 1);
         }
         NoteToken(kPunct, i, i + 1);  // (before Close: it notes what follows a try's block)
         if (!stack_.empty()) Close(static_cast<uint32_t>(i));
@@ -624,9 +625,13 @@ bool AtTailCall(const SourceInfo& s, int32_t func, size_t offset) {
 bool WritesState(const SourceInfo& s, size_t entry, int depth) {
   const std::u16string& t = s.text;
   const size_t n = s.tok_s.size();
+  // The function's body: the first function range that starts after its
+  // parameter list (a parameter's default may hold a function of its own).
+  const auto params_close = s.paren_close.find(static_cast<uint32_t>(entry));
+  const size_t after_params = params_close != s.paren_close.end() ? params_close->second : entry;
   int32_t fi = -1;
   for (size_t j = 0; j < s.funcs.size(); j++)
-    if (s.funcs[j].start > entry && (fi < 0 || s.funcs[j].start < s.funcs[static_cast<size_t>(fi)].start))
+    if (s.funcs[j].start > after_params && (fi < 0 || s.funcs[j].start < s.funcs[static_cast<size_t>(fi)].start))
       fi = static_cast<int32_t>(j);
   if (fi < 0) return true;
   const FuncRange& f = s.funcs[static_cast<size_t>(fi)];
@@ -641,8 +646,25 @@ bool WritesState(const SourceInfo& s, size_t entry, int depth) {
   std::vector<std::u16string> locals;
   auto local = [&](size_t k) { return std::find(locals.begin(), locals.end(), text(k)) != locals.end(); };
   const size_t body = index(f.start);
-  for (size_t k = index(entry); k < body; k++)
-    if (ident(k)) locals.push_back(text(k));  // its parameters (and their defaults' names: the safe side is not to count them)
+  {
+    // Its parameters' names — not the names a default reads (`a = state`),
+    // nor a destructuring pattern's keys (`{ key: name }`).
+    int pd = 0;
+    int default_depth = -1;  // inside a default at this depth
+    for (size_t k = index(entry); k < body; k++) {
+      if (is(k, '(') || is(k, '[') || is(k, '{')) {
+        pd++;
+      } else if (is(k, ')') || is(k, ']') || is(k, '}')) {
+        if (--pd < default_depth) default_depth = -1;
+      } else if (default_depth >= 0) {
+        if (pd == default_depth && is(k, ',')) default_depth = -1;
+      } else if (is(k, '=') && !(is(k + 1, '>') && adjacent(k, k + 1))) {
+        default_depth = pd;
+      } else if (ident(k) && !is(k + 1, ':')) {
+        locals.push_back(text(k));
+      }
+    }
+  }
   const size_t end = index(f.end);
   // The target of an assignment or update ending at token `k`: a name of the
   // function's own, or anything else.
@@ -651,16 +673,35 @@ bool WritesState(const SourceInfo& s, size_t entry, int depth) {
   bool first_call_seen = false;
   int decl_depth = -1;  // inside `const|let|var …` at this bracket depth
   bool decl_name = false;  // the next name is being declared
+  bool decl_init = false;  // past its `=`: a further `=` at that depth assigns (`const a = o.x = v`)
   for (size_t k = body + 1; k < end; k++) {
     auto nested = s.func_end.find(s.tok_s[k]);
     if (nested != s.func_end.end() && s.tok_s[k] != f.start) {
-      k = index(nested->second);  // a function defined here runs only when called
+      // A function defined here runs only when called: skip it. A block body
+      // ends at its own "}"; an arrow's expression body ends at the token
+      // that ends the expression (`;`, `,`, a closing bracket), which is this
+      // function's own code and is read next.
+      const bool block = is(k, '{');  // (an expression-bodied arrow's range starts at its "=>")
+      k = index(nested->second);
       if (k >= end) break;
+      if (!block) k--;
       continue;
+    }
+    if (word(k, "for") && is(k + 1, '(') && !word(k + 2, "const") && !word(k + 2, "let") && !word(k + 2, "var")) {
+      // `for (target of …)` / `for (target in …)` assigns its target.
+      for (size_t m = k + 2, d = 0; m < end && !(d == 0 && (is(m, ';') || is(m, ')'))); m++) {
+        if (is(m, '(') || is(m, '[') || is(m, '{')) d++;
+        if (is(m, ')') || is(m, ']') || is(m, '}')) d--;
+        if (d == 0 && (word(m, "of") || word(m, "in"))) {
+          if (!(m == k + 3 && own_target(k + 2))) return true;
+          break;
+        }
+      }
     }
     if (word(k, "const") || word(k, "let") || word(k, "var")) {
       decl_depth = depth_now;
       decl_name = true;
+      decl_init = false;
       continue;
     }
     if (is(k, '(') || is(k, '[') || is(k, '{')) {
@@ -718,6 +759,7 @@ bool WritesState(const SourceInfo& s, size_t entry, int depth) {
     }
     if (decl_depth == depth_now && is(k, ',')) {
       decl_name = true;
+      decl_init = false;
       continue;
     }
     if (ident(k) && decl_name && decl_depth == depth_now) {
@@ -747,7 +789,10 @@ bool WritesState(const SourceInfo& s, size_t entry, int depth) {
       while (op > 0 && adjacent(op - 1, op) && s.tok_e[op - 1] - s.tok_s[op - 1] == 1 &&
              std::u16string(u"+-*/%&|^<>?").find(t[s.tok_s[op - 1]]) != std::u16string::npos)
         op--;
-      if (decl_depth == depth_now) continue;  // a declaration's initializer
+      if (decl_depth == depth_now && !decl_init && op == k) {  // a declaration's initializer
+        decl_init = true;
+        continue;
+      }
       if (op == 0 || !own_target(op - 1)) return true;
       continue;
     }

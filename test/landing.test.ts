@@ -102,9 +102,29 @@ describe('the landing rule: where a delivery may land', () => {
       ['function k(a) { const f = () => { s.x = 1; }; X(f); }', '(a', 3],
       ['function k() { g(); } function g() { h(); s.x = 1; }', '(', 4],
       ['function k(a) { const b = f(a); return g(b, (v) => { s.x = v; }); }', '(a', 3],
+      // The reader's edges (found by review): an expression-bodied arrow's end is the enclosing
+      // code's token; a template's "${…}" closes; a parameter's default holds a function of its
+      // own and names that are not parameters; a declaration's initializer may assign.
+      ['function k(a) { const g = (x) => x; this.g = 1; }', '(a', 4],
+      ['function k(a) { h((x) => x); this.g = 1; }', '(a', 4],
+      ['function k(a) { { const s = `x ${a}`; } g = 1; }', '(a', 4],
+      ['function k(a) { const s = `${a}-${a}`; if (a) { state.n = s; } }', '(a', 4],
+      ['function k(a = () => 1) { this.x = a; }', '(a', 4],
+      ['function k(a = state) { state = a; }', '(a', 4],
+      ['function k({ key: name }) { key = name; }', '({', 4],
+      ['function k({ key: name }) { name = 1; X(); }', '({', 3],
+      ['function k(a) { const b = a.x = 1; }', '(a', 4],
+      ['function k(a) { const b = 1\n this.x = b; }', '(a', 4],
+      ['function k(a) { const b = 1, c = b; X(c); }', '(a', 3],
+      ['function k(a) { const b = (c) => c + 1; return X(b(a)); }', '(a', 3],
+      ['function p() { return `${F(x)}`; }', '(', 3],
+      ['function k(o) { for (outer of o) X(); }', '(o', 4],
+      ['function k(o) { for (this.k in o) X(); }', '(o', 4],
+      ['function k(o) { let v; for (v of o) X(v); }', '(o', 3],
+      ['function k(o) { for (const v of o) X(v); }', '(o', 3],
     ];
     for (const [source, marker, expected] of cases) {
-      it(`${JSON.stringify(source).slice(0, 90)} at ${marker}: ${['free', 'in a try', 'implicit', 'at entry'][expected]}`, () => {
+      it(`${JSON.stringify(source).slice(0, 90)} at ${marker}: ${['free', 'in a try', 'implicit', 'at entry', 'at entry, writes state'][expected]}`, () => {
         assert.strictEqual(native.classifySourcePosition(source, source.indexOf(marker)), expected);
       });
     }
