@@ -113,8 +113,14 @@ describe('deadlines: interruptible(fn, { timeoutMs })', () => {
     assert.deepStrictEqual([r.code, r.stdout, r.stderr], [0, 'function number\n', 'RegionTimeoutError\n']);
   });
 
-  it('a deadline that comes due inside Node\'s own code (console.log, a stream write) waits for it to return: stdout keeps working (child process, stdout a pipe and a file)', async () => {
+  it('a deadline that comes due inside Node\'s own code (console.log, a stream write) waits for it to return: stdout keeps working (child process, stdout a pipe and a file; inlining off)', async () => {
+    // Inlining off (the README's workaround): optimized, this loop inlines Node's stream code,
+    // and a cut judged at the loop's own check then acts inside it — the documented hole
+    // ("What the rule cannot promise"); once in a few dozen runs on Node 26, the last line was
+    // lost. This test is about the rule itself.
     const source = `
+      require('v8').setFlagsFromString('--no-turbo-inlining');
+      require('v8').setFlagsFromString('--no-maglev-inlining');
       const tk = require(TK);
       let lines = 0, timedOut = 0;
       for (let r = 0; r < 40; r++) {
