@@ -898,8 +898,8 @@ workerpool's protocol: three messages between the threads (the cleanup answer, t
 result), each a wake-up of an idle event loop (a bare postMessage round trip here: p50 41–50 µs),
 plus workerpool's own work on the main thread (~90 µs from cancel() to the caller's rejection). With
 the task stopped in zero time the cycle would still take ~0.25 ms: against workerpool at its
-fastest (a worker thread terminated and started in 30–40 ms on this machine at the moment, 59–110
-ms in earlier runs) that is a ceiling of about 120–150×.
+fastest that is a ceiling of about 120–160× when this machine terminates and starts a worker
+thread in 30–40 ms (as in this run), 240–440× at the 59–110 ms of earlier runs.
 ${date ? `\n(These sections alone: \`node --expose-gc bench/run.js --runners\`, run on ${date}. Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}; 1-minute load average ${f(jp.load, 1)} at the start, ${f(os.loadavg()[0], 1)} at the end: the machine is shared.)\n` : ''}`;
 }
 
