@@ -643,6 +643,8 @@ bool WritesState(const SourceInfo& s, size_t entry, int depth) {
   auto text = [&](size_t k) { return std::u16string(t, s.tok_s[k], s.tok_e[k] - s.tok_s[k]); };
   auto word = [&](size_t k, const char* w) { return k < n && WordIs(t, s.tok_s[k], s.tok_e[k], w); };
   auto adjacent = [&](size_t a, size_t b) { return a < n && b < n && s.tok_e[a] == s.tok_s[b]; };
+  auto opens = [&](size_t k) { return is(k, '(') || is(k, '[') || is(k, '{'); };
+  auto closes = [&](size_t k) { return is(k, ')') || is(k, ']') || is(k, '}'); };
   std::vector<std::u16string> locals;
   auto local = [&](size_t k) { return std::find(locals.begin(), locals.end(), text(k)) != locals.end(); };
   const size_t body = index(f.start);
@@ -652,9 +654,9 @@ bool WritesState(const SourceInfo& s, size_t entry, int depth) {
     int pd = 0;
     int default_depth = -1;  // inside a default at this depth
     for (size_t k = index(entry); k < body; k++) {
-      if (is(k, '(') || is(k, '[') || is(k, '{')) {
+      if (opens(k)) {
         pd++;
-      } else if (is(k, ')') || is(k, ']') || is(k, '}')) {
+      } else if (closes(k)) {
         if (--pd < default_depth) default_depth = -1;
       } else if (default_depth >= 0) {
         if (pd == default_depth && is(k, ',')) default_depth = -1;
@@ -690,8 +692,8 @@ bool WritesState(const SourceInfo& s, size_t entry, int depth) {
     if (word(k, "for") && is(k + 1, '(') && !word(k + 2, "const") && !word(k + 2, "let") && !word(k + 2, "var")) {
       // `for (target of …)` / `for (target in …)` assigns its target.
       for (size_t m = k + 2, d = 0; m < end && !(d == 0 && (is(m, ';') || is(m, ')'))); m++) {
-        if (is(m, '(') || is(m, '[') || is(m, '{')) d++;
-        if (is(m, ')') || is(m, ']') || is(m, '}')) d--;
+        if (opens(m)) d++;
+        if (closes(m)) d--;
         if (d == 0 && (word(m, "of") || word(m, "in"))) {
           if (!(m == k + 3 && own_target(k + 2))) return true;
           break;
@@ -704,7 +706,7 @@ bool WritesState(const SourceInfo& s, size_t entry, int depth) {
       decl_init = false;
       continue;
     }
-    if (is(k, '(') || is(k, '[') || is(k, '{')) {
+    if (opens(k)) {
       // A call: its callee's code may have been inlined here.
       const bool call = is(k, '(') && k > 0 &&
                         ((ident(k - 1) && !word(k - 1, "if") && !word(k - 1, "while") && !word(k - 1, "for") &&
@@ -729,8 +731,8 @@ bool WritesState(const SourceInfo& s, size_t entry, int depth) {
         // A destructuring pattern: every name in it is declared.
         int d = 0;
         for (size_t m = k; m < end; m++) {
-          if (is(m, '{') || is(m, '[') || is(m, '(')) d++;
-          if (is(m, '}') || is(m, ']') || is(m, ')')) d--;
+          if (opens(m)) d++;
+          if (closes(m)) d--;
           if (ident(m)) locals.push_back(text(m));
           if (d == 0) {
             k = m;
@@ -743,7 +745,7 @@ bool WritesState(const SourceInfo& s, size_t entry, int depth) {
       depth_now++;
       continue;
     }
-    if (is(k, ')') || is(k, ']') || is(k, '}')) {
+    if (closes(k)) {
       depth_now--;
       if (decl_depth > depth_now) decl_depth = -1;
       continue;

@@ -337,16 +337,21 @@ void DeferFired(Entry* e, RegionStack& rs, const LandingVerdict& verdict) {
   DeferRequests(e, rs, std::move(requests), verdict);
 }
 
-// The landing rule's verdict for a delivery to active region `idx` now.
-LandingVerdict JudgeRegion(v8::Isolate* isolate, RegionStack& rs, int idx) {
-  v8::HandleScope scope(isolate);
+// The landing rule's verdict for a delivery to active region `idx` now, and
+// (if `trace` is given) the stack it judged and how many of its top frames
+// are the region's (empty when the top frame alone decided). The caller
+// holds a HandleScope.
+LandingVerdict JudgeRegion(v8::Isolate* isolate, RegionStack& rs, int idx,
+                           v8::Local<v8::StackTrace>* trace = nullptr, int* cut = nullptr) {
   LandingVerdict verdict;
   if (TopForbidsLanding(isolate, *rs.landing, CurrentTrace(isolate, 1), &verdict)) return verdict;
-  int cut = 0;
+  int frames = 0;
   bool complete = true;
-  v8::Local<v8::StackTrace> trace =
-      CaptureForRegion(isolate, rs, Depth(rs) + rs.unwinding - static_cast<uint32_t>(idx), &cut, &complete);
-  return JudgeLanding(isolate, *rs.landing, trace, cut, complete);
+  v8::Local<v8::StackTrace> captured =
+      CaptureForRegion(isolate, rs, Depth(rs) + rs.unwinding - static_cast<uint32_t>(idx), &frames, &complete);
+  if (trace != nullptr) *trace = captured;
+  if (cut != nullptr) *cut = frames;
+  return JudgeLanding(isolate, *rs.landing, captured, frames, complete);
 }
 
 // A delivery stopped waiting (it fired, or its region ended): it is no
@@ -405,19 +410,13 @@ void OnInterrupt(void*) {
     // user's code caught the vm's error and went on): the rule is applied
     // again where it is now, and the delivery waits if it must.
     v8::HandleScope scope(isolate);
-    LandingVerdict verdict;
-    if (!TopForbidsLanding(isolate, *rs.landing, CurrentTrace(isolate, 1), &verdict)) {
-      bool complete = true;
-      int cut = 0;
-      v8::Local<v8::StackTrace> trace =
-          CaptureForRegion(isolate, rs, Depth(rs) + rs.unwinding - static_cast<uint32_t>(best), &cut, &complete);
-      verdict = JudgeLanding(isolate, *rs.landing, trace, cut, complete);
-      if (verdict.land) {
-        rs.fired_trace.Reset(isolate, trace);  // where it stops now
-        rs.fired_cut = cut;
-      }
-    }
-    if (!verdict.land) {
+    v8::Local<v8::StackTrace> trace;
+    int cut = 0;
+    const LandingVerdict verdict = JudgeRegion(isolate, rs, best, &trace, &cut);
+    if (verdict.land) {
+      rs.fired_trace.Reset(isolate, trace);  // where it stops now
+      rs.fired_cut = cut;
+    } else {
       DeferFired(e, rs, verdict);
       refire = false;
       best = -1;
@@ -437,6 +436,7 @@ void OnInterrupt(void*) {
       if (idx >= 0 && idx < outermost) outermost = idx;
     }
     if (outermost < best) {
+      v8::HandleScope scope(isolate);
       LandingVerdict verdict = JudgeRegion(isolate, rs, outermost);
       if (!verdict.land) {
         std::vector<InterruptRequest> outer;

@@ -153,8 +153,9 @@ struct Entry {
   // fires at the same moment), and only a callback can fire it again.
   std::atomic<bool> termination_in_flight{false};
   // The interrupt callback took requests off `requests` and has not yet
-  // fired them or put them back (set and read under the mutex; see
-  // region.cc, OnInterrupt, and the stuck guard in deadline.cc).
+  // fired them or put them back: set under the mutex with the take, cleared
+  // when the callback returns, read by the stuck guard under the mutex
+  // (region.cc, OnInterrupt; deadline.cc, Fire).
   std::atomic<bool> look_in_progress{false};
   // A delivery that waits (the landing rule): since when (monotonic ns; 0 =
   // none), and where: the frame of Node's it waits for, and why. Written by
