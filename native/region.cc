@@ -75,6 +75,9 @@ struct RegionStack {
   // Active deadline regions whose deadline did not take the thread's slot
   // (an outer one's was earlier): (seq, deadline ns). See DeferFired.
   std::vector<std::pair<uint64_t, int64_t>> shadowed;
+  // A refire's judgement is not repeated before this (monotonic ns): see
+  // OnInterrupt.
+  int64_t refire_not_before_ns = 0;
   // The last rearmDeadline(): a timeout of that region reports this budget.
   uint64_t rearmed_seq = 0;
   double rearmed_ms = 0;
@@ -405,21 +408,35 @@ void OnInterrupt(void*) {
   // merely still pending. Never while the thread is shutting down: then the
   // termination in flight is not ours to renew.
   bool refire = best >= 0 && !shutting_down && !isolate->IsExecutionTerminating();
-  if (refire) {
+  if (refire && MonotonicNs() < rs.refire_not_before_ns) {
+    refire = false;  // (judged moments ago; the watchdog looks again)
+  } else if (refire) {
     // The thread ran on after the cancel — into Node's code, perhaps (the
     // user's code caught the vm's error and went on): the rule is applied
-    // again where it is now, and the delivery waits if it must.
+    // again where it is now. Where it must wait, nothing changes: the
+    // delivery stays in flight and the watchdog's next look (kRefireCheckNs)
+    // judges again. Not put back in the queue: "not terminating" is also
+    // what V8 says while our termination is merely pending (a second entry
+    // of V8's interrupt queue, run at the check where this callback fired
+    // it), and then it still acts — on a delivery no longer marked fired,
+    // which the region's boundary would not answer.
+    // The judgement reads the whole stack down to the region: 45,000 frames
+    // of a recursion at the stack's limit (whose overflows keep dropping the
+    // termination) took 8-36 ms a look, and looks back to back left the
+    // thread no time to run: the next one waits four times as long as this
+    // one took.
+    const int64_t t0 = MonotonicNs();
     v8::HandleScope scope(isolate);
     v8::Local<v8::StackTrace> trace;
     int cut = 0;
-    const LandingVerdict verdict = JudgeRegion(isolate, rs, best, &trace, &cut);
-    if (verdict.land) {
+    const bool land = JudgeRegion(isolate, rs, best, &trace, &cut).land;
+    const int64_t t1 = MonotonicNs();
+    rs.refire_not_before_ns = t1 + 4 * (t1 - t0);
+    if (land) {
       rs.fired_trace.Reset(isolate, trace);  // where it stops now
       rs.fired_cut = cut;
     } else {
-      DeferFired(e, rs, verdict);
       refire = false;
-      best = -1;
     }
   }
   if (taken.empty() && !refire) return;
